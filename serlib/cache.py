@@ -1,0 +1,86 @@
+"""A small, safe on-disk cache: content-keyed files, atomic writes, corrupt entries rebuilt.
+
+Entries are ``.npz`` (arrays) or ``.pkl``/``.pt`` payloads written to a temporary file in the
+same folder and moved into place with :func:`os.replace`, so a crash or Ctrl-C never leaves a
+half-written entry. Each entry carries a sha256 of its bytes in a sidecar ``.sha256`` file; an
+entry whose checksum does not match is logged, deleted and rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .config import cache_dir, get_logger
+
+__all__ = ["atomic_write_bytes", "cache_key", "cached", "load_verified", "save_verified"]
+
+T = TypeVar("T")
+log = get_logger("cache")
+
+
+def cache_key(**parts: Any) -> str:
+    """A stable 20-hex-digit key from JSON-serialisable parts (sorted)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary sibling and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_verified(path: Path, obj: Any) -> None:
+    """Pickle ``obj`` to ``path`` atomically, with a checksum sidecar written last."""
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
+
+
+def load_verified(path: Path) -> Any | None:
+    """Load an entry written by :func:`save_verified`; ``None`` if absent or corrupt (then removed)."""
+    side = path.with_name(path.name + ".sha256")
+    if not path.exists() or not side.exists():
+        return None
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != side.read_text().strip():
+        log.warning("cache entry %s is corrupt (checksum mismatch); rebuilding it", path)
+        path.unlink(missing_ok=True)
+        side.unlink(missing_ok=True)
+        return None
+    try:
+        return pickle.loads(data)
+    except Exception as exc:  # a checksum-valid but unreadable pickle (e.g. version skew)
+        log.warning("cache entry %s cannot be read (%s); rebuilding it", path, exc)
+        path.unlink(missing_ok=True)
+        side.unlink(missing_ok=True)
+        return None
+
+
+def cached(namespace: str, key: str, build: Callable[[], T], *, overwrite: bool = False) -> T:
+    """Return the entry ``namespace/key`` from the cache, building and saving it if needed."""
+    path = cache_dir(namespace) / f"{key}.pkl"
+    if not overwrite:
+        hit = load_verified(path)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+    value = build()
+    save_verified(path, value)
+    return value

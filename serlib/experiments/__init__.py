@@ -1,0 +1,1 @@
+"""One module per paper: experiment functions that notebooks call, returning tidy tables."""

@@ -1,0 +1,113 @@
+"""Chapter parameters with per-profile defaults, range checks and the paper's values beside them.
+
+A chapter declares a dataclass deriving from :class:`ChapterConfig`::
+
+    @dataclass
+    class Config(ChapterConfig):
+        epochs: int = param(200, smoke=3, paper=1000, paper_value="1000", help="training epochs")
+
+and its notebook's ``parameters`` cell holds ``profile`` plus every knob set to ``None`` (= the
+profile's default). ``Config.for_profile(profile, **knobs)`` fills the defaults, refuses unknown
+names and out-of-range values, and records what the reader changed. The same declarations
+generate the book's parameters reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from .config import PROFILES, ParameterError, check_choice
+
+__all__ = ["ChapterConfig", "param"]
+
+
+def param(default: Any, *, smoke: Any = dataclasses.MISSING, paper: Any = dataclasses.MISSING,
+          paper_value: str = "", help: str = "", choices: tuple[Any, ...] | None = None,
+          low: float | None = None, high: float | None = None) -> Any:
+    """Declare a chapter parameter: ``default`` is the ``book`` profile's value.
+
+    ``smoke``/``paper`` override it for those profiles; ``paper_value`` documents the published
+    setting (``"not stated"`` when the paper is silent); ``choices``/``low``/``high`` are checked.
+    """
+    meta = {"book": default, "help": help, "paper_value": paper_value, "choices": choices, "low": low, "high": high}
+    meta["smoke"] = default if smoke is dataclasses.MISSING else smoke
+    meta["paper"] = default if paper is dataclasses.MISSING else paper
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class ChapterConfig:
+    """Base of every chapter's configuration: profile, corpus, data_root, device, seeds."""
+
+    profile: str = "book"
+    corpus: str = param("embedded", help="corpus name (embedded, iemocap, emodb, ...)")
+    data_root: str | None = param(None, help="folder of a real corpus; None uses $SERLIB_DATA/<corpus>")
+    device: str = param("auto", help="torch device: auto | cpu | cuda | cuda:N")
+    seeds: list[int] = param([0, 1, 2], smoke=[0], help="random seeds; results are mean ± std over them")
+    changed: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    CHAPTER: ClassVar[str] = ""
+
+    @classmethod
+    def fields_meta(cls) -> list[dataclasses.Field[Any]]:
+        return [f for f in dataclasses.fields(cls) if f.name not in ("profile", "changed")]
+
+    @classmethod
+    def defaults(cls, profile: str) -> dict[str, Any]:
+        check_choice("profile", profile, PROFILES)
+        out = {}
+        for f in cls.fields_meta():
+            v = f.metadata.get(profile, f.default if f.default is not dataclasses.MISSING else None)
+            out[f.name] = list(v) if isinstance(v, list) else v
+        return out
+
+    @classmethod
+    def for_profile(cls, profile: str = "book", **overrides: Any) -> "ChapterConfig":
+        """The configuration of ``profile`` with every non-``None`` override applied and checked."""
+        values = cls.defaults(profile)
+        known = set(values)
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ParameterError(f"unknown parameter(s) {unknown} for {cls.__name__}; known: {sorted(known)}")
+        changed = {k: v for k, v in overrides.items() if v is not None and v != values[k]}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values.get("seeds"), int):
+            values["seeds"] = [values["seeds"]]
+        cfg = cls(profile=profile, changed=changed, **values)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Check choices and ranges declared with :func:`param`; subclasses may add more."""
+        for f in self.fields_meta():
+            v = getattr(self, f.name)
+            choices, low, high = f.metadata.get("choices"), f.metadata.get("low"), f.metadata.get("high")
+            items = v if isinstance(v, (list, tuple)) else [v]
+            for item in items:
+                if choices is not None and item not in choices:
+                    raise ParameterError(f"{f.name}={item!r} is not one of {list(choices)}")
+                if item is not None and not isinstance(item, str) and (
+                        (low is not None and item < low) or (high is not None and item > high)):
+                    raise ParameterError(f"{f.name}={item!r} is out of range [{low}, {high}]")
+        if not self.seeds:
+            raise ParameterError("seeds must name at least one seed")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "changed"}
+
+    @classmethod
+    def reference(cls) -> pd.DataFrame:
+        """A table of every parameter: default per profile, meaning, the paper's value."""
+        rows = []
+        for f in cls.fields_meta():
+            m = f.metadata
+            rows.append({"parameter": f.name, "smoke": m.get("smoke"), "book": m.get("book"),
+                         "paper": m.get("paper"), "paper's value": m.get("paper_value", ""),
+                         "meaning": m.get("help", "")})
+        return pd.DataFrame(rows).set_index("parameter")
