@@ -1,0 +1,171 @@
+"""MSP-Podcast: emotional speech from podcasts (UT Dallas MSP lab).
+
+Layout read (``root`` is the corpus folder or a parent holding ``MSP-Podcast/``)::
+
+    Labels/labels_consensus.csv     (labels_concensus.csv, as some releases spell it, is accepted)
+    Audios/MSP-PODCAST_0001_0008.wav
+    Transcripts/MSP-PODCAST_0001_0008.txt   (optional; read only with transcripts=True)
+
+The consensus CSV has the columns ``FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,
+Split_Set``, e.g. ``MSP-PODCAST_0001_0008.wav,N,2.2,4.0,2.6,30,Male,Test1``. EmoAct/EmoVal/
+EmoDom are the mean arousal, valence and dominance (1-7); Split_Set is Train, Development,
+Test1, Test2 (and Test3 in release 2.0). Audio: 16 kHz mono.
+
+Label sets (option ``label_set``): ``"4class"`` (default) N -> neutral, A -> angry, S -> sad,
+H -> happy; ``"8class"`` adds U -> surprise, F -> fear, D -> disgust, C -> contempt. O
+(other) and X (no agreement) are always left out and counted in ``meta["excluded"]``.
+
+Speakers: ``SpkrID`` as given; ``"Unknown"`` speakers are kept under that name (their gender
+is usually Unknown too, stored as ``"U"``). The corpus has no sessions, so ``session`` is the
+speaker (as for every corpus without sessions); ``podcast`` (the first number of the file
+name) groups the segments of one episode. ``split`` is ``Split_Set`` in lower case.
+
+Extra columns: ``raw_emotion``, ``arousal``, ``valence``, ``dominance``, ``split``,
+``podcast``.
+
+Options: ``label_set`` ("4class"), ``splits`` (None = all; e.g. ``("train", "development")``,
+case-insensitive), ``keep_unknown_speakers`` (True), ``transcripts`` (False: reading one text
+file per segment is slow on the full corpus).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import ParameterError, check_choice, get_logger
+from ._common import (
+    Scan,
+    check_options,
+    finish,
+    gender_from_word,
+    locate,
+    parse_float,
+    read_csv_table,
+    read_lines,
+    validate_scan,
+)
+from .corpus import Corpus, LayoutProblem
+from .registry import CorpusSpec
+
+SPEC = CorpusSpec(
+    name="msp_podcast",
+    title="MSP-Podcast",
+    default_subdir="msp_podcast",
+    licence="UT Dallas MSP academic licence (no redistribution)",
+    url_hint="https://ecs.utdallas.edu/research/researchlabs/msp-lab/MSP-Podcast.html",
+    description="Hundreds of hours of podcast speech segments with crowd-sourced categorical "
+    "and dimensional labels, a speaker-independent train/development/test partition.",
+)
+
+LABEL_SETS: dict[str, dict[str, str]] = {
+    "4class": {"N": "neutral", "A": "angry", "S": "sad", "H": "happy"},
+    "8class": {"N": "neutral", "A": "angry", "S": "sad", "H": "happy",
+               "U": "surprise", "F": "fear", "D": "disgust", "C": "contempt"},
+}
+SAMPLE_RATES = (16000,)
+LABEL_FILES = ("labels_consensus.csv", "labels_concensus.csv")
+COLUMNS = ("FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
+DEFAULTS: dict[str, Any] = {"label_set": "4class", "splits": None, "keep_unknown_speakers": True,
+                            "transcripts": False}
+
+_log = get_logger("serlib.data.msp_podcast")
+_FIX = "restore Labels/labels_consensus.csv from the MSP-Podcast release"
+
+
+def _label_file(path: Path) -> Path | None:
+    for name in LABEL_FILES:
+        if (path / "Labels" / name).is_file():
+            return path / "Labels" / name
+    return None
+
+
+def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None = None,
+          keep_unknown: bool = True, transcripts: bool = False) -> Scan:
+    base = locate(root, lambda p: (p / "Labels").is_dir() or (p / "Audios").is_dir(),
+                  ("MSP-Podcast", "MSP-PODCAST", "MSP_Podcast"))
+    if base is None:
+        scan = Scan(Path(root))
+        scan.error(root, "neither Labels/ nor Audios/ here",
+                   "pass the MSP-Podcast folder that holds Labels/ and Audios/")
+        return scan
+    scan = Scan(base)
+    label_file = _label_file(base)
+    if label_file is None:
+        scan.error(base / "Labels" / LABEL_FILES[0], "label file missing", _FIX)
+        return scan
+    audio = next((base / d for d in ("Audios", "Audio") if (base / d).is_dir()), None)
+    if audio is None:
+        scan.error(base / "Audios", "audio folder missing", "unpack the release's Audios/ next to Labels/")
+        return scan
+    df = read_csv_table(label_file, COLUMNS, scan, _FIX)
+    if df is None:
+        return scan
+    scan.notes["label_file"] = str(label_file)
+    scan.notes["splits_present"] = sorted({v.strip().lower() for v in df["Split_Set"]})
+    mapping = LABEL_SETS[label_set]
+    wanted = {s.lower() for s in splits} if splits else None
+    for rec in df.itertuples(index=False):
+        name = rec.FileName.strip()
+        code = rec.EmoClass.strip().upper()
+        label = mapping.get(code)
+        if label is None:
+            scan.excluded[code or "(blank)"] += 1
+            continue
+        split = rec.Split_Set.strip().lower()
+        if wanted is not None and split not in wanted:
+            scan.excluded[f"(split {split})"] += 1
+            continue
+        speaker = rec.SpkrID.strip() or "Unknown"
+        if not keep_unknown and speaker.lower() == "unknown":
+            scan.excluded["(unknown speaker)"] += 1
+            continue
+        stem = name[:-4] if name.lower().endswith(".wav") else name
+        text = ""
+        if transcripts:
+            tfile = base / "Transcripts" / f"{stem}.txt"
+            text = " ".join(read_lines(tfile)).strip() if tfile.is_file() else ""
+        parts = stem.split("_")
+        scan.rows.append({
+            "utt_id": stem,
+            "path": str(audio / (name if name.lower().endswith(".wav") else f"{name}.wav")),
+            "speaker": speaker,
+            "gender": gender_from_word(rec.Gender),
+            "session": speaker,
+            "emotion": label,
+            "transcript": text,
+            "raw_emotion": code,
+            "arousal": parse_float(rec.EmoAct),
+            "valence": parse_float(rec.EmoVal),
+            "dominance": parse_float(rec.EmoDom),
+            "split": split,
+            "podcast": parts[1] if len(parts) > 2 else "",
+        })
+    return scan
+
+
+def validate(root: Path) -> list[LayoutProblem]:
+    """Layout findings for the default label set, without reading any audio samples."""
+    return validate_scan(_scan(Path(root)), SAMPLE_RATES)
+
+
+def load(root: Path, **options: Any) -> Corpus:
+    """Load MSP-Podcast (see the module docstring for the layout, label sets and options)."""
+    opts = check_options("msp_podcast", options, DEFAULTS)
+    check_choice("label_set", opts["label_set"], LABEL_SETS)
+    splits = opts["splits"]
+    if splits is not None:
+        splits = (splits,) if isinstance(splits, str) else tuple(splits)
+        if not splits:
+            raise ParameterError("msp_podcast: splits=() selects nothing; pass None for all splits.")
+    scan = _scan(Path(root), opts["label_set"], splits, bool(opts["keep_unknown_speakers"]),
+                 bool(opts["transcripts"]))
+    present = scan.notes.get("splits_present")
+    if splits and present is not None:
+        absent = [s for s in splits if s.lower() not in present]
+        if absent:
+            raise ParameterError(f"msp_podcast: splits {absent} are not in {scan.notes['label_file']}; "
+                                 f"it has {present}.")
+    labels = tuple(dict.fromkeys(LABEL_SETS[opts["label_set"]].values()))
+    return finish(scan, SPEC, labels, options=opts, expected_rates=SAMPLE_RATES, logger=_log,
+                  label_map=LABEL_SETS[opts["label_set"]])
