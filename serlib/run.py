@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import atomic_write_bytes
-from .config import PROFILES, ParameterError, get_logger, project_root
+from .config import PROFILES, ParameterError, cache_dir, get_logger, project_root
 
 __all__ = ["BOOK_CHAPTERS", "NotebookFailed", "build_book", "execute", "parse_params", "toc_notebooks", "versions"]
 
@@ -46,9 +46,15 @@ def parse_value(text: str) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string; a reader means a number
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -116,6 +122,8 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
         raise FileNotFoundError(f"notebook {notebook} not found (looked in {Path.cwd()} and {root})")
     params = dict(parameters or {})
     nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3", "language": "python"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
     declared = _declared_parameters(nb)
     if declared is None:
         raise ParameterError(f"{src}: no cell tagged 'parameters'; papermill cannot inject parameters")
@@ -139,6 +147,9 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
         nbformat.write(nb, tmp_in)
         env_before = os.environ.get("SERBOOK_RESULTS_DIR")
         os.environ["SERBOOK_RESULTS_DIR"] = str(results)
+        # numba's on-disk cache of librosa's kernels: keep it with serlib's other rebuildable
+        # files rather than inside site-packages, where concurrent writers can corrupt it
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir("numba")))
         t0 = time.time()
         try:
             pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=params, kernel_name=kernel,
@@ -151,6 +162,11 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
                 f"{src.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
                 f"The partial notebook is {failed}."
             ) from None
+        except Exception as exc:  # the kernel died (segfault, out of memory) or timed out
+            if tmp_out.exists():
+                atomic_write_bytes(failed, tmp_out.read_bytes())
+            raise NotebookFailed(f"{src.name}: execution stopped: {type(exc).__name__}: {exc}. "
+                                 f"The partial notebook (if any) is {failed}.") from exc
         finally:
             if env_before is None:
                 os.environ.pop("SERBOOK_RESULTS_DIR", None)

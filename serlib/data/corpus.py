@@ -31,7 +31,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "sample_rate",
 )
 """Columns every corpus table carries. ``emotion`` is ``None`` for unlabelled utterances;
-``gender`` is ``"F"``/``"M"``; ``session`` is a string (the speaker's id where a corpus has no
+``gender`` is ``"F"``/``"M"`` (``"U"`` where the corpus does not say); ``session`` is a string (the speaker's id where a corpus has no
 sessions); ``duration`` is in seconds. Corpus-specific extras (``arousal``, ``valence``,
 ``split``, ``intensity`` ...) follow."""
 

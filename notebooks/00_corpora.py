@@ -1,0 +1,184 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The corpora
+#
+# Every chapter of this book trains and evaluates emotion recognisers on speech. The corpora
+# the papers used (IEMOCAP, MSP-IMPROV, Emo-DB, RAVDESS, SAVEE, OMG-Emotion, LibriSpeech ...)
+# are licensed or large, so the book runs by default on an **embedded corpus** that `serlib`
+# synthesises on your machine with the eSpeak NG speech synthesiser. This chapter tours it,
+# measures how hard it is with the classical baseline that every later chapter must beat, and
+# shows how to point any chapter at a real corpus instead.
+#
+# **Run this chapter yourself:**
+# `serbook run notebooks/00_corpora.py -p profile=book` (or `-p profile=smoke` for a quick check,
+# `-p corpus=iemocap -p data_root=/path/to/IEMOCAP_full_release` for the real thing).
+
+# %% tags=["parameters"]
+profile = "book"  # smoke | book | paper
+corpus = None  # "embedded" (default) or a real corpus: iemocap, msp_improv, emodb, ravdess, ...
+data_root = None  # folder of a real corpus; None uses the SERLIB_DATA folder
+size = None  # embedded corpus size: tiny (smoke) | default (book) | large
+variant = None  # embedded corpus variant: main | cross (other speakers, channel, class imbalance)
+feature_set = None  # functionals for the baseline: egemaps (default) | is10
+svm_C = None  # RBF-SVM C (default 1.0)
+protocol = None  # session (leave-one-session-out, default) | speaker (leave-one-speaker-out)
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+
+from serlib import plots
+from serlib.data import available_corpora
+from serlib.experiments import corpora
+from serlib.features import functionals
+from serlib.metrics import summarise
+from serlib.results import save_table
+
+plots.set_style()
+cfg = corpora.Config.for_profile(profile, corpus=corpus, data_root=data_root, size=size, variant=variant,
+                                 feature_set=feature_set, svm_C=svm_C, protocol=protocol)
+corpora.Config.reference().drop(index=["seeds", "device"])
+
+# %% [markdown]
+# ## What is in the corpus
+#
+# The embedded corpus copies the *shape* of IEMOCAP {cite}`busso2008iemocap`: five sessions,
+# each with one female and one male speaker, and the four emotion classes most papers use
+# (neutral, angry, sad, happy). Emotion is carried by what actors change when they act an
+# emotion: pitch level and range, speaking rate, loudness and voice quality. To keep the task
+# honest it also has what makes real corpora hard:
+#
+# * **speaker-specific expressiveness** — some speakers act strongly, some barely at all;
+# * **partial blends** — some utterances mix in a second emotion;
+# * **per-session channels** — each session is "recorded" through its own channel (filtering,
+#   gain, noise), so a model can latch onto the session instead of the emotion;
+# * **transcripts that lean toward the emotion** — some wording is neutral and some misleading,
+#   so text helps but does not give the answer away (chapter 3 uses it);
+# * an **unlabelled pool** of further speakers, for the semi-supervised chapter 5.
+
+# %%
+lab, unl = corpora.load(cfg)
+display(Markdown(f"**{lab!r}**" + (f"  \nUnlabelled pool: **{unl!r}**" if unl is not None else "")))
+counts = lab.counts("speaker")
+save_table("counts_by_speaker", counts, corpora.CHAPTER)
+counts
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+by_session = lab.counts("session").drop(columns="total")
+by_session.plot.bar(stacked=True, ax=axes[0], rot=0, title="utterances per session and emotion")
+dur = lab.table.assign(emotion=pd.Categorical(lab.table["emotion"], list(lab.labels)))
+dur.boxplot(column="duration", by="emotion", ax=axes[1], grid=False)
+axes[1].set_title("utterance duration (s) by emotion")
+fig.suptitle("")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# A few transcripts per emotion. The words lean toward the emotion but not always: a model that
+# reads only the text would be informative and wrong often enough to leave room for the voice.
+
+# %%
+lab.table.groupby("emotion", sort=False).head(3)[["utt_id", "speaker", "emotion", "transcript"]]
+
+# %% [markdown]
+# ## Listening with the eyes: one speaker, four emotions
+#
+# Waveform, spectrogram and the fundamental frequency (F0, the perceived pitch, estimated with
+# pYIN) of one utterance per emotion from the same speaker. Angry and happy speech is typically
+# louder, higher and more varied in pitch; sad speech lower, flatter and slower.
+
+# %%
+examples = corpora.emotion_examples(lab)
+fig = corpora.plot_examples(examples)
+plt.show()
+
+# %% [markdown]
+# ## Feature distributions
+#
+# The baseline describes each utterance by a fixed set of *functionals* (statistics over time of
+# low-level descriptors) computed by openSMILE {cite}`eyben2013opensmile`: eGeMAPS
+# {cite}`eyben2016gemaps` (88 features chosen for voice research) or the 1582 features of the
+# INTERSPEECH 2010 paralinguistic set {cite}`schuller2010is10` that chapters 1 and 2 use as the
+# emobase2010 stand-in. A few eGeMAPS features per emotion:
+
+# %%
+feats = functionals(lab, cfg.feature_set)
+if cfg.feature_set == "egemaps":
+    shown = {"F0semitoneFrom27.5Hz_sma3nz_amean": "F0 mean (semitones)",
+             "F0semitoneFrom27.5Hz_sma3nz_stddevNorm": "F0 variation",
+             "loudness_sma3_amean": "loudness mean",
+             "VoicedSegmentsPerSec": "voiced segments / s"}
+else:
+    shown = {"F0final_sma_amean": "F0 mean (Hz)", "F0final_sma_stddev": "F0 std (Hz)",
+             "pcm_loudness_sma_amean": "loudness mean", "F0final__Turn_numOnsets": "onsets"}
+fig = corpora.feature_distributions(lab, feats, shown)
+plt.show()
+
+# %% [markdown]
+# ## The baseline: functionals + RBF-SVM, speaker-independent
+#
+# Standardise the functionals on the training folds, train an SVM with an RBF kernel, and test
+# on a held-out session (both its speakers are unseen). The metric is the **unweighted average
+# recall** (UAR): the mean of the per-class recalls, so that chance is 25% for four classes
+# whatever the class balance.
+#
+# The second row uses **speaker-adaptive normalisation**: each speaker's features are
+# z-normalised with that speaker's own statistics, *test speakers included* (their features,
+# never their labels). It is a fair-game technique in deployment when a few minutes of a
+# speaker's unlabelled speech are available, and it removes much of the between-speaker
+# variation; results obtained with it are always labelled as such in this book.
+
+# %%
+scores, cms = corpora.baseline(lab, cfg)
+save_table("baseline_folds", scores, corpora.CHAPTER)
+summary = summarise(scores, "method", ["uar", "accuracy"])[["uar", "accuracy", "n"]]
+save_table("baseline_summary", summary, corpora.CHAPTER, protocol=cfg.protocol, feature_set=cfg.feature_set)
+summary
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+for ax, (name, cm) in zip(axes, cms.items()):
+    plots.confusion_heatmap(cm, title=name.replace(" (", "\n("), ax=ax)
+plt.tight_layout()
+plt.show()
+
+# %%
+plain = scores[~scores["method"].str.contains("adaptive")]["uar"].mean()
+adapt = scores[scores["method"].str.contains("adaptive")]["uar"].mean()
+chance = 1 / len(lab.labels)
+verdict = ("well above chance and well below ceiling: there is room for methods to matter"
+           if chance + 0.15 < plain < 0.9 else
+           "outside the intended range (well above chance, well below 90%): read later chapters with this in mind")
+display(Markdown(
+    f"On this run the plain baseline reaches a mean UAR of **{100 * plain:.1f}%** over "
+    f"{scores['fold'].nunique()} folds (chance {100 * chance:.0f}%), and **{100 * adapt:.1f}%** with "
+    f"speaker-adaptive normalisation: {verdict}."))
+
+# %% [markdown]
+# ## Pointing a chapter at a real corpus
+#
+# Every chapter takes `corpus` and `data_root` parameters. Place a corpus in its folder (or pass
+# the folder), check it, and run:
+#
+# ```bash
+# serbook data check iemocap /data/IEMOCAP_full_release     # what is missing or malformed, file by file
+# serbook run notebooks/01_sahu2018_gan.py -p profile=paper -p data_root=/data/IEMOCAP_full_release
+# ```
+#
+# The loaders read each corpus's own layout and label files. The corpora, their folders under
+# `$SERLIB_DATA` and their licences:
+
+# %%
+pd.DataFrame([{"corpus": k, "name": s.title, "folder under $SERLIB_DATA": s.default_subdir, "licence": s.licence,
+               "where to obtain": s.url_hint} for k, s in available_corpora().items()]).set_index("corpus")

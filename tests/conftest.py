@@ -1,0 +1,37 @@
+"""Shared test fixtures: small synthetic Corpus tables that need no audio, and a temporary cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serlib.data.corpus import Corpus
+
+
+def make_table_corpus(n_speakers_per_gender: int = 5, per_class: int = 3, labels=("neutral", "angry", "sad", "happy"),
+                      sessions: bool = True, seed: int = 0) -> Corpus:
+    """A Corpus of fake rows (no audio): each speaker has ``per_class`` utterances of every class."""
+    rows = []
+    for i in range(n_speakers_per_gender):
+        for g in ("F", "M"):
+            spk = f"S{i + 1:02d}{g}"
+            for lab in labels:
+                for k in range(per_class):
+                    rows.append({"utt_id": f"{spk}_{lab}_{k}", "path": f"/nonexistent/{spk}_{lab}_{k}.wav",
+                                 "corpus": "table", "speaker": spk, "gender": g,
+                                 "session": f"Ses{i + 1:02d}" if sessions else spk, "emotion": lab,
+                                 "transcript": "", "duration": 1.0, "sample_rate": 16000})
+    return Corpus("table", pd.DataFrame(rows), labels)
+
+
+@pytest.fixture
+def table_corpus() -> Corpus:
+    return make_table_corpus()
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    d = tmp_path / "cache"
+    monkeypatch.setenv("SERLIB_CACHE", str(d))
+    return d

@@ -1,0 +1,44 @@
+"""The corpora chapter executes end to end in the smoke profile, and its saved results are sane."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from serlib.config import project_root
+from serlib.run import execute
+
+ROOT = project_root()
+
+
+@pytest.fixture(scope="module")
+def corpora_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    nb = execute(ROOT / "notebooks" / "00_corpora.py", {"profile": "smoke"}, output_dir=out, progress=False)
+    return nb, out / "00_corpora.results"
+
+
+def test_corpora_chapter_smoke(corpora_run):
+    nb, res = corpora_run
+    import nbformat
+
+    book = nbformat.read(nb, as_version=4)
+    errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    images = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) >= 4  # counts, examples, distributions, confusion matrices
+    summary = pd.read_csv(res / "baseline_summary.csv", index_col=0)
+    assert set(summary.index) == {"EGEMAPS + RBF-SVM", "EGEMAPS + RBF-SVM (speaker-adaptive norm.)"}
+    folds = pd.read_csv(res / "baseline_folds.csv")
+    assert folds["uar"].between(0, 1).all() and folds["fold"].nunique() == 5
+    assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
+
+
+def test_corpora_chapter_nbval_lax(corpora_run):
+    nb, _ = corpora_run
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider",
+                           "--rootdir", str(nb.parent), str(nb)], capture_output=True, text=True, cwd=ROOT / "notebooks")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
