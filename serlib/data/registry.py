@@ -108,8 +108,11 @@ def validate_layout(name: str, root: str | Path | None = None) -> list[LayoutPro
     """Check a corpus folder file by file; an empty list means it loads."""
     key = _normalise(name)
     mod = _module(key)
+    if key == "embedded":
+        # the generated corpus lives in the cache, not under $SERLIB_DATA
+        return list(mod.validate(root))
     path = resolve_root(key, root)
-    if key != "embedded" and not path.is_dir():
+    if not path.is_dir():
         return [LayoutProblem(str(path), "folder does not exist",
                               f"place {mod.SPEC.title} here or pass its folder")]
     return list(mod.validate(path))
