@@ -229,6 +229,13 @@ def build_book(profile: str = "book", *, execute_notebooks: bool = True, strict:
                 continue
             log.info("executing %s (profile=%s)", src.name, profile)
             execute(src, {"profile": profile, **dict(extra_params or {})})
+    else:
+        missing = [src for src in toc_notebooks() if not (root / BOOK_CHAPTERS / f"{src.stem}.ipynb").exists()]
+        if missing:
+            names = ", ".join(src.name for src in missing)
+            raise FileNotFoundError(
+                f"not executed yet: {names} (no {BOOK_CHAPTERS}/<chapter>.ipynb); run "
+                f"`serbook run notebooks/<chapter>.py -p profile={profile}` for each, or build without --no-execute")
     cmd = [sys.executable, "-m", "jupyter_book", "build", str(root), "--builder", "html"]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]

@@ -1,7 +1,7 @@
 """The papers' published numbers, as data, for side-by-side tables.
 
 One module per paper (``serlib.papers.sahu2018`` ...) defines ``TABLES``: a dict from a table
-name to a :class:`PaperTable`. Numbers are copied from the paper text in ``../shared/papers``
+name to a :class:`PaperTable`. Numbers are copied from the published papers
 with the table they come from; nothing here is computed.
 """
 
