@@ -1,0 +1,1011 @@
+"""Chapter 4: speaker-invariant emotion recognition with adversarial learning (Leow et al.).
+
+The experiment functions the notebook calls:
+
+* :func:`load` -- the labelled corpus of a configuration; :func:`make_folds` -- the
+  gender-balanced leave-two-speakers-out folds with a validation pair;
+* :func:`padded_mfcc` -- the paper's input: silence trimmed, every recording zero-padded to
+  the longest of the corpus, 20 MFCCs (frame 2048, hop 512, Hann); :func:`lmfb_energy_pitch`
+  -- the 1D CNN GRU encoder's input (log mel filterbanks + log energy + log F0);
+* :func:`run` -- every (encoder, CNN depth, gamma) row of Tables 1 and 2 on every fold and
+  seed, each grid point trained with its epoch chosen on the validation pair, the grid point
+  chosen on the validation pair too; plus the speaker probes of the frozen encoders;
+* :func:`table1`, :func:`table2`, :func:`yardstick`, :func:`probe_table` -- tidy tables;
+* figures: :func:`plot_lambda_schedule`, :func:`plot_training_curves`,
+  :func:`plot_confusions`, :func:`plot_projection`, :func:`plot_probe`.
+
+References
+----------
+B. Leow Xuan Zhen, L. L. C. Kasun, A. C. Soo, J. C. Rajapakse. Speaker-invariant emotion
+recognition with adversarial learning.
+
+M. Tu, Y. Tang, J. Huang, X. He, B. Zhou. Towards adversarial learning of speaker-invariant
+representation for speech emotion recognition. arXiv:1903.09606, 2019.
+
+H. Li, M. Tu, J. Huang, S. Narayanan, P. Georgiou. Speaker-invariant affective representation
+learning via adversarial training. ICASSP 2020.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..audio import load as load_audio
+from ..audio import pad_to, trim_silence
+from ..cache import cache_key, cached
+from ..config import ParameterError, get_device, get_logger, seed_everything
+from ..data import Corpus, load_corpus
+from ..features import FEATURE_VERSION, frames
+from ..metrics import classification_scores, confusion, summarise
+from ..models.sier import ENCODERS, SIERNet, build_encoder, embed, fit_sier, lambda_schedule, predict_emotions
+from ..papers import PaperTable, beside
+from ..papers.leow import TABLE2_ROWS, TABLES, gamma_label, table1_row
+from ..params import ChapterConfig, param
+from ..splits import Fold, check_fold, leave_two_speakers_out
+from ..train import progress as progress_bar
+from .common import svm_yardstick
+
+__all__ = [
+    "CHAPTER",
+    "apply_threads",
+    "paper_gain",
+    "probe_verdict",
+    "run_key",
+    "run_meta",
+    "summary_text",
+    "table1_text",
+    "verdict",
+    "Config",
+    "LeowResults",
+    "N_FFT",
+    "HOP_LENGTH",
+    "beside_paper",
+    "comparison",
+    "fold_table",
+    "grid_points",
+    "lmfb_energy_pitch",
+    "load",
+    "make_folds",
+    "padded_mfcc",
+    "plot_confusions",
+    "plot_lambda_schedule",
+    "plot_padded_inputs",
+    "plot_probe",
+    "plot_projection",
+    "plot_training_curves",
+    "probe_table",
+    "run",
+    "speaker_probe",
+    "table1",
+    "table2",
+    "yardstick",
+]
+
+CHAPTER = "04_leow_speaker_adversarial"
+N_FFT = 2048
+"""MFCC frame (samples), as the paper."""
+HOP_LENGTH = 512
+"""MFCC hop (samples), as the paper."""
+LMFB_N_FFT = 1024
+LMFB_HOP = 256
+
+log = get_logger("experiments.leow")
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Config(ChapterConfig):
+    """Parameters of the Leow et al. chapter.
+
+    Every list-valued knob is a grid: Table 1's rows are ``cnn_layers x gammas``; each row is
+    trained at every point of ``kernel_sizes x filters x gru_units x fc_units`` and the point
+    with the best validation accuracy is kept, fold by fold.
+    """
+
+    size: str = param("default", smoke="tiny", choices=("tiny", "default", "large"),
+                      help="embedded corpus size (ignored for real corpora)")
+    seeds: list[int] = param([0], smoke=[0], paper=[0],
+                             help="random seeds (network initialisation and batch order); results are "
+                                  "mean ± std over folds x seeds",
+                             paper_value="not stated (one run per fold; ± is over folds)")
+    fold_seed: int = param(0, help="seed of the random male/female speaker pairing of the folds",
+                           paper_value="not stated")
+    encoders: list[str] = param(list(ENCODERS), choices=ENCODERS,
+                                help="encoders to train: cnn_bigru (the paper's, Table 1), tdnn_bilstm and "
+                                     "cnn1d_gru (Table 2's comparisons)",
+                                paper_value="cnn_bigru, tdnn_bilstm, cnn1d_gru")
+    gammas: list[Any] = param([None, 2.5], paper=[None, 1.25, 2.5, 3.33],
+                              help="annealing parameters of lambda for the 2D CNN biGRU; None = without AL",
+                              paper_value="without AL, 1.25, 2.5, 3.33")
+    compare_gammas: list[float] = param([2.5], paper=[1.25, 2.5, 3.33],
+                                        help="gammas for Table 2's comparison encoders (best on validation kept)",
+                                        paper_value="not stated (Table 2 gives each encoder's best)")
+    cnn_layers: list[int] = param([1, 2], smoke=[1], paper=[1, 2, 3, 4], low=1, high=4,
+                                  help="numbers of 2D CNN blocks (Table 1's rows)", paper_value="1, 2, 3, 4")
+    kernel_sizes: list[int] = param([5], paper=[5, 2], choices=(5, 2),
+                                    help="convolution sizes k (k x k in 2D, k in 1D)", paper_value="5x5, 2x2")
+    filters: list[int] = param([32], smoke=[16], paper=[128, 64], low=1,
+                               help="convolution filters (book: half the paper's smallest, for CPU time)",
+                               paper_value="128, 64")
+    gru_units: list[int] = param([64], smoke=[32], paper=[256, 128], low=1,
+                                 help="recurrent units per direction (book: half the paper's smallest)",
+                                 paper_value="256, 128")
+    fc_units: list[int] = param([64], smoke=[32], paper=[128, 64], low=1,
+                                help="hidden units of the emotion and speaker classifiers", paper_value="128, 64")
+    epochs: int = param(12, smoke=3, paper=60, low=1, help="training epochs (the epoch is chosen on validation)",
+                        paper_value="not stated")
+    batch_size: int = param(32, low=2, help="mini-batch size", paper_value="not stated")
+    lr: float = param(1e-3, low=1e-6, high=1.0, help="Adam learning rate", paper_value="not stated")
+    dropout: float = param(0.3, low=0.0, high=0.9, help="dropout in the CNN blocks and classifiers",
+                           paper_value="not stated")
+    select: str = param("accuracy", choices=("accuracy", "uar"),
+                        help="validation score that picks the epoch and the grid point",
+                        paper_value="accuracy; the paper keeps the grid point with the best accuracy")
+    sample_rate: int = param(16000, low=8000, high=48000, help="audio resampled to this rate (Hz)",
+                             paper_value="not stated")
+    n_mfcc: int = param(20, low=1, high=128, help="MFCC coefficients kept", paper_value="20")
+    trim_top_db: float = param(30.0, low=1.0, high=120.0,
+                               help="silence trimming threshold, dB below the peak",
+                               paper_value="not stated (silence and background noise removed)")
+    input_norm: str = param("train", choices=("train", "none"),
+                            help="standardise each input feature with the training speakers' statistics",
+                            paper_value="not stated")
+    n_mels: int = param(40, low=8, high=128, help="log mel filterbanks of the 1D CNN GRU's input",
+                        paper_value="not stated (Li et al.'s LogMFB)")
+    threads: int | None = param(None, smoke=1, low=1,
+                                help="torch CPU threads in this process (None keeps torch's default)")
+    workers: int = param(0, smoke=1, low=0,
+                         help="CPU worker processes for the (fold, seed, row) trainings, one torch thread "
+                              "each; 0 = one per core (a GPU always uses 1)")
+    probe: bool = param(True, help="train speaker probes on the frozen encoders (beyond the paper)")
+    probe_fraction: float = param(0.5, low=0.1, high=0.9,
+                                  help="fraction of each speaker's utterances that trains the probe")
+
+    CHAPTER = CHAPTER
+
+    def validate(self) -> None:
+        super().validate()
+        for g in list(self.gammas) + list(self.compare_gammas):
+            if g is not None and (not isinstance(g, (int, float)) or g <= 0):
+                raise ParameterError(f"gamma {g!r} must be a positive number (or None for without AL)")
+        if any(g is None for g in self.compare_gammas):
+            raise ParameterError("compare_gammas are adversarial settings; None is not allowed there")
+        if not self.encoders:
+            raise ParameterError("encoders must name at least one encoder")
+        if not (self.gammas or self.compare_gammas):
+            raise ParameterError("give at least one gamma")
+
+
+def apply_threads(cfg: Config) -> None:
+    """Set torch's CPU thread count if ``cfg.threads`` asks for one (on a busy machine one
+    thread avoids the slowdown of oversubscribed cores)."""
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
+
+
+def run_meta(cfg: Config) -> dict[str, Any]:
+    """The configuration as metadata for :func:`serlib.results.save_table`."""
+    return {"profile": cfg.profile, **{k: v for k, v in cfg.as_dict().items() if k != "profile"}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Data, folds and features
+# ---------------------------------------------------------------------------------------------
+def load(cfg: Config) -> Corpus:
+    """The labelled corpus of ``cfg`` (embedded at ``cfg.size``, or a real corpus)."""
+    if cfg.corpus == "embedded":
+        return load_corpus("embedded", size=cfg.size, part="labelled")
+    return load_corpus(cfg.corpus, cfg.data_root).labelled()
+
+
+def make_folds(corpus: Corpus, seed: int = 0) -> list[Fold]:
+    """Leave-two-speakers-out with a validation pair, gender-balanced (the paper's protocol).
+
+    Emo-DB gives 5 folds of 6/2/2 speakers, RAVDESS 12 of 20/2/2, the embedded corpus 5 of
+    6/2/2. Every fold is checked to have every class among its training speakers.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Sec. 4.1.
+    """
+    folds = leave_two_speakers_out(corpus, seed=seed, validation=True)
+    for f in folds:
+        check_fold(f, corpus.y, corpus.labels)
+    return folds
+
+
+def fold_table(corpus: Corpus, folds: Sequence[Fold]) -> pd.DataFrame:
+    """Who trains, validates and tests in each fold, with utterance counts."""
+    spk = corpus.speakers
+    rows = []
+    for f in folds:
+        rows.append({"fold": f.name, "train speakers": ", ".join(sorted(set(spk[f.train]))),
+                     "validation": ", ".join(f.val_groups), "test": ", ".join(f.test_groups),
+                     "n train": len(f.train), "n val": len(f.val), "n test": len(f.test)})
+    return pd.DataFrame(rows).set_index("fold")
+
+
+def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, sample_rate: int = 16000, top_db: float = 30.0,
+                progress: bool = True, overwrite: bool = False) -> np.ndarray:
+    """The paper's input: MFCCs of silence-trimmed recordings zero-padded to the longest one.
+
+    Each recording is trimmed (leading and trailing stretches quieter than ``top_db`` below
+    its peak), zero samples are appended up to the longest trimmed recording in the corpus,
+    and 20 MFCCs are taken with a 2048-sample Hann window and a 512-sample hop (librosa).
+
+    Returns
+    -------
+    ``(n_utterances, n_mfcc, n_frames)`` float32, rows in corpus order; cached on disk.
+
+    Notes
+    -----
+    The padding happens on the waveform, as in the paper, so this does its own extraction
+    rather than padding :func:`serlib.features.frames` matrices (whose zero-signal frames
+    would otherwise have to be imitated).
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Sec. 4.1.
+    """
+    key = cache_key(fp=corpus.fingerprint(), n_mfcc=n_mfcc, sr=sample_rate, top_db=top_db, n_fft=N_FFT,
+                    hop=HOP_LENGTH, v=FEATURE_VERSION, kind="leow-padded-mfcc")
+
+    def build() -> np.ndarray:
+        import librosa
+
+        sigs = []
+        for path in progress_bar(corpus.table["path"].tolist(), "trim", enabled=progress):
+            x, _ = load_audio(path, sample_rate)
+            sigs.append(trim_silence(x, top_db))
+        longest = max(len(s) for s in sigs)
+        out = []
+        for s in progress_bar(sigs, "mfcc", enabled=progress):
+            out.append(librosa.feature.mfcc(y=pad_to(s, longest), sr=sample_rate, n_mfcc=n_mfcc, n_fft=N_FFT,
+                                            hop_length=HOP_LENGTH, window="hann"))
+        return np.stack(out).astype(np.float32)
+
+    return cached("leow", f"mfcc-{key}", build, overwrite=overwrite)
+
+
+def _energy_pitch(corpus: Corpus, sample_rate: int, top_db: float, progress: bool) -> list[np.ndarray]:
+    """Log RMS energy and log F0 (YIN, 60-400 Hz) on the log-mel frame grid, per utterance."""
+    key = cache_key(fp=corpus.fingerprint(), sr=sample_rate, top_db=top_db, n_fft=LMFB_N_FFT, hop=LMFB_HOP,
+                    v=FEATURE_VERSION, kind="leow-energy-pitch")
+
+    def build() -> list[np.ndarray]:
+        import librosa
+
+        out = []
+        for path in progress_bar(corpus.table["path"].tolist(), "energy+pitch", enabled=progress):
+            x, _ = load_audio(path, sample_rate)
+            x = trim_silence(x, top_db)
+            rms = librosa.feature.rms(y=x, frame_length=LMFB_N_FFT, hop_length=LMFB_HOP)[0]
+            f0 = librosa.yin(x, fmin=60.0, fmax=400.0, sr=sample_rate, frame_length=LMFB_N_FFT,
+                             hop_length=LMFB_HOP)
+            n = min(len(rms), len(f0))
+            out.append(np.stack([np.log(rms[:n] + 1e-6), np.log(f0[:n])]).astype(np.float32))
+        return out
+
+    return cached("leow", f"energy-pitch-{key}", build)
+
+
+def lmfb_energy_pitch(corpus: Corpus, *, n_mels: int = 40, sample_rate: int = 16000, top_db: float = 30.0,
+                      progress: bool = True) -> np.ndarray:
+    """The 1D CNN GRU encoder's input (after Li et al.): log mel filterbanks + energy + pitch.
+
+    ``n_mels`` log mel filterbank energies from :func:`serlib.features.frames` (``logmel``,
+    frame 1024, hop 256, silence trimmed like the MFCCs), log RMS energy and log F0 (YIN) on
+    the same frames, padded to the longest utterance; padded frames repeat each row's lowest
+    value in that utterance (the log-mel floor a zero signal would give, the lowest energy and
+    pitch).
+
+    Returns
+    -------
+    ``(n_utterances, n_mels + 2, n_frames)`` float32.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Table 2.
+    H. Li et al., ICASSP 2020.
+    """
+    mels = frames(corpus, "logmel", sample_rate=sample_rate, progress=progress, n_mels=n_mels,
+                  n_fft=LMFB_N_FFT, hop_length=LMFB_HOP, trim=True, top_db=top_db)
+    ep = _energy_pitch(corpus, sample_rate, top_db, progress)
+    mats = []
+    for m, e in zip(mels, ep):
+        n = min(m.shape[1], e.shape[1])
+        mats.append(np.concatenate([m[:, :n], e[:, :n]], axis=0))
+    longest = max(m.shape[1] for m in mats)
+    out = np.empty((len(mats), mats[0].shape[0], longest), dtype=np.float32)
+    for i, m in enumerate(mats):
+        out[i] = m.min(axis=1, keepdims=True)
+        out[i, :, : m.shape[1]] = m
+    return out
+
+
+def _standardise(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Standardise each feature (row of every matrix) with the statistics of ``rows``."""
+    mu = x[rows].mean(axis=(0, 2), keepdims=True)
+    sd = x[rows].std(axis=(0, 2), keepdims=True)
+    return ((x - mu) / np.where(sd < 1e-8, 1.0, sd)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the grid
+# ---------------------------------------------------------------------------------------------
+def grid_points(cfg: Config, encoder: str) -> list[dict[str, int]]:
+    """The architecture grid of one encoder (the kernel is unused by the TDNN, which has fixed
+    contexts)."""
+    kernels = cfg.kernel_sizes if encoder != "tdnn_bilstm" else [cfg.kernel_sizes[0]]
+    return [dict(kernel=k, filters=f, gru_units=g, fc_units=h)
+            for k, f, g, h in itertools.product(kernels, cfg.filters, cfg.gru_units, cfg.fc_units)]
+
+
+def _rows_to_run(cfg: Config) -> list[tuple[str, int | None, float | None]]:
+    """(encoder, CNN layers, gamma): Table 1's rows for cnn_bigru, then Table 2's comparisons."""
+    jobs: list[tuple[str, int | None, float | None]] = []
+    if "cnn_bigru" in cfg.encoders:
+        jobs += [("cnn_bigru", n, g) for n in cfg.cnn_layers for g in cfg.gammas]
+    for enc in cfg.encoders:
+        if enc != "cnn_bigru":
+            jobs += [(enc, None, g) for g in cfg.compare_gammas]
+    return jobs
+
+
+@dataclass
+class LeowResults:
+    """Everything :func:`run` produced.
+
+    Attributes
+    ----------
+    scores
+        One row per (encoder, layers, gamma, fold, seed): the grid point kept on validation,
+        its best epoch, validation and test accuracy / UAR / macro-F1.
+    grid
+        One row per trained grid point (before the choice on validation).
+    histories
+        Per-epoch training records (``J_e``, ``J_s``, ``lambda``, validation scores) of the
+        kept runs.
+    predictions
+        Test predictions of the kept runs (``y_true``, ``y_pred``).
+    probe
+        Speaker-probe accuracies on the frozen encoders (and on the raw input statistics).
+    embeddings
+        Pooled encoder outputs of every utterance for the first fold and seed, by run key.
+    """
+
+    scores: pd.DataFrame
+    grid: pd.DataFrame
+    histories: pd.DataFrame
+    predictions: pd.DataFrame
+    probe: pd.DataFrame
+    embeddings: dict[str, np.ndarray]
+    labels: tuple[str, ...]
+    speakers: np.ndarray
+    y: np.ndarray
+    folds: list[Fold]
+    seconds: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def run_key(encoder: str, layers: int | None, gamma: float | None) -> str:
+    """A readable key such as ``cnn_bigru/L1/without AL`` or ``tdnn_bilstm/2.50``."""
+    mid = f"/L{layers}" if layers is not None else ""
+    return f"{encoder}{mid}/{gamma_label(gamma)}"
+
+
+def speaker_probe(z: np.ndarray, speakers: np.ndarray, rows: np.ndarray, *, fraction: float = 0.5,
+                  seed: int = 0) -> tuple[float, float]:
+    """Speaker-identification accuracy of a fresh linear probe on frozen features.
+
+    Each speaker's utterances among ``rows`` are split (stratified by speaker): ``fraction``
+    trains the probe, the rest tests it. The probe is standardisation + linear discriminant
+    analysis with Ledoit-Wolf shrinkage (closed form, so it always converges; the classic
+    linear speaker-ID back end).
+
+    Returns
+    -------
+    (probe accuracy, majority-class accuracy of the same test part)
+    """
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    s = speakers[rows]
+    tr, te = train_test_split(np.arange(len(rows)), train_size=fraction, random_state=seed, stratify=s)
+    clf = make_pipeline(StandardScaler(), LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"))
+    clf.fit(z[rows[tr]], s[tr])
+    acc = float(np.mean(clf.predict(z[rows[te]]) == s[te]))
+    _, counts = np.unique(s[te], return_counts=True)
+    return acc, float(counts.max() / counts.sum())
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(inputs: dict[str, np.ndarray], y: np.ndarray, spk: np.ndarray, threads: int | None) -> None:
+    """Worker-process initialiser: keep the inputs once per process; set torch's thread count."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    _WORKER.update(inputs=inputs, y=y, spk=spk)
+
+
+def _fold_inputs(inputs: dict[str, np.ndarray], kind: str, fold: Fold, norm: str) -> np.ndarray:
+    x = inputs[kind]
+    return _standardise(x, fold.train) if norm == "train" else x
+
+
+def _train_unit(cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, float | None], n_classes: int,
+              device: str, keep_embedding: bool) -> dict[str, Any]:
+    """Train one (encoder, layers, gamma) row on one fold and seed over the architecture grid.
+
+    Returns the grid rows, the row kept on validation, its history, test predictions,
+    speaker-probe results and (if asked) the pooled features of every utterance.
+    """
+    encoder, layers, gamma = job
+    inputs, y, spk = _WORKER["inputs"], _WORKER["y"], _WORKER["spk"]
+    x = _fold_inputs(inputs, "lmfb" if encoder == "cnn1d_gru" else "mfcc", fold, cfg.input_norm)
+    train_spk = sorted(set(spk[fold.train]))
+    s_index = {s: i for i, s in enumerate(train_spk)}
+    s_train = np.array([s_index[s] for s in spk[fold.train]])
+    key = run_key(encoder, layers, gamma)
+    grid_rows: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    for gp in grid_points(cfg, encoder):
+        seed_everything(seed)
+        enc = build_encoder(encoder, x.shape[1], x.shape[2], cnn_layers=layers or 1, filters=gp["filters"],
+                            kernel=gp["kernel"], gru_units=gp["gru_units"], dropout=cfg.dropout)
+        net = SIERNet(enc, n_classes, len(train_spk) if gamma is not None else None, fc_units=gp["fc_units"],
+                      dropout=cfg.dropout)
+        fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
+                       y[fold.val], epochs=cfg.epochs, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
+                       device=device, seed=seed, select=cfg.select)
+        pred = predict_emotions(fit.model, x[fold.test])
+        hv = fit.history.iloc[fit.best_epoch - 1]
+        row = {"encoder": encoder, "layers": layers, "gamma": gamma, "key": key, "fold": fold.name, "seed": seed,
+               **gp, "best_epoch": fit.best_epoch, "val_accuracy": float(hv["val_accuracy"]),
+               "val_uar": float(hv["val_uar"]), **classification_scores(y[fold.test], pred)}
+        grid_rows.append(row)
+        score = row["val_accuracy"] if cfg.select == "accuracy" else row["val_uar"]
+        if best is None or score > best["score"]:
+            best = {"score": score, "row": row, "fit": fit, "pred": pred}
+    assert best is not None
+    tags = {"encoder": encoder, "layers": layers, "gamma": gamma, "key": key, "fold": fold.name, "seed": seed}
+    out: dict[str, Any] = {
+        "grid": grid_rows, "score": dict(best["row"]), "history": best["fit"].history.assign(**tags),
+        "pred": pd.DataFrame({**tags, "row": fold.test, "y_true": y[fold.test], "y_pred": best["pred"]}),
+        "probe": [], "embedding": None, "key": key, "networks": len(grid_rows),
+    }
+    if cfg.probe or keep_embedding:
+        z = embed(best["fit"].model, x)
+        if keep_embedding:
+            out["embedding"] = z
+        if cfg.probe:
+            heldout = np.concatenate([fold.val, fold.test])
+            for part, rows in (("unseen", heldout), ("training", fold.train)):
+                acc, chance = speaker_probe(z, spk, rows, fraction=cfg.probe_fraction, seed=seed)
+                out["probe"].append({**tags, "speakers": part, "accuracy": acc, "chance": chance})
+    return out
+
+
+def _n_workers(cfg: Config, device: Any, n_units: int) -> int:
+    if device.type != "cpu":
+        return 1
+    if cfg.workers:
+        return max(1, min(int(cfg.workers), n_units))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, n_units))
+
+
+def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, progress: bool = True) -> LeowResults:
+    """Train every row of Tables 1 and 2 on every fold and seed; keep grid points on validation.
+
+    For each (encoder, CNN layers, gamma) row, fold and seed, every architecture grid point
+    is trained on the fold's training speakers (the speaker classifier on those speakers
+    only), its epoch chosen by validation accuracy on the validation pair; the grid point with
+    the best validation score is kept and scored on the test pair. With ``cfg.probe`` a
+    linear speaker probe (:func:`speaker_probe`) is then trained on the kept encoder's frozen, pooled
+    features: on the unseen validation + test speakers and on the training speakers, half of
+    each speaker's utterances training the probe.
+
+    On a CPU the (fold, seed, row) trainings run in ``cfg.workers`` processes (default: one per
+    core), each with one torch thread; on a GPU they run one after the other.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Secs. 4.1-4.4.
+    """
+    t0 = time.time()
+    device = get_device(cfg.device)
+    folds = list(folds) if folds is not None else make_folds(corpus, cfg.fold_seed)
+    y = corpus.y
+    spk = corpus.speakers
+    needs = {("lmfb" if e == "cnn1d_gru" else "mfcc") for e in cfg.encoders}
+    inputs: dict[str, np.ndarray] = {}
+    if "mfcc" in needs:
+        inputs["mfcc"] = padded_mfcc(corpus, n_mfcc=cfg.n_mfcc, sample_rate=cfg.sample_rate,
+                                     top_db=cfg.trim_top_db, progress=progress)
+    if "lmfb" in needs:
+        inputs["lmfb"] = lmfb_energy_pitch(corpus, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate,
+                                           top_db=cfg.trim_top_db, progress=progress)
+    jobs = _rows_to_run(cfg)
+    units = [(fi, seed, job) for fi in range(len(folds)) for seed in cfg.seeds for job in jobs]
+    total = sum(len(grid_points(cfg, job[0])) for _, _, job in units)
+    workers = _n_workers(cfg, device, len(units))
+    log.info("training %d networks (%d rows x %d folds x %d seeds x grid) on %s, %d process(es)", total, len(jobs),
+             len(folds), len(cfg.seeds), device, workers)
+
+    probe_rows: list[dict[str, Any]] = []
+    if cfg.probe:  # reference: the same probe on time-pooled input features (no encoder)
+        for fold in folds:
+            heldout = np.concatenate([fold.val, fold.test])
+            for kind in inputs:
+                x = _fold_inputs(inputs, kind, fold, cfg.input_norm)
+                pooled = np.concatenate([x.mean(axis=2), x.std(axis=2)], axis=1)
+                for part, rows in (("unseen", heldout), ("training", fold.train)):
+                    acc, chance = speaker_probe(pooled, spk, rows, fraction=cfg.probe_fraction, seed=0)
+                    probe_rows.append({"encoder": f"input ({kind} mean+std)", "layers": None, "gamma": None,
+                                       "key": f"input/{kind}", "fold": fold.name, "seed": None, "speakers": part,
+                                       "accuracy": acc, "chance": chance})
+
+    def args(t: tuple[int, int, tuple[str, int | None, float | None]]) -> tuple[Any, ...]:
+        fi, seed, job = t
+        return (cfg, folds[fi], seed, job, len(corpus.labels), str(device), fi == 0 and seed == cfg.seeds[0])
+
+    bar = progress_bar(range(total), "networks", total=total, enabled=progress)
+    outs: list[dict[str, Any]] = []
+    if workers == 1:
+        _init_worker(inputs, y, spk, None)
+        for t in units:
+            outs.append(_train_unit(*args(t)))
+            bar.update(outs[-1]["networks"])
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                 initargs=(inputs, y, spk, 1)) as pool:
+            futures = [pool.submit(_train_unit, *args(t)) for t in units]
+            for fut in as_completed(futures):
+                bar.update(fut.result()["networks"])
+            outs = [f.result() for f in futures]  # in order: folds, seeds, rows
+    bar.close()
+    probe_rows += [r for o in outs for r in o["probe"]]
+    return LeowResults(
+        scores=pd.DataFrame([o["score"] for o in outs]), grid=pd.DataFrame([r for o in outs for r in o["grid"]]),
+        histories=pd.concat([o["history"] for o in outs], ignore_index=True),
+        predictions=pd.concat([o["pred"] for o in outs], ignore_index=True), probe=pd.DataFrame(probe_rows),
+        embeddings={o["key"]: o["embedding"] for o in outs if o["embedding"] is not None},
+        labels=tuple(corpus.labels), speakers=spk, y=y, folds=list(folds), seconds=time.time() - t0,
+        meta={"device": str(device), "networks": total, "processes": workers,
+              "input_shapes": {k: v.shape for k, v in inputs.items()}},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+def _gamma(g: Any) -> float | None:
+    """A gamma cell of a results table: NaN/None (without AL) -> None."""
+    return None if g is None or (isinstance(g, float) and np.isnan(g)) else float(g)
+
+
+def _mean_std(df: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
+    """accuracy and UAR (%) mean ± std over folds x seeds, per group."""
+    s = summarise(df, by, metrics=("accuracy", "uar"), decimals=1)
+    return s.rename(columns={"accuracy_mean": "ours accuracy (%)", "accuracy_std": "ours accuracy std",
+                             "uar_mean": "ours UAR (%)", "uar_std": "ours UAR std",
+                             "accuracy": "ours accuracy", "uar": "ours UAR", "n": "runs"})
+
+
+def _paper_tables(table: str, corpus_name: str) -> list[PaperTable]:
+    """The paper's columns to show: the corpus's own if it is Emo-DB or RAVDESS, else both."""
+    if corpus_name in ("emodb", "ravdess"):
+        return [TABLES[f"{table}_{corpus_name}"]]
+    return [TABLES[f"{table}_emodb"], TABLES[f"{table}_ravdess"]]
+
+
+def beside_paper(ours: pd.DataFrame, table: str, corpus_name: str) -> pd.DataFrame:
+    """``ours`` next to the paper's accuracy column(s) of ``table`` (``table1`` or ``table2``)."""
+    out = ours
+    for t in reversed(_paper_tables(table, corpus_name)):
+        out = beside(out, t)
+    lead = [c for c in out.columns if str(c).startswith("paper")]
+    return out[lead + [c for c in out.columns if c not in lead]]
+
+
+def table1(res: LeowResults, corpus_name: str = "embedded") -> pd.DataFrame:
+    """Table 1: accuracy of the 2D CNN biGRU by CNN depth x gamma (and without AL), beside the
+    paper's. Rows the run did not train keep only the paper's number."""
+    s = res.scores[res.scores["encoder"] == "cnn_bigru"]
+    if s.empty:
+        return pd.DataFrame()
+    s = s.assign(row=[table1_row(int(layers), _gamma(g)) for layers, g in zip(s["layers"], s["gamma"])])
+    ours = _mean_std(s, "row")[["ours accuracy (%)", "ours accuracy std", "ours UAR (%)", "runs"]]
+    ours.index.name = None
+    return beside_paper(ours, "table1", corpus_name)
+
+
+def _selected_on_validation(s: pd.DataFrame, select: str) -> pd.DataFrame:
+    """Per (fold, seed), the row (of one encoder) with the best validation score."""
+    col = "val_accuracy" if select == "accuracy" else "val_uar"
+    idx = s.groupby(["fold", "seed"])[col].idxmax()
+    return s.loc[idx.to_numpy()]
+
+
+def table2(res: LeowResults, corpus_name: str = "embedded", select: str = "accuracy") -> pd.DataFrame:
+    """Table 2: the three encoders with adversarial learning, beside the paper.
+
+    Two numbers per encoder: ``selected on validation`` (per fold and seed, the AL setting --
+    gamma, and CNN depth for the 2D CNN biGRU -- with the best validation score; an honest
+    estimate) and ``best row`` (the setting with the best *mean test* accuracy, the way the
+    paper's Table 2 repeats the best cell of its Table 1; optimistic).
+    """
+    rows = []
+    for enc in [e for e in ENCODERS if e in set(res.scores["encoder"])]:
+        s = res.scores[(res.scores["encoder"] == enc) & res.scores["gamma"].notna()]
+        if s.empty:
+            continue
+        sel = _selected_on_validation(s, select)
+        by_key = s.groupby("key")["accuracy"].mean()
+        best_key = str(by_key.idxmax())
+        best = s[s["key"] == best_key]
+        rows.append({"row": TABLE2_ROWS[enc],
+                     "ours accuracy (%)": 100 * sel["accuracy"].mean(),
+                     "ours accuracy std": 100 * sel["accuracy"].std(ddof=0),
+                     "ours UAR (%)": 100 * sel["uar"].mean(),
+                     "ours best row accuracy (%)": 100 * best["accuracy"].mean(),
+                     "best row": best_key, "runs": len(sel)})
+    if not rows:
+        return pd.DataFrame()
+    ours = pd.DataFrame(rows).set_index("row")
+    ours.index.name = None
+    return beside_paper(ours, "table2", corpus_name)
+
+
+def yardstick(corpus: Corpus, folds: Sequence[Fold], *,
+              progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The book's yardstick on the same folds: IS10 + RBF-SVM, plain and speaker-adaptive.
+
+    Returns
+    -------
+    (per-fold scores of both, {method: confusion matrix})
+    """
+    out, cms = [], {}
+    for adaptive in (False, True):
+        df, cm = svm_yardstick(corpus, folds, feature_set="is10", speaker_adaptive=adaptive, progress=progress)
+        out.append(df)
+        cms[str(df["method"].iloc[0])] = cm
+    return pd.concat(out, ignore_index=True), cms
+
+
+def comparison(res: LeowResults, svm: pd.DataFrame, select: str = "accuracy") -> pd.DataFrame:
+    """Every method on the same folds: the yardstick, the 2D CNN biGRU without and with AL
+    (depth and gamma chosen on validation), and the comparison encoders; accuracy and UAR (%)."""
+    parts = [svm.assign(seed=0)]
+    s = res.scores
+    cnn = s[s["encoder"] == "cnn_bigru"]
+    if not cnn.empty and cnn["gamma"].isna().any():
+        parts.append(_selected_on_validation(cnn[cnn["gamma"].isna()], select)
+                     .assign(method="2D CNN biGRU without AL (MFCC)"))
+    for enc in ENCODERS:
+        e = s[(s["encoder"] == enc) & s["gamma"].notna()]
+        if not e.empty:
+            parts.append(_selected_on_validation(e, select).assign(method=f"{TABLE2_ROWS[enc]} + AL"))
+    df = pd.concat(parts, ignore_index=True)
+    out = _mean_std(df, "method")
+    return out[["ours accuracy (%)", "ours accuracy std", "ours UAR (%)", "ours UAR std", "runs"]].rename(
+        columns=lambda c: c.replace("ours ", ""))
+
+
+def probe_table(res: LeowResults) -> pd.DataFrame:
+    """Speaker-probe accuracy (%) by representation and speaker set, with the majority rate."""
+    if res.probe.empty:
+        return pd.DataFrame()
+    p = res.probe.copy()
+    g = p.groupby(["key", "speakers"], sort=False)
+    t = pd.DataFrame({"probe accuracy (%)": 100 * g["accuracy"].mean(), "std": 100 * g["accuracy"].std(ddof=0),
+                      "majority (%)": 100 * g["chance"].mean(), "runs": g.size()})
+    t = t.unstack("speakers")
+    t.columns = [f"{a}, {b} speakers" for a, b in t.columns]
+    order = [c for part in ("unseen", "training") for c in t.columns if c.endswith(f"{part} speakers")]
+    return t[order]
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+def plot_padded_inputs(corpus: Corpus, mfcc: np.ndarray) -> plt.Figure:
+    """The padded MFCC matrices of the shortest and the longest utterance (each coefficient
+    standardised over the corpus for display, so that padding and speech are both visible)."""
+    z = (mfcc - mfcc.mean(axis=(0, 2), keepdims=True)) / (mfcc.std(axis=(0, 2), keepdims=True) + 1e-8)
+    dur = corpus.table["duration"].to_numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 2.8), sharey=True)
+    for ax, i, what in zip(axes, (int(np.argmin(dur)), int(np.argmax(dur))), ("shortest", "longest")):
+        ax.imshow(z[i], aspect="auto", origin="lower", cmap="magma", vmin=-2.5, vmax=2.5, interpolation="nearest")
+        ax.grid(False)
+        ax.set(title=f"{what}: {corpus.table['utt_id'][i]} ({corpus.table['emotion'][i]}, {dur[i]:.1f} s)",
+               xlabel="frame (32 ms hop at 16 kHz)")
+    axes[0].set_ylabel("MFCC (standardised)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_lambda_schedule(gammas: Sequence[float] = (1.25, 2.5, 3.33)) -> plt.Figure:
+    """lambda(p) = 2 / (1 + exp(-gamma p)) - 1 over training, one line per gamma."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    p = np.linspace(0, 1, 201)
+    for g in gammas:
+        lam = lambda_schedule(p, g)
+        ax.plot(p, lam, label=f"γ = {g:g} (λ at end {float(lambda_schedule(1.0, g)):.2f})")
+    ax.set_xlabel("fraction of training done p")
+    ax.set_ylabel("λ")
+    ax.set_ylim(0, 1)
+    ax.set_title("adversarial weight λ(p) for each γ")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_training_curves(res: LeowResults, layers: int | None = None) -> plt.Figure:
+    """J_e, J_s, lambda and validation accuracy per epoch (mean over folds and seeds) for the
+    2D CNN biGRU rows at ``layers`` CNN blocks (default: the first depth that was run)."""
+    h = res.histories[res.histories["encoder"] == "cnn_bigru"]
+    if h.empty:
+        h = res.histories
+    else:
+        layers = layers if layers is not None else int(h["layers"].dropna().iloc[0])
+        h = h[h["layers"] == layers]
+    h = h.assign(setting=[gamma_label(_gamma(g)) for g in h["gamma"]])
+    m = h.groupby(["setting", "epoch"], sort=False)[["J_e", "J_s", "lambda", "val_accuracy", "speaker_accuracy"]]
+    m = m.mean().reset_index()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    for setting, g in m.groupby("setting", sort=False):
+        line = axes[0].plot(g["epoch"], g["J_e"], label=f"J_e ({setting})")[0]
+        if g["J_s"].notna().any():
+            axes[0].plot(g["epoch"], g["J_s"], ls="--", color=line.get_color(), label=f"J_s ({setting})")
+            axes[1].plot(g["epoch"], g["speaker_accuracy"], color=line.get_color(), label=f"γ = {setting}")
+        axes[2].plot(g["epoch"], 100 * g["val_accuracy"], color=line.get_color(), label=setting)
+    n_spk = len(set(res.speakers[res.folds[0].train])) if res.folds else 0
+    if n_spk:
+        axes[1].axhline(1 / n_spk, color="grey", ls=":", lw=1, label="chance")
+    axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="training losses (J_e solid, J_s dashed)")
+    axes[1].set(xlabel="epoch", ylabel="accuracy", title="speaker classifier on training batches")
+    axes[2].set(xlabel="epoch", ylabel="accuracy (%)", title="emotion accuracy, validation pair")
+    for ax in axes:
+        ax.legend(fontsize="x-small")
+    fig.suptitle(f"2D CNN biGRU, {layers} CNN layer(s): mean over folds and seeds" if layers else "training curves")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusions(res: LeowResults, keys: Sequence[str], extra: dict[str, pd.DataFrame] | None = None) -> plt.Figure:
+    """Row-normalised confusion matrices of the test predictions (all folds and seeds pooled)."""
+    from ..plots import confusion_heatmap
+
+    mats: dict[str, pd.DataFrame] = dict(extra or {})
+    for k in keys:
+        p = res.predictions[res.predictions["key"] == k]
+        if not p.empty:
+            mats[k] = confusion(p["y_true"].to_numpy(), p["y_pred"].to_numpy(), res.labels)
+    fig, axes = plt.subplots(1, len(mats), figsize=(3.9 * len(mats), 3.6), squeeze=False)
+    for ax, (name, cm) in zip(axes[0], mats.items()):
+        confusion_heatmap(cm, title=name, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_projection(res: LeowResults, keys: Sequence[str], rows: np.ndarray | None = None) -> plt.Figure:
+    """PCA of the pooled encoder features (first fold, first seed), coloured by speaker and by
+    emotion, one row of panels per run key; ``rows`` defaults to the fold's training speakers."""
+    from sklearn.decomposition import PCA
+
+    keys = [k for k in keys if k in res.embeddings]
+    rows = rows if rows is not None else res.folds[0].train
+    fig, axes = plt.subplots(len(keys), 2, figsize=(10, 4 * len(keys)), squeeze=False)
+    for r, k in enumerate(keys):
+        z = res.embeddings[k][rows]
+        pts = PCA(2).fit_transform((z - z.mean(0)) / (z.std(0) + 1e-8))
+        for c, (what, lab) in enumerate((("speaker", res.speakers[rows]),
+                                         ("emotion", np.array(res.labels)[res.y[rows]]))):
+            ax = axes[r, c]
+            for val in sorted(set(lab)):
+                m = lab == val
+                ax.scatter(pts[m, 0], pts[m, 1], s=9, alpha=0.65, label=val)
+            ax.set_title(f"{k}: coloured by {what}", fontsize="small")
+            ax.legend(fontsize="x-small", markerscale=1.5, ncol=2)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_probe(table: pd.DataFrame) -> plt.Figure:
+    """Bars of speaker-probe accuracy (unseen and training speakers) with the majority rates."""
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    names = list(table.index)
+    pos = np.arange(len(names))
+    for i, part in enumerate(("unseen", "training")):
+        col = f"probe accuracy (%), {part} speakers"
+        if col not in table:
+            continue
+        ax.bar(pos + (i - 0.5) * 0.4, table[col], 0.4, yerr=table[f"std, {part} speakers"], capsize=3,
+               label=f"{part} speakers")
+        ax.scatter(pos + (i - 0.5) * 0.4, table[f"majority (%), {part} speakers"], color="k", marker="_", s=200,
+                   zorder=3, label="majority class" if i == 0 else None)
+    ax.set_xticks(pos, names, rotation=25, ha="right", fontsize="small")
+    ax.set_ylabel("speaker-ID accuracy (%)")
+    ax.set_ylim(0, 102)
+    ax.set_title("how much speaker identity the frozen representation still carries")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Text written from the numbers of a run
+# ---------------------------------------------------------------------------------------------
+def paper_gain(layers: int, gamma: float) -> str:
+    """The paper's accuracy difference (AL at ``gamma`` minus without AL) at ``layers``, as text."""
+    parts = []
+    for corpus_name, label in (("emodb", "Emo-DB"), ("ravdess", "RAVDESS")):
+        vals = TABLES[f"table1_{corpus_name}"].values
+        a, b = vals.get(table1_row(layers, gamma)), vals.get(table1_row(layers, None))
+        if a is None or b is None:
+            return f"γ = {gamma:g} at depth {layers} is not in the paper's table"
+        parts.append(f"{label} {a - b:+.1f}")
+    return ", ".join(parts)
+
+
+def table1_text(res: LeowResults) -> str:
+    """One line per (depth, gamma): our accuracy with AL against without AL, and the paper's
+    difference at that depth."""
+    s = res.scores[res.scores["encoder"] == "cnn_bigru"]
+    lines = []
+    for layers in sorted(s["layers"].dropna().unique()):
+        row = s[s["layers"] == layers]
+        base = row[row["gamma"].isna()]["accuracy"].mean()
+        for g in sorted(row["gamma"].dropna().unique()):
+            al = row[row["gamma"] == g]["accuracy"].mean()
+            if np.isfinite(base):
+                lines.append(f"* {int(layers)} CNN layer(s): γ = {g:g} gives {100 * al:.1f}% against "
+                             f"{100 * base:.1f}% without AL ({100 * (al - base):+.1f} points; the paper's "
+                             f"differences at this depth: {paper_gain(int(layers), g)}).")
+    return "\n".join(lines) if lines else "No (without AL, with AL) pair was trained in this run."
+
+
+def _paper_gain_range(layers: int) -> str:
+    parts = []
+    for corpus_name, label in (("emodb", "Emo-DB"), ("ravdess", "RAVDESS")):
+        vals = TABLES[f"table1_{corpus_name}"].values
+        base = vals[table1_row(layers, None)]
+        d = [vals[table1_row(layers, g)] - base for g in (1.25, 2.5, 3.33)]
+        parts.append(f"{min(d):+.1f} to {max(d):+.1f} on {label}")
+    return ", ".join(parts)
+
+
+def _comp_value(comp: pd.DataFrame, contains: str, exclude: str | None = None) -> tuple[str, float] | None:
+    rows = [r for r in comp.index if contains in r and (exclude is None or exclude not in r)]
+    if not rows:
+        return None
+    best = max(rows, key=lambda r: comp.loc[r, "accuracy (%)"])
+    return best, float(comp.loc[best, "accuracy (%)"])
+
+
+def verdict(comp: pd.DataFrame) -> str:
+    """One paragraph comparing the adversarial models with the yardstick, from ``comp``."""
+    al = _comp_value(comp, "+ AL")
+    plain = _comp_value(comp, "RBF-SVM", exclude="adaptive")
+    adapt = _comp_value(comp, "adaptive")
+    noal = _comp_value(comp, "without AL")
+    if al is None or plain is None:
+        return "Not enough methods were run to compare."
+    out = [f"Best adversarial model in this run: **{al[0]}**, {al[1]:.1f}% accuracy."]
+    out.append(f"The plain yardstick reaches {plain[1]:.1f}%: the adversarial model is "
+               f"{'ahead by' if al[1] > plain[1] else 'behind by'} {abs(al[1] - plain[1]):.1f} points.")
+    if adapt is not None:
+        out.append(f"With speaker-adaptive normalisation the yardstick reaches {adapt[1]:.1f}% "
+                   f"({'above' if adapt[1] > al[1] else 'below'} the best adversarial model).")
+    if noal is not None:
+        out.append(f"The 2D CNN biGRU without AL (depth chosen on validation) reaches {noal[1]:.1f}%.")
+    return " ".join(out)
+
+
+def probe_verdict(res: LeowResults) -> str:
+    """How the speaker probe's accuracy changes with AL, per depth of the 2D CNN biGRU."""
+    p = res.probe[(res.probe["encoder"] == "cnn_bigru")]
+    if p.empty:
+        return "No 2D CNN biGRU probe results in this run."
+    lines = []
+    for part in ("unseen", "training"):
+        q = p[p["speakers"] == part]
+        for layers in sorted(q["layers"].dropna().unique()):
+            r = q[q["layers"] == layers]
+            base = r[r["gamma"].isna()]["accuracy"].mean()
+            for g in sorted(r["gamma"].dropna().unique()):
+                al = r[r["gamma"] == g]["accuracy"].mean()
+                if np.isfinite(base):
+                    lines.append(f"* {part} speakers, {int(layers)} CNN layer(s): speaker-ID accuracy "
+                                 f"{100 * base:.1f}% without AL, {100 * al:.1f}% with γ = {g:g} "
+                                 f"({100 * (al - base):+.1f} points).")
+    h = res.histories[res.histories["gamma"].notna()]
+    if not h.empty:
+        last = h[h["epoch"] == h["epoch"].max()]["speaker_accuracy"].mean()
+        lines.append(f"* The adversary itself (the speaker classifier trained inside the AL networks) ended training "
+                     f"at {100 * last:.1f}% on its training batches, averaged over the AL runs (chance "
+                     f"{100 / max(len(set(res.speakers[res.folds[0].train])), 1):.1f}%).")
+    inp = res.probe[res.probe["encoder"].str.startswith("input")]
+    if not inp.empty:
+        u = inp[inp["speakers"] == "unseen"].groupby("key")["accuracy"].mean()
+        lines.append("* For reference, the same probe on the time-averaged inputs: "
+                     + ", ".join(f"{k.split('/')[-1]} {100 * v:.1f}%" for k, v in u.items()) + " (unseen speakers).")
+    return "\n".join(lines) if lines else "No (without AL, with AL) pair was probed in this run."
+
+
+def summary_text(res: LeowResults, comp: pd.DataFrame, cfg: Config) -> str:
+    """A short summary of the run: AL vs without AL, depth, encoders, yardstick, probe."""
+    out = []
+    s = res.scores
+    cnn = s[s["encoder"] == "cnn_bigru"]
+    gains = []
+    for layers in sorted(cnn["layers"].dropna().unique()):
+        r = cnn[cnn["layers"] == layers]
+        base = r[r["gamma"].isna()].set_index(["fold", "seed"])["accuracy"]
+        for g in sorted(r["gamma"].dropna().unique()):
+            if base.empty:
+                continue
+            d = 100 * (r[r["gamma"] == g].set_index(["fold", "seed"])["accuracy"] - base).dropna()
+            gains.append((int(layers), float(g), d.mean(), d.std(ddof=0), int((d > 0).sum()), len(d)))
+    if gains:
+        pos = [x for x in gains if x[2] > 0]
+        out.append(f"* **AL vs without AL (2D CNN biGRU).** AL was ahead on average in {len(pos)} of {len(gains)} "
+                   "(depth, γ) comparisons. Paired by fold and seed, AL minus without AL: "
+                   + "; ".join(f"{d} layer(s), γ = {g:g}: {m:+.1f} ± {sd:.1f} points, AL ahead in {k} of {n} runs"
+                               for d, g, m, sd, k, n in gains)
+                   + f" (the paper at one layer: {_paper_gain_range(1)}).")
+    if cnn["layers"].nunique() > 1:
+        by_depth = cnn.groupby("layers")["accuracy"].mean()
+        out.append("* **Depth.** Mean accuracy by depth over the settings run (with and without AL): "
+                   + ", ".join(f"{int(k)}: {100 * v:.1f}%" for k, v in by_depth.items())
+                   + f" — the shallowest is {'best' if by_depth.idxmax() == by_depth.index.min() else 'not best'} "
+                   "here (the paper found one layer best).")
+    encs = [r for r in comp.index if r.endswith("+ AL")]
+    if len(encs) > 1:
+        ranked = sorted(encs, key=lambda r: -comp.loc[r, "accuracy (%)"])
+        out.append("* **Encoders with AL**, best first: " + "; ".join(
+            f"{r.replace(' + AL', '')} {comp.loc[r, 'accuracy (%)']:.1f}%" for r in ranked)
+            + " (the paper ranks the 2D CNN biGRU first).")
+    out.append("* **Yardstick.** " + verdict(comp))
+    p = res.probe[(res.probe["encoder"] == "cnn_bigru") & (res.probe["speakers"] == "unseen")]
+    if not p.empty and p["gamma"].isna().any() and p["gamma"].notna().any():
+        base = 100 * p[p["gamma"].isna()]["accuracy"].mean()
+        al = 100 * p[p["gamma"].notna()]["accuracy"].mean()
+        h = res.histories[res.histories["gamma"].notna()]
+        adv = 100 * h[h["epoch"] == h["epoch"].max()]["speaker_accuracy"].mean() if not h.empty else float("nan")
+        out.append(f"* **Speaker probe (unseen speakers).** {base:.1f}% without AL, {al:.1f}% with AL (all depths "
+                   f"and γ pooled): AL {'reduced' if al < base - 1 else 'did not clearly reduce'} the speaker "
+                   "information a fresh linear classifier can read from the representation"
+                   + (f", while the adversary inside the network ended at {adv:.1f}% on its training batches."
+                      if np.isfinite(adv) else "."))
+    if cfg.profile != "paper":
+        out.append(f"* Profile `{cfg.profile}`: a sub-grid with {cfg.epochs} epochs and seeds {cfg.seeds}; "
+                   "the `paper` profile runs the full grid.")
+    return "\n".join(out)

@@ -1,0 +1,569 @@
+"""Speaker-invariant emotion recognition (SIER) with adversarial learning (Leow et al.).
+
+The network has three parts (Leow et al., Fig. 1):
+
+* an **encoder** that maps a feature matrix (features x frames) to one utterance vector: the
+  paper's 2D CNN + biGRU (:class:`CNNBiGRUEncoder`), or one of the two encoders it compares
+  with, a 1D TDNN + biLSTM (:class:`TDNNBiLSTMEncoder`, after Tu et al. 2019) and a 1D CNN +
+  GRU (:class:`CNN1DGRUEncoder`, after Li et al. 2020); every encoder ends in statistics
+  pooling (mean and standard deviation over time, :func:`stats_pool`);
+* an **emotion classifier** and a **speaker classifier**, each two fully connected layers with
+  batch normalisation, dropout and ReLU, then a softmax layer (:class:`ClassifierHead`);
+* **adversarial learning**: the speaker classifier sits behind a gradient-reversal layer
+  (:class:`GradientReversal`), the identity going forward and ``-lambda`` times the gradient
+  going back, so that training minimises
+
+  .. math:: J = J_e - \\lambda J_s, \\qquad \\lambda = \\frac{2}{1 + e^{-\\gamma p}} - 1
+
+  for the encoder (``p`` the fraction of training done, :func:`lambda_schedule`) while the
+  speaker classifier itself minimises ``J_s``. Without adversarial learning the speaker branch
+  is absent (``n_speakers=None``).
+
+:func:`fit_sier` trains a :class:`SIERNet` and keeps the epoch with the best validation
+accuracy.
+
+References
+----------
+B. Leow Xuan Zhen, L. L. C. Kasun, A. C. Soo, J. C. Rajapakse. Speaker-invariant emotion
+recognition with adversarial learning. (Emo-DB and RAVDESS, leave-two-speakers-out.)
+
+Y. Ganin, E. Ustinova, H. Ajakan, P. Germain, H. Larochelle, F. Laviolette, M. Marchand,
+V. Lempitsky. Domain-adversarial training of neural networks. JMLR 17(1), 2016.
+
+M. Tu, Y. Tang, J. Huang, X. He, B. Zhou. Towards adversarial learning of speaker-invariant
+representation for speech emotion recognition. arXiv:1903.09606, 2019.
+
+H. Li, M. Tu, J. Huang, S. Narayanan, P. Georgiou. Speaker-invariant affective representation
+learning via adversarial training. ICASSP 2020, pp. 7144-7148.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..train import History
+
+__all__ = [
+    "ENCODERS",
+    "CNN1DGRUEncoder",
+    "CNNBiGRUEncoder",
+    "ClassifierHead",
+    "Conv2dBlock",
+    "FitResult",
+    "GradientReversal",
+    "SIERNet",
+    "TDNNBiLSTMEncoder",
+    "build_encoder",
+    "embed",
+    "fit_sier",
+    "grad_reverse",
+    "lambda_schedule",
+    "predict_emotions",
+    "stats_pool",
+]
+
+ENCODERS: tuple[str, ...] = ("cnn_bigru", "tdnn_bilstm", "cnn1d_gru")
+"""Encoder names: the paper's 2D CNN + biGRU and the two encoders of its Table 2."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradient reversal and its schedule
+# ---------------------------------------------------------------------------------------------
+class _ReverseGrad(torch.autograd.Function):
+    """Identity forward; gradient times ``-lambda`` backward (Ganin et al. 2016)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, lam: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.lam = float(lam)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return -ctx.lam * grad, None
+
+
+def grad_reverse(x: torch.Tensor, lam: float = 1.0) -> torch.Tensor:
+    """Return ``x`` unchanged; in the backward pass its gradient is multiplied by ``-lam``."""
+    return _ReverseGrad.apply(x, lam)  # type: ignore[no-untyped-call]
+
+
+class GradientReversal(nn.Module):
+    """The gradient-reversal layer as a module; set :attr:`lam` before each step.
+
+    Parameters
+    ----------
+    lam
+        The scalar ``lambda`` >= 0 that multiplies the reversed gradient.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Sec. 3.3; Ganin et al., JMLR 2016.
+    """
+
+    def __init__(self, lam: float = 1.0) -> None:
+        super().__init__()
+        self.lam = float(lam)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return grad_reverse(x, self.lam)
+
+    def extra_repr(self) -> str:
+        return f"lam={self.lam:.4g}"
+
+
+def lambda_schedule(p: float | np.ndarray, gamma: float) -> float | np.ndarray:
+    """The adversarial weight ``lambda = 2 / (1 + exp(-gamma p)) - 1`` (Leow et al., Eq. 10).
+
+    Parameters
+    ----------
+    p
+        Fraction of training done, in [0, 1] (scalar or array).
+    gamma
+        The positive annealing parameter (the paper tries 1.25, 2.5 and 3.33).
+
+    Returns
+    -------
+    lambda: 0 at ``p = 0``, rising towards (never reaching) 1; a float for a scalar ``p``.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Eq. 10 (after Ganin et al. 2016).
+    """
+    if gamma <= 0:
+        raise ValueError(f"gamma must be positive, got {gamma}")
+    val = 2.0 / (1.0 + np.exp(-gamma * np.asarray(p, dtype=float))) - 1.0
+    return float(val) if np.ndim(val) == 0 else val
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling and blocks
+# ---------------------------------------------------------------------------------------------
+def stats_pool(h: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Statistics pooling: mean and standard deviation over time, concatenated (Eq. 5).
+
+    Parameters
+    ----------
+    h
+        A sequence ``(batch, time, features)``.
+    eps
+        Added to the variance before the square root (keeps the gradient finite when a
+        sequence has a single step, whose standard deviation is 0).
+
+    Returns
+    -------
+    ``(batch, 2 * features)``: ``[mean, std]``.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Eq. 5.
+    """
+    if h.dim() != 3:
+        raise ValueError(f"stats_pool expects (batch, time, features), got shape {tuple(h.shape)}")
+    mean = h.mean(dim=1)
+    std = torch.sqrt(h.var(dim=1, unbiased=False) + eps)
+    return torch.cat([mean, std], dim=1)
+
+
+class Conv2dBlock(nn.Module):
+    """One 2D CNN block of the paper's encoder (Eqs. 1-3).
+
+    2D convolution (stride 2) -> batch normalisation -> dropout -> ELU -> 2x2 max pooling
+    (stride 2). The convolution is padded with ``kernel // 2`` and the pooling rounds up, so
+    that four blocks still fit the 20 MFCC coefficients (the paper does not state its padding).
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int = 5, dropout: float = 0.3, stride: int = 2) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2)
+        self.bn = nn.BatchNorm2d(c_out)
+        self.drop = nn.Dropout(dropout)
+        self.act = nn.ELU()
+        self.pool = nn.MaxPool2d(2, stride=2, ceil_mode=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.act(self.drop(self.bn(self.conv(x)))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoders: (batch, n_features, n_frames) -> (batch, out_dim)
+# ---------------------------------------------------------------------------------------------
+class CNNBiGRUEncoder(nn.Module):
+    """The paper's encoder: 1-4 :class:`Conv2dBlock` s, a biGRU layer, statistics pooling.
+
+    The feature matrix is treated as a one-channel image (coefficients x frames). After the
+    CNN the ``K`` feature maps of size ``n3 x T_c`` are reshaped into a sequence of ``T_c``
+    vectors of ``K * n3`` values (Eq. 4), read by one bidirectional GRU layer whose outputs are
+    pooled (Eq. 5).
+
+    Parameters
+    ----------
+    n_features, n_frames
+        Input size (20 MFCC coefficients x the padded number of frames).
+    cnn_layers
+        Number of 2D CNN blocks, 1-4 (the paper's Table 1).
+    filters
+        Feature maps per convolution (paper's grid: 128, 64).
+    kernel
+        Square convolution size (paper's grid: 5, 2).
+    gru_units
+        Hidden units per direction of the biGRU (paper's grid: 256, 128); the sequence output
+        has ``2 * gru_units`` values and the pooled vector ``4 * gru_units``.
+    dropout
+        Dropout rate in the CNN blocks (not stated in the paper).
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Sec. 3.1, Eqs. 1-5; grid of Sec. 4.2.
+    """
+
+    def __init__(self, n_features: int, n_frames: int, *, cnn_layers: int = 1, filters: int = 64,
+                 kernel: int = 5, gru_units: int = 128, dropout: float = 0.3) -> None:
+        super().__init__()
+        if not 1 <= cnn_layers <= 4:
+            raise ValueError(f"cnn_layers must be 1-4 (the paper's range), got {cnn_layers}")
+        blocks = [Conv2dBlock(1 if i == 0 else filters, filters, kernel, dropout) for i in range(cnn_layers)]
+        self.cnn = nn.Sequential(*blocks)
+        with torch.no_grad():
+            probe = self.cnn.eval()(torch.zeros(1, 1, n_features, n_frames))
+        self.cnn.train()
+        _, k, n3, t_c = probe.shape
+        self.seq_len = int(t_c)
+        self.gru = nn.GRU(k * n3, gru_units, batch_first=True, bidirectional=True)
+        self.out_dim = 4 * gru_units
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.cnn(x.unsqueeze(1))  # (B, K, n3, T_c)
+        b, k, n3, t = h.shape
+        h = h.permute(0, 3, 1, 2).reshape(b, t, k * n3)  # (B, T_c, K * n3)
+        h, _ = self.gru(h)
+        return stats_pool(h)
+
+
+class TDNNBiLSTMEncoder(nn.Module):
+    """A 1D TDNN + biLSTM encoder with statistics pooling (the first encoder of Table 2).
+
+    After Tu et al. (2019): time-delay layers over the frames (1D convolutions with the
+    x-vector contexts [t-2, t+2], {t-2, t, t+2}, {t-3, t, t+3}, each followed by ReLU and
+    batch normalisation), one bidirectional LSTM layer and statistics pooling. Leow et al. do
+    not give the comparison encoders' sizes; ``units`` and ``lstm_units`` follow the grid of
+    the 2D CNN biGRU encoder (filters, GRU units).
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Table 2.
+    M. Tu et al., arXiv:1903.09606, 2019.
+    """
+
+    CONTEXTS: tuple[tuple[int, int], ...] = ((5, 1), (3, 2), (3, 3))
+    """(kernel, dilation) of each TDNN layer."""
+
+    def __init__(self, n_features: int, n_frames: int, *, units: int = 64, lstm_units: int = 128,
+                 dropout: float = 0.3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = n_features
+        for kernel, dil in self.CONTEXTS:
+            layers += [nn.Conv1d(c, units, kernel, dilation=dil, padding=dil * (kernel // 2)), nn.ReLU(),
+                       nn.BatchNorm1d(units), nn.Dropout(dropout)]
+            c = units
+        self.tdnn = nn.Sequential(*layers)
+        self.seq_len = int(n_frames)
+        self.lstm = nn.LSTM(units, lstm_units, batch_first=True, bidirectional=True)
+        self.out_dim = 4 * lstm_units
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.tdnn(x).transpose(1, 2)  # (B, T, units)
+        h, _ = self.lstm(h)
+        return stats_pool(h)
+
+
+class CNN1DGRUEncoder(nn.Module):
+    """A 1D CNN + GRU encoder with statistics pooling (the second encoder of Table 2).
+
+    After Li et al. (2020), on log mel filterbanks + energy + pitch: two 1D convolution blocks
+    over time (convolution -> batch normalisation -> ReLU -> max pooling by 2), one
+    unidirectional GRU layer and statistics pooling. Sizes follow the 2D CNN biGRU grid
+    (filters, kernel, GRU units); Leow et al. do not state them.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Table 2.
+    H. Li et al., ICASSP 2020, pp. 7144-7148.
+    """
+
+    def __init__(self, n_features: int, n_frames: int, *, filters: int = 64, kernel: int = 5,
+                 gru_units: int = 128, conv_layers: int = 2, dropout: float = 0.3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = n_features
+        for _ in range(conv_layers):
+            layers += [nn.Conv1d(c, filters, kernel, padding=kernel // 2), nn.BatchNorm1d(filters), nn.ReLU(),
+                       nn.Dropout(dropout), nn.MaxPool1d(2, ceil_mode=True)]
+            c = filters
+        self.cnn = nn.Sequential(*layers)
+        with torch.no_grad():
+            self.seq_len = int(self.cnn.eval()(torch.zeros(1, n_features, n_frames)).shape[-1])
+        self.cnn.train()
+        self.gru = nn.GRU(filters, gru_units, batch_first=True)
+        self.out_dim = 2 * gru_units
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.cnn(x).transpose(1, 2)  # (B, T', filters)
+        h, _ = self.gru(h)
+        return stats_pool(h)
+
+
+def build_encoder(name: str, n_features: int, n_frames: int, *, cnn_layers: int = 1, filters: int = 64,
+                  kernel: int = 5, gru_units: int = 128, dropout: float = 0.3) -> nn.Module:
+    """An encoder by name (:data:`ENCODERS`) with the grid's hyper-parameters.
+
+    ``cnn_layers`` and a 2D ``kernel`` apply to ``cnn_bigru``; ``filters`` is the channel count
+    of every encoder's convolutions, ``gru_units`` its recurrent layer's size.
+    """
+    if name == "cnn_bigru":
+        return CNNBiGRUEncoder(n_features, n_frames, cnn_layers=cnn_layers, filters=filters, kernel=kernel,
+                               gru_units=gru_units, dropout=dropout)
+    if name == "tdnn_bilstm":
+        return TDNNBiLSTMEncoder(n_features, n_frames, units=filters, lstm_units=gru_units, dropout=dropout)
+    if name == "cnn1d_gru":
+        return CNN1DGRUEncoder(n_features, n_frames, filters=filters, kernel=kernel, gru_units=gru_units,
+                               dropout=dropout)
+    raise ValueError(f"unknown encoder {name!r}; known: {list(ENCODERS)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Classifiers and the whole network
+# ---------------------------------------------------------------------------------------------
+class ClassifierHead(nn.Module):
+    """Emotion or speaker classifier (Eqs. 6-7).
+
+    Two fully connected layers, each ``Linear -> BatchNorm -> Dropout -> ReLU``, then a linear
+    output layer whose softmax is taken by the cross-entropy loss.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Eqs. 6-7.
+    """
+
+    def __init__(self, n_in: int, n_out: int, hidden: int = 64, dropout: float = 0.3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        d = n_in
+        for _ in range(2):
+            layers += [nn.Linear(d, hidden), nn.BatchNorm1d(hidden), nn.Dropout(dropout), nn.ReLU()]
+            d = hidden
+        layers.append(nn.Linear(d, n_out))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SIERNet(nn.Module):
+    """Encoder + emotion classifier (+ speaker classifier behind gradient reversal).
+
+    Parameters
+    ----------
+    encoder
+        Any module mapping ``(batch, features, frames)`` to ``(batch, encoder.out_dim)``.
+    n_emotions
+        Number of emotion classes.
+    n_speakers
+        Number of training speakers; ``None`` builds the network "without AL" (no speaker
+        branch).
+    fc_units
+        Hidden units of both classifiers (paper's grid: 128, 64).
+    dropout
+        Dropout rate of the classifiers.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Fig. 1.
+    """
+
+    def __init__(self, encoder: nn.Module, n_emotions: int, n_speakers: int | None = None, *,
+                 fc_units: int = 64, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.encoder = encoder
+        d = int(getattr(encoder, "out_dim"))
+        self.emotion = ClassifierHead(d, n_emotions, fc_units, dropout)
+        self.grl = GradientReversal(0.0)
+        self.speaker = ClassifierHead(d, n_speakers, fc_units, dropout) if n_speakers else None
+
+    @property
+    def adversarial(self) -> bool:
+        return self.speaker is not None
+
+    def forward(self, x: torch.Tensor, lam: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Emotion logits and (with AL) speaker logits; ``lam`` sets the reversal weight."""
+        h = self.encoder(x)
+        emo = self.emotion(h)
+        if self.speaker is None:
+            return emo, None
+        if lam is not None:
+            self.grl.lam = float(lam)
+        return emo, self.speaker(self.grl(h))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class FitResult:
+    """What :func:`fit_sier` returns: the model at its best epoch, the training record, the
+    best epoch (1-based) and its validation score (accuracy or UAR, as selected)."""
+
+    model: SIERNet
+    history: pd.DataFrame
+    best_epoch: int
+    best_val_score: float
+
+
+def _batched_logits(model: SIERNet, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    out = []
+    for i in range(0, len(x), batch_size):
+        out.append(model(x[i : i + batch_size])[0])
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: np.ndarray | None,
+             x_val: np.ndarray, y_val: np.ndarray, *, epochs: int, gamma: float | None = None, lr: float = 1e-3,
+             batch_size: int = 32, device: torch.device | str = "cpu", seed: int = 0,
+             select: str = "accuracy") -> FitResult:
+    """Train a :class:`SIERNet` with Adam; keep the epoch with the best validation score.
+
+    Each step minimises ``J_e + J_s`` where the gradient-reversal layer turns the encoder's
+    share of ``J_s`` into ``-lambda J_s`` (Eq. 10), ``lambda`` following
+    :func:`lambda_schedule` with ``p`` = steps done / all steps. Without a speaker branch (or
+    ``gamma=None``) only ``J_e`` is minimised.
+
+    Parameters
+    ----------
+    model
+        The network (moved to ``device``).
+    x_train, y_train, s_train
+        Training features ``(n, features, frames)``, emotion codes, speaker codes
+        (0..n_speakers-1; only the training speakers).
+    x_val, y_val
+        The validation speakers' utterances: used to choose the epoch, never to train.
+    epochs, lr, batch_size
+        Optimisation (Adam); the paper states none of them.
+    gamma
+        The annealing parameter of ``lambda``; ``None`` trains without AL.
+    seed
+        Seeds the shuffling (the caller seeds the initialisation).
+    select
+        ``"accuracy"`` (the paper's metric) or ``"uar"``: the validation score that picks the
+        epoch; ties go to the lower validation loss.
+
+    Returns
+    -------
+    :class:`FitResult` with the model in eval mode at its best epoch and one history row per
+    epoch (``J_e``, ``J_s``, ``lambda``, ``train_accuracy``, ``speaker_accuracy``,
+    ``val_loss``, ``val_accuracy``, ``val_uar``).
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Eqs. 8-10.
+    """
+    if select not in ("accuracy", "uar"):
+        raise ValueError(f"select must be 'accuracy' or 'uar', got {select!r}")
+    dev = torch.device(device)
+    model.to(dev)
+    adversarial = model.adversarial and gamma is not None
+    if adversarial and s_train is None:
+        raise ValueError("adversarial training needs speaker labels s_train")
+    xt = torch.as_tensor(x_train, dtype=torch.float32, device=dev)
+    yt = torch.as_tensor(y_train, dtype=torch.long, device=dev)
+    st = torch.as_tensor(s_train, dtype=torch.long, device=dev) if adversarial else None
+    xv = torch.as_tensor(x_val, dtype=torch.float32, device=dev)
+    yv = torch.as_tensor(y_val, dtype=torch.long, device=dev)
+    ce = nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    n = len(xt)
+    steps_per_epoch = max(1, math.ceil(n / batch_size))
+    total = epochs * steps_per_epoch
+    step = 0
+    hist = History()
+    best_score: tuple[float, float] = (-math.inf, -math.inf)
+    best_state: dict[str, Any] | None = None
+    best_epoch = -1
+    classes_val = np.unique(y_val)
+    for epoch in range(epochs):
+        model.train()
+        sums = {"je": 0.0, "js": 0.0, "acc": 0.0, "sacc": 0.0, "n": 0}
+        lam = 0.0
+        for idx in _index_batches(n, batch_size, rng):
+            step += 1
+            if len(idx) < 2:  # batch normalisation needs two examples
+                continue
+            lam = lambda_schedule(step / total, gamma) if adversarial else 0.0
+            opt.zero_grad()
+            emo, spk = model(xt[idx], lam=lam)
+            j_e = ce(emo, yt[idx])
+            loss = j_e
+            if adversarial and spk is not None and st is not None:
+                j_s = ce(spk, st[idx])
+                loss = j_e + j_s  # the reversal layer makes this J_e - lam J_s for the encoder
+                sums["js"] += j_s.item() * len(idx)
+                sums["sacc"] += float((spk.argmax(1) == st[idx]).sum())
+            loss.backward()
+            opt.step()
+            sums["je"] += j_e.item() * len(idx)
+            sums["acc"] += float((emo.argmax(1) == yt[idx]).sum())
+            sums["n"] += len(idx)
+        model.eval()
+        with torch.no_grad():
+            logits = _batched_logits(model, xv)
+            val_loss = float(ce(logits, yv)) if len(yv) else float("nan")
+            pred = logits.argmax(1).cpu().numpy()
+        val_acc = float(np.mean(pred == y_val)) if len(y_val) else float("nan")
+        val_uar = float(np.mean([np.mean(pred[y_val == c] == c) for c in classes_val])) if len(y_val) else float("nan")
+        m = max(sums["n"], 1)
+        hist.log(epoch=epoch + 1, J_e=sums["je"] / m, J_s=sums["js"] / m if adversarial else float("nan"),
+                 **{"lambda": lam}, train_accuracy=sums["acc"] / m,
+                 speaker_accuracy=sums["sacc"] / m if adversarial else float("nan"),
+                 val_loss=val_loss, val_accuracy=val_acc, val_uar=val_uar)
+        score = (val_acc if select == "accuracy" else val_uar, -val_loss)
+        if best_state is None or score > best_score:
+            best_score = score
+            best_state = copy.deepcopy(model.state_dict())
+            best_epoch = epoch + 1
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(model, hist.frame(), best_epoch, float(best_score[0]))
+
+
+def _index_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    order = rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+@torch.no_grad()
+def predict_emotions(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Emotion class predictions (argmax of the emotion logits)."""
+    model.eval()
+    dev = next(model.parameters()).device
+    logits = _batched_logits(model, torch.as_tensor(x, dtype=torch.float32, device=dev), batch_size)
+    return logits.argmax(1).cpu().numpy()
+
+
+@torch.no_grad()
+def embed(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The encoder's pooled representation ``h5`` for every row of ``x`` (eval mode)."""
+    model.eval()
+    dev = next(model.parameters()).device
+    out = []
+    for i in range(0, len(x), batch_size):
+        out.append(model.encoder(torch.as_tensor(x[i : i + batch_size], dtype=torch.float32, device=dev)).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, int(getattr(model.encoder, "out_dim"))))

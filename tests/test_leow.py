@@ -1,0 +1,302 @@
+"""Leow et al. (chapter 4): gradient reversal, the lambda schedule, statistics pooling, the
+encoders, the leave-two-speakers-out folds, the padded MFCC input, and the notebook end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from serlib.config import ParameterError, project_root
+from serlib.experiments import leow
+from serlib.models.sier import (
+    ClassifierHead,
+    GradientReversal,
+    SIERNet,
+    build_encoder,
+    fit_sier,
+    grad_reverse,
+    lambda_schedule,
+    stats_pool,
+)
+from serlib.papers.leow import TABLES, table1_row
+from tests.conftest import make_table_corpus
+
+ROOT = project_root()
+NOTEBOOK = ROOT / "notebooks" / "04_leow_speaker_adversarial.py"
+HAS_FIXTURES = importlib.util.find_spec("serlib.data.fixtures") is not None
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- gradient reversal
+@pytest.mark.parametrize("lam", [0.0, 0.3, 1.0])
+def test_gradient_reversal_is_identity_forward_and_negates_gradient(lam):
+    torch.manual_seed(0)
+    x = torch.randn(5, 7, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(7, 3, dtype=torch.float64)
+    y = grad_reverse(x, lam)
+    assert torch.equal(y, x)
+    (torch.tanh(y @ w) ** 2).sum().backward()
+    g_rev = x.grad.clone()
+    x.grad = None
+    (torch.tanh(x @ w) ** 2).sum().backward()  # the same loss without the reversal layer
+    torch.testing.assert_close(g_rev, -lam * x.grad)
+    assert lam == 0 or not torch.allclose(g_rev, x.grad)
+
+
+def test_gradient_reversal_module_in_the_network_only_flips_the_encoder_share():
+    """Through SIERNet: the speaker head gets the ordinary gradient of J_s, the encoder -lambda times it."""
+    torch.manual_seed(0)
+    enc = build_encoder("cnn_bigru", 20, 32, filters=4, gru_units=4, dropout=0.0)
+    net = SIERNet(enc, 4, 3, fc_units=8, dropout=0.0).eval()
+    x = torch.randn(6, 20, 32)
+    s = torch.tensor([0, 1, 2, 0, 1, 2])
+
+    def grads(lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+        net.zero_grad()
+        _, spk = net(x, lam=lam)
+        torch.nn.functional.cross_entropy(spk, s).backward()
+        return net.encoder.gru.weight_ih_l0.grad.clone(), net.speaker.net[0].weight.grad.clone()
+
+    enc_1, head_1 = grads(1.0)
+    enc_half, head_half = grads(0.5)
+    torch.testing.assert_close(head_1, head_half)  # the speaker classifier minimises J_s unscaled
+    torch.testing.assert_close(enc_half, 0.5 * enc_1)
+    net.grl.lam = 0.0
+    enc_0, _ = grads(0.0)
+    assert torch.count_nonzero(enc_0) == 0
+    # sign: the encoder's gradient is minus the one it would get without reversal
+    net.zero_grad()
+    h = net.encoder(x)
+    torch.nn.functional.cross_entropy(net.speaker(h), s).backward()
+    torch.testing.assert_close(enc_1, -net.encoder.gru.weight_ih_l0.grad)
+    assert isinstance(net.grl, GradientReversal)
+
+
+# --------------------------------------------------------------------------- the schedule
+@pytest.mark.parametrize("gamma", [1.25, 2.5, 3.33])
+def test_lambda_schedule_matches_the_formula(gamma):
+    assert lambda_schedule(0.0, gamma) == 0.0
+    for p in (0.5, 1.0):
+        assert lambda_schedule(p, gamma) == pytest.approx(2.0 / (1.0 + math.exp(-gamma * p)) - 1.0, abs=1e-12)
+    assert lambda_schedule(1.0, gamma) < 1.0
+    lam = lambda_schedule(np.linspace(0, 1, 11), gamma)
+    assert lam.shape == (11,) and np.all(np.diff(lam) > 0)
+    with pytest.raises(ValueError):
+        lambda_schedule(0.5, 0.0)
+
+
+def test_training_follows_the_schedule_to_its_end():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 20, 24)).astype(np.float32)
+    y = np.arange(40) % 4
+    x[:, 0, :] += y[:, None]  # a learnable emotion cue
+    s = np.arange(40) % 5
+    net = SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, 5, fc_units=8)
+    fit = fit_sier(net, x, y, s, x[:8], y[:8], epochs=3, gamma=2.5, batch_size=10)
+    h = fit.history
+    assert list(h["epoch"]) == [1, 2, 3]
+    assert h["lambda"].iloc[-1] == pytest.approx(lambda_schedule(1.0, 2.5))
+    assert h["lambda"].is_monotonic_increasing and h["J_s"].notna().all()
+    assert 1 <= fit.best_epoch <= 3
+    plain = fit_sier(SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, None, fc_units=8),
+                     x, y, None, x[:8], y[:8], epochs=2, gamma=None, batch_size=10)
+    assert (plain.history["lambda"] == 0).all() and plain.history["J_s"].isna().all()
+
+
+# --------------------------------------------------------------------------- shapes
+def test_stats_pool_size_and_values():
+    h = torch.randn(3, 11, 6)
+    z = stats_pool(h)
+    assert z.shape == (3, 12)
+    torch.testing.assert_close(z[:, :6], h.mean(1))
+    torch.testing.assert_close(z[:, 6:], torch.sqrt(h.var(1, unbiased=False) + 1e-5))
+    one = stats_pool(torch.randn(2, 1, 4))  # a single step: std ~ 0, still finite
+    assert torch.isfinite(one).all() and one[:, 4:].max() < 1e-2
+    with pytest.raises(ValueError):
+        stats_pool(torch.randn(3, 4))
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+@pytest.mark.parametrize("kernel", [5, 2])
+def test_cnn_bigru_encoder_all_depths_fit_twenty_mfccs(layers, kernel):
+    enc = build_encoder("cnn_bigru", 20, 150, cnn_layers=layers, filters=8, kernel=kernel, gru_units=16)
+    z = enc(torch.randn(2, 20, 150))
+    assert z.shape == (2, 4 * 16) and enc.out_dim == 64
+    assert enc.seq_len >= 1
+    with pytest.raises(ValueError):
+        build_encoder("cnn_bigru", 20, 150, cnn_layers=5)
+
+
+def test_comparison_encoders_and_heads():
+    tdnn = build_encoder("tdnn_bilstm", 20, 60, filters=8, gru_units=12)
+    assert tdnn(torch.randn(3, 20, 60)).shape == (3, 48)
+    cnn1d = build_encoder("cnn1d_gru", 42, 120, filters=8, gru_units=12)
+    assert cnn1d(torch.randn(3, 42, 120)).shape == (3, 24) and cnn1d.seq_len == 30
+    head = ClassifierHead(48, 7, hidden=16)
+    assert head(torch.randn(3, 48)).shape == (3, 7)
+    bn_after_linear = [type(m).__name__ for m in head.net]
+    assert bn_after_linear[:4] == ["Linear", "BatchNorm1d", "Dropout", "ReLU"]
+    assert SIERNet(tdnn, 4, None).speaker is None
+    with pytest.raises(ValueError):
+        build_encoder("wav2vec", 20, 60)
+
+
+# --------------------------------------------------------------------------- folds
+def _check_leave_two_out(corpus, folds, n_train_speakers):
+    spk = corpus.speakers
+    gender = dict(zip(corpus.table["speaker"], corpus.table["gender"]))
+    tested, validated = [], []
+    for f in folds:
+        tr, va, te = set(spk[f.train]), set(spk[f.val]), set(spk[f.test])
+        assert not (tr & va) and not (tr & te) and not (va & te)
+        assert len(tr) == n_train_speakers and len(va) == 2 and len(te) == 2
+        assert sorted(gender[s] for s in te) == ["F", "M"]
+        assert sorted(gender[s] for s in va) == ["F", "M"]
+        assert sum(gender[s] == "F" for s in tr) == n_train_speakers // 2
+        assert set(f.test_groups) == te and set(f.val_groups) == va
+        assert len(f.train) + len(f.val) + len(f.test) == len(corpus)
+        tested += sorted(te)
+        validated += sorted(va)
+    assert sorted(tested) == sorted(set(spk)) and len(tested) == len(set(tested))
+    assert sorted(validated) == sorted(set(spk))
+
+
+def test_folds_on_a_table_corpus_emodb_and_ravdess_shapes():
+    emo = make_table_corpus(5, per_class=2, labels=("anger", "boredom", "disgust", "fear", "happiness",
+                                                     "sadness", "neutral"), sessions=False)
+    folds = leow.make_folds(emo)
+    assert len(folds) == 5
+    _check_leave_two_out(emo, folds, 6)
+    rav = make_table_corpus(12, per_class=1, labels=tuple("abcdefgh"), sessions=False)
+    folds = leow.make_folds(rav, seed=3)
+    assert len(folds) == 12
+    _check_leave_two_out(rav, folds, 20)
+    assert leow.fold_table(rav, folds).shape[0] == 12
+
+
+@pytest.mark.skipif(not HAS_FIXTURES, reason="serlib.data.fixtures is not available yet")
+def test_folds_on_the_emodb_fixture(tmp_path):
+    from serlib.data import load_corpus
+    from serlib.data.fixtures import make_fixture
+
+    root = make_fixture("emodb", tmp_path)
+    c = load_corpus("emodb", root).labelled()
+    folds = leow.make_folds(c, seed=0)
+    assert len(folds) == 5
+    _check_leave_two_out(c, folds, 6)
+
+
+# --------------------------------------------------------------------------- config and input
+def test_config_profiles_and_checks():
+    book = leow.Config.for_profile("book")
+    paper = leow.Config.for_profile("paper")
+    assert paper.cnn_layers == [1, 2, 3, 4] and paper.gammas == [None, 1.25, 2.5, 3.33]
+    assert paper.kernel_sizes == [5, 2] and paper.filters == [128, 64]
+    assert paper.gru_units == [256, 128] and paper.fc_units == [128, 64]
+    assert set(book.cnn_layers) <= set(paper.cnn_layers) and None in book.gammas
+    assert len(leow.grid_points(paper, "cnn_bigru")) == 16 and len(leow.grid_points(paper, "tdnn_bilstm")) == 8
+    with pytest.raises(ParameterError):
+        leow.Config.for_profile("book", gammas=[-1.0])
+    with pytest.raises(ParameterError):
+        leow.Config.for_profile("book", encoders=["wav2vec"])
+    with pytest.raises(ParameterError):
+        leow.Config.for_profile("book", cnn_layers=[5])
+    with pytest.raises(ParameterError):
+        leow.Config.for_profile("book", compare_gammas=[None])
+    ref = leow.Config.reference()
+    assert ref.loc["cnn_layers", "paper's value"] == "1, 2, 3, 4"
+
+
+def test_paper_tables_copied_from_the_paper():
+    assert TABLES["table1_emodb"].values[table1_row(1, 3.33)] == 73.6
+    assert TABLES["table1_ravdess"].values[table1_row(1, 2.5)] == 61.2
+    assert TABLES["table1_emodb"].values[table1_row(4, None)] == 59.6
+    assert TABLES["table2_ravdess"].values["1D CNN GRU (LogMFB, energy, pitch)"] == 30.5
+    assert len(TABLES["table1_emodb"].values) == 16
+
+
+def test_padded_mfcc_on_the_tiny_corpus():
+    from serlib.data import load_corpus
+
+    c = load_corpus("embedded", size="tiny", progress=False)
+    m = leow.padded_mfcc(c, progress=False)
+    assert m.shape[:2] == (len(c), 20) and m.dtype == np.float32 and np.isfinite(m).all()
+    # the shortest recording is mostly zero padding: its last frames are identical (silence)
+    short = m[int(np.argmin(c.table["duration"]))]
+    assert np.allclose(short[:, -1], short[:, -3])
+    longest = m[int(np.argmax(c.table["duration"]))]
+    assert not np.allclose(longest[:, -1], longest[:, -3])
+    again = leow.padded_mfcc(c, progress=False)  # from the cache
+    np.testing.assert_array_equal(m, again)
+
+
+def test_run_in_worker_processes_matches_one_process():
+    from serlib.data import load_corpus
+
+    c = load_corpus("embedded", size="tiny", progress=False)
+    folds = leow.make_folds(c)[:2]
+    knobs = dict(encoders=["cnn_bigru"], gammas=[2.5], cnn_layers=[1], epochs=1, filters=[4], gru_units=[8],
+                 fc_units=[8], probe=False)
+    one = leow.run(leow.Config.for_profile("smoke", workers=1, **knobs), c, folds, progress=False)
+    two = leow.run(leow.Config.for_profile("smoke", workers=2, **knobs), c, folds, progress=False)
+    assert one.meta["processes"] == 1 and two.meta["processes"] == 2
+    cols = ["key", "fold", "seed", "best_epoch", "val_accuracy", "accuracy", "uar"]
+    pd.testing.assert_frame_equal(one.scores[cols], two.scores[cols])
+    assert set(one.embeddings) == {"cnn_bigru/L1/2.50"} and one.embeddings["cnn_bigru/L1/2.50"].shape == (len(c), 32)
+
+
+# --------------------------------------------------------------------------- the notebook
+def test_notebook_smoke(tmp_path):
+    from serlib.run import execute
+
+    nb = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
+    res = tmp_path / f"{NOTEBOOK.stem}.results"
+    import nbformat
+
+    book = nbformat.read(nb, as_version=4)
+    errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    t1 = pd.read_csv(res / "table1.csv", index_col=0)
+    ours = t1["ours accuracy (%)"].dropna()
+    assert len(ours) == 2 and ours.between(0, 100).all()  # smoke: 1 layer, without AL and gamma 2.5
+    assert t1["paper accuracy, Emo-DB (%)"].notna().sum() == 16
+    t2 = pd.read_csv(res / "table2.csv", index_col=0)
+    assert t2["ours accuracy (%)"].between(0, 100).all() and len(t2) == 3
+    comp = pd.read_csv(res / "comparison.csv", index_col=0)
+    assert any("RBF-SVM" in r for r in comp.index) and any("adaptive" in r for r in comp.index)
+    scores = pd.read_csv(res / "scores.csv", index_col=0)
+    assert scores["fold"].nunique() == 5 and scores[["accuracy", "uar"]].stack().between(0, 1).all()
+    probe = pd.read_csv(res / "speaker_probe.csv", index_col=0)
+    assert probe.filter(like="probe accuracy").stack().between(0, 100).all()
+    assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
+
+
+@pytest.mark.skipif(not HAS_FIXTURES, reason="serlib.data.fixtures is not available yet")
+def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path):
+    from serlib.data.fixtures import make_fixture
+    from serlib.run import execute
+
+    root = make_fixture("emodb", tmp_path / "data")
+    params = {"profile": "paper", "corpus": "emodb", "data_root": str(root), "epochs": 1, "seeds": [0],
+              "threads": 1, "workers": 1, "encoders": ["cnn_bigru"], "gammas": [None, 2.5], "cnn_layers": [1],
+              "kernel_sizes": [2], "filters": [4], "gru_units": [8], "fc_units": [8], "batch_size": 16}
+    execute(NOTEBOOK, params, output_dir=tmp_path / "out", progress=False)
+    res = tmp_path / "out" / f"{NOTEBOOK.stem}.results"
+    t1 = pd.read_csv(res / "table1.csv", index_col=0)
+    assert list(t1.columns[:1]) == ["paper accuracy, Emo-DB (%)"]
+    assert t1["ours accuracy (%)"].dropna().between(0, 100).all()
+    scores = pd.read_csv(res / "scores.csv", index_col=0)
+    assert scores["fold"].nunique() == 5
