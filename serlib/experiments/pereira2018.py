@@ -1,0 +1,1045 @@
+"""Chapter 5: Pereira et al. 2018 — a BEGAN learns speech from unlabelled audio; a supervised
+module on its frozen encoder recognises emotion.
+
+The pipeline, as the paper describes it:
+
+1. **Pre-processing** (Sec. 3.2): audio at 16 kHz, cut into non-overlapping 1-s chunks; each
+   chunk becomes an STFT spectrogram (FFT 1024, hop 512). Here the magnitude is compressed
+   with ``log(1 + |X|)`` (the paper does not say how it scales the spectrogram) and each
+   frequency bin is z-normalised with the mean and standard deviation of the **pretraining
+   chunks only** (stored with the pretrained encoder and applied unchanged to every emotion
+   corpus). The final partial chunk of an utterance is zero-padded to a full second, so every
+   sample lands in exactly one chunk; with ``chunk_weighting="duration"`` it counts in the
+   utterance's decision in proportion to the audio it holds.
+2. **Unsupervised module** (Sec. 2.1, 2.3): a BEGAN trained once on unlabelled speech
+   (LibriSpeech in the paper; the embedded corpus's unlabelled pool by default); its
+   discriminator's encoder is saved and reused by every experiment.
+3. **Supervised module** (Sec. 2.2): the frozen encoder's representation -> conv layers ->
+   softmax (or two one-unit heads for arousal and valence), its hyper-parameters chosen by a
+   small search on a held-out part of each fold's training data (the paper used Hyperas).
+   Chunk outputs are pooled per utterance: the mean of the chunks' log-probabilities (argmax ->
+   the class), the mean of the chunks' regression outputs.
+4. **Protocols** (Sec. 3.3): speaker-dependent per-speaker 60/40 (SAVEE), the dataset's own
+   split with categorical and dimensional labels (OMG-Emotion), leave-one-speaker-out (Emo-DB).
+
+Beyond the paper: a learning curve over label fractions that asks whether the pretraining
+helps, against the same encoder with random weights (frozen), the same network trained end to
+end from scratch, and eGeMAPS + RBF-SVM; and the book's yardstick (IS10 + RBF-SVM, plain and
+speaker-adaptive) on the same folds.
+
+References
+----------
+I. Pereira, D. Santos, A. Maciel, P. Barros. Semi-supervised model for emotion recognition in
+speech. ICANN 2018, LNCS 11139, pp. 791-800.
+
+D. Berthelot, T. Schumm, L. Metz. BEGAN: Boundary equilibrium generative adversarial networks.
+arXiv:1703.10717, 2017.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from ..audio import chunk as chunk_audio
+from ..audio import load as load_audio
+from ..cache import cache_key, cached
+from ..config import ParameterError, cache_dir, get_device, get_logger, seed_everything
+from ..data import Corpus, CorpusError, load_corpus
+from ..features import functionals, speaker_normalise
+from ..metrics import ccc, classification_scores, confusion, uar
+from ..models.began import (BEGAN, BeganEncoder, ConvHead, SupervisedBEGAN, aggregate_by_utterance,
+                            check_input_shape, encode, fit_supervised, predict_outputs, train_began)
+from ..papers import beside
+from ..papers.pereira2018 import TABLE1_STD, TABLES
+from ..params import ChapterConfig, param
+from ..splits import Fold, FoldError, check_fold, leave_one_speaker_out, per_speaker_holdout, predefined
+from ..train import load_checkpoint, save_checkpoint
+from .common import svm_yardstick
+
+__all__ = [
+    "CHAPTER",
+    "CURVE_METHODS",
+    "ChunkSet",
+    "Config",
+    "HEAD_GRID",
+    "PROTOCOLS",
+    "Pretrained",
+    "chunk_spectrograms",
+    "curve_summary",
+    "learning_curve",
+    "load_pretrain_corpus",
+    "plot_convergence",
+    "plot_learning_curve",
+    "plot_spectrograms",
+    "pretrain",
+    "set_threads",
+    "table1",
+    "table2",
+    "table3",
+    "protocol_corpus",
+    "run_protocol",
+    "stft_magnitude",
+    "stratified_fraction",
+]
+
+CHAPTER = "05_pereira2018_began"
+PROTOCOLS: tuple[str, ...] = ("speaker_dependent", "predefined", "loso")
+CURVE_METHODS: tuple[str, ...] = ("began_frozen", "random_frozen", "end_to_end", "egemaps_svm", "is10_svm")
+SPECTRO_VERSION = 2
+"""Bump when the chunk spectrogram extraction changes values."""
+MODEL_VERSION = 2
+"""Bump when the BEGAN code changes what a cached encoder would be."""
+
+METHOD_NAMES: dict[str, str] = {
+    "began_frozen": "BEGAN encoder (pretrained, frozen) + conv head",
+    "began_finetune": "BEGAN encoder (pretrained, fine-tuned) + conv head",
+    "random_frozen": "same encoder, random weights (frozen) + conv head",
+    "end_to_end": "same network trained end to end (no pretraining)",
+    "egemaps_svm": "EGEMAPS + RBF-SVM",
+    "is10_svm": "IS10 + RBF-SVM",
+}
+"""Display names of the methods (the yardstick's names come from :func:`svm_yardstick`)."""
+
+HEAD_GRID: tuple[dict[str, Any], ...] = (
+    {"filters": (32,), "dropout": 0.3, "lr": 1e-3, "weight_decay": 0.0},
+    {"filters": (32, 32), "dropout": 0.5, "lr": 1e-3, "weight_decay": 1e-4},
+    {"filters": (16,), "dropout": 0.3, "lr": 3e-3, "weight_decay": 0.0},
+    {"filters": (64,), "dropout": 0.5, "lr": 3e-4, "weight_decay": 1e-4},
+    {"filters": (32, 32), "dropout": 0.3, "lr": 3e-4, "weight_decay": 0.0},
+    {"filters": (64, 32), "dropout": 0.5, "lr": 1e-3, "weight_decay": 1e-3},
+    {"filters": (16, 16), "dropout": 0.2, "lr": 1e-3, "weight_decay": 0.0},
+    {"filters": (64,), "dropout": 0.3, "lr": 1e-3, "weight_decay": 1e-4},
+    {"filters": (32,), "dropout": 0.5, "lr": 3e-3, "weight_decay": 1e-4},
+    {"filters": (128,), "dropout": 0.5, "lr": 3e-4, "weight_decay": 0.0},
+    {"filters": (32, 64), "dropout": 0.3, "lr": 3e-4, "weight_decay": 1e-4},
+    {"filters": (16,), "dropout": 0.0, "lr": 1e-3, "weight_decay": 1e-3},
+)
+"""The supervised module's search space, in the order it is tried: ``search_trials`` = k tries
+the first k (the first is the default when there is no search). Conv filters per layer,
+dropout before the output, Adam's learning rate and weight decay."""
+
+log = get_logger("experiments.pereira2018")
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Config(ChapterConfig):
+    """Parameters of chapter 5 (Pereira et al. 2018). ``paper_value`` says what the paper used."""
+
+    seeds: list[int] = param([0, 1, 2], smoke=[0], paper=list(range(10)), paper_value="10 runs (Table 1)",
+                             help="runs of the supervised module (its initialisation and batches); mean ± std over them")
+    corpus_size: str = param("default", smoke="tiny", choices=("tiny", "default", "large"),
+                             help="embedded corpus size (labelled sessions and unlabelled pool)")
+    pretrain_corpus: str = param("embedded", paper="librispeech", choices=("embedded", "librispeech"),
+                                 paper_value="LibriSpeech (part of it)",
+                                 help="unlabelled speech for the BEGAN: the embedded pool or LibriSpeech")
+    pretrain_data_root: str | None = param(None, help="LibriSpeech folder; None = $SERLIB_DATA/librispeech")
+    pretrain_max_utterances: int | None = param(None, paper=20000, low=1,
+                                                paper_value="'part of the LibriSpeech dataset' (amount not stated)",
+                                                help="cap on pretraining utterances (round-robin over speakers)")
+    savee_root: str | None = param(None, help="SAVEE folder for the speaker-dependent protocol (Table 1)")
+    omg_root: str | None = param(None, help="OMG-Emotion folder for the predefined-split protocol (Table 2)")
+    emodb_root: str | None = param(None, help="Emo-DB folder for the leave-one-speaker-out protocol (Table 3)")
+    retrain_encoder: bool = param(False, help="pretrain the BEGAN again even if a cached encoder matches")
+    # pre-processing
+    chunk_seconds: float = param(1.0, low=0.1, high=10.0, paper_value="1 s, non-overlapping",
+                                 help="chunk length in seconds")
+    n_fft: int = param(1024, paper_value="1024", help="STFT size")
+    hop_length: int = param(512, paper_value="512", help="STFT hop")
+    freq_bins: int = param(64, smoke=32, paper=512, choices=(32, 64, 128, 256, 512),
+                           paper_value="513 STFT bins (all)",
+                           help="frequency bins the network sees: the 512 non-Nyquist bins averaged in groups")
+    chunk_weighting: str = param("duration", choices=("duration", "uniform"), paper_value="not stated",
+                                 help="weight of a chunk in its utterance's pooled output: share of real audio, or equal")
+    # BEGAN
+    gamma: float = param(0.7, low=0.0, high=1.0, paper_value="0.7", help="BEGAN diversity ratio gamma")
+    lambda_k: float = param(0.001, low=0.0, high=1.0, paper_value="not stated (Berthelot et al.: 0.001)",
+                            help="gain of the k_t controller")
+    lr: float = param(2e-4, smoke=2e-4, paper=5e-5, low=1e-7, high=1.0, paper_value="5e-5 (Adam, both networks)",
+                      help="BEGAN learning rate (Adam, D and G)")
+    adam_beta1: float = param(0.5, low=0.0, high=1.0, paper_value="not stated (BEGAN reference code: 0.5)",
+                              help="Adam beta1 of the BEGAN optimisers")
+    batch_size: int = param(16, low=1, paper_value="16", help="BEGAN mini-batch size")
+    epochs: int = param(12, smoke=1, paper=100, low=1, paper_value="100", help="BEGAN training epochs")
+    latent_size: int = param(64, smoke=16, paper=64, low=1, paper_value="not stated (Berthelot et al.: 64)",
+                             help="BEGAN embedding h and noise z size")
+    filters: int = param(8, smoke=4, paper=64, low=1, paper_value="not stated (Berthelot et al.: 64 or 128)",
+                         help="BEGAN filters n at the first scale (n, 2n, 3n ... after each down-sampling)")
+    n_scales: int = param(3, low=1, high=6, paper_value="not stated", help="stride-2 down-samplings in the encoder")
+    convs_per_scale: int = param(1, paper=2, low=1, high=4, paper_value="not stated (Berthelot et al.: 2)",
+                                 help="3x3 conv + ELU layers per scale")
+    pretrain_seed: int = param(0, help="seed of the one BEGAN pretraining (and of the random-encoder control)")
+    # supervised module
+    freeze_encoder: bool = param(True, paper_value="True (frozen)",
+                                 help="freeze the pretrained encoder (False: fine-tune it end to end)")
+    representation: str = param("feature_map", choices=("feature_map", "embedding"),
+                                paper_value="not stated (the encoder's output; the classifier is convolutional)",
+                                help="what the head sees: the encoder's last conv map, or the h code")
+    head_epochs: int = param(12, smoke=2, paper=100, low=1, paper_value="100",
+                             help="epochs of the supervised module")
+    head_batch_size: int = param(64, smoke=32, paper=16, low=2, paper_value="16",
+                                 help="mini-batch of the supervised module (chunks)")
+    search_trials: int = param(2, smoke=1, paper=12, low=1, high=len(HEAD_GRID),
+                               paper_value="Hyperas search (size not stated)",
+                               help="candidate head configurations tried per fold (1 = no search)")
+    search_holdout: float = param(0.2, low=0.05, high=0.5, paper_value="not stated",
+                                  help="share of a fold's training utterances held out to choose the head")
+    # protocols
+    protocols: list[str] = param(list(PROTOCOLS), choices=PROTOCOLS,
+                                 help="which of the three protocols to run")
+    train_fraction: float = param(0.6, low=0.05, high=0.95, paper_value="~60% train / 40% test per speaker",
+                                  help="speaker-dependent protocol: training share per speaker")
+    split_seed: int = param(0, help="seed of the speaker-dependent 60/40 split (fixed across runs)")
+    max_folds: int | None = param(None, smoke=2, low=1, help="run only the first k folds of each protocol")
+    yardstick: bool = param(True, help="run the book's yardstick (IS10 + RBF-SVM, plain and speaker-adaptive)")
+    # beyond the paper
+    label_fractions: list[float] = param([0.1, 0.25, 0.5, 1.0], smoke=[0.5, 1.0], low=0.01, high=1.0,
+                                         help="learning curve: shares of the training labels used")
+    curve_methods: list[str] = param(list(CURVE_METHODS), choices=CURVE_METHODS,
+                                     help="learning curve: methods compared")
+    curve_seeds: list[int] | None = param([0, 1], smoke=None, paper=None,
+                                         help="learning curve seeds (None = seeds)")
+    curve_epochs: int | None = param(None, low=1,
+                                     help="epochs of the end-to-end network in the curve (None = head_epochs)")
+    n_jobs: int = param(2, smoke=1, paper=1, low=1,
+                        help="worker processes for independent folds and curve points (results do not depend on it)")
+    torch_threads: int | None = param(1, paper=None, low=1,
+                                      help="CPU threads for torch (None = torch's default); these small networks "
+                                           "gain little from more and lose much when the cores are shared")
+
+    CHAPTER = CHAPTER
+
+    def validate(self) -> None:
+        super().validate()
+        frames = 1 + int(round(self.chunk_seconds * 16000)) // self.hop_length
+        try:
+            check_input_shape(self.freq_bins, frames, self.n_scales)
+        except ValueError as exc:
+            raise ParameterError(f"freq_bins / chunk_seconds / hop_length / n_scales: {exc}") from None
+        if self.n_fft // 2 < self.freq_bins:
+            raise ParameterError(f"freq_bins={self.freq_bins} exceeds the {self.n_fft // 2} bins of n_fft={self.n_fft}")
+
+    @property
+    def frames(self) -> int:
+        """STFT frames of one chunk (centred frames: ``1 + samples // hop``)."""
+        return 1 + int(round(self.chunk_seconds * 16000)) // self.hop_length
+
+    @property
+    def run_seeds(self) -> list[int]:
+        return list(self.curve_seeds) if self.curve_seeds else list(self.seeds)
+
+
+def set_threads(cfg: Config) -> None:
+    """Apply ``torch_threads`` (CPU only; a GPU run is not affected)."""
+    if cfg.torch_threads:
+        torch.set_num_threads(int(cfg.torch_threads))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pre-processing: 1-s chunks -> log STFT spectrograms
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ChunkSet:
+    """Spectrogram chunks of a corpus.
+
+    ``data`` is ``(n_chunks, freq_bins, frames)`` (``log(1 + |X|)``, float16 in the cache);
+    ``rows`` the corpus row of each chunk; ``weight`` the share of real (not padded) audio in it.
+    """
+
+    data: np.ndarray
+    rows: np.ndarray
+    weight: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def mask(self, rows: np.ndarray) -> np.ndarray:
+        """Boolean mask of the chunks whose utterance is in ``rows``."""
+        return np.isin(self.rows, np.asarray(rows))
+
+
+def stft_magnitude(chunks: np.ndarray, n_fft: int = 1024, hop_length: int = 512) -> np.ndarray:
+    """|STFT| of each row of ``chunks``: periodic Hann window, centred frames (``n_fft // 2`` zeros
+    padded at both ends), shape ``(n, n_fft // 2 + 1, 1 + samples // hop_length)``.
+
+    The same numbers as ``librosa.stft(..., window="hann", center=True, pad_mode="constant")``,
+    in plain NumPy: librosa's first call compiles numba code, which can take minutes in a fresh
+    notebook kernel on a busy machine.
+    """
+    x = np.asarray(chunks, dtype=np.float64)
+    pad = n_fft // 2
+    x = np.pad(x, ((0, 0), (pad, pad)))
+    n_frames = 1 + (x.shape[1] - n_fft) // hop_length
+    idx = np.arange(n_fft)[None, :] + hop_length * np.arange(n_frames)[:, None]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    return np.abs(np.fft.rfft(x[:, idx] * window, axis=-1)).transpose(0, 2, 1)
+
+
+def _spectrogram(chunks: np.ndarray, n_fft: int, hop_length: int, freq_bins: int) -> np.ndarray:
+    mag = stft_magnitude(chunks, n_fft, hop_length)[:, : n_fft // 2]  # drop the Nyquist bin: a power of two
+    n, f, t = mag.shape
+    mag = mag[:, : (f // freq_bins) * freq_bins].reshape(n, freq_bins, f // freq_bins, t).mean(axis=2)
+    return np.log1p(mag).astype(np.float16)
+
+
+def chunk_spectrograms(corpus: Corpus, *, chunk_seconds: float = 1.0, n_fft: int = 1024, hop_length: int = 512,
+                       freq_bins: int = 512, sample_rate: int = 16000, progress: bool = True) -> ChunkSet:
+    """Cut every utterance into non-overlapping chunks and take their log STFT magnitude.
+
+    The last partial chunk is zero-padded to full length (:func:`serlib.audio.chunk` with
+    ``last="pad"``): every sample of an utterance lands in exactly one chunk, and an utterance
+    shorter than a chunk gives one padded chunk. The ``weight`` of a chunk is its share of
+    real samples. Adjacent linear-frequency bins (Nyquist bin dropped) are averaged down to
+    ``freq_bins``. Cached on disk (key: corpus fingerprint + configuration).
+
+    References
+    ----------
+    Pereira et al. 2018, Sec. 3.2.
+    """
+    size = int(round(chunk_seconds * sample_rate))
+    key = cache_key(fp=corpus.fingerprint(), size=size, n_fft=n_fft, hop=hop_length, bins=freq_bins,
+                    sr=sample_rate, v=SPECTRO_VERSION)
+
+    def build() -> ChunkSet:
+        from tqdm.auto import tqdm
+
+        data, rows, weight = [], [], []
+        paths = corpus.table["path"].tolist()
+        for i, path in enumerate(tqdm(paths, desc=f"chunks {corpus.name}", disable=not progress, leave=False)):
+            x, _ = load_audio(path, sample_rate)
+            c = chunk_audio(x, size, last="pad")
+            real = np.clip(len(x) - np.arange(len(c)) * size, 0, size) / size
+            data.append(_spectrogram(c, n_fft, hop_length, freq_bins))
+            rows.append(np.full(len(c), i))
+            weight.append(real.astype(np.float32))
+        return ChunkSet(np.concatenate(data), np.concatenate(rows), np.concatenate(weight))
+
+    return cached("features", f"pereira-chunks-{key}", build)
+
+
+@dataclass
+class Normaliser:
+    """Per-frequency-bin z-normalisation with statistics of the pretraining chunks."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, data: np.ndarray) -> "Normaliser":
+        d = np.asarray(data, dtype=np.float64)
+        mean = d.mean(axis=(0, 2))
+        std = d.std(axis=(0, 2))
+        return cls(mean.astype(np.float32), np.where(std < 1e-6, 1.0, std).astype(np.float32))
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return ((np.asarray(data, dtype=np.float32) - self.mean[None, :, None]) / self.std[None, :, None]).astype(
+            np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpora
+# ---------------------------------------------------------------------------------------------
+def load_pretrain_corpus(cfg: Config) -> Corpus | None:
+    """The unlabelled speech for the BEGAN; ``None`` (with a logged reason) if it cannot be loaded."""
+    try:
+        if cfg.pretrain_corpus == "embedded":
+            return load_corpus("embedded", size=cfg.corpus_size, part="unlabelled")
+        opts: dict[str, Any] = {}
+        if cfg.pretrain_max_utterances:
+            opts["max_utterances"] = int(cfg.pretrain_max_utterances)
+        return load_corpus("librispeech", cfg.pretrain_data_root, **opts)
+    except (CorpusError, ParameterError, FileNotFoundError) as exc:
+        log.warning("pretraining corpus %s cannot be loaded, so no experiment of this chapter can run: %s",
+                    cfg.pretrain_corpus, exc)
+        return None
+
+
+_PROTOCOL_CORPUS = {"speaker_dependent": ("savee", "savee_root"), "predefined": ("omg", "omg_root"),
+                    "loso": ("emodb", "emodb_root")}
+
+
+def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
+    """The labelled corpus a protocol runs on, or ``None`` (logged) when it is not available.
+
+    A protocol's own root (``savee_root``, ``omg_root``, ``emodb_root``) selects the paper's
+    corpus. Without it, the ``paper`` profile skips the protocol; the other profiles run it on
+    ``corpus`` (the embedded corpus by default: per-speaker 60/40, its ``split`` column with
+    ``arousal``/``valence``, and leave-one-speaker-out).
+    """
+    name, root_field = _PROTOCOL_CORPUS[protocol]
+    root = getattr(cfg, root_field)
+    try:
+        if root:
+            return load_corpus(name, root).labelled()
+        if cfg.profile == "paper":
+            log.warning("protocol %s skipped: the paper runs it on %s; pass %s=/path/to/%s", protocol, name,
+                        root_field, name)
+            return None
+        if cfg.corpus == "embedded":
+            return load_corpus("embedded", size=cfg.corpus_size, part="labelled")
+        return load_corpus(cfg.corpus, cfg.data_root).labelled()
+    except (CorpusError, ParameterError, FileNotFoundError) as exc:
+        log.warning("protocol %s skipped: its corpus cannot be loaded: %s", protocol, exc)
+        return None
+
+
+def protocol_folds(cfg: Config, protocol: str, corpus: Corpus) -> list[Fold]:
+    """The folds of a protocol on ``corpus`` (at most ``max_folds``); classes checked per fold."""
+    if protocol == "speaker_dependent":
+        folds = per_speaker_holdout(corpus, cfg.train_fraction, seed=cfg.split_seed)
+    elif protocol == "predefined":
+        s = corpus.table.get("split")
+        val = ("validation",) if s is not None and (s.astype(str) == "validation").any() else ()
+        folds = predefined(corpus, "split", val=val)
+    elif protocol == "loso":
+        folds = leave_one_speaker_out(corpus)
+    else:
+        raise ParameterError(f"unknown protocol {protocol!r}; known: {list(PROTOCOLS)}")
+    good = []
+    for f in folds:
+        try:
+            check_fold(f, corpus.y, corpus.labels, where=f"{protocol}: ")
+            good.append(f)
+        except FoldError as exc:
+            log.warning("fold skipped for every method: %s", exc)
+    return good[: cfg.max_folds] if cfg.max_folds else good
+
+
+# ---------------------------------------------------------------------------------------------
+# Pretraining (once, cached)
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Pretrained:
+    """The pretrained BEGAN with its normaliser, training history and provenance."""
+
+    model: BEGAN
+    normaliser: Normaliser
+    history: pd.DataFrame
+    corpus_name: str
+    fingerprint: str
+    n_chunks: int
+    path: str
+    reused: bool
+    seconds: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _began_kwargs(cfg: Config) -> dict[str, Any]:
+    return dict(filters=cfg.filters, hidden=cfg.latent_size, n_scales=cfg.n_scales,
+                convs_per_scale=cfg.convs_per_scale)
+
+
+def _began_key(cfg: Config, fingerprint: str) -> str:
+    return cache_key(fp=fingerprint, arch=_began_kwargs(cfg), bins=cfg.freq_bins, frames=cfg.frames,
+                     chunk=cfg.chunk_seconds, n_fft=cfg.n_fft, hop=cfg.hop_length, gamma=cfg.gamma,
+                     lambda_k=cfg.lambda_k, lr=cfg.lr, beta1=cfg.adam_beta1, bs=cfg.batch_size,
+                     epochs=cfg.epochs, seed=cfg.pretrain_seed, v=MODEL_VERSION)
+
+
+def pretrain(cfg: Config, corpus: Corpus, *, progress: bool = True) -> Pretrained:
+    """Train the BEGAN on ``corpus`` (unlabelled) once; later calls load the cached encoder.
+
+    The checkpoint lives in ``$SERLIB_CACHE/pereira2018/began-<key>.pt``, the key made of the
+    pretraining corpus's fingerprint and every setting that changes the network. It holds the
+    whole BEGAN (discriminator-autoencoder and generator, for the figures), the normaliser and
+    the training history. ``retrain_encoder=True`` trains afresh.
+
+    References
+    ----------
+    Pereira et al. 2018, Sec. 2.3 ("Once trained the autoencoder, don't need to retrain this model").
+    """
+    fp = corpus.fingerprint()
+    key = _began_key(cfg, fp)
+    path = cache_dir("pereira2018") / f"began-{key}.pt"
+    model = BEGAN((cfg.freq_bins, cfg.frames), **_began_kwargs(cfg))
+    chunks = chunk_spectrograms(corpus, chunk_seconds=cfg.chunk_seconds, n_fft=cfg.n_fft,
+                                hop_length=cfg.hop_length, freq_bins=cfg.freq_bins, progress=progress)
+    if not cfg.retrain_encoder:
+        ck = load_checkpoint(path)
+        if ck is not None:
+            try:
+                model.load_state_dict(ck["began"])
+                log.info("reusing the pretrained BEGAN %s (trained on %s, %d chunks)", path.name, ck["corpus"],
+                         ck["n_chunks"])
+                return Pretrained(model.eval(), Normaliser(ck["norm_mean"], ck["norm_std"]),
+                                  pd.DataFrame(ck["history"]), ck["corpus"], fp, int(ck["n_chunks"]), str(path),
+                                  True, float(ck["seconds"]), dict(ck.get("meta", {})))
+            except (KeyError, RuntimeError) as exc:
+                log.warning("cached BEGAN %s does not fit this configuration (%s); retraining", path.name, exc)
+    norm = Normaliser.fit(chunks.data)
+    x = norm(chunks.data)
+    dev = get_device(cfg.device)
+    seed_everything(cfg.pretrain_seed)
+    model = BEGAN((cfg.freq_bins, cfg.frames), **_began_kwargs(cfg))
+    t0 = time.time()
+    hist = train_began(model, x, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, gamma=cfg.gamma,
+                       lambda_k=cfg.lambda_k, betas=(cfg.adam_beta1, 0.999), device=dev, seed=cfg.pretrain_seed,
+                       points=200, show=progress)
+    seconds = time.time() - t0
+    model.cpu().eval()
+    meta = {"device": str(dev), "config": {k: v for k, v in cfg.as_dict().items()}}
+    save_checkpoint(path, began=model, norm_mean=norm.mean, norm_std=norm.std, history=hist.records,
+                    corpus=corpus.name, fingerprint=fp, n_chunks=len(chunks), seconds=seconds, meta=meta)
+    log.info("pretrained the BEGAN on %s (%d chunks) in %.0f s -> %s", corpus.name, len(chunks), seconds, path)
+    return Pretrained(model, norm, hist.frame(), corpus.name, fp, len(chunks), str(path), False, seconds, meta)
+
+
+def random_encoder(cfg: Config) -> BeganEncoder:
+    """The BEGAN encoder with PyTorch's default random initialisation (seed ``pretrain_seed``)."""
+    torch.manual_seed(cfg.pretrain_seed)
+    return BeganEncoder((cfg.freq_bins, cfg.frames), **_began_kwargs(cfg))
+
+
+# ---------------------------------------------------------------------------------------------
+# The supervised module on one fold
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Inputs:
+    """One corpus made ready for the supervised module: normalised chunks and representations."""
+
+    corpus: Corpus
+    chunks: ChunkSet
+    x: np.ndarray  # normalised chunks (n, 1, F, T)
+    reps: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.chunks.weight
+
+
+_INPUTS: dict[str, Inputs] = {}
+
+
+def prepare_inputs(cfg: Config, corpus: Corpus, pre: Pretrained, *, kinds: Sequence[str] = ("began",),
+                   progress: bool = True) -> Inputs:
+    """Chunk ``corpus``, normalise with the pretraining statistics and encode with the frozen encoder(s).
+
+    Kept in memory for the session (the three protocols of the embedded corpus share one corpus).
+    """
+    memo = cache_key(enc=pre.path, fp=corpus.fingerprint(), kinds=sorted(kinds), rep=cfg.representation,
+                     seed=cfg.pretrain_seed, n=len(corpus))
+    if memo in _INPUTS:
+        return _INPUTS[memo]
+    chunks = chunk_spectrograms(corpus, chunk_seconds=cfg.chunk_seconds, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+                                freq_bins=cfg.freq_bins, progress=progress)
+    x = pre.normaliser(chunks.data)[:, None]
+    inp = Inputs(corpus, chunks, x)
+    dev = get_device(cfg.device)
+    for kind in kinds:
+        enc = pre.model.encoder if kind == "began" else random_encoder(cfg)
+        inp.reps[kind] = encode(enc, x, representation=cfg.representation, device=dev)
+    pre.model.cpu()
+    _INPUTS.clear()  # keep one corpus in memory at a time
+    _INPUTS[memo] = inp
+    return inp
+
+
+def _targets(corpus: Corpus, task: str) -> np.ndarray:
+    if task == "classification":
+        return corpus.y
+    return corpus.table[["arousal", "valence"]].to_numpy(dtype=np.float64)
+
+
+def _chunk_weights(cfg: Config, inp: Inputs, mask: np.ndarray) -> np.ndarray | None:
+    return inp.weights[mask] if cfg.chunk_weighting == "duration" else None
+
+
+def fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, test_rows: np.ndarray, task: str,
+                hp: dict[str, Any], seed: int, *, pre: Pretrained | None = None,
+                epochs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Train the supervised module on ``train_rows``' chunks, predict ``test_rows`` per utterance.
+
+    ``kind``: ``began_frozen`` / ``random_frozen`` (the head on the precomputed frozen
+    representation), ``began_finetune`` (pretrained encoder trained end to end with the head),
+    ``end_to_end`` (the same network from random weights, trained end to end).
+
+    Returns
+    -------
+    (corpus rows of the test utterances, their pooled outputs: class log-probabilities or
+    arousal/valence predictions in the corpus's units)
+    """
+    dev = get_device(cfg.device)
+    targets = _targets(inp.corpus, task)
+    tr = inp.chunks.mask(train_rows)
+    te = inp.chunks.mask(test_rows)
+    y = targets[inp.chunks.rows[tr]]
+    n_out = len(inp.corpus.labels) if task == "classification" else 2
+    mu = sd = None
+    if task == "regression":
+        utt_t = targets[np.asarray(train_rows)]
+        mu, sd = utt_t.mean(axis=0), utt_t.std(axis=0)
+        sd = np.where(sd < 1e-8, 1.0, sd)
+        y = (y - mu) / sd
+    seed_everything(seed)
+    if kind in ("began_frozen", "random_frozen"):
+        rep = inp.reps["began" if kind == "began_frozen" else "random"]
+        model: torch.nn.Module = ConvHead(rep.shape[1], n_out, filters=hp["filters"], dropout=hp["dropout"], task=task)
+        x_tr, x_te = rep[tr], rep[te]
+    elif kind in ("began_finetune", "end_to_end"):
+        if kind == "began_finetune":
+            if pre is None:
+                raise ValueError("began_finetune needs the pretrained BEGAN")
+            enc = copy.deepcopy(pre.model.encoder)
+        else:
+            torch.manual_seed(seed)
+            enc = BeganEncoder((cfg.freq_bins, cfg.frames), **_began_kwargs(cfg))
+        in_ch = enc.map_shape[0] if cfg.representation == "feature_map" else 1
+        head = ConvHead(in_ch, n_out, filters=hp["filters"], dropout=hp["dropout"], task=task)
+        model = SupervisedBEGAN(enc, head, representation=cfg.representation, freeze=False)
+        x_tr, x_te = inp.x[tr], inp.x[te]
+    else:
+        raise ValueError(f"unknown method kind {kind!r}")
+    fit_supervised(model, x_tr, y, task=task, epochs=epochs or cfg.head_epochs, lr=hp["lr"],
+                   batch_size=cfg.head_batch_size, weight_decay=hp["weight_decay"], n_classes=n_out,
+                   device=dev, seed=seed)
+    out = predict_outputs(model, x_te, task=task)
+    ids, pooled = aggregate_by_utterance(out, inp.chunks.rows[te], _chunk_weights(cfg, inp, te))
+    if task == "regression":
+        pooled = pooled * sd + mu
+    return ids, pooled
+
+
+def _score(task: str, y_true: np.ndarray, pooled: np.ndarray) -> float:
+    if task == "classification":
+        return uar(y_true, pooled.argmax(1))
+    return float(np.mean([ccc(y_true[:, j], pooled[:, j]) for j in range(y_true.shape[1])]))
+
+
+def _inner_split(corpus: Corpus, train_rows: np.ndarray, task: str, holdout: float,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.model_selection import train_test_split
+
+    strat = corpus.y[train_rows] if task == "classification" else None
+    if strat is not None and np.bincount(strat).min(initial=2) < 2:
+        strat = None
+    n_val = max(1, int(round(holdout * len(train_rows))))
+    if strat is not None and n_val < len(np.unique(strat)):
+        strat = None
+    fit, val = train_test_split(np.asarray(train_rows), test_size=n_val, random_state=seed, stratify=strat)
+    return np.sort(fit), np.sort(val)
+
+
+def search_head(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, task: str, seed: int, *,
+                val_rows: np.ndarray | None = None,
+                pre: Pretrained | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Choose the head's hyper-parameters on training data only.
+
+    Tries the first ``search_trials`` configurations of :data:`HEAD_GRID`: each is trained on
+    the fold's training utterances minus a held-out ``search_holdout`` share (stratified by
+    class) — or on all of them when the corpus provides a validation part (OMG-Emotion) — and
+    scored on the held-out utterances (UAR, or the mean of the arousal and valence CCC). The
+    best is returned with the table of trials. With one trial there is no search.
+    """
+    if cfg.search_trials <= 1:
+        return dict(HEAD_GRID[0]), pd.DataFrame()
+    if val_rows is not None and len(val_rows):
+        fit_rows, held = np.asarray(train_rows), np.asarray(val_rows)
+    else:
+        fit_rows, held = _inner_split(inp.corpus, np.asarray(train_rows), task, cfg.search_holdout, seed)
+    targets = _targets(inp.corpus, task)
+    rows = []
+    for i, hp in enumerate(HEAD_GRID[: cfg.search_trials]):
+        ids, pooled = fit_predict(cfg, inp, kind, fit_rows, held, task, hp, seed, pre=pre)
+        rows.append({"trial": i, **{k: str(v) if isinstance(v, tuple) else v for k, v in hp.items()},
+                     "score": _score(task, targets[ids], pooled)})
+    trials = pd.DataFrame(rows)
+    best = int(trials["score"].idxmax())
+    return dict(HEAD_GRID[int(trials.loc[best, "trial"])]), trials
+
+
+def _class_row(y_true: np.ndarray, pooled: np.ndarray, **tags: Any) -> dict[str, Any]:
+    return {**tags, **classification_scores(y_true, pooled.argmax(1))}
+
+
+def _dim_row(y_true: np.ndarray, pooled: np.ndarray, **tags: Any) -> dict[str, Any]:
+    return {**tags, "arousal_ccc": ccc(y_true[:, 0], pooled[:, 0]), "valence_ccc": ccc(y_true[:, 1], pooled[:, 1])}
+
+
+# ---------------------------------------------------------------------------------------------
+# Yardsticks for dimensional labels
+# ---------------------------------------------------------------------------------------------
+def svr_yardstick(corpus: Corpus, folds: Sequence[Fold], *, feature_set: str = "is10",
+                  speaker_adaptive: bool = False, progress: bool = True) -> pd.DataFrame:
+    """The yardstick for arousal and valence: functionals -> standardisation -> RBF-SVR per dimension."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    X = functionals(corpus, feature_set, progress=progress).to_numpy()
+    if speaker_adaptive:
+        X = speaker_normalise(X, corpus.speakers)
+    Y = _targets(corpus, "regression")
+    method = f"{feature_set.upper()} + RBF-SVR" + (" (speaker-adaptive norm.)" if speaker_adaptive else "")
+    rows = []
+    for fold in folds:
+        pred = np.column_stack([make_pipeline(StandardScaler(), SVR(C=1.0)).fit(X[fold.train], Y[fold.train, j])
+                                .predict(X[fold.test]) for j in range(2)])
+        rows.append(_dim_row(Y[fold.test], pred, method=method, fold=fold.name))
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# A protocol
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ProtocolResult:
+    """Everything one protocol produced: per-fold scores, confusion, chosen heads."""
+
+    protocol: str
+    corpus: Corpus
+    folds: list[Fold]
+    scores: pd.DataFrame  # one row per (method, fold, seed): uar, accuracy, macro_f1
+    dimensional: pd.DataFrame  # one row per (method, fold, seed): arousal_ccc, valence_ccc
+    confusion: dict[str, pd.DataFrame]
+    search: pd.DataFrame
+    seconds: float
+
+
+def run_jobs(cfg: Config, jobs: Sequence[tuple[Any, tuple[Any, ...]]], *, desc: str = "",
+             progress: bool = True) -> list[Any]:
+    """Run ``[(function, args), ...]`` in order, or in ``n_jobs`` worker processes (results in order).
+
+    Every job seeds itself, so the results do not depend on ``n_jobs``.
+    """
+    if cfg.n_jobs <= 1 or len(jobs) <= 1:
+        from tqdm.auto import tqdm
+
+        return [fn(*args) for fn, args in tqdm(jobs, desc=desc, disable=not progress, leave=False)]
+    from joblib import Parallel, delayed
+
+    return list(Parallel(n_jobs=cfg.n_jobs, backend="loky")(delayed(fn)(*args) for fn, args in jobs))
+
+
+def _protocol_job(cfg: Config, inp: Inputs, kind: str, fold: Fold, task: str,
+                  pre: Pretrained | None) -> tuple[dict[str, Any], pd.DataFrame, list[tuple[int, np.ndarray, np.ndarray]]]:
+    """One fold and task of a protocol: the head search (first seed), then one training per seed."""
+    set_threads(cfg)
+    hp, trials = search_head(cfg, inp, kind, fold.train, task, cfg.seeds[0], val_rows=fold.val, pre=pre)
+    outs = []
+    for seed in cfg.seeds:
+        ids, pooled = fit_predict(cfg, inp, kind, fold.train, fold.test, task, hp, seed, pre=pre)
+        outs.append((seed, ids, pooled))
+    return hp, trials, outs
+
+
+def run_protocol(cfg: Config, protocol: str, corpus: Corpus, pre: Pretrained, *,
+                 progress: bool = True) -> ProtocolResult | None:
+    """Run the paper's model (and the yardsticks) on one protocol; ``None`` if no fold is usable.
+
+    The head's hyper-parameters are searched once per fold (with the first seed) on that
+    fold's training data and reused by the other seeds; folds do not depend on the seed (the
+    speaker-dependent split is fixed by ``split_seed``), so the deterministic yardstick is
+    evaluated once on the very same folds.
+    """
+    t0 = time.time()
+    folds = protocol_folds(cfg, protocol, corpus)
+    if not folds:
+        log.warning("protocol %s skipped: no usable fold on %s", protocol, corpus.name)
+        return None
+    kind = "began_frozen" if cfg.freeze_encoder else "began_finetune"
+    method = METHOD_NAMES[kind]
+    inp = prepare_inputs(cfg, corpus, pre, progress=progress)
+    tasks = ["classification"]
+    has_dims = {"arousal", "valence"} <= set(corpus.table.columns) and bool(
+        corpus.table[["arousal", "valence"]].notna().all().all())
+    if protocol == "predefined" and has_dims:
+        tasks.append("regression")
+    elif protocol == "predefined":
+        log.warning("predefined protocol on %s: no complete arousal/valence columns, dimensional part skipped",
+                    corpus.name)
+    y = corpus.y
+    rows, dims, searches = [], [], []
+    y_all, p_all = [], []
+    steps = [(f, t) for f in folds for t in tasks]
+    jobs = [(_protocol_job, (cfg, inp, kind, fold, task, pre if kind == "began_finetune" else None))
+            for fold, task in steps]
+    for (fold, task), (hp, trials, outs) in zip(steps, run_jobs(cfg, jobs, desc=protocol, progress=progress)):
+        if len(trials):
+            searches.append(trials.assign(protocol=protocol, fold=fold.name, task=task,
+                                          chosen=[t == trials["score"].idxmax() for t in trials.index]))
+        for seed, ids, pooled in outs:
+            tag = dict(protocol=protocol, method=method, fold=fold.name, seed=seed, head=str(hp))
+            if task == "classification":
+                rows.append(_class_row(y[ids], pooled, **tag))
+                y_all.append(y[ids])
+                p_all.append(pooled.argmax(1))
+            else:
+                dims.append(_dim_row(_targets(corpus, "regression")[ids], pooled, **tag))
+    cms = {method: confusion(np.concatenate(y_all), np.concatenate(p_all), corpus.labels)}
+    scores = pd.DataFrame(rows)
+    dim = pd.DataFrame(dims)
+    if cfg.yardstick:
+        for adaptive in (False, True):
+            ys, cm = svm_yardstick(corpus, folds, feature_set="is10", speaker_adaptive=adaptive, progress=progress)
+            ys = ys.assign(protocol=protocol, seed=np.nan)
+            scores = pd.concat([scores, ys], ignore_index=True)
+            cms[str(ys["method"].iloc[0])] = cm
+            if "regression" in tasks:
+                dv = svr_yardstick(corpus, folds, speaker_adaptive=adaptive, progress=progress)
+                dim = pd.concat([dim, dv.assign(protocol=protocol, seed=np.nan)], ignore_index=True)
+    return ProtocolResult(protocol, corpus, folds, scores, dim, cms,
+                          pd.concat(searches, ignore_index=True) if searches else pd.DataFrame(),
+                          time.time() - t0)
+
+
+def per_fold_table(scores: pd.DataFrame, metric: str = "accuracy", scale: float = 100.0) -> pd.DataFrame:
+    """``method x fold`` table of ``mean ± std`` over seeds (a single value for deterministic methods)."""
+    g = scores.groupby(["method", "fold"], sort=False)[metric]
+    m, s, n = g.mean() * scale, g.std(ddof=0) * scale, g.count()
+    text = [f"{a:.2f} ± {b:.2f}" if k > 1 else f"{a:.2f}" for a, b, k in zip(m, s, n)]
+    return pd.Series(text, index=m.index).unstack("fold")
+
+
+def method_summary(scores: pd.DataFrame, metrics: Sequence[str], scale: float = 100.0) -> pd.DataFrame:
+    """Per method: mean over folds of each run, then mean ± std over runs (seeds).
+
+    The std therefore measures the spread between runs, as the paper's Table 1 does; for a
+    deterministic method (one run) it is 0.
+    """
+    out = {}
+    for metric in metrics:
+        per_run = scores.assign(seed=scores["seed"].fillna(-1)).groupby(["method", "seed"], sort=False)[metric].mean()
+        g = per_run.groupby(level=0, sort=False)
+        m, s = g.mean() * scale, g.std(ddof=0).fillna(0.0) * scale
+        out[f"{metric}_mean"] = m
+        out[f"{metric}_std"] = s
+        out[metric] = [f"{a:.2f} ± {b:.2f}" for a, b in zip(m, s)]
+    res = pd.DataFrame(out)
+    res["runs"] = scores.assign(seed=scores["seed"].fillna(-1)).groupby("method", sort=False)["seed"].nunique()
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper's tables, ours beside them
+# ---------------------------------------------------------------------------------------------
+def _fold_group(res: ProtocolResult) -> dict[str, str]:
+    return {f.name: (f.test_groups[0] if len(f.test_groups) == 1 else f.name) for f in res.folds}
+
+
+def table1(res: ProtocolResult) -> pd.DataFrame:
+    """Table 1 layout: accuracy (%) per speaker (mean ± std over runs) and the mean over speakers,
+    ours (main method and yardsticks) beside the paper's SAVEE numbers (matched by speaker name)."""
+    ours = per_fold_table(res.scores, "accuracy").T.rename(index=_fold_group(res))
+    summ = method_summary(res.scores, ["accuracy"])
+    ours.loc["mean over speakers"] = summ["accuracy"].reindex(ours.columns).to_numpy()
+    ours.columns = [f"ours ({res.corpus.name}): {m}" for m in ours.columns]
+    p, a = TABLES["table1"], TABLES["table1_ashwin"]
+    out = beside(ours, p).rename(columns={p.frame().columns[0]: "paper: Pereira et al. (SAVEE)"})
+    out = out.join(a.frame().rename(columns={a.frame().columns[0]: "paper: Ashwin et al. (SAVEE)"}), how="left")
+    for col, t in (("paper: Pereira et al. (SAVEE)", p), ("paper: Ashwin et al. (SAVEE)", a)):
+        out.loc["mean over speakers", col] = float(np.mean(list(t.values.values())))
+    if "paper: Pereira et al. (SAVEE)" in out.columns:
+        out["paper: Pereira et al. (SAVEE)"] = [
+            (f"{v:.2f} ± {TABLE1_STD[i]:.2f}" if i in TABLE1_STD else (f"{v:.2f}" if pd.notna(v) else ""))
+            for i, v in zip(out.index, out["paper: Pereira et al. (SAVEE)"])]
+    return out.fillna("")
+
+
+def table2(res: ProtocolResult) -> pd.DataFrame:
+    """Table 2 layout: F-score (macro-F1) and arousal / valence CCC, mean ± std over runs."""
+    cols: dict[str, dict[str, str]] = {}
+    cat = method_summary(res.scores, ["macro_f1"], scale=1.0) if len(res.scores) else pd.DataFrame()
+    dim = (method_summary(res.dimensional, ["arousal_ccc", "valence_ccc"], scale=1.0)
+           if len(res.dimensional) else pd.DataFrame())
+    methods = list(dict.fromkeys(list(cat.index) + [m.replace("SVR", "SVM") for m in dim.index]))
+    for m in methods:
+        col = {}
+        if m in cat.index:
+            col["F-score"] = f"{cat.loc[m, 'macro_f1_mean']:.2f} ± {cat.loc[m, 'macro_f1_std']:.2f}"
+        dm = m.replace("SVM", "SVR") if m.replace("SVM", "SVR") in dim.index else m
+        if dm in dim.index:
+            for key, name in (("arousal_ccc", "arousal CCC"), ("valence_ccc", "valence CCC")):
+                col[name] = f"{dim.loc[dm, key + '_mean']:.2f} ± {dim.loc[dm, key + '_std']:.2f}"
+        cols[f"ours ({res.corpus.name}): {m.replace('RBF-SVM', 'RBF-SVM/SVR')}"] = col
+    ours = pd.DataFrame(cols)
+    out = beside(ours, TABLES["table2"]).rename(columns={TABLES["table2"].frame().columns[0]: "paper: Pereira et al. (OMG)"})
+    for key, name in (("table2_baseline", "paper: Barros et al. baseline (OMG)"),
+                      ("table2_challenge", "paper: best challenge audio (OMG)")):
+        t = TABLES[key]
+        out = out.join(t.frame().rename(columns={t.frame().columns[0]: name}), how="left")
+    return out.reindex(["F-score", "arousal CCC", "valence CCC"]).fillna("")
+
+
+def table3(res: ProtocolResult) -> pd.DataFrame:
+    """Table 3 layout: leave-one-speaker-out accuracy (%), ours (mean ± std over runs of the mean
+    over folds) beside the paper's Emo-DB rows; UAR too for ours."""
+    summ = method_summary(res.scores, ["accuracy", "uar"])
+    ours = pd.DataFrame({f"ours ({res.corpus.name}) accuracy (%)": summ["accuracy"],
+                         f"ours ({res.corpus.name}) UAR (%)": summ["uar"]})
+    p = TABLES["table3"]
+    out = beside(ours, p).rename(columns={p.frame().columns[0]: "paper: accuracy (%), Emo-DB"})
+    return out.fillna("")
+
+
+# ---------------------------------------------------------------------------------------------
+# Beyond the paper: does the pretraining help? A learning curve
+# ---------------------------------------------------------------------------------------------
+def stratified_fraction(rows: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A class-stratified ``fraction`` of ``rows`` (at least one per class); nested across fractions.
+
+    Each class's rows are permuted once with ``seed`` and the first ``ceil(fraction * n_c)``
+    are kept, so the 10 % subset is inside the 25 % subset, and so on.
+    """
+    rows = np.asarray(rows)
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(y[rows]):
+        rc = rows[y[rows] == c]
+        rc = rc[rng.permutation(len(rc))]
+        keep.append(rc[: max(1, int(np.ceil(fraction * len(rc))))])
+    return np.sort(np.concatenate(keep))
+
+
+def learning_curve(cfg: Config, corpus: Corpus, pre: Pretrained, *, progress: bool = True) -> pd.DataFrame:
+    """Test scores as the labelled training data shrink, for the methods in ``curve_methods``.
+
+    Protocol: the corpus's predefined split when it has one, else the first leave-one-speaker-
+    out fold. For each seed and label fraction the training utterances are subsampled
+    (stratified, nested); each method then trains on that subset and is tested on the full
+    test part. The frozen heads search their hyper-parameters on the subset as in the
+    protocols; the end-to-end network reuses the configuration chosen for the pretrained frozen
+    head at the same seed and fraction (a search of its own would multiply the most expensive
+    training), trained for ``curve_epochs``.
+
+    Returns one row per (method, fraction, seed) with uar, accuracy, macro_f1 and n_train.
+    """
+    if "split" in corpus.table.columns and {"train", "test"} <= set(corpus.table["split"].astype(str)):
+        fold = predefined(corpus, "split")[0]
+    else:
+        fold = leave_one_speaker_out(corpus)[0]
+    kinds = ["began"] + (["random"] if "random_frozen" in cfg.curve_methods else [])
+    inp = prepare_inputs(cfg, corpus, pre, kinds=kinds, progress=progress)
+    y = corpus.y
+    rows = []
+    steps = [(s, f) for s in cfg.run_seeds for f in cfg.label_fractions]
+    subs = {(seed, frac): stratified_fraction(fold.train, y, frac, seed) for seed, frac in steps}
+    neural = [m for m in cfg.curve_methods if m in ("began_frozen", "random_frozen", "end_to_end")]
+    jobs = [(_curve_job, (cfg, inp, neural, subs[(seed, frac)], fold.test, seed)) for seed, frac in steps]
+    results = run_jobs(cfg, jobs, desc="learning curve", progress=progress) if neural else [[] for _ in steps]
+    for (seed, frac), outs in zip(steps, results):
+        sub = subs[(seed, frac)]
+        tag = dict(fraction=frac, seed=seed, n_train=len(sub), fold=fold.name)
+        for m, ids, pooled in outs:
+            rows.append(_class_row(y[ids], pooled, method=METHOD_NAMES[m], **tag))
+        sub_fold = Fold(f"{fold.name}@{frac}", sub, fold.test)
+        for m in (m for m in cfg.curve_methods if m in ("egemaps_svm", "is10_svm")):
+            fs = "egemaps" if m == "egemaps_svm" else "is10"
+            try:
+                check_fold(sub_fold, y, corpus.labels)
+            except FoldError as exc:
+                log.warning("learning curve: %s skipped at fraction %s: %s", m, frac, exc)
+                continue
+            sc, _ = svm_yardstick(corpus, [sub_fold], feature_set=fs, progress=progress)
+            rows.append({**sc.iloc[0].to_dict(), **tag, "method": METHOD_NAMES[m]})
+    order = {METHOD_NAMES[m]: i for i, m in enumerate(cfg.curve_methods)}
+    out = pd.DataFrame(rows)
+    if len(out):
+        out = out.sort_values(["seed", "fraction"], kind="stable")
+        out = out.iloc[np.lexsort((out["method"].map(order).to_numpy(),))].reset_index(drop=True)
+    return out
+
+
+def _curve_job(cfg: Config, inp: Inputs, methods: Sequence[str], sub: np.ndarray, test: np.ndarray,
+               seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """One (seed, label fraction) point of the learning curve for the neural methods."""
+    set_threads(cfg)
+    outs = []
+    hp_began = None
+    for m in methods:
+        if m in ("began_frozen", "random_frozen"):
+            hp, _ = search_head(cfg, inp, m, sub, "classification", seed)
+            if m == "began_frozen":
+                hp_began = hp
+            ids, pooled = fit_predict(cfg, inp, m, sub, test, "classification", hp, seed)
+        else:
+            hp = hp_began or dict(HEAD_GRID[0])
+            ids, pooled = fit_predict(cfg, inp, m, sub, test, "classification", hp, seed,
+                                      epochs=cfg.curve_epochs or cfg.head_epochs)
+        outs.append((m, ids, pooled))
+    return outs
+
+
+def curve_summary(curve: pd.DataFrame, metric: str = "uar") -> pd.DataFrame:
+    """``method x fraction`` table of ``mean ± std`` over seeds, in percent."""
+    g = curve.groupby(["method", "fraction"], sort=False)[metric]
+    m, s = g.mean() * 100, g.std(ddof=0).fillna(0) * 100
+    return pd.Series([f"{a:.1f} ± {b:.1f}" for a, b in zip(m, s)], index=m.index).unstack("fraction")
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+def plot_convergence(history: pd.DataFrame, gamma: float) -> plt.Figure:
+    """M_global, the reconstruction losses and k_t over BEGAN training."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    ax = axes[0]
+    ax.plot(history["epoch"], history["m_global"], label=r"$M_{global}$", lw=2)
+    ax.plot(history["epoch"], history["loss_real"], label=r"$\mathcal{L}(x)$", alpha=0.8)
+    ax.plot(history["epoch"], history["loss_fake"], label=r"$\mathcal{L}(G(z))$", alpha=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("L1 reconstruction error")
+    ax.set_title("convergence measure and losses")
+    ax.legend(fontsize="small")
+    ax = axes[1]
+    ax.plot(history["epoch"], history["k"], color="C3")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(r"$k_t$")
+    ax.set_title(rf"equilibrium controller $k_t$ ($\gamma$ = {gamma})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_spectrograms(pre: Pretrained, real: np.ndarray, *, n: int = 4, seed: int = 0) -> plt.Figure:
+    """Rows: real chunks, their reconstructions ``D(x)``, and generated chunks ``G(z)`` (normalised units)."""
+    n = min(n, len(real))
+    x = torch.as_tensor(np.asarray(real[:n], dtype=np.float32))
+    if x.dim() == 3:
+        x = x[:, None]
+    model = pre.model.cpu().eval()
+    rec = model.reconstruct(x)
+    gen = model.generate(n, generator=torch.Generator().manual_seed(seed))
+    panels = [("real", x), ("reconstructed D(x)", rec), ("generated G(z)", gen)]
+    vmin, vmax = float(np.percentile(x.numpy(), 1)), float(np.percentile(x.numpy(), 99))
+    fig, axes = plt.subplots(3, n, figsize=(2.6 * n, 6.4), squeeze=False)
+    for r, (name, t) in enumerate(panels):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(t[c, 0].numpy(), origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name)
+    fig.suptitle("1-s chunks: frequency bins (up) x frames (right), z-normalised log magnitude")
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curve(curve: pd.DataFrame, metric: str = "uar", chance: float | None = None) -> plt.Figure:
+    """Mean ± std over seeds of ``metric`` against the share of training labels, one line per method."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (method, g) in enumerate(curve.groupby("method", sort=False)):
+        s = g.groupby("fraction")[metric].agg(["mean", "std"]).fillna(0)
+        ax.errorbar(s.index * 100, s["mean"] * 100, yerr=s["std"] * 100, marker="o", capsize=3, label=method,
+                    color=f"C{i}")
+    if chance is not None:
+        ax.axhline(chance * 100, color="grey", ls="--", lw=1, label="chance")
+    ax.set_xscale("log")
+    fr = sorted(curve["fraction"].unique())
+    ax.set_xticks([f * 100 for f in fr], [f"{f * 100:g}%" for f in fr])
+    ax.set_xlabel("share of the training labels used")
+    ax.set_ylabel(f"{metric.upper()} (%)")
+    ax.set_title("does the BEGAN pretraining help?")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,325 @@
+"""Chapter 5 (Pereira et al. 2018): BEGAN equations, shapes, the frozen encoder, chunking, the
+encoder cache, and the notebook in the smoke profile and in the paper profile on fixture trees."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from serlib.audio import chunk
+from serlib.config import project_root
+from serlib.data.corpus import Corpus
+from serlib.models.began import (BEGAN, BeganAutoencoder, BeganDecoder, BeganEncoder, ConvHead, SupervisedBEGAN,
+                                 aggregate_by_utterance, began_step, encode, fit_supervised, m_global, update_k)
+
+ROOT = project_root()
+NOTEBOOK = ROOT / "notebooks" / "05_pereira2018_began.py"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------------------ BEGAN equations
+def test_update_k_hand_computed():
+    # k + lambda_k (gamma L(x) - L(G(z))) = 0.5 + 0.001 (0.7 * 0.4 - 0.2) = 0.5 + 0.001 * 0.08
+    assert update_k(0.5, 0.7, 0.001, 0.4, 0.2) == pytest.approx(0.50008)
+    # fake loss above the equilibrium: k decreases: 0.3 + 0.01 (0.5 * 0.6 - 0.5) = 0.298
+    assert update_k(0.3, 0.5, 0.01, 0.6, 0.5) == pytest.approx(0.298)
+    # clipped at 1: 0.99 + 0.1 (0.7 * 1 - 0) = 1.06 -> 1
+    assert update_k(0.99, 0.7, 0.1, 1.0, 0.0) == 1.0
+    # clipped at 0: 0.001 + 0.01 (0.7 * 0 - 1) = -0.009 -> 0
+    assert update_k(0.001, 0.7, 0.01, 0.0, 1.0) == 0.0
+
+
+def test_m_global_hand_computed():
+    # 0.4 + |0.7 * 0.4 - 0.2| = 0.4 + 0.08
+    assert m_global(0.4, 0.2, 0.7) == pytest.approx(0.48)
+    # 0.4 + |0.28 - 0.5| = 0.62 (the absolute value matters)
+    assert m_global(0.4, 0.5, 0.7) == pytest.approx(0.62)
+    # at the equilibrium L(G(z)) = gamma L(x) the measure is L(x) alone
+    assert m_global(0.3, 0.21, 0.7) == pytest.approx(0.3)
+
+
+def test_began_step_follows_the_equations():
+    torch.manual_seed(0)
+    model = BEGAN((16, 8), filters=4, hidden=8, n_scales=2, convs_per_scale=1)
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=1e-3)
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=1e-3)
+    x = torch.randn(6, 1, 16, 8)
+    g_before = [p.detach().clone() for p in model.generator.parameters()]
+    rec = began_step(model, x, opt_d, opt_g, k=0.25, gamma=0.7, lambda_k=0.05)
+    assert rec.loss_d == pytest.approx(rec.loss_real - 0.25 * rec.loss_fake, rel=1e-5)
+    assert rec.k == pytest.approx(update_k(0.25, 0.7, 0.05, rec.loss_real, rec.loss_fake))
+    assert rec.m_global == pytest.approx(m_global(rec.loss_real, rec.loss_fake, 0.7))
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
+    # the discriminator's parameters are trainable again after the generator's step
+    assert all(p.requires_grad for p in model.discriminator.parameters())
+
+
+# ------------------------------------------------------------------------------ shapes
+@pytest.mark.parametrize("shape,scales", [((32, 32), 3), ((64, 16), 2), ((16, 8), 1)])
+def test_autoencoder_output_shape_equals_input(shape, scales):
+    ae = BeganAutoencoder(shape, filters=4, hidden=8, n_scales=scales, convs_per_scale=2)
+    x = torch.randn(3, 1, *shape)
+    assert ae(x).shape == x.shape
+    gen = BeganDecoder(shape, filters=4, hidden=8, n_scales=scales)
+    assert gen(torch.rand(5, 8) * 2 - 1).shape == (5, 1, *shape)
+    enc = BeganEncoder(shape, filters=4, hidden=8, n_scales=scales)
+    assert enc(x).shape == (3, 8)
+    step = 2**scales
+    assert enc.features(x).shape == (3, 4 * (scales + 1), shape[0] // step, shape[1] // step)
+
+
+def test_shape_not_divisible_is_refused():
+    with pytest.raises(ValueError, match="divide"):
+        BeganEncoder((30, 32), n_scales=3)
+
+
+# ------------------------------------------------------------------------------ frozen encoder
+def _toy_task(n: int = 24, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = rng.standard_normal((n, 1, 16, 8)) + y[:, None, None, None]
+    return x.astype(np.float32), y
+
+
+def test_frozen_encoder_receives_no_gradient():
+    torch.manual_seed(0)
+    enc = BeganEncoder((16, 8), filters=4, hidden=8, n_scales=2)
+    head = ConvHead(enc.map_shape[0], 3, filters=(8,))
+    model = SupervisedBEGAN(enc, head, freeze=True)
+    enc_before = {k: v.clone() for k, v in enc.state_dict().items()}
+    head_before = {k: v.clone() for k, v in head.state_dict().items()}
+    x, y = _toy_task()
+    fit_supervised(model, x, y, epochs=3, lr=1e-2, batch_size=8, n_classes=3)
+    for p in enc.parameters():
+        assert not p.requires_grad
+        assert p.grad is None or torch.count_nonzero(p.grad) == 0
+    for k, v in enc.state_dict().items():
+        assert torch.equal(v, enc_before[k]), f"frozen encoder weight {k} changed"
+    assert any(not torch.equal(v, head_before[k]) for k, v in head.state_dict().items() if v.is_floating_point())
+    # the encoder stays in eval mode even when the whole model is put in training mode
+    model.train()
+    assert not enc.training and head.training
+
+
+def test_unfrozen_encoder_is_trained_end_to_end():
+    torch.manual_seed(0)
+    enc = BeganEncoder((16, 8), filters=4, hidden=8, n_scales=2)
+    model = SupervisedBEGAN(enc, ConvHead(enc.map_shape[0], 3, filters=(8,)), freeze=False)
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    x, y = _toy_task()
+    fit_supervised(model, x, y, epochs=2, lr=1e-2, batch_size=8, n_classes=3)
+    assert any(not torch.equal(v, before[k]) for k, v in enc.state_dict().items())
+
+
+@pytest.mark.parametrize("representation", ["feature_map", "embedding"])
+def test_precomputed_representation_equals_frozen_forward(representation):
+    torch.manual_seed(1)
+    enc = BeganEncoder((16, 8), filters=4, hidden=8, n_scales=2)
+    in_ch = enc.map_shape[0] if representation == "feature_map" else 1
+    head = ConvHead(in_ch, 3, filters=(8,))
+    model = SupervisedBEGAN(enc, head, representation=representation, freeze=True).eval()
+    x, _ = _toy_task(10)
+    reps = encode(enc, x, representation=representation)
+    with torch.no_grad():
+        direct = model(torch.as_tensor(x))
+        via = head(torch.as_tensor(reps))
+    assert torch.allclose(direct, via, atol=1e-5)
+
+
+def test_regression_head_has_two_one_unit_heads():
+    head = ConvHead(6, 2, filters=(4,), task="regression")
+    assert len(head.out) == 2 and all(h.out_features == 1 for h in head.out)
+    assert head(torch.randn(5, 6, 4, 2)).shape == (5, 2)
+
+
+# ------------------------------------------------------------------------------ chunks and pooling
+@pytest.mark.parametrize("n", [1, 999, 1000, 1001, 2345, 5000])
+def test_chunking_covers_every_sample_exactly_once(n):
+    x = np.arange(1, n + 1, dtype=np.float32)  # no zero samples: padding is recognisable
+    c = chunk(x, 1000, last="pad")
+    assert c.shape == (int(np.ceil(n / 1000)), 1000)
+    flat = c.reshape(-1)
+    np.testing.assert_array_equal(flat[:n], x)  # every sample, in order, exactly once
+    assert np.all(flat[n:] == 0)  # the rest is the zero padding of the last chunk
+
+
+def _write_corpus(tmp_path, durations, sr=16000, seed=0):
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, d in enumerate(durations):
+        n = int(round(d * sr))
+        t = np.arange(n) / sr
+        x = 0.3 * np.sin(2 * np.pi * (120 + 40 * i) * t) + 0.01 * rng.standard_normal(n)
+        path = tmp_path / f"u{i}.wav"
+        sf.write(path, x.astype(np.float32), sr)
+        rows.append({"utt_id": f"u{i}", "path": str(path), "corpus": "toy", "speaker": f"s{i % 2}", "gender": "F",
+                     "session": f"s{i % 2}", "emotion": None, "transcript": "", "duration": n / sr,
+                     "sample_rate": sr})
+    return Corpus("toy", pd.DataFrame(rows), ())
+
+
+def test_chunk_spectrograms_weights_and_shapes(tmp_path, tmp_cache):
+    from serlib.experiments.pereira2018 import chunk_spectrograms
+
+    durations = [0.4, 1.0, 2.3]
+    corpus = _write_corpus(tmp_path, durations)
+    cs = chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=64, progress=False)
+    assert cs.data.shape == (1 + 1 + 3, 64, 32)
+    np.testing.assert_array_equal(cs.rows, [0, 1, 2, 2, 2])
+    # the weights are the share of real audio: they add up to each utterance's duration in chunks
+    for i, d in enumerate(durations):
+        assert cs.weight[cs.rows == i].sum() == pytest.approx(d, abs=1e-4)
+    np.testing.assert_allclose(cs.weight, [0.4, 1.0, 1.0, 1.0, 0.3], atol=1e-4)
+    again = chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=64, progress=False)  # from the cache
+    np.testing.assert_array_equal(again.data, cs.data)
+
+
+def test_stft_magnitude_frames_and_peak():
+    from serlib.experiments.pereira2018 import stft_magnitude
+
+    sr, k = 16000, 40  # bin 40 of a 1024-point FFT is 625 Hz
+    x = np.sin(2 * np.pi * k * sr / 1024 * np.arange(sr) / sr)[None, :]
+    mag = stft_magnitude(x, 1024, 512)
+    assert mag.shape == (1, 513, 32)  # 1 + 16000 // 512 centred frames
+    assert np.all(mag[0, :, 2:-2].argmax(axis=0) == k)
+    # one frame by hand: frame 5 starts at 5 * 512 - 512 in the unpadded signal
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(1024) / 1024)
+    seg = x[0, 5 * 512 - 512: 5 * 512 + 512]
+    np.testing.assert_allclose(mag[0, :, 5], np.abs(np.fft.rfft(seg * w)), atol=1e-8)
+
+
+def test_aggregate_by_utterance_hand_computed():
+    out = np.array([[0.0, 2.0], [2.0, 0.0], [1.0, 1.0], [4.0, 8.0]])
+    ids, pooled = aggregate_by_utterance(out, np.array([7, 7, 3, 7]), np.array([1.0, 1.0, 1.0, 0.5]))
+    np.testing.assert_array_equal(ids, [7, 3])  # first-appearance order
+    np.testing.assert_allclose(pooled[0], [(0 + 2 + 2) / 2.5, (2 + 0 + 4) / 2.5])
+    np.testing.assert_allclose(pooled[1], [1.0, 1.0])
+    _, plain = aggregate_by_utterance(out, np.array([7, 7, 3, 7]))
+    np.testing.assert_allclose(plain[0], [2.0, 10 / 3])
+
+
+def test_stratified_fraction_is_nested_and_keeps_every_class():
+    from serlib.experiments.pereira2018 import stratified_fraction
+
+    y = np.repeat([0, 1, 2, 3], [40, 20, 20, 40])
+    rows = np.arange(len(y))
+    small, big = stratified_fraction(rows, y, 0.1, seed=3), stratified_fraction(rows, y, 0.5, seed=3)
+    assert set(small) <= set(big)
+    assert np.bincount(y[small]).tolist() == [4, 2, 2, 4]
+    assert np.bincount(y[big]).tolist() == [20, 10, 10, 20]
+    assert len(stratified_fraction(rows, y, 1.0, seed=0)) == len(y)
+
+
+def test_parallel_jobs_give_the_sequential_results():
+    from serlib.experiments.pereira2018 import Config, run_jobs, stratified_fraction
+
+    y = np.repeat([0, 1, 2], [10, 6, 8])
+    jobs = [(stratified_fraction, (np.arange(len(y)), y, 0.5, seed)) for seed in range(3)]
+    seq = run_jobs(Config.for_profile("smoke", n_jobs=1), jobs, progress=False)
+    par = run_jobs(Config.for_profile("smoke", n_jobs=2), jobs, progress=False)
+    for a, b in zip(seq, par):
+        np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------------------ the encoder cache
+def test_pretrained_encoder_is_cached_and_reused(tmp_path, tmp_cache):
+    from serlib.experiments.pereira2018 import Config, pretrain
+
+    corpus = _write_corpus(tmp_path, [1.2, 0.7, 2.0, 1.5])
+    knobs = dict(epochs=1, filters=2, latent_size=4, freq_bins=32, device="cpu")
+    cfg = Config.for_profile("smoke", **knobs)
+    first = pretrain(cfg, corpus, progress=False)
+    assert not first.reused and len(first.history) > 0 and first.n_chunks == 2 + 1 + 2 + 2
+    assert list((tmp_cache / "pereira2018").glob("began-*.pt"))
+    second = pretrain(cfg, corpus, progress=False)
+    assert second.reused
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(first.normaliser.mean, second.normaliser.mean)
+    again = pretrain(Config.for_profile("smoke", retrain_encoder=True, **knobs), corpus, progress=False)
+    assert not again.reused
+    other = pretrain(Config.for_profile("smoke", **{**knobs, "gamma": 0.5}), corpus, progress=False)
+    assert not other.reused  # another configuration is another encoder
+
+
+def test_config_refuses_shapes_that_do_not_divide():
+    from serlib.config import ParameterError
+    from serlib.experiments.pereira2018 import Config
+
+    with pytest.raises(ParameterError, match="divide"):
+        Config.for_profile("book", chunk_seconds=0.3)  # 1 + 4800 // 512 = 10 frames
+    assert Config.for_profile("paper").freq_bins == 512 and Config.for_profile("paper").epochs == 100
+
+
+# ------------------------------------------------------------------------------ the notebook
+def _outputs(nb_path):
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    return nb, outs
+
+
+def test_notebook_smoke(tmp_path):
+    from serlib.run import execute
+
+    nb_path = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
+    _, outs = _outputs(nb_path)
+    assert not [o for o in outs if o.output_type == "error"]
+    assert len([o for o in outs if "image/png" in o.get("data", {})]) >= 3  # convergence, spectrograms, curve
+    res = tmp_path / "05_pereira2018_began.results"
+    for name in ("table1_speaker_dependent", "table2_predefined", "table3_loso", "protocol_scores",
+                 "learning_curve", "began_history"):
+        assert (res / f"{name}.csv").exists(), name
+    scores = pd.read_csv(res / "protocol_scores.csv", index_col=0)
+    assert set(scores["protocol"]) == {"speaker_dependent", "predefined", "loso"}
+    assert scores[["uar", "accuracy", "macro_f1"]].apply(lambda s: s.between(0, 1)).all().all()
+    assert scores["method"].str.contains("IS10 \\+ RBF-SVM \\(speaker-adaptive").any()
+    dims = pd.read_csv(res / "protocol_dimensional.csv", index_col=0)
+    assert dims[["arousal_ccc", "valence_ccc"]].apply(lambda s: s.between(-1, 1)).all().all()
+    curve = pd.read_csv(res / "learning_curve.csv", index_col=0)
+    assert set(curve["fraction"]) == {0.5, 1.0} and curve["uar"].between(0, 1).all()
+    hist = pd.read_csv(res / "began_history.csv", index_col=0)
+    assert hist["k"].between(0, 1).all() and (hist["m_global"] >= 0).all()
+    assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
+
+
+def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache):
+    from serlib.data.fixtures import make_fixture
+    from serlib.run import execute
+
+    roots = {name: str(make_fixture(name, tmp_path / "data" / name, n_per_class=3 if name == "savee" else None))
+             for name in ("savee", "omg", "emodb", "librispeech")}
+    params = {"profile": "paper", "savee_root": roots["savee"], "omg_root": roots["omg"],
+              "emodb_root": roots["emodb"], "pretrain_data_root": roots["librispeech"], "device": "cpu",
+              "epochs": 1, "filters": 2, "latent_size": 4, "freq_bins": 32, "convs_per_scale": 1,
+              "head_epochs": 1, "search_trials": 2, "seeds": [0], "max_folds": 2, "label_fractions": [1.0],
+              "torch_threads": 1}
+    nb_path = execute(NOTEBOOK, params, output_dir=tmp_path / "out", progress=False)
+    _, outs = _outputs(nb_path)
+    assert not [o for o in outs if o.output_type == "error"]
+    res = tmp_path / "out" / "05_pereira2018_began.results"
+    scores = pd.read_csv(res / "protocol_scores.csv", index_col=0)
+    assert {"speaker_dependent": "savee", "predefined": "omg", "loso": "emodb"} == dict(
+        scores.groupby("protocol")["corpus"].first())
+    t1 = pd.read_csv(res / "table1_speaker_dependent.csv", index_col=0)
+    assert {"DC", "JE"} <= set(t1.index)  # our SAVEE speakers sit on the paper's rows
+    t2 = pd.read_csv(res / "table2_predefined.csv", index_col=0)
+    assert list(t2.index) == ["F-score", "arousal CCC", "valence CCC"]
+    hist = pd.read_csv(res / "began_history.csv", index_col=0)
+    assert len(hist) > 0
+    meta = json.loads((res / "began_history.json").read_text())
+    assert meta["pretrain_corpus"] == "librispeech"
