@@ -6,9 +6,10 @@ Measures on this machine and writes ``bench/results.json`` (and prints a table):
 * IS10 extraction speed in times real time (target >= 30x) and the cached re-run speed-up (>= 50x);
 * each chapter's ``smoke`` and ``book`` run time and peak memory, read from the ``run.json`` that
   ``serbook run`` wrote beside the executed notebooks (``--run-chapters PROFILE`` executes them first);
-* the GPU, when one is present, with the same chapter timings.
+* every chapter's networks at the papers' sizes (:mod:`serlib.bench_models`): mini-batches per
+  second and seconds per paper-sized epoch, on the CPU and on the GPU when one is present.
 
-    python -m serlib.bench [--skip-generation] [--run-chapters smoke|book]
+    python -m serlib.bench [--skip-generation] [--run-chapters smoke|book] [--model-steps N]
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-generation", action="store_true", help="do not time corpus generation")
     ap.add_argument("--run-chapters", choices=["smoke", "book"], default=None,
                     help="execute every chapter with this profile before collecting timings")
+    ap.add_argument("--model-steps", type=int, default=3,
+                    help="timed mini-batches per network for the model throughput rows (0 skips them)")
     args = ap.parse_args(argv)
 
     res: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "gpu": _gpu()},
@@ -118,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         for src in toc_notebooks():
             execute(src, {"profile": args.run_chapters}, progress=False)
     res["chapters"] = _chapter_runs()
+    if args.model_steps > 0:
+        import torch
+
+        from .bench_models import run_all
+
+        res["models"] = run_all(["cpu"] + (["cuda"] if torch.cuda.is_available() else []), args.model_steps)
 
     rows = []
     for key, (op, target) in TARGETS.items():

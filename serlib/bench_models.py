@@ -1,0 +1,169 @@
+"""Training throughput of every chapter's networks at the papers' sizes, on CPU and GPU.
+
+``python -m serlib.bench_models [--device cpu cuda] [--steps N]`` (also ``make bench``, which
+adds the rows to ``bench/results.json``). Each row trains one network for ``steps`` mini-batches
+of random data shaped like the paper's input through the same training function the chapter
+calls, after one warm-up pass, and reports mini-batches per second and the seconds one epoch
+over the paper's corpus would take. Only torch and serlib's model modules are imported, so the
+script also runs on a GPU machine that has no audio stack installed.
+
+The sizes are the paper profile's (chapter Config ``paper=`` values) where the paper states
+them; the rows name what they assume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Case:
+    chapter: str
+    network: str
+    shape: str
+    batch_size: int
+    epoch_size: int  # utterances (or chunks) in one epoch over the paper's corpus
+    run: Callable[[int, str], None]  # run(n_samples, device): one training pass over n samples
+
+
+def _labels(n: int, k: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, k, n)
+
+
+def _x(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _aae(n: int, device: str) -> None:
+    from .models.aae import AdversarialAutoencoder, GMMPrior, train_aae
+
+    model = AdversarialAutoencoder(1582, 2, 4, hidden=(1000, 1000), disc_hidden=(1000, 1000))
+    train_aae(model, _x(n, 1582), _labels(n, 4), GMMPrior(4, 2), epochs=1, batch_size=64, device=device)
+
+
+def _cgan(n: int, device: str) -> None:
+    from .models.aae import GMMPrior
+    from .models.gan import ConditionalGAN, train_cgan
+
+    model = ConditionalGAN(1582, 2, 4, g_hidden=(1000, 1000), d_hidden=(1000, 1000))
+    train_cgan(model, _x(n, 1582), _labels(n, 4), GMMPrior(4, 2), epochs=1, batch_size=64,
+               g_steps_per_d_step=5, device=device)
+
+
+def _mixup_gan(n: int, device: str) -> None:
+    from .models.aae import GMMPrior
+    from .models.mixup_gan import MixupGAN, train_mixup_gan
+
+    model = MixupGAN(1582, 2, 4, g_hidden=(1000, 1000), d_hidden=(1000, 1000), e_hidden=(1000, 1000))
+    train_mixup_gan(model, _x(n, 1582), _labels(n, 4), GMMPrior(4, 2), epochs=1, batch_size=64,
+                    alpha=0.2, device=device)
+
+
+def _infogan(n: int, device: str) -> None:
+    from torch import nn
+
+    from .models.infogan import InfoGAN, train_infogan
+
+    h_dim, t_dim = 768, 384
+    gan = InfoGAN(h_dim, 4, t_dim, 100, nn.Linear(h_dim, 4), nn.Linear(h_dim, t_dim))
+    train_infogan(gan, _x(n, h_dim), _labels(n, 4), _x(n, t_dim, seed=1), epochs=1, batch_size=64,
+                  device=device)
+
+
+def _sier(n: int, device: str) -> None:
+    from .models.sier import SIERNet, build_encoder, fit_sier
+
+    frames = 300
+    enc = build_encoder("cnn_bigru", 20, frames, cnn_layers=2, filters=128, gru_units=256)
+    model = SIERNet(enc, 7, 6, fc_units=128)
+    x, y, s = _x(n, 20, frames), _labels(n, 7), _labels(n, 6, seed=2)
+    fit_sier(model, x, y, s, x[:32], y[:32], epochs=1, gamma=2.5, batch_size=32, device=device)
+
+
+def _began(n: int, device: str) -> None:
+    from .models.began import BEGAN, train_began
+
+    model = BEGAN((512, 64), filters=64, hidden=64, n_scales=3, convs_per_scale=2)
+    train_began(model, _x(n, 512, 64), epochs=1, batch_size=16, device=device)
+
+
+CASES = [
+    Case("01 Sahu 2018", "adversarial autoencoder", "1582 -> 1000-1000 -> 2", 64, 5531, _aae),
+    Case("01 Sahu 2018", "conditional GAN (G:D 5:1)", "2+4 -> 1000-1000 -> 1582", 64, 5531, _cgan),
+    Case("02 Latif 2020", "mixup GAN with encoder", "1582, hidden 1000-1000", 64, 5531, _mixup_gan),
+    Case("03 Ahn", "InfoGAN (stage 2)", "h 768, t 384, z 100", 64, 5531, _infogan),
+    Case("04 Leow", "2D CNN + biGRU with GRL", "20 MFCC x 300 frames, 2x128 conv, GRU 256", 32, 535, _sier),
+    # the paper pretrains on an unstated "part" of LibriSpeech: 20 000 one-second chunks is assumed
+    Case("05 Pereira 2018", "BEGAN", "512 bins x 64 frames, 64 filters, 3 scales", 16, 20000, _began),
+]
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def measure(case: Case, device: str, steps: int) -> dict[str, Any]:
+    """Seconds for ``steps`` mini-batches of ``case`` on ``device`` (after a one-batch warm-up)."""
+    torch.manual_seed(0)
+    case.run(case.batch_size, device)  # warm-up: allocations, cuDNN autotune, lazy imports
+    _sync(device)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    n = case.batch_size * steps
+    t0 = time.perf_counter()
+    case.run(n, device)
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    row = {"chapter": case.chapter, "network": case.network, "input": case.shape, "device": device,
+           "batch_size": case.batch_size, "steps": steps, "seconds": round(seconds, 3),
+           "batches_per_s": round(steps / seconds, 2),
+           "epoch_s": round(seconds * case.epoch_size / n, 1), "epoch_size": case.epoch_size}
+    if device.startswith("cuda"):
+        row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return row
+
+
+def run_all(devices: list[str], steps: int) -> list[dict[str, Any]]:
+    rows = []
+    for device in devices:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise SystemExit(f"--device {device}: torch sees no CUDA GPU here (torch {torch.__version__})")
+        for case in CASES:
+            row = measure(case, device, steps)
+            rows.append(row)
+            print(f"{row['device']:<6} {row['chapter']:<16} {row['network']:<30} "
+                  f"{row['batches_per_s']:>8.1f} batch/s  epoch {row['epoch_s']:>8.1f} s", flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m serlib.bench_models", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", nargs="+", default=None,
+                    help="devices to measure (default: cpu, and cuda when torch sees a GPU)")
+    ap.add_argument("--steps", type=int, default=20, help="timed mini-batches per network (default 20)")
+    ap.add_argument("--out", default=None, help="write the rows as JSON here")
+    args = ap.parse_args(argv)
+    if args.steps < 1:
+        ap.error("--steps must be at least 1")
+    devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    info = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"}
+    print(json.dumps(info))
+    rows = run_all(devices, args.steps)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"machine": info, "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
