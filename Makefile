@@ -3,13 +3,15 @@
 #   PROFILE=smoke make book   the quick build
 #   make test              the whole test suite
 #   make bench             speed and memory measurements (results in bench/results.json)
+#   make student           the chapters with the exercises' solutions removed, in _build/student
+#   make instructor        the chapters with the solutions, in _build/instructor
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= book
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book test bench clean notebooks
+.PHONY: setup book test bench clean notebooks student instructor
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +32,12 @@ test: setup
 
 bench: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m serlib.bench
+
+student: setup
+	$(VENV)/bin/serbook edition student
+
+instructor: setup
+	$(VENV)/bin/serbook edition instructor
 
 clean:
 	rm -rf _build book/chapters/*.ipynb book/chapters/*.results results

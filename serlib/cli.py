@@ -1,10 +1,12 @@
 """The ``serbook`` command.
 
-    serbook run NOTEBOOK [-p key=value ...]     execute one chapter with parameters
+    serbook run NOTEBOOK [-f params.yaml] [-p key=value ...] [--jobs N]
+                                                execute one chapter with parameters (value lists: a sweep)
     serbook book [--profile smoke|book|paper]   execute every chapter and build the HTML book
     serbook data check NAME ROOT                check a corpus folder file by file
     serbook data generate [--size S] [--variant V]   generate the embedded corpus into the cache
     serbook data list                           the corpora serlib knows, with licences
+    serbook edition student|instructor [--output-dir DIR]   the chapters without / with the exercises' solutions
 """
 
 from __future__ import annotations
@@ -17,12 +19,20 @@ __all__ = ["main"]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .run import execute, parse_params
+    from .run import check_parameters, execute, load_params_file, merge_params, parse_sweep_params, sweep
 
-    out = execute(args.notebook, parse_params(args.param), output_dir=args.output_dir,
-                  progress=not args.quiet)
-    print(out)
-    return 0
+    file_params, file_grid = load_params_file(args.params_file) if args.params_file else ({}, {})
+    if args.params_file:
+        check_parameters(args.notebook, {**file_params, **file_grid}, origin=f"set in {args.params_file}")
+    cli_params, cli_grid = parse_sweep_params(args.param)
+    params, grid = merge_params(file_params, file_grid, cli_params, cli_grid)
+    if not grid:
+        out = execute(args.notebook, params, output_dir=args.output_dir, progress=not args.quiet)
+        print(out)
+        return 0
+    result = sweep(args.notebook, grid, params, jobs=args.jobs, output_dir=args.output_dir, progress=not args.quiet)
+    print(result.summary())
+    return 1 if result.failed else 0
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
@@ -60,14 +70,52 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_edition(args: argparse.Namespace) -> int:
+    from .exercises import ExerciseError, build_edition
+
+    try:
+        written = build_edition(args.edition, output_dir=args.output_dir)
+    except ExerciseError as exc:
+        print(f"serbook: error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
+_RUN_EPILOG = """\
+parameter file (-f):
+  profile: smoke
+  seeds: [0, 1]          # a YAML list is one value
+  sweep:                 # optional: value lists; every combination runs
+    gamma: [1.25, 2.5, 3.33]
+
+sweeps: a -p value is split on commas into a value list, -p gamma=1.25,2.5,3.33; with several
+lists every combination (cartesian product) runs, N at a time (--jobs), each into
+<output-dir>/<notebook>.sweep/<param=value,...>/. A comma inside brackets or inside a quoted
+YAML string does not split: -p seeds=[0,1] is one value, -p seeds=[0],[0,1] two, and a string
+containing a comma is quoted: -p 'title="a, b"'. Afterwards every results table saved by all
+runs is concatenated, with one column per swept parameter, into <notebook>.sweep/<table>.csv.
+A failed run is reported (combination, cell, error) and the others are kept; the exit status
+is then 1. Re-running a sweep replaces its <notebook>.sweep folder.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="serbook", description="Run and build the serbook study book.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="execute one notebook with parameters")
+    r = sub.add_parser("run", help="execute one notebook with parameters", epilog=_RUN_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("notebook", help="notebooks/NN_name.py (or .ipynb)")
     r.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
-                   help="a parameter (YAML value), repeatable: -p profile=smoke -p seeds=[0,1]")
+                   help="a parameter (YAML value), repeatable: -p profile=smoke -p seeds=[0,1]; "
+                        "a comma-separated value list (-p gamma=1.25,2.5) runs a sweep, see below")
+    r.add_argument("-f", "--params-file", default=None, metavar="PARAMS.yaml",
+                   help="a YAML mapping of parameter: value, with an optional 'sweep:' mapping of "
+                        "parameter: [values]; -p overrides it")
+    r.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="sweeps: runs executed in parallel (default: the number of cores)")
     r.add_argument("--output-dir", default=None, help="where the executed notebook goes (default book/chapters)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run)
@@ -91,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_data_generate)
     ls = dsub.add_parser("list", help="list known corpora")
     ls.set_defaults(func=_cmd_data_list)
+
+    e = sub.add_parser("edition", help="write the student (solutions removed) or instructor edition of every chapter")
+    e.add_argument("edition", choices=["student", "instructor"])
+    e.add_argument("--output-dir", default=None, help="where the .ipynb + .py files go (default _build/<edition>)")
+    e.set_defaults(func=_cmd_edition)
     return p
 
 
@@ -101,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except (ParameterError, CorpusError, FileNotFoundError) as exc:
+    except (ParameterError, CorpusError, FileNotFoundError, FileExistsError) as exc:
         print(f"serbook: error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:  # NotebookFailed, book build failure

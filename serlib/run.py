@@ -10,6 +10,11 @@ with the ``python3`` kernel in the notebooks folder, and writes
 
 A failed run keeps its partial notebook as ``<name>.failed.ipynb`` and never replaces a good
 earlier output.
+
+Parameters may also come from a YAML file (``serbook run NB -f params.yaml``; ``-p`` wins), and a
+value list (``-p gamma=1.25,2.5,3.33``, or a ``sweep:`` mapping in the file) runs one execution per
+combination, in parallel, into ``<output-dir>/<name>.sweep/<param=value,...>/``; :func:`sweep`
+then concatenates the tables every run saved into ``<name>.sweep/<table>.csv``.
 """
 
 from __future__ import annotations
@@ -22,14 +27,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .cache import atomic_write_bytes
 from .config import PROFILES, ParameterError, cache_dir, get_logger, project_root
 
-__all__ = ["BOOK_CHAPTERS", "NotebookFailed", "build_book", "execute", "parse_params", "toc_notebooks", "versions"]
+__all__ = ["BOOK_CHAPTERS", "NotebookFailed", "SweepResult", "build_book", "check_parameters", "execute",
+           "expand_grid", "load_params_file", "merge_params", "parse_params", "parse_sweep_params", "split_values",
+           "sweep", "toc_notebooks", "versions"]
 
 log = get_logger("run")
 
@@ -102,6 +109,42 @@ def _declared_parameters(nb: Any) -> set[str] | None:
     return None
 
 
+def notebook_source(notebook: str | Path) -> Path:
+    """The notebook file: ``notebook`` as given, else relative to the cwd, else to the project root."""
+    root = project_root()
+    src = Path(notebook)
+    if not src.is_absolute():
+        src = (Path.cwd() / src) if (Path.cwd() / src).exists() else root / src
+    if not src.exists():
+        raise FileNotFoundError(f"notebook {notebook} not found (looked in {Path.cwd()} and {root})")
+    return src
+
+
+def _check_parameters(src: Path, nb: Any, params: Mapping[str, Any], origin: str = "") -> None:
+    """Refuse parameter names the ``parameters`` cell does not declare, and unknown profiles."""
+    declared = _declared_parameters(nb)
+    if declared is None:
+        raise ParameterError(f"{src}: no cell tagged 'parameters'; papermill cannot inject parameters")
+    unknown = sorted(set(params) - declared)
+    if unknown:
+        raise ParameterError(f"{src.name}: unknown parameter(s) {unknown}; this notebook takes {sorted(declared)}"
+                             + (f" ({origin})" if origin else ""))
+    if "profile" in params and params["profile"] not in PROFILES:
+        raise ParameterError(f"profile={params['profile']!r} is not one of {list(PROFILES)}")
+
+
+def check_parameters(notebook: str | Path, params: Mapping[str, Any], origin: str = "") -> Path:
+    """Check ``params`` against the notebook's ``parameters`` cell before anything runs; returns its path.
+
+    The error is the one :func:`execute` raises; ``origin`` (e.g. ``"from params.yaml"``) is appended.
+    """
+    import jupytext
+
+    src = notebook_source(notebook)
+    _check_parameters(src, jupytext.read(src), params, origin)
+    return src
+
+
 def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *,
             output_dir: str | Path | None = None, kernel: str = "python3", progress: bool = True,
             timeout: int | None = None) -> Path:
@@ -115,23 +158,12 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
     import papermill as pm
 
     root = project_root()
-    src = Path(notebook)
-    if not src.is_absolute():
-        src = (Path.cwd() / src) if (Path.cwd() / src).exists() else root / src
-    if not src.exists():
-        raise FileNotFoundError(f"notebook {notebook} not found (looked in {Path.cwd()} and {root})")
+    src = notebook_source(notebook)
     params = dict(parameters or {})
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3", "language": "python"}
     nb.metadata.setdefault("language_info", {"name": "python"})
-    declared = _declared_parameters(nb)
-    if declared is None:
-        raise ParameterError(f"{src}: no cell tagged 'parameters'; papermill cannot inject parameters")
-    unknown = sorted(set(params) - declared)
-    if unknown:
-        raise ParameterError(f"{src.name}: unknown parameter(s) {unknown}; this notebook takes {sorted(declared)}")
-    if "profile" in params and params["profile"] not in PROFILES:
-        raise ParameterError(f"profile={params['profile']!r} is not one of {list(PROFILES)}")
+    _check_parameters(src, nb, params)
 
     out_dir = Path(output_dir) if output_dir else root / BOOK_CHAPTERS
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -247,3 +279,394 @@ def build_book(profile: str = "book", *, execute_notebooks: bool = True, strict:
     if proc.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}); see the messages above")
     return root / "_build" / "html"
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter files and sweeps
+# ---------------------------------------------------------------------------------------------
+SWEEP_KEY = "sweep"
+"""The top-level key of a parameter file that holds value lists to sweep over."""
+
+
+def split_values(text: str) -> list[str]:
+    """Split a ``-p`` value on the commas that separate a value list.
+
+    ``1.25,2.5,3.33`` -> ``["1.25", "2.5", "3.33"]``. A comma inside brackets (``[0,1]``,
+    ``{a: 1, b: 2}``) or inside a quoted YAML string (``"a, b"``, ``'a, b'``) does not split, so
+    ``[0],[0,1]`` is two list values and ``'"a, b"'`` one string. A value without such a comma
+    comes back whole.
+    """
+    parts: list[str] = []
+    buf: list[str] = []
+    depth, quote, escaped, prev = 0, "", False, ""
+    for ch in text:
+        buf.append(ch)
+        if quote:  # inside a quoted string: only its closing quote matters
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote, prev = "", ch
+            continue
+        if ch in "'\"" and prev in ("", "[", "{", "(", ",", ":"):  # YAML quotes only open a scalar
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth = max(depth - 1, 0)
+        elif ch == "," and depth == 0:
+            parts.append("".join(buf[:-1]))
+            buf, prev = [], ""
+            continue
+        if not ch.isspace():
+            prev = ch
+    parts.append("".join(buf))
+    return parts
+
+
+def _label(value: Any) -> str:
+    """A value as written on the command line: ``1.25``, ``true``, ``null``, ``smoke``, ``[0, 1]``."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+def _check_values(name: str, values: Any, where: str) -> list[Any]:
+    """A non-empty list of distinct values to sweep ``name`` over, else a ParameterError naming ``where``."""
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
+        raise ParameterError(f"{where}: the values of {name} must be a list, e.g. {name}: [1, 2]; got {values!r}")
+    values = list(values)
+    if not values:
+        raise ParameterError(f"{where}: {name} has an empty list of values to sweep over")
+    seen: set[str] = set()
+    for v in values:
+        if _label(v) in seen:
+            raise ParameterError(f"{where}: {name} lists {_label(v)} more than once")
+        seen.add(_label(v))
+    return values
+
+
+def parse_sweep_params(items: list[str] | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """``-p`` items -> (single values, value lists to sweep over).
+
+    ``["profile=smoke", "gamma=1.25,2.5"]`` -> ``({"profile": "smoke"}, {"gamma": [1.25, 2.5]})``.
+    A value that :func:`split_values` leaves whole is parsed exactly as :func:`parse_params` does;
+    each item of a value list is parsed the same way. A later ``-p`` of the same name wins.
+    """
+    single: dict[str, Any] = {}
+    grid: dict[str, list[Any]] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ParameterError(f"parameter {item!r} must be written key=value")
+        key, value = item.split("=", 1)
+        key, value = key.strip(), value.strip()
+        pieces = split_values(value)
+        if len(pieces) == 1:
+            grid.pop(key, None)
+            single[key] = parse_value(value)
+            continue
+        single.pop(key, None)
+        if any(not piece.strip() for piece in pieces):
+            raise ParameterError(
+                f"-p {item}: empty item in the comma-separated value list; write a value between every two "
+                f"commas, and quote a string that itself contains a comma: -p '{key}=\"a, b\"'")
+        grid[key] = _check_values(key, [parse_value(piece.strip()) for piece in pieces], f"-p {item}")
+    return single, grid
+
+
+def _params_loader() -> Any:
+    """A safe YAML loader that also reads ``1e-3`` (no dot) as a number, like ``-p`` does."""
+    import re
+
+    import yaml
+
+    class ParamsLoader(yaml.SafeLoader):
+        pass
+
+    ParamsLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
+        list("-+0123456789."))
+    return ParamsLoader
+
+
+def load_params_file(path: str | Path) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """Read a YAML parameter file -> (single values, value lists to sweep over).
+
+    The file is a mapping of parameter: value; an optional top-level ``sweep:`` mapping gives
+    parameter: [value, ...] lists whose cartesian product is run::
+
+        profile: smoke
+        seeds: [0, 1]        # one value (a list), not a sweep
+        sweep:
+          gamma: [1.25, 2.5, 3.33]
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"parameter file {path} not found")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_params_loader())  # noqa: S506 (a SafeLoader)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{path}: not a valid YAML parameter file: {exc}") from None
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ParameterError(f"{path}: expected a mapping of parameter: value (e.g. 'profile: smoke'), got {got}")
+    names = [k for k in data if not isinstance(k, str)]
+    if names:
+        raise ParameterError(f"{path}: parameter names must be strings; got {names}")
+    params = dict(data)
+    grid: dict[str, list[Any]] = {}
+    if SWEEP_KEY in params:
+        spec = params.pop(SWEEP_KEY)
+        if not isinstance(spec, dict) or not spec:
+            raise ParameterError(f"{path}: '{SWEEP_KEY}' must be a mapping of parameter: [value, value, ...]")
+        for key, values in spec.items():
+            if not isinstance(key, str):
+                raise ParameterError(f"{path}: parameter names under '{SWEEP_KEY}' must be strings; got {key!r}")
+            if key in params:
+                raise ParameterError(f"{path}: {key} is given both as a value and under '{SWEEP_KEY}'; keep one")
+            if not isinstance(values, list):
+                raise ParameterError(f"{path}: {SWEEP_KEY}.{key} must be a list of values, e.g. {key}: [1, 2]; "
+                                     f"got {values!r}")
+            grid[key] = _check_values(key, values, str(path))
+    return params, grid
+
+
+def merge_params(file_params: Mapping[str, Any], file_grid: Mapping[str, list[Any]],
+                 cli_params: Mapping[str, Any], cli_grid: Mapping[str, list[Any]]
+                 ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The parameter file overridden by ``-p``: a ``-p`` name replaces the file's value or value list."""
+    params, grid = dict(file_params), {k: list(v) for k, v in file_grid.items()}
+    for key, value in cli_params.items():
+        params[key] = value
+        grid.pop(key, None)
+    for key, values in cli_grid.items():
+        grid[key] = list(values)
+        params.pop(key, None)
+    return params, grid
+
+
+def expand_grid(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of the value lists (cartesian product, first parameter varying slowest)."""
+    import itertools
+
+    keys = list(grid)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(list(grid[k]) for k in keys))]
+
+
+def run_label(combo: Mapping[str, Any]) -> str:
+    """The folder name of one combination: ``gamma=1.25,size=tiny`` (unsafe characters become ``_``)."""
+    import hashlib
+    import re
+
+    def text(v: Any) -> str:
+        if isinstance(v, (list, tuple)):
+            return "+".join(text(x) for x in v)
+        return re.sub(r"[^A-Za-z0-9._+-]", "_", _label(v))
+
+    label = ",".join(f"{re.sub(r'[^A-Za-z0-9_]', '_', k)}={text(v)}" for k, v in combo.items())
+    if len(label) > 120:
+        label = label[:110] + "_" + hashlib.sha1(label.encode()).hexdigest()[:8]
+    return label
+
+
+def _unique_labels(combos: list[dict[str, Any]]) -> list[str]:
+    labels: list[str] = []
+    for combo in combos:
+        label, k = run_label(combo), 2
+        while label in labels:
+            label, k = f"{run_label(combo)}__{k}", k + 1
+        labels.append(label)
+    return labels
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _sweep_worker_init(threads: int) -> None:
+    """A sweep worker: quiet per-run log lines (the parent shows a progress bar) and share the cores."""
+    import logging
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+    get_logger("run").setLevel(logging.WARNING)
+
+
+def _sweep_run(src: str, params: dict[str, Any], folder: str, kernel: str, timeout: int | None) -> dict[str, Any]:
+    """One combination of a sweep; never raises, so one failure cannot lose the other runs."""
+    t0 = time.time()
+    try:
+        execute(src, params, output_dir=folder, kernel=kernel, progress=False, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 (reported with its combination)
+        error = str(exc) if isinstance(exc, (NotebookFailed, ParameterError)) else f"{type(exc).__name__}: {exc}"
+        return {"ok": False, "error": error, "seconds": round(time.time() - t0, 1)}
+    return {"ok": True, "error": "", "seconds": round(time.time() - t0, 1)}
+
+
+class SweepResult(dict):
+    """The collected tables of a sweep, ``{name: DataFrame}``, with the runs beside them.
+
+    ``runs``: one dict per combination (``label``, ``parameters``, ``folder``, ``ok``, ``error``,
+    ``seconds``); ``failed``: those that failed; ``folder``: ``<output-dir>/<stem>.sweep``;
+    ``skipped``: table names that some successful runs did not save (so not collected).
+    """
+
+    def __init__(self, tables: Mapping[str, Any], *, notebook: Path, folder: Path, grid: Mapping[str, list[Any]],
+                 runs: list[dict[str, Any]], jobs: int, skipped: list[str]) -> None:
+        super().__init__(tables)
+        self.notebook, self.folder, self.grid, self.runs, self.jobs, self.skipped = (
+            notebook, folder, dict(grid), runs, jobs, skipped)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.runs if not r["ok"]]
+
+    def summary(self) -> str:
+        """A few lines: how many runs, which failed (combination, cell, error), what was collected."""
+        over = ", ".join(f"{k} ({len(v)} values)" for k, v in self.grid.items())
+        ok = len(self.runs) - len(self.failed)
+        lines = [f"sweep of {self.notebook.name} over {over}: {len(self.runs)} runs, {self.jobs} at a time; "
+                 f"{ok} succeeded, {len(self.failed)} failed"]
+        for r in self.failed:
+            lines.append(f"  FAILED {r['label']}: " + r["error"].replace("\n", "\n    "))
+        if self:
+            lines.append(f"collected tables (one column per swept parameter) in {self.folder}:")
+            for name, table in self.items():
+                lines.append(f"  {name}.csv: {len(table)} rows x {table.shape[1]} columns")
+                lines.append("    " + table.to_string(max_rows=10, max_cols=8).replace("\n", "\n    "))
+        elif ok:
+            lines.append("no table was saved by every successful run; nothing collected")
+        if self.skipped:
+            lines.append(f"not collected (missing from some runs): {', '.join(self.skipped)}")
+        return "\n".join(lines)
+
+
+def _collect(stem: str, runs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """Concatenate each results table present in every successful run, with the swept parameters."""
+    import pandas as pd
+
+    from .results import load_table
+
+    ok = [r for r in runs if r["ok"]]
+    names = [{p.stem for p in (Path(r["folder"]) / f"{stem}.results").glob("*.csv")} for r in ok]
+    common = set.intersection(*names) if names else set()
+    skipped = sorted(set().union(*names) - common)
+    tables = {}
+    for name in sorted(common):
+        frames = []
+        for r in ok:
+            df = load_table(Path(r["folder"]) / f"{stem}.results" / f"{name}.csv")
+            for pos, (key, value) in enumerate(r["parameters"].items()):
+                column = key if key not in df.columns else f"swept_{key}"
+                df.insert(pos, column, [value] * len(df))
+            frames.append(df)
+        tables[name] = pd.concat(frames)
+    return tables, skipped
+
+
+def sweep(notebook: str | Path, grid: Mapping[str, Any], base_params: Mapping[str, Any] | None = None, *,
+          jobs: int | None = None, output_dir: str | Path | None = None, kernel: str = "python3",
+          progress: bool = True, timeout: int | None = None) -> SweepResult:
+    """Execute ``notebook`` once per combination of ``grid``'s value lists, ``jobs`` runs at a time.
+
+    ``grid`` maps parameter -> list of values (``{"gamma": [1.25, 2.5]}``; several parameters give
+    their cartesian product); ``base_params`` are passed to every run. Each run goes through
+    :func:`execute` into ``<output_dir>/<stem>.sweep/<param=value,...>/`` (``output_dir`` defaults to
+    ``book/chapters``). Every name is checked before anything runs. A run that fails is recorded with
+    its combination, cell and error; the others go on. Then each results table that every successful
+    run saved is concatenated, with one column per swept parameter (``swept_<name>`` if the table
+    already has a column of that name), into ``<stem>.sweep/<table>.csv``. ``sweep.json`` there
+    lists the runs. Re-running replaces the ``<stem>.sweep`` folder.
+
+    ``jobs`` defaults to the number of cores; each run is a separate process, and the kernels share
+    the cores (``OMP_NUM_THREADS`` = cores // jobs unless already set).
+    """
+    import multiprocessing as mp
+    import shutil
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import jupytext
+    from tqdm.auto import tqdm
+
+    base = dict(base_params or {})
+    grid = {k: _check_values(k, v, "sweep grid") for k, v in grid.items()}
+    if not grid:
+        raise ParameterError("a sweep needs at least one parameter with a list of values, e.g. {'gamma': [1.25, 2.5]}")
+    both = sorted(set(base) & set(grid))
+    if both:
+        raise ParameterError(f"{both} given both as a base parameter and in the sweep grid; keep one")
+    src = notebook_source(notebook)
+    nb = jupytext.read(src)
+    combos = expand_grid(grid)
+    for combo in combos:
+        _check_parameters(src, nb, {**base, **combo})
+    if jobs is None:
+        jobs = _cores()
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ParameterError(f"jobs={jobs!r}: expected a whole number of parallel runs, at least 1")
+    jobs = min(jobs, len(combos))
+
+    out_dir = Path(output_dir) if output_dir else project_root() / BOOK_CHAPTERS
+    folder = out_dir / f"{src.stem}.sweep"
+    manifest = folder / "sweep.json"
+    if folder.exists():
+        if not manifest.exists():
+            raise FileExistsError(f"{folder} exists but holds no sweep.json, so no sweep wrote it; move it away "
+                                  f"or choose another --output-dir")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    labels = _unique_labels(combos)
+    runs = [{"label": label, "parameters": combo, "folder": str(folder / label), "ok": False,
+             "error": "not run", "seconds": None} for label, combo in zip(labels, combos)]
+
+    def write_manifest(status: str, tables: Sequence[str] = (), skipped: Sequence[str] = ()) -> None:
+        record = {"notebook": str(src), "status": status, "grid": grid, "base_parameters": base, "jobs": jobs,
+                  "runs": runs, "tables": list(tables), "not_collected": list(skipped),
+                  "finished": time.strftime("%Y-%m-%d %H:%M:%S") if status == "finished" else None}
+        atomic_write_bytes(manifest, json.dumps(record, indent=2, default=str).encode())
+
+    write_manifest("running")
+    tasks = [(str(src), {**base, **r["parameters"]}, r["folder"], kernel, timeout) for r in runs]
+    bar = tqdm(total=len(tasks), desc=f"sweep {src.stem}", unit="run", disable=not progress)
+
+    def record(i: int, outcome: dict[str, Any]) -> None:
+        runs[i].update(outcome)
+        bar.update(1)
+        if not outcome["ok"]:
+            bar.write(f"failed: {runs[i]['label']}: {outcome['error'].splitlines()[0]}", file=sys.stderr)
+
+    log.info("sweep of %s: %d runs over %s, %d at a time -> %s", src.name, len(tasks), list(grid), jobs, folder)
+    t0 = time.time()
+    try:
+        if jobs == 1:
+            for i, task in enumerate(tasks):
+                record(i, _sweep_run(*task))
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_sweep_worker_init,
+                                     initargs=(max(1, _cores() // jobs),)) as pool:
+                futures = {pool.submit(_sweep_run, *task): i for i, task in enumerate(tasks)}
+                for fut in as_completed(futures):
+                    try:
+                        outcome = fut.result()
+                    except Exception as exc:  # noqa: BLE001 (the worker process itself died)
+                        outcome = {"ok": False, "error": f"worker process failed: {type(exc).__name__}: {exc}",
+                                   "seconds": None}
+                    record(futures[fut], outcome)
+    except BaseException:
+        write_manifest("interrupted")
+        raise
+    finally:
+        bar.close()
+    tables, skipped = _collect(src.stem, runs)
+    for name, table in tables.items():
+        atomic_write_bytes(folder / f"{name}.csv", table.to_csv().encode())
+    write_manifest("finished", sorted(tables), skipped)
+    log.info("sweep of %s done in %.1f s: %d of %d runs succeeded", src.name, time.time() - t0,
+             sum(r["ok"] for r in runs), len(runs))
+    return SweepResult(tables, notebook=src, folder=folder, grid=grid, runs=runs, jobs=jobs, skipped=skipped)

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -76,6 +76,7 @@ __all__ = [
     "Variant",
     "check_local_models",
     "fold_gains",
+    "infogan_settings",
     "load",
     "mi_quality",
     "plot_gan_curves",
@@ -452,6 +453,71 @@ def _fold_job(data: ChapterData, fold: Fold, cfg: Config, seed: int, keep: bool)
         return out
     finally:
         torch.set_num_threads(n)
+
+
+SETTING_KEYS = frozenset({"use_text", "use_mi", "lambda_mi", "mixup_alpha", "epochs_gan", "lr_g", "lr_d", "lr_heads",
+                          "z_dim", "aug_factor"})
+"""What :func:`infogan_settings` lets a setting change."""
+
+
+def infogan_settings(data: ChapterData, fold: Fold, cfg: Config, seed: int,
+                     settings: Mapping[str, Mapping[str, Any]], *, align: bool = True
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage 1 once on ``fold``, then stages 2 and 3 once per named InfoGAN setting.
+
+    A quick study of one change to the InfoGAN (the chapter's exercises use it): every setting
+    starts from the same stage-1 model (aligned unless ``align`` is False) and differs from
+    ``cfg`` only by its overrides, any of :data:`SETTING_KEYS` (``use_text``/``use_mi`` as in
+    :class:`Variant`; the others are :class:`Config` fields). Stage 3 fine-tunes the classifier
+    on real + generated features as :func:`run_fold` does, and, as the control, on real features
+    only.
+
+    Returns
+    -------
+    (one row per setting: ``uar_no_aug`` (the stage-1 classifier), ``uar_control``,
+    ``uar_aug`` and the final-epoch ``mi_y_fake``, ``mi_t_fake``, ``acc_y_fake``, ``d_loss``,
+    ``g_adv``; the InfoGAN histories with a ``setting`` column)
+    """
+    for name, over in settings.items():
+        unknown = sorted(set(over) - SETTING_KEYS)
+        if unknown:
+            raise ParameterError(f"setting {name!r}: cannot change {unknown}; a setting may change "
+                                 f"{sorted(SETTING_KEYS)}")
+    dev = get_device(cfg.device)
+    y, T = data.y, data.t
+    tr, te = np.asarray(fold.train), np.asarray(fold.test)
+    K, t_dim = len(data.corpus.labels), T.shape[1]
+    inputs = data.inputs.fit_stats(tr)
+    seed_everything(seed)
+    enc, h_dim = _encoder(cfg, t_dim)
+    base = AlignedSER(enc, h_dim, K, t_dim)
+    train_baseline(base, inputs, tr, y, T, epochs=cfg.epochs_stage1, lr=cfg.lr_stage1, batch_size=cfg.batch_size,
+                   tau=cfg.tau, align=align, align_weight=cfg.align_weight, device=dev, seed=seed)
+    H = embed(base, inputs, device=dev)
+    uar0 = uar(y[te], predict(base.classifier, H[te]))
+    rows, hists = [], []
+    for name, over in settings.items():
+        c = replace(cfg, **{k: v for k, v in over.items() if k not in ("use_text", "use_mi")})
+        model = copy.deepcopy(base)
+        seed_everything(seed)
+        gan = InfoGAN(model.h_dim, K, t_dim, c.z_dim, model.classifier, model.text_head,
+                      use_text=bool(over.get("use_text", True)), hidden=c.gan_hidden)
+        hist = train_infogan(gan, H[tr], y[tr], T[tr], epochs=c.epochs_gan, batch_size=c.batch_size_gan, lr_g=c.lr_g,
+                             lr_d=c.lr_d, lr_q=c.lr_heads, lam=c.lambda_mi, use_mi=bool(over.get("use_mi", True)),
+                             mixup_alpha=c.mixup_alpha, tau=c.tau, device=dev, seed=seed).frame()
+        snapshot = copy.deepcopy(model.classifier.state_dict())
+        h_gen, y_gen, _ = generate_like(gan, y[tr], T[tr], c.aug_factor, seed=seed, device=dev)
+        scores = {}
+        for key, extra in (("uar_control", ()), ("uar_aug", (h_gen, y_gen))):
+            model.classifier.load_state_dict(snapshot)
+            stage3_ser(model, gan, H[tr], y[tr], *extra, epochs=c.epochs_stage3, lr=c.lr_stage3,
+                       batch_size=c.batch_size_stage3, class_weight=c.class_weight, device=dev, seed=seed)
+            scores[key] = uar(y[te], predict(model.classifier, H[te]))
+        last = hist.iloc[-1]
+        rows.append({"setting": name, "fold": fold.name, "seed": seed, "uar_no_aug": uar0, **scores,
+                     **{k: float(last[k]) for k in ("mi_y_fake", "mi_t_fake", "acc_y_fake", "d_loss", "g_adv")}})
+        hists.append(hist.assign(setting=name, fold=fold.name, seed=seed))
+    return pd.DataFrame(rows).set_index("setting"), pd.concat(hists, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------------

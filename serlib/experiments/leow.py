@@ -70,6 +70,7 @@ __all__ = [
     "HOP_LENGTH",
     "beside_paper",
     "comparison",
+    "fit_one",
     "fold_table",
     "grid_points",
     "lmfb_energy_pitch",
@@ -502,6 +503,66 @@ def _train_unit(cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, 
                 acc, chance = speaker_probe(z, spk, rows, fraction=cfg.probe_fraction, seed=seed)
                 out["probe"].append({**tags, "speakers": part, "accuracy": acc, "chance": chance})
     return out
+
+
+def _pass_gradient_layer() -> Any:
+    """A stand-in for the gradient-reversal layer that is the identity both ways (its ``lam``,
+    set by :class:`~serlib.models.sier.SIERNet` at every step, is ignored)."""
+    from torch import nn
+
+    class PassGradient(nn.Module):
+        lam = 0.0
+
+        def forward(self, x: Any) -> Any:
+            return x
+
+    return PassGradient()
+
+
+def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers: int = 1,
+            gamma: float | None = 2.5, reversal: bool = True, seed: int = 0) -> dict[str, Any]:
+    """Train one 2D CNN biGRU on ``fold`` and probe its frozen encoder (a quick study of one change).
+
+    The network is the first point of ``cfg``'s architecture grid with ``layers`` CNN blocks,
+    trained like every row of :func:`run` (epoch chosen on the validation pair). ``gamma=None``
+    trains without AL. ``reversal=False`` keeps the speaker classifier but removes the gradient
+    reversal: the encoder then *helps* the speaker classifier (multi-task learning, the encoder
+    minimising ``J_e + J_s``) instead of working against it.
+
+    Returns
+    -------
+    ``{"scores": test accuracy/UAR/macro-F1, "best_epoch", "history": per-epoch frame,
+    "probe": {"unseen": .., "training": .., "chance unseen": .., "chance training": ..}}`` with
+    the speaker-probe accuracies of :func:`speaker_probe` on the fold's unseen (validation +
+    test) and training speakers.
+    """
+    if not reversal and gamma is None:
+        raise ParameterError("fit_one(reversal=False) needs the speaker branch: give a gamma (with no reversal it sets "
+                             "no weight, the speaker loss reaches the encoder unreversed)")
+    device = get_device(cfg.device)
+    x = _standardise(mfcc, fold.train) if cfg.input_norm == "train" else mfcc
+    y, spk = corpus.y, corpus.speakers
+    train_spk = sorted(set(spk[fold.train]))
+    s_index = {s: i for i, s in enumerate(train_spk)}
+    s_train = np.array([s_index[s] for s in spk[fold.train]])
+    gp = grid_points(cfg, "cnn_bigru")[0]
+    seed_everything(seed)
+    enc = build_encoder("cnn_bigru", x.shape[1], x.shape[2], cnn_layers=layers, filters=gp["filters"],
+                        kernel=gp["kernel"], gru_units=gp["gru_units"], dropout=cfg.dropout)
+    net = SIERNet(enc, len(corpus.labels), len(train_spk) if gamma is not None else None, fc_units=gp["fc_units"],
+                  dropout=cfg.dropout)
+    if not reversal:
+        net.grl = _pass_gradient_layer()
+    fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
+                   y[fold.val], epochs=cfg.epochs, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
+                   device=device, seed=seed, select=cfg.select)
+    pred = predict_emotions(fit.model, x[fold.test])
+    z = embed(fit.model, x)
+    probe: dict[str, float] = {}
+    for part, rows in (("unseen", np.concatenate([fold.val, fold.test])), ("training", fold.train)):
+        probe[part], probe[f"chance {part}"] = speaker_probe(z, spk, rows, fraction=cfg.probe_fraction, seed=seed)
+    return {"scores": classification_scores(y[fold.test], pred), "best_epoch": fit.best_epoch,
+            "history": fit.history, "probe": probe}
 
 
 def _n_workers(cfg: Config, device: Any, n_units: int) -> int:
