@@ -17,10 +17,29 @@
 # synthesises on your machine with the eSpeak NG speech synthesiser. This chapter tours it,
 # measures how hard it is with the classical baseline that every later chapter must beat, and
 # shows how to point any chapter at a real corpus instead.
+
+# %% [markdown]
+# :::{admonition} Run this chapter yourself
+# :class: tip
 #
-# **Run this chapter yourself:**
-# `serbook run notebooks/00_corpora.py -p profile=book` (or `-p profile=smoke` for a quick check,
-# `-p corpus=iemocap -p data_root=/path/to/IEMOCAP_full_release` for the real thing).
+# Download the source, {download}`00_corpora.py <../../notebooks/00_corpora.py>` (a jupytext
+# notebook), or run it from the project folder, one command per profile:
+#
+# ```bash
+# # smoke: the tiny corpus, seconds; checks the wiring
+# serbook run notebooks/00_corpora.py -p profile=smoke
+# # book: the full embedded corpus, what this page shows
+# serbook run notebooks/00_corpora.py -p profile=book
+# # paper: a real corpus (here IEMOCAP)
+# serbook run notebooks/00_corpora.py -p profile=paper \
+#     -p corpus=iemocap -p data_root=/path/to/IEMOCAP_full_release
+# ```
+#
+# Main parameters: `corpus` and `data_root` (any corpus of {doc}`../corpora`), `size` (tiny, default,
+# large), `feature_set` (egemaps or is10) and `protocol` (session or speaker). Any parameter of the
+# `parameters` cell below can be set with `-p name=value`; the executed notebook and its result tables
+# go to `book/chapters/`.
+# :::
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
@@ -182,3 +201,102 @@ display(Markdown(
 # %%
 pd.DataFrame([{"corpus": k, "name": s.title, "folder under $SERLIB_DATA": s.default_subdir, "licence": s.licence,
                "where to obtain": s.url_hint} for k, s in available_corpora().items()]).set_index("corpus")
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise changes one thing in the pipeline above and asks you to explain the effect. They
+# reuse what the chapter computed (the corpus `lab`, its functionals `feats`, the configuration
+# `cfg`) and run in seconds. Choosing a setting by its test score, as these exercises do, is for
+# understanding only: a reported result must choose it on training data.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 1: a held-out session or a held-out speaker?
+#
+# The baseline tests on a held-out *session*: both of its speakers are unseen, and so is the
+# session's recording channel. Switch to leave-one-speaker-out
+# (`serlib.splits.leave_one_speaker_out`), where the other speaker of the test session is among
+# the training speakers, and compare the plain SVM's mean UAR under both protocols with
+# `serlib.experiments.common.svm_yardstick(lab, folds, features=feats, ...)`. What do you expect
+# from the per-session channels, what do you see, and which protocol would you report?
+
+# %% tags=["solution"]
+from serlib.experiments.common import svm_yardstick  # starter
+from serlib.splits import leave_one_session_out, leave_one_speaker_out  # starter
+
+protocols = {"leave-one-session-out": leave_one_session_out(lab),  # starter
+             "leave-one-speaker-out": leave_one_speaker_out(lab)}  # starter
+rows = []
+for name, folds_ in protocols.items():  # starter
+    s, _ = svm_yardstick(lab, folds_, feature_set=cfg.feature_set, C=cfg.svm_C, features=feats,  # starter
+                         progress=False)  # starter
+    rows.append({"protocol": name, "folds": len(folds_), "UAR (%)": 100 * s["uar"].mean(),
+                 "std over folds": 100 * s["uar"].std(ddof=0)})
+by_protocol = pd.DataFrame(rows).set_index("protocol")
+fig, ax = plt.subplots(figsize=(6, 2.6))
+ax.barh(by_protocol.index, by_protocol["UAR (%)"], xerr=by_protocol["std over folds"], color=["C0", "C1"])
+ax.axvline(100 / len(lab.labels), color="grey", ls="--", lw=1, label="chance")
+ax.set_xlabel("UAR (%) of the plain functionals + RBF-SVM")
+ax.legend(fontsize="small")
+plt.tight_layout()
+plt.show()
+gap = by_protocol["UAR (%)"].iloc[1] - by_protocol["UAR (%)"].iloc[0]
+spread = by_protocol["std over folds"].max()
+display(Markdown(
+    f"Testing one speaker while the other speaker of the same session trains changes the mean UAR by "
+    f"**{gap:+.1f}** points (the fold-to-fold spread is up to {spread:.1f} points). "
+    + ("That is more than the spread between folds: the test session's channel, heard in training, helps the "
+       "classifier, so leave-one-speaker-out overstates how well it copes with a new recording set-up."
+       if gap > spread else
+       "That is within the spread between folds: on this corpus hearing the test session's channel in training "
+       "gives no clear advantage, and the two protocols measure much the same thing." if abs(gap) <= spread else
+       "Leave-one-speaker-out is clearly lower here, so hearing the session's channel in training does not help; "
+       "the per-fold scores show which speakers pull it down.")))
+by_protocol.round(1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 2: how much does the SVM's C matter?
+#
+# Sweep the RBF-SVM's regularisation `C` over 0.01, 0.1, 1, 10 and 100 for the plain and the
+# speaker-adaptive baseline, on the chapter's protocol, and plot UAR against `C`. Is the default
+# `C = 1` a fair choice for both? Does the lead of speaker-adaptive normalisation depend on `C`?
+
+# %% tags=["solution"]
+from serlib.experiments.common import svm_yardstick  # starter
+from serlib.splits import leave_one_session_out, leave_one_speaker_out  # starter
+
+folds_ = leave_one_session_out(lab) if cfg.protocol == "session" else leave_one_speaker_out(lab)  # starter
+Cs = [0.01, 0.1, 1.0, 10.0, 100.0]  # starter
+rows = []
+for C in Cs:  # starter
+    for adaptive in (False, True):  # starter
+        s, _ = svm_yardstick(lab, folds_, feature_set=cfg.feature_set, C=C, speaker_adaptive=adaptive,  # starter
+                             features=feats, progress=False)  # starter
+        rows.append({"C": C, "normalisation": "speaker-adaptive" if adaptive else "plain",
+                     "UAR (%)": 100 * s["uar"].mean()})
+sweep = pd.DataFrame(rows).pivot(index="C", columns="normalisation", values="UAR (%)")
+ax = sweep.plot(marker="o", logx=True, figsize=(5.5, 3.2))
+ax.axhline(100 / len(lab.labels), color="grey", ls="--", lw=1, label="chance")
+ax.set_ylabel("UAR (%)")
+ax.set_title(f"RBF-SVM C, leave-one-{cfg.protocol}-out")
+ax.legend(fontsize="small")
+plt.show()
+best = sweep.idxmax()
+lines = [f"* **{norm}**: best C = {best[norm]:g} ({sweep.loc[best[norm], norm]:.1f} %), "
+         f"C = 1 gives {sweep.loc[1.0, norm]:.1f} %; from C = {Cs[0]:g} to C = {Cs[-1]:g} UAR goes from "
+         f"{sweep.loc[Cs[0], norm]:.1f} % to {sweep.loc[Cs[-1], norm]:.1f} %."
+         for norm in sweep.columns]
+lead = sweep["speaker-adaptive"] - sweep["plain"]
+lines.append(f"* Speaker-adaptive normalisation leads by {lead.min():+.1f} to {lead.max():+.1f} points across C: "
+             + ("it helps whatever the regularisation, so its gain is not a matter of tuning C."
+                if lead.min() > 0 else "its advantage depends on C, so compare the two at their own best C."))
+display(Markdown("\n".join(lines)))
+sweep.round(1)
+
+# %% [markdown]
+# ## References
+#
+# ```{bibliography}
+# :filter: docname in docnames
+# :labelprefix: 0-
+# ```

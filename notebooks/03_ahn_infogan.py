@@ -55,11 +55,31 @@
 # AST and BERT as the paper does. The protocol is the paper's: leave-one-speaker-out, UAR per
 # held-out speaker, mean ± std over speakers. Beside every table stand the paper's numbers and
 # the book's yardstick (IS10 functionals + RBF-SVM, plain and speaker-adaptive) on the same folds.
+
+# %% [markdown]
+# :::{admonition} Run this chapter yourself
+# :class: tip
 #
-# **Run this chapter yourself:** `serbook run notebooks/03_ahn_infogan.py -p profile=book`
-# (`-p profile=smoke` checks the wiring in about a minute). On IEMOCAP with local weights:
-# `serbook run notebooks/03_ahn_infogan.py -p profile=paper -p data_root=/path/to/IEMOCAP_full_release
-# -p audio_model_path=/models/ast-finetuned-audioset-10-10-0.4593 -p text_model_path=/models/bert-base-uncased`.
+# Download the source, {download}`03_ahn_infogan.py <../../notebooks/03_ahn_infogan.py>` (a jupytext
+# notebook), or run it from the project folder, one command per profile:
+#
+# ```bash
+# # smoke: the tiny corpus, two folds; under a minute
+# serbook run notebooks/03_ahn_infogan.py -p profile=smoke
+# # book: what this page shows (the embedded corpus, every speaker)
+# serbook run notebooks/03_ahn_infogan.py -p profile=book
+# # paper: IEMOCAP with local AST and BERT checkpoints; for a GPU
+# serbook run notebooks/03_ahn_infogan.py -p profile=paper \
+#     -p data_root=/path/to/IEMOCAP_full_release \
+#     -p audio_model_path=/models/ast-finetuned-audioset-10-10-0.4593 \
+#     -p text_model_path=/models/bert-base-uncased
+# ```
+#
+# The `paper` profile uses IEMOCAP with a local AST audio encoder and BERT text encoder, as the paper
+# does, and is meant for a GPU. Main parameters: `split`, `audio_encoder`, `text_encoder`,
+# `lambda_mi`, `mixup_alpha`, `epochs_gan` and `aug_factor`. Every parameter of the `parameters`
+# cell below can be set with `-p name=value`.
+# :::
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
@@ -386,3 +406,105 @@ summ[["ours", "folds"]]
 #   without a transcript; we draw it from a per-class Gaussian of the training text embeddings
 #   (`balance_text`), since the paper does not say how.
 # * **Metric.** UAR throughout (the paper's "unweighted accuracy" in Tables IV–VI).
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise changes one thing in stage 2 and asks you to explain the effect. They reuse the
+# chapter's data (`data`) and configuration (`cfg`) and run on the first fold with the first
+# seed: `ahn.infogan_settings` trains the aligned stage-1 model once, then one InfoGAN and its
+# stage 3 per setting, so each exercise takes well under a minute on a laptop CPU.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 1: drop the text code
+#
+# Table III drops the text code $t$ from the generator only in the model *without* cross-modal
+# alignment. Drop it from the full model: on the first fold, train the InfoGAN with and without
+# the text code (`{"use_text": False}`, which removes $\mathcal L_{I_t}$ as well) on the same
+# aligned stage-1 model with `ahn.infogan_settings`. Compare $\mathcal L_{I_y}$ during training
+# and the UAR after augmentation, and explain what the text code asks of the generator.
+
+# %% tags=["solution"]
+fold, seed = data.folds[0], cfg.seeds[0]  # starter
+settings = {"full model": {}, "without the text code": {"use_text": False}}  # starter
+text_table, text_hist = ahn.infogan_settings(data, fold, cfg, seed, settings)  # starter
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+for name, h in text_hist.groupby("setting", sort=False):
+    axes[0].plot(h["epoch"], h["mi_y_fake"], label=name)
+    axes[1].plot(h["epoch"], h["acc_y_fake"], label=name)
+axes[0].set_ylabel("$\\mathcal{L}_{I_y}$ on generated features")
+axes[1].set_ylabel("generated features classified as their code")
+for ax in axes:
+    ax.set_xlabel("InfoGAN epoch")
+    ax.legend(fontsize="small")
+plt.tight_layout()
+plt.show()
+full, no_text = text_table.loc["full model"], text_table.loc["without the text code"]
+d_aug = 100 * (full["uar_aug"] - no_text["uar_aug"])
+display(Markdown(
+    f"On held-out {fold.name}, after augmentation the full model reaches {100 * full['uar_aug']:.1f} % UAR and the "
+    f"generator without the text code (so without $\\mathcal{{L}}_{{I_t}}$) {100 * no_text['uar_aug']:.1f} % "
+    f"({d_aug:+.1f} points for the text code; the stage-1 classifier alone: {100 * full['uar_no_aug']:.1f} %, the "
+    f"control that re-trains it on real features only: {100 * full['uar_control']:.1f} %). The emotion code's MI "
+    f"loss ends at {full['mi_y_fake']:.3f} with the text code and {no_text['mi_y_fake']:.3f} without it: "
+    + ("without a sentence to match as well, the generator makes features that are easier to classify as their "
+       "emotion." if no_text["mi_y_fake"] < full["mi_y_fake"] else
+       "the text code does not make the generated features harder to classify as their emotion.")
+    + " One fold and one seed: read differences of a point or two as ties (compare the fold-to-fold spread of "
+      "Table III)."))
+(100 * text_table[["uar_no_aug", "uar_control", "uar_aug"]]).round(1).join(
+    text_table[["mi_y_fake", "mi_t_fake", "acc_y_fake"]].round(3))
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 2: the weight of the MI terms
+#
+# Vary λ (`lambda_mi`), the weight of $\mathcal L_{I_y} + \mathcal L_{I_t}$ in the generator's
+# loss: 0 (only the adversarial loss shapes the generator; the MI terms are still measured), the
+# chapter's value and five times it (`{"lambda_mi": lam}` settings of `ahn.infogan_settings`). How
+# do the MI loss and the share of generated features classified as their code respond, and does
+# the augmentation follow?
+
+# %% tags=["solution"]
+import numpy as np
+
+fold, seed = data.folds[0], cfg.seeds[0]  # starter
+lambdas = sorted({0.0, float(cfg.lambda_mi), 5 * float(cfg.lambda_mi)})  # starter
+settings = {f"λ = {lam:g}": {"lambda_mi": lam} for lam in lambdas}  # starter
+lam_table, lam_hist = ahn.infogan_settings(data, fold, cfg, seed, settings)  # starter
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+for name, h in lam_hist.groupby("setting", sort=False):
+    axes[0].plot(h["epoch"], h["mi_y_fake"], label=name)
+    axes[1].plot(h["epoch"], h["d_loss"], label=name)
+axes[0].set_ylabel("$\\mathcal{L}_{I_y}$ on generated features")
+axes[1].set_ylabel("discriminator loss")
+for ax in axes:
+    ax.set_xlabel("InfoGAN epoch")
+    ax.legend(fontsize="small")
+plt.tight_layout()
+plt.show()
+mi, acc = lam_table["mi_y_fake"].to_numpy(), lam_table["acc_y_fake"].to_numpy()
+trend = ("falls as λ grows" if (np.diff(mi) < 0).all() else "does not rise as λ grows" if (np.diff(mi) <= 0).all()
+         else "does not follow λ")
+gain = 100 * (lam_table["uar_aug"].iloc[1:].max() - lam_table["uar_aug"].iloc[0])
+display(Markdown(
+    f"The final $\\mathcal{{L}}_{{I_y}}$ on generated features {trend} ({' → '.join(f'{v:.4f}' for v in mi)}), "
+    f"and the share of generated features classified as their code goes {' → '.join(f'{v:.2f}' for v in acc)}. "
+    "UAR after augmentation: " + ", ".join(f"{100 * v:.1f} % ({k})" for k, v in lam_table["uar_aug"].items())
+    + f"; the control without generated features: {100 * lam_table['uar_control'].iloc[0]:.1f} %. "
+    + (f"The MI term adds up to {gain:+.1f} points over λ = 0, where only the adversarial loss shapes the generator."
+       if gain > 0 else
+       "No λ > 0 beats λ = 0 here: "
+       + ("the MI term makes the generated features more typical of their emotion without making them more useful "
+          "to the classifier." if acc[-1] > acc[0] else
+          "on this fold the MI term makes the generated features neither more typical of their emotion nor more "
+          "useful to the classifier."))))
+(lam_table.assign(**{c: 100 * lam_table[c] for c in ("uar_no_aug", "uar_control", "uar_aug")})
+ .drop(columns=["fold", "seed"]).round(3))
+
+# %% [markdown]
+# ## References
+#
+# ```{bibliography}
+# :filter: docname in docnames
+# :labelprefix: 3-
+# ```

@@ -64,12 +64,30 @@
 # show: the book's yardstick (openSMILE functionals + SVM) on the same folds, and a direct test of
 # the claim behind the method — a fresh *speaker probe* trained on each frozen encoder's output
 # tells how much speaker identity the representation still carries with and without AL.
+
+# %% [markdown]
+# :::{admonition} Run this chapter yourself
+# :class: tip
 #
-# **Run this chapter yourself:**
-# `serbook run notebooks/04_leow_speaker_adversarial.py -p profile=book`
-# (`-p profile=smoke` for a quick check; on a real corpus
-# `-p profile=paper -p corpus=emodb -p data_root=/path/to/emodb`, or `corpus=ravdess`; the
-# `paper` profile trains the paper's full grid and is meant for a GPU).
+# Download the source,
+# {download}`04_leow_speaker_adversarial.py <../../notebooks/04_leow_speaker_adversarial.py>` (a
+# jupytext notebook), or run it from the project folder, one command per profile:
+#
+# ```bash
+# # smoke: the tiny corpus, one depth; seconds
+# serbook run notebooks/04_leow_speaker_adversarial.py -p profile=smoke
+# # book: what this page shows (a documented sub-grid)
+# serbook run notebooks/04_leow_speaker_adversarial.py -p profile=book
+# # paper: the full grid on Emo-DB (or corpus=ravdess); for a GPU
+# serbook run notebooks/04_leow_speaker_adversarial.py -p profile=paper \
+#     -p corpus=emodb -p data_root=/path/to/emodb
+# ```
+#
+# The `paper` profile trains the paper's full grid (use `corpus=ravdess` for the other corpus) and is
+# meant for a GPU. Main parameters: `gammas` (e.g. `-p "gammas=[null, 1.25, 2.5, 3.33]"`),
+# `cnn_layers`, `encoders`, `epochs` and `probe`. Every parameter of the `parameters` cell below can be
+# set with `-p name=value`.
+# :::
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
@@ -328,3 +346,127 @@ plt.show()
 
 # %%
 display(Markdown(leow.summary_text(res, comp, cfg)))
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise changes one thing in the adversarial training and asks you to explain the
+# effect. They reuse the chapter's corpus (`corpus_`), folds (`folds`), padded MFCCs (`mfcc`) and
+# configuration (`cfg`), and train the 2D CNN biGRU on the first fold with the first seed
+# (`leow.fit_one`), so each takes a minute or less on a laptop CPU.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 1: remove the gradient reversal
+#
+# The reversal layer flips the sign of the speaker loss's gradient on its way into the encoder.
+# Remove it while keeping the speaker classifier (`leow.fit_one(..., reversal=False)`): the
+# encoder then *helps* the speaker classifier, which is ordinary multi-task learning. On the first
+# fold, train the network without AL, with AL, and without the reversal, and measure the speaker
+# probe on the training and on the unseen speakers. Which way does the speaker information go, and
+# what does that say about what the reversal does?
+
+# %% tags=["solution"]
+import pandas as pd
+
+fold, seed = folds[0], cfg.seeds[0]  # starter
+layers = int(cfg.cnn_layers[0])  # starter
+gamma = next((g for g in cfg.gammas if g is not None), 2.5)  # starter
+runs = {"without AL": {"gamma": None},  # starter
+        "with AL (gradient reversal)": {"gamma": gamma},  # starter
+        "no reversal (multi-task)": {"gamma": gamma, "reversal": False}}  # starter
+rows = []
+for name, kw in runs.items():  # starter
+    out = leow.fit_one(cfg, corpus_, fold, mfcc, layers=layers, seed=seed, **kw)  # starter
+    h = out["history"]
+    rows.append({"model": name, "emotion accuracy (%)": 100 * out["scores"]["accuracy"],
+                 "probe: unseen speakers (%)": 100 * out["probe"]["unseen"],
+                 "probe: training speakers (%)": 100 * out["probe"]["training"],
+                 "speaker classifier, last epoch (%)": 100 * h["speaker_accuracy"].iloc[-1],
+                 "chance training": 100 * out["probe"]["chance training"]})
+rev = pd.DataFrame(rows).set_index("model")
+ax = rev[["probe: unseen speakers (%)", "probe: training speakers (%)"]].plot.barh(figsize=(7, 3))
+ax.axvline(rev["chance training"].iloc[0], color="grey", ls="--", lw=1, label="majority class (training speakers)")
+ax.set_xlabel("speaker-ID accuracy of a fresh linear probe (%)")
+ax.legend(fontsize="x-small", loc="lower right")
+plt.show()
+p = rev["probe: training speakers (%)"]
+no_al, al, multi = p["without AL"], p["with AL (gradient reversal)"], p["no reversal (multi-task)"]
+display(Markdown(
+    f"On {fold.name}, the fresh probe identifies the training speakers from the encoder's output with "
+    f"{no_al:.0f} % accuracy without AL, {al:.0f} % with AL and {multi:.0f} % without the reversal. "
+    + (f"Without the reversal the speaker loss *trains* the encoder to carry the speaker, and the probe finds more of "
+       f"it than with the reversal ({multi - al:+.0f} points): the sign of that one gradient decides which way the "
+       "speaker information goes." if multi > al else
+       f"Removing the reversal did not put more speaker information into the encoder than AL left there "
+       f"({multi - al:+.0f} points): on this fold the sign of the speaker gradient does not decide how much of the "
+       "speaker a fresh probe can read.")
+    + " Emotion accuracy on the test pair: "
+    + ", ".join(f"{v:.1f} % ({k})" for k, v in rev["emotion accuracy (%)"].items()) + "."))
+rev.drop(columns="chance training").round(1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 2: full-strength reversal from the start
+#
+# With γ = 10, λ passes 0.9 after less than a third of training. On the first fold, train the
+# network with the chapter's γ and with γ = 10 (`leow.fit_one(..., gamma=10.0)`) and compare the
+# adversary's accuracy over the epochs, the emotion accuracy on the validation pair and on the
+# test pair, and the speaker probe. Why does the paper let λ start at 0?
+
+# %% tags=["solution"]
+import pandas as pd
+
+from serlib.models.sier import lambda_schedule
+
+fold, seed = folds[0], cfg.seeds[0]  # starter
+layers = int(cfg.cnn_layers[0])  # starter
+gamma = next((g for g in cfg.gammas if g is not None), 2.5)  # starter
+gammas_ = sorted({gamma, 10.0})  # starter
+outs = {g: leow.fit_one(cfg, corpus_, fold, mfcc, layers=layers, gamma=g, seed=seed) for g in gammas_}  # starter
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.4))
+p = np.linspace(0, 1, 101)
+for i, (g, out) in enumerate(outs.items()):
+    h = out["history"]
+    axes[0].plot(p, lambda_schedule(p, g), color=f"C{i}", label=f"γ = {g:g}")
+    axes[1].plot(h["epoch"], h["speaker_accuracy"], color=f"C{i}", label=f"γ = {g:g}")
+    axes[2].plot(h["epoch"], h["val_accuracy"], color=f"C{i}", label=f"γ = {g:g}")
+axes[0].set(xlabel="fraction of training done", ylabel="λ", title="reversal weight")
+axes[1].set(xlabel="epoch", ylabel="accuracy", title="speaker classifier (training batches)")
+axes[2].set(xlabel="epoch", ylabel="accuracy", title="emotion, validation pair")
+for ax in axes:
+    ax.legend(fontsize="small")
+plt.tight_layout()
+plt.show()
+gam = pd.DataFrame({f"γ = {g:g}": {"test accuracy (%)": 100 * o["scores"]["accuracy"], "best epoch": o["best_epoch"],
+                                   "speaker classifier, last epoch (%)":
+                                       100 * o["history"]["speaker_accuracy"].iloc[-1],
+                                   "probe: training speakers (%)": 100 * o["probe"]["training"],
+                                   "probe: unseen speakers (%)": 100 * o["probe"]["unseen"]}
+                    for g, o in outs.items()}).T
+a, b = gam.iloc[0], gam.iloc[-1]
+
+
+def reaches(g: float, level: float = 0.9) -> str:
+    above = np.flatnonzero(lambda_schedule(p, g) > level)
+    return f"after {100 * p[above[0]]:.0f} % of training" if len(above) else "never"
+
+
+display(Markdown(
+    f"λ passes 0.9 {reaches(gammas_[-1])} with γ = {gammas_[-1]:g} and {reaches(gammas_[0])} with "
+    f"γ = {gammas_[0]:g}. From the smaller to the larger γ, the adversary's accuracy at the last epoch goes from "
+    f"{a['speaker classifier, last epoch (%)']:.0f} % to {b['speaker classifier, last epoch (%)']:.0f} %, the fresh "
+    f"probe on the training speakers from {a['probe: training speakers (%)']:.0f} % to "
+    f"{b['probe: training speakers (%)']:.0f} %, and the test emotion accuracy from {a['test accuracy (%)']:.1f} % "
+    f"to {b['test accuracy (%)']:.1f} %. "
+    + ("The early, strong reversal cost emotion accuracy: the emotion branch had to learn while the encoder was "
+       "already being pushed hard against the speaker classifier."
+       if b["test accuracy (%)"] < a["test accuracy (%)"] else
+       "The early, strong reversal did not cost emotion accuracy on this fold.")))
+gam.round(1)
+
+# %% [markdown]
+# ## References
+#
+# ```{bibliography}
+# :filter: docname in docnames
+# :labelprefix: 4-
+# ```

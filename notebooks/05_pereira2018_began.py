@@ -23,13 +23,31 @@
 # paper's, and then asks the question the paper leaves open: **does the pretraining help?** —
 # against the same encoder with random weights, the same network trained end to end without
 # pretraining, and a classical eGeMAPS + SVM, as the amount of labelled data shrinks.
+
+# %% [markdown]
+# :::{admonition} Run this chapter yourself
+# :class: tip
 #
-# **Run this chapter yourself:**
-# `serbook run notebooks/05_pereira2018_began.py -p profile=book` (or `-p profile=smoke` for a
-# quick check). With the real corpora, on a GPU:
-# `serbook run notebooks/05_pereira2018_began.py -p profile=paper -p pretrain_data_root=/data/LibriSpeech
-# -p savee_root=/data/SAVEE -p omg_root=/data/OMG-Emotion -p emodb_root=/data/emodb`
-# (each protocol whose root is not given is skipped, with a message).
+# Download the source, {download}`05_pereira2018_began.py <../../notebooks/05_pereira2018_began.py>`
+# (a jupytext notebook), or run it from the project folder, one command per profile:
+#
+# ```bash
+# # smoke: the tiny corpus, one BEGAN epoch; seconds
+# serbook run notebooks/05_pereira2018_began.py -p profile=smoke
+# # book: what this page shows (embedded corpus, unlabelled pool)
+# serbook run notebooks/05_pereira2018_began.py -p profile=book
+# # paper: LibriSpeech, then SAVEE, OMG-Emotion and Emo-DB; for a GPU
+# serbook run notebooks/05_pereira2018_began.py -p profile=paper \
+#     -p pretrain_data_root=/data/LibriSpeech \
+#     -p savee_root=/data/SAVEE -p omg_root=/data/OMG-Emotion \
+#     -p emodb_root=/data/emodb
+# ```
+#
+# The `paper` profile pretrains the BEGAN on LibriSpeech and runs the three protocols on SAVEE,
+# OMG-Emotion and Emo-DB; each protocol whose root is not given is skipped, with a message. It is
+# meant for a GPU. Main parameters: `epochs`, `freeze_encoder`, `protocols`, `label_fractions` and
+# `seeds`. Every parameter of the `parameters` cell below can be set with `-p name=value`.
+# :::
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
@@ -400,3 +418,114 @@ if curve is not None:
 # `head_batch_size` (paper: 100 and 16), `search_trials` (the paper searched with Hyperas, size
 # not stated), `seeds` (paper: ten runs), and the embedded corpus in place of LibriSpeech,
 # SAVEE, OMG-Emotion and Emo-DB.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise changes one thing in the supervised module and asks you to explain the effect.
+# They reuse the pretrained BEGAN (`pre`) and the configuration (`cfg`), train on the corpus's
+# predefined split with the first seed and the first head configuration of `P.HEAD_GRID` (no
+# search), and take well under a minute on a laptop CPU.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 1: freeze or fine-tune, with few labels
+#
+# The paper keeps the pretrained encoder frozen. On the predefined split of the corpus
+# `corpus5 = P.protocol_corpus(cfg, "predefined")`, train the supervised module with the encoder
+# frozen (`"began_frozen"`) and fine-tuned with the head
+# (`"began_finetune"`, `P.fit_predict(..., pre=pre)`), using 10 % and 100 % of the training labels
+# (`P.stratified_fraction`). When does fine-tuning pay off, and why might a frozen encoder be the
+# safer choice when labels are scarce?
+
+# %% tags=["solution"]
+from serlib.metrics import classification_scores
+
+corpus5 = P.protocol_corpus(cfg, "predefined") if pre is not None else None
+if corpus5 is None:
+    display(Markdown("*Needs the pretrained BEGAN and a corpus with a predefined split (see above): skipped.*"))
+else:
+    fold5 = P.protocol_folds(cfg, "predefined", corpus5)[0]  # starter
+    inp5 = P.prepare_inputs(cfg, corpus5, pre)  # starter
+    seed, hp = cfg.run_seeds[0], dict(P.HEAD_GRID[0])  # starter
+    rows = []
+    for fraction in (0.1, 1.0):  # starter
+        sub = P.stratified_fraction(fold5.train, corpus5.y, fraction, seed)  # starter
+        for kind in ("began_frozen", "began_finetune"):  # starter
+            ids, pooled = P.fit_predict(cfg, inp5, kind, sub, fold5.test, "classification", hp, seed,  # starter
+                                        pre=pre)  # starter
+            s = classification_scores(corpus5.y[ids], pooled.argmax(1))
+            rows.append({"labels": f"{fraction:.0%} ({len(sub)} utterances)", "encoder": kind.split("_")[1],
+                         "UAR (%)": 100 * s["uar"]})
+    tune = pd.DataFrame(rows).pivot(index="labels", columns="encoder", values="UAR (%)")
+    tune = tune.loc[list(dict.fromkeys(r["labels"] for r in rows))]
+    ax = tune.plot.bar(rot=0, figsize=(6, 3.2))
+    ax.axhline(100 / len(corpus5.labels), color="grey", ls="--", lw=1, label="chance")
+    ax.set_ylabel("UAR (%) on the test speakers")
+    ax.legend(fontsize="small")
+    plt.show()
+    gain = tune["finetune"] - tune["frozen"]
+    few, many = gain.iloc[0], gain.iloc[-1]
+    display(Markdown(
+        f"Fine-tuning the pretrained encoder instead of freezing it changes UAR by **{few:+.1f}** points with "
+        f"{gain.index[0]} of the labels and by **{many:+.1f}** points with {gain.index[-1]}. "
+        + ("Fine-tuning pays off more when labels are plentiful: with few of them, updating the encoder's weights "
+           "gains less than it risks, and freezing is the safer choice." if many > few else
+           "Here fine-tuning does not pay off more with all the labels than with a tenth of them.")
+        + (" With the scarce labels the frozen encoder is as good or better, which supports the paper's choice."
+           if few <= 0 else " Even with the scarce labels fine-tuning helps on this split.")))
+    display(tune.round(1))
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 2: which representation?
+#
+# The supervised module reads the encoder's last convolutional map
+# (`representation="feature_map"`). Give it the bottleneck embedding $h$ instead (`"embedding"`,
+# with the inputs prepared by `P.prepare_inputs` under
+# `dataclasses.replace(cfg, representation="embedding")`), keep everything else, and compare UAR on
+# the predefined split of `corpus5 = P.protocol_corpus(cfg, "predefined")`. What does each
+# representation keep of a one-second chunk?
+
+# %% tags=["solution"]
+import dataclasses
+
+from serlib.metrics import classification_scores
+
+corpus5 = P.protocol_corpus(cfg, "predefined") if pre is not None else None
+if corpus5 is None:
+    display(Markdown("*Needs the pretrained BEGAN and a corpus with a predefined split (see above): skipped.*"))
+else:
+    fold5 = P.protocol_folds(cfg, "predefined", corpus5)[0]  # starter
+    seed, hp = cfg.run_seeds[0], dict(P.HEAD_GRID[0])  # starter
+    rows = []
+    for representation in ("feature_map", "embedding"):  # starter
+        cfg_r = dataclasses.replace(cfg, representation=representation)  # starter
+        inp_r = P.prepare_inputs(cfg_r, corpus5, pre)  # starter
+        ids, pooled = P.fit_predict(cfg_r, inp_r, "began_frozen", fold5.train, fold5.test,  # starter
+                                    "classification", hp, seed)  # starter
+        s = classification_scores(corpus5.y[ids], pooled.argmax(1))
+        rows.append({"representation": representation, "numbers per chunk": int(np.prod(inp_r.reps["began"].shape[1:])),
+                     "UAR (%)": 100 * s["uar"], "accuracy (%)": 100 * s["accuracy"]})
+    reps = pd.DataFrame(rows).set_index("representation")
+    ax = reps["UAR (%)"].plot.barh(figsize=(5.5, 2.2), color=["C0", "C2"])
+    ax.axvline(100 / len(corpus5.labels), color="grey", ls="--", lw=1, label="chance")
+    ax.set_xlabel("UAR (%), frozen pretrained encoder + head")
+    ax.legend(fontsize="small")
+    plt.show()
+    fm, em = reps.loc["feature_map"], reps.loc["embedding"]
+    display(Markdown(
+        f"The last convolutional map ({fm['numbers per chunk']:.0f} numbers per chunk) gives {fm['UAR (%)']:.1f} % "
+        f"UAR, the bottleneck embedding $h$ ({em['numbers per chunk']:.0f} numbers) {em['UAR (%)']:.1f} %. "
+        + ("The map keeps where in time and frequency the energy lies; the bottleneck, trained only so that the "
+           "decoder can rebuild the chunk, keeps less of what tells the emotions apart. The paper's choice of the "
+           "map is borne out here." if fm["UAR (%)"] > em["UAR (%)"] else
+           f"The bottleneck, {fm['numbers per chunk'] / em['numbers per chunk']:.0f} times smaller, is at least as "
+           "useful as the map on this corpus.")))
+    display(reps.round(1))
+
+# %% [markdown]
+# ## References
+#
+# ```{bibliography}
+# :filter: docname in docnames
+# :labelprefix: 5-
+# ```

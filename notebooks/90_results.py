@@ -1,0 +1,123 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Results overview
+#
+# Each chapter ends with its own tables, set beside the paper's numbers. This page gathers the
+# one or two tables of each chapter that make that comparison, and puts a sentence under each
+# that says which side is ahead. Nothing here is typed in by hand: the page reads the tables
+# each chapter saved in `book/chapters/<chapter>.results/` when the book was built
+# (`serlib.overview` lists which tables), and the sentences are computed from those tables. A
+# rebuilt book gets a rebuilt page.
+#
+# Keep the differences in mind when reading the comparisons. Unless a chapter was run with the
+# `paper` profile on the real corpora, **our numbers come from the embedded corpus** (synthetic
+# speech, four emotions, ten voices), and the paper's from IEMOCAP, MSP-IMPROV, Emo-DB, RAVDESS or
+# SAVEE. Compare patterns (does the method help, does the ranking hold), not levels. Each chapter
+# explains its own differences from the paper.
+
+# %% tags=["parameters", "hide-input"]
+profile = "book"  # smoke | book | paper: the profile the book was built with
+chapters_dir = None  # folder of the executed chapters and their .results folders (None: book/chapters)
+
+# %% tags=["hide-input"]
+import pandas as pd
+from IPython.display import Markdown, display
+
+from serlib import overview
+from serlib.results import save_table
+
+pd.set_option("display.max_colwidth", 60)
+results = overview.load_all(chapters_dir, profile)
+by_stem = {r.entry.stem: r for r in results}
+other = {r.entry.stem: r.profile for r in results if r.profile != profile}
+display(Markdown(
+    f"This book was built with the **{profile}** profile. "
+    + (f"These chapters' saved results come from another profile: "
+       + ", ".join(f"`{s}` ({p})" for s, p in other.items())
+       + f"; run `serbook run notebooks/<chapter>.py -p profile={profile}` for each to make the book consistent."
+       if other else "Every chapter's saved results come from that profile.")))
+
+
+def show(stem: str) -> None:
+    """The chapter's headline tables, each with its computed sentence."""
+    res = by_stem[stem]
+    for h in res.entry.headlines:
+        display(Markdown(overview.headline_sentence(res, h.name)))
+        if h.name in res.tables:
+            display(overview.headline_table(res, h.name))
+
+
+# %% [markdown]
+# ## Time per chapter
+#
+# From each chapter's `run.json`, written by `serbook run`: the profile, the wall-clock time of
+# the execution, the peak memory it recorded and any parameter set besides the profile. The `smoke` profile takes seconds per chapter, `book` minutes on a laptop CPU, `paper`
+# hours and is meant for a GPU; {doc}`../teaching` uses this table to plan a course.
+
+# %% tags=["hide-input"]
+timing = overview.timing_table(results, profile)
+save_table("timing", timing, "90_results", profile=profile)
+timing
+
+# %% [markdown]
+# ## The corpora and the yardstick
+#
+# {doc}`00_corpora` measures how hard the embedded corpus is with the book's yardstick, the
+# classical pipeline every later chapter must beat. It has no paper to compare with.
+
+# %% tags=["hide-input"]
+show("00_corpora")
+
+# %% [markdown]
+# ## Sahu et al. 2018: synthetic features from a GAN
+#
+# {doc}`01_sahu2018_gan`: does adding GAN-generated feature vectors to the training set help
+# an SVM, within IEMOCAP and across corpora?
+
+# %% tags=["hide-input"]
+show("01_sahu2018_gan")
+
+# %% [markdown]
+# ## Latif et al. 2020: a GAN trained with mixup
+#
+# {doc}`02_latif2020_mixup_gan`: the same question with a generator trained on mixed-up
+# examples; the rows "Sahu et al. 2018" hold chapter 1's conditional GAN on the same folds.
+
+# %% tags=["hide-input"]
+show("02_latif2020_mixup_gan")
+
+# %% [markdown]
+# ## Ahn et al.: InfoGAN with mutual information
+#
+# {doc}`03_ahn_infogan`: generated features that keep the mutual information with the emotion
+# code, aligned with the transcript's text embedding.
+
+# %% tags=["hide-input"]
+show("03_ahn_infogan")
+
+# %% [markdown]
+# ## Leow et al.: speaker-invariant features by adversarial learning
+#
+# {doc}`04_leow_speaker_adversarial`: an encoder trained to fool a speaker classifier, tested on
+# speakers it never heard.
+
+# %% tags=["hide-input"]
+show("04_leow_speaker_adversarial")
+
+# %% [markdown]
+# ## Pereira et al. 2018: BEGAN pretraining on unlabelled speech
+#
+# {doc}`05_pereira2018_began`: an encoder learned without labels, frozen, with a small
+# supervised head on top.
+
+# %% tags=["hide-input"]
+show("05_pereira2018_began")

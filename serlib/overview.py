@@ -1,0 +1,510 @@
+"""The book's back matter, computed from saved results: the results overview and the parameters
+reference.
+
+Nothing here retypes a number. :data:`CHAPTERS` names, for every chapter, the one or two tables
+that set our results beside the paper's (the tables built with :func:`serlib.papers.beside` and
+saved with :func:`serlib.results.save_table`); :func:`load_all` reads them from
+``book/chapters/<stem>.results/`` together with ``run.json`` (profile, seconds, versions), and
+:func:`headline_sentence` says, from the table alone, which side is ahead. A missing file is an
+error that names the file and the ``serbook run`` command that writes it.
+
+:func:`parameters_reference` joins a chapter's ``Config`` declarations
+(:meth:`serlib.params.ChapterConfig.reference`) with the notebook's ``parameters`` cell: every
+parameter, its default in each profile, its meaning, the paper's value, and whether ``-p`` can
+set it.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import PROFILES, check_choice, project_root
+from .results import load_table
+
+__all__ = [
+    "CHAPTERS",
+    "ChapterEntry",
+    "ChapterResults",
+    "Comparison",
+    "Headline",
+    "ResultsMissing",
+    "chapter",
+    "compare",
+    "headline_sentence",
+    "load_all",
+    "load_chapter",
+    "load_headline",
+    "load_run",
+    "notebook_parameters",
+    "parameters_reference",
+    "results_folder",
+    "run_command",
+    "timing_table",
+]
+
+
+class ResultsMissing(FileNotFoundError):
+    """A chapter's saved results are not where the book expects them; the message says how to make them."""
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One saved table that puts our numbers beside the paper's.
+
+    ``paper_columns`` and ``ours_column`` are regular expressions matched (``re.search``) against
+    the table's column names: each matching paper column is compared, row by row, with the first
+    matching column of ours. ``pairs`` adds comparisons between differently named rows, as
+    ``(label, (paper row, paper column), (ours row, ours column))`` with regular expressions
+    throughout. ``unit`` is ``"%"`` (differences in percentage points) or ``""`` (a score such as
+    CCC). ``key_row`` names the row the paper's claim rests on. ``optional`` says when the
+    chapter skips the table (empty: the chapter always saves it).
+    """
+
+    name: str
+    title: str
+    paper_corpus: str
+    paper_columns: tuple[str, ...] = ()
+    ours_column: str | None = None
+    pairs: tuple[tuple[str, tuple[str, str], tuple[str, str]], ...] = ()
+    key_row: str | None = None
+    skip_rows: tuple[str, ...] = ()
+    unit: str = "%"
+    corpus_keys: tuple[str, ...] = ("corpus",)
+    optional: str = ""
+
+
+@dataclass(frozen=True)
+class ChapterEntry:
+    """A chapter: its notebook stem, title, experiment module and headline tables."""
+
+    stem: str
+    title: str
+    module: str
+    headlines: tuple[Headline, ...]
+
+    @property
+    def config(self) -> Any:
+        """The chapter's ``Config`` class (imports the experiment module)."""
+        return importlib.import_module(self.module).Config
+
+
+CHAPTERS: tuple[ChapterEntry, ...] = (
+    ChapterEntry("00_corpora", "The corpora", "serlib.experiments.corpora", (
+        Headline("baseline_summary", "The yardstick (functionals + RBF-SVM), plain and speaker-adaptive (UAR %)",
+                 paper_corpus="", ours_column=r"^uar$"),
+    )),
+    ChapterEntry("01_sahu2018_gan", "Sahu et al. 2018: GAN and conditional GAN features", "serlib.experiments.sahu2018", (
+        Headline("table1", "Table 1, synthetic samples in the training set (UAR %)", "IEMOCAP",
+                 paper_columns=(r"^paper ",), ours_column=r"^ours mean$",
+                 key_row="Real openSMILE + improved-conditional", skip_rows=("Chance accuracy",)),
+        Headline("table3", "Table 3, across corpora (UAR %)", "IEMOCAP -> MSP-IMPROV",
+                 paper_columns=(r"^paper ",), ours_column=r"^ours mean$",
+                 key_row="Real openSMILE + improved-conditional", corpus_keys=("corpus", "cross_corpus"),
+                 optional="saved only when the cross-corpus part ran (`cross_corpus` not empty)"),
+    )),
+    ChapterEntry("02_latif2020_mixup_gan", "Latif et al. 2020: the mixup GAN", "serlib.experiments.latif2020", (
+        Headline("table3", "Table 3, within IEMOCAP (UAR %)", "IEMOCAP",
+                 paper_columns=(r"^paper ",), ours_column=r"^ours mean$", key_row="Latif et al. 2020: Real+Syn."),
+        Headline("table4", "Table 4, across corpora (UAR %)", "IEMOCAP -> MSP-IMPROV",
+                 paper_columns=(r"^paper ",), ours_column=r"^ours mean$", key_row="Latif et al. 2020: Real+Syn.",
+                 corpus_keys=("corpus", "cross_corpus"),
+                 optional="saved only when the cross-corpus part ran (`cross_corpus` not empty)"),
+    )),
+    ChapterEntry("03_ahn_infogan", "Ahn et al.: InfoGAN with mutual information", "serlib.experiments.ahn", (
+        Headline("table_ii", "Table II, without vs with augmentation (UAR %)", "IEMOCAP",
+                 paper_columns=(r"^paper ",), ours_column=r"^mean$", key_row="Ours — with augmentation"),
+        Headline("table_iii", "Table III, the ablation (UAR %)", "IEMOCAP",
+                 paper_columns=(r"^paper ",), ours_column=r"^mean$", key_row="Full model"),
+    )),
+    ChapterEntry("04_leow_speaker_adversarial", "Leow et al.: speaker-invariant SER with adversarial learning",
+                 "serlib.experiments.leow", (
+        Headline("table1", "Table 1, CNN depth x gamma, 2D CNN biGRU (accuracy %)", "Emo-DB, RAVDESS",
+                 paper_columns=(r"^paper accuracy, Emo-DB", r"^paper accuracy, RAVDESS"),
+                 ours_column=r"^ours accuracy \(%\)$", key_row="1 / 2.50"),
+        Headline("table2", "Table 2, three encoders with adversarial learning (accuracy %)", "Emo-DB, RAVDESS",
+                 paper_columns=(r"^paper accuracy, Emo-DB", r"^paper accuracy, RAVDESS"),
+                 ours_column=r"^ours accuracy \(%\)$", key_row="2D CNN biGRU (MFCC)"),
+    )),
+    ChapterEntry("05_pereira2018_began", "Pereira et al. 2018: BEGAN pretraining on unlabelled speech",
+                 "serlib.experiments.pereira2018", (
+        Headline("table1_speaker_dependent", "Table 1, speaker-dependent protocol (accuracy %)", "SAVEE",
+                 paper_columns=(r"^paper: Pereira",), ours_column=r"^ours \(.*\): BEGAN encoder",
+                 key_row="mean over speakers",
+                 optional="saved only when the speaker-dependent protocol ran (`protocols`; in the paper "
+                          "profile, `savee_root` given)"),
+        Headline("table3_loso", "Table 3, leave-one-speaker-out (accuracy %)", "Emo-DB",
+                 pairs=(("BEGAN encoder + supervised module",
+                         (r"^Pereira et al\. \(BEGAN", r"^paper: accuracy"),
+                         (r"^BEGAN encoder \(pretrained", r"^ours \(.*\) accuracy")),),
+                 optional="saved only when the leave-one-speaker-out protocol ran (`protocols`; in the paper "
+                          "profile, `emodb_root` given)"),
+    )),
+)
+"""Every chapter of the book, in order, with the tables the results overview shows."""
+
+
+def chapter(stem: str) -> ChapterEntry:
+    """The registry entry of notebook ``stem`` (e.g. ``"04_leow_speaker_adversarial"``)."""
+    for entry in CHAPTERS:
+        if entry.stem == stem:
+            return entry
+    raise KeyError(f"no chapter {stem!r} in serlib.overview.CHAPTERS; known: {[c.stem for c in CHAPTERS]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading saved results
+# ---------------------------------------------------------------------------------------------
+def _chapters_dir(chapters_dir: str | Path | None) -> Path:
+    return Path(chapters_dir) if chapters_dir is not None else project_root() / "book" / "chapters"
+
+
+def results_folder(stem: str, chapters_dir: str | Path | None = None) -> Path:
+    """``<chapters_dir>/<stem>.results`` (default ``book/chapters``, where ``serbook run`` writes)."""
+    return _chapters_dir(chapters_dir) / f"{stem}.results"
+
+
+def run_command(stem: str, profile: str = "book") -> str:
+    """The command that executes chapter ``stem`` and writes its results."""
+    return f"serbook run notebooks/{stem}.py -p profile={profile}"
+
+
+def _missing(path: Path, stem: str, profile: str, what: str) -> ResultsMissing:
+    return ResultsMissing(f"{path} not found ({what}); produce it with `{run_command(stem, profile)}`")
+
+
+def load_run(stem: str, chapters_dir: str | Path | None = None, profile: str = "book") -> dict[str, Any]:
+    """The ``run.json`` that ``serbook run`` wrote for chapter ``stem``, with ``profile`` filled in.
+
+    ``profile`` only shapes the command suggested when the file is missing.
+    """
+    path = results_folder(stem, chapters_dir) / "run.json"
+    if not path.exists():
+        raise _missing(path, stem, profile, f"chapter {stem} has not been executed")
+    try:
+        run = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ResultsMissing(f"{path} is not valid JSON ({exc}); run `{run_command(stem, profile)}` again") from None
+    params = dict(run.get("parameters") or {})
+    run["profile"] = params.get("profile", "book")  # the notebooks' own default
+    return run
+
+
+def load_headline(stem: str, name: str, chapters_dir: str | Path | None = None,
+                  profile: str = "book") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A saved table ``<name>.csv`` of chapter ``stem`` and the metadata of its ``<name>.json``."""
+    folder = results_folder(stem, chapters_dir)
+    csv = folder / f"{name}.csv"
+    if not csv.exists():
+        raise _missing(csv, stem, profile, f"table {name!r} of chapter {stem}")
+    meta_path = folder / f"{name}.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    table = load_table(csv)
+    table.index = table.index.map(str)
+    return table, meta
+
+
+@dataclass
+class ChapterResults:
+    """What one chapter saved: ``run`` (run.json), the headline ``tables`` with their ``meta``,
+    and ``absent``: optional headline tables this run did not produce, with the reason."""
+
+    entry: ChapterEntry
+    run: dict[str, Any]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def profile(self) -> str:
+        return str(self.run["profile"])
+
+    @property
+    def seconds(self) -> float:
+        return float(self.run.get("seconds", math.nan))
+
+
+STALE_SLACK_S = 60.0
+"""A table older than its run's start (run.json's time minus the run's seconds) by more than this
+was written by an earlier run."""
+
+
+def _stale(csv: Path, run_json: Path, run: dict[str, Any]) -> bool:
+    start = run_json.stat().st_mtime - float(run.get("seconds") or 0.0)
+    return csv.stat().st_mtime < start - STALE_SLACK_S
+
+
+def load_chapter(entry: ChapterEntry | str, chapters_dir: str | Path | None = None,
+                 profile: str = "book") -> ChapterResults:
+    """run.json and the headline tables of one chapter.
+
+    A required table that is missing, or older than the run that run.json records (left by an
+    earlier run), is an error. An optional table the run did not write is listed in ``absent``
+    with the reason; one left by an earlier run is listed there too, not shown as this run's.
+    """
+    entry = chapter(entry) if isinstance(entry, str) else entry
+    out = ChapterResults(entry, load_run(entry.stem, chapters_dir, profile))
+    folder = results_folder(entry.stem, chapters_dir)
+    for h in entry.headlines:
+        csv = folder / f"{h.name}.csv"
+        if h.optional and not csv.exists():
+            out.absent[h.name] = h.optional
+            continue
+        if csv.exists() and _stale(csv, folder / "run.json", out.run):
+            if h.optional:
+                out.absent[h.name] = f"{h.optional}; {csv.name} is left from an earlier run and was not read"
+                continue
+            raise ResultsMissing(f"{csv} is older than the run recorded in {folder / 'run.json'}: it is left from "
+                                 f"an earlier run; produce it with `{run_command(entry.stem, profile)}`")
+        out.tables[h.name], out.meta[h.name] = load_headline(entry.stem, h.name, chapters_dir, profile)
+    return out
+
+
+def load_all(chapters_dir: str | Path | None = None, profile: str = "book",
+             stems: Sequence[str] | None = None) -> list[ChapterResults]:
+    """Every chapter's results (or those of ``stems``), in book order.
+
+    Raises one :class:`ResultsMissing` that lists every missing file and its command.
+    """
+    check_choice("profile", profile, PROFILES)
+    entries = [chapter(s) for s in stems] if stems is not None else list(CHAPTERS)
+    out, problems = [], []
+    for entry in entries:
+        try:
+            out.append(load_chapter(entry, chapters_dir, profile))
+        except ResultsMissing as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ResultsMissing("the results overview needs every chapter's saved results:\n  "
+                             + "\n  ".join(problems))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing ours with the paper's
+# ---------------------------------------------------------------------------------------------
+_NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)")
+
+
+def _value(cell: Any) -> float:
+    """A table cell as a number: numbers as they are, ``"52.50 ± 8.48"`` -> 52.5, blanks -> NaN."""
+    if cell is None:
+        return math.nan
+    if isinstance(cell, (int, float)):
+        return float(cell)
+    m = _NUMBER.match(str(cell))
+    return float(m.group(1)) if m else math.nan
+
+
+def _columns(table: pd.DataFrame, pattern: str) -> list[str]:
+    return [c for c in table.columns if re.search(pattern, str(c))]
+
+
+def _one(items: list[str], what: str, pattern: str, name: str, choices: Sequence[str]) -> str:
+    if not items:
+        raise KeyError(f"table {name!r}: no {what} matches {pattern!r}; it has {list(choices)}. "
+                       "The chapter's table changed: update serlib.overview.CHAPTERS")
+    return items[0]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One of our numbers beside the paper's."""
+
+    row: str
+    paper_column: str
+    paper: float
+    ours: float
+
+    @property
+    def difference(self) -> float:
+        return self.ours - self.paper
+
+
+def compare(table: pd.DataFrame, headline: Headline) -> list[Comparison]:
+    """Every (row, paper column) where both the paper's number and ours are present.
+
+    A pattern of ``headline`` that matches no column (or row) is a :class:`KeyError` naming the
+    table: the registry no longer fits what the chapter saves.
+    """
+    out: list[Comparison] = []
+    if headline.paper_columns:
+        ours_col = _one(_columns(table, headline.ours_column or "$^"), "column of ours", str(headline.ours_column),
+                        headline.name, table.columns)
+        paper_cols = [c for p in headline.paper_columns for c in _columns(table, p)]
+        _one(paper_cols, "paper column", " | ".join(headline.paper_columns), headline.name, table.columns)
+        for pc in paper_cols:
+            for row in table.index:
+                if str(row) in headline.skip_rows:
+                    continue
+                p, o = _value(table.at[row, pc]), _value(table.at[row, ours_col])
+                if not (math.isnan(p) or math.isnan(o)):
+                    out.append(Comparison(str(row), pc, p, o))
+    for label, (prow, pcol), (orow, ocol) in headline.pairs:
+        pc = _one(_columns(table, pcol), "paper column", pcol, headline.name, table.columns)
+        oc = _one(_columns(table, ocol), "column of ours", ocol, headline.name, table.columns)
+        rows = [str(r) for r in table.index]
+        pr = _one([r for r in rows if re.search(prow, r)], "paper row", prow, headline.name, rows)
+        ours_rows = [r for r in rows if re.search(orow, r)]
+        if not ours_rows:  # the method did not run in this configuration: nothing to compare
+            continue
+        p, o = _value(table.at[pr, pc]), _value(table.at[ours_rows[0], oc])
+        if not (math.isnan(p) or math.isnan(o)):
+            out.append(Comparison(label, pc, p, o))
+    return out
+
+
+def _fmt(v: float, unit: str) -> str:
+    return f"{v:.1f}" if unit == "%" else f"{v:.2f}"
+
+
+def _diff(v: float, unit: str) -> str:
+    return f"{v:+.1f} points" if unit == "%" else f"{v:+.2f}"
+
+
+def _setting(res: ChapterResults, meta: dict[str, Any], key: str) -> str:
+    """A configuration value of the run: from the table's metadata, else run.json, else the profile's default."""
+    for source in (meta, meta.get("config"), res.run.get("parameters")):
+        if isinstance(source, dict) and source.get(key) not in (None, ""):
+            return str(source[key])
+    return str(res.entry.config.defaults(res.profile).get(key) or "")
+
+
+LEVEL = {"%": 0.05, "": 0.005}
+"""Differences smaller than this (half the last digit shown) count as level."""
+
+
+def headline_sentence(res: ChapterResults, name: str) -> str:
+    """A sentence, computed from the saved table, saying which side is ahead (markdown)."""
+    h = next(x for x in res.entry.headlines if x.name == name)
+    if name in res.absent:
+        return f"**{h.title}**: not produced by this run ({res.absent[name]})."
+    table = res.tables[name]
+    if not h.paper_columns and not h.pairs:  # a table of ours only
+        col = _one(_columns(table, h.ours_column or "$^"), "column of ours", str(h.ours_column), name, table.columns)
+        parts = [f"{row} {_fmt(_value(v), h.unit)}" for row, v in table[col].items() if not math.isnan(_value(v))]
+        return f"**{h.title}**: " + "; ".join(parts) + "."
+    comps = compare(table, h)
+    meta = res.meta.get(name, {})
+    corpus = " -> ".join(f"`{v}`" for v in (_setting(res, meta, k) for k in h.corpus_keys) if v)
+    where = f" Ours come from {corpus or 'this run'} (profile `{res.profile}`), the paper's from {h.paper_corpus}."
+    if not comps:
+        return f"**{h.title}**: no row has both the paper's number and ours in this run.{where}"
+    tol = LEVEL.get(h.unit, 0.0)
+
+    def side(d: float) -> str:
+        return "level with the paper" if abs(d) < tol else ("ahead of the paper" if d > 0 else "behind the paper")
+
+    text = []
+    for pc in dict.fromkeys(c.paper_column for c in comps):
+        cs = [c for c in comps if c.paper_column == pc]
+        against = f" (paper column `{pc}`)" if len({c.paper_column for c in comps}) > 1 else ""
+        if len(cs) == 1:
+            c = cs[0]
+            text.append(f"on *{c.row}*{against} this run is {side(c.difference)}: {_fmt(c.ours, h.unit)} against "
+                        f"{_fmt(c.paper, h.unit)} ({_diff(c.difference, h.unit)})")
+            continue
+        ahead = sum(c.difference >= tol for c in cs)
+        behind = sum(c.difference <= -tol for c in cs)
+        level = len(cs) - ahead - behind
+        mean = sum(c.difference for c in cs) / len(cs)
+        s = (f"over the {len(cs)} rows with both numbers{against} this run is {side(mean)} on average "
+             f"({_diff(mean, h.unit)}; higher on {ahead}, lower on {behind}" + (f", level on {level}" if level else "")
+             + ")")
+        key = next((c for c in cs if h.key_row and c.row == h.key_row), None)
+        if key is not None:
+            s += (f"; on the headline row *{key.row}*, {_fmt(key.ours, h.unit)} here against "
+                  f"{_fmt(key.paper, h.unit)} ({_diff(key.difference, h.unit)})")
+        text.append(s)
+    return f"**{h.title}**: " + "; ".join(text) + "." + where
+
+
+def headline_table(res: ChapterResults, name: str) -> pd.DataFrame:
+    """The saved table as the chapter saved it (blank cells shown empty)."""
+    return res.tables[name].fillna("")
+
+
+def timing_table(results: Sequence[ChapterResults], profile: str | None = None) -> pd.DataFrame:
+    """One row per chapter from its run.json (profile, seconds, minutes, peak memory, the
+    parameters set besides the profile) and a ``total`` row; with ``profile``, a column saying
+    whether each chapter was run with it."""
+    rows = []
+    for r in results:
+        params = {k: v for k, v in (r.run.get("parameters") or {}).items() if k != "profile"}
+        rows.append({"chapter": r.entry.stem, "profile": r.profile, "seconds": r.seconds,
+                     "minutes": round(r.seconds / 60, 1),
+                     "peak memory (MiB)": float(r.run.get("peak_child_rss_mib", math.nan)),
+                     "other parameters": ", ".join(f"{k}={v}" for k, v in params.items()),
+                     **({"as the book's profile": "yes" if r.profile == profile else "no"} if profile else {})})
+    if rows:
+        total = sum(row["seconds"] for row in rows)
+        rows.append({"chapter": "total", "profile": "", "seconds": total, "minutes": round(total / 60, 1),
+                     "peak memory (MiB)": max(row["peak memory (MiB)"] for row in rows),
+                     "other parameters": "", **({"as the book's profile": ""} if profile else {})})
+    return pd.DataFrame(rows).set_index("chapter") if rows else pd.DataFrame()
+
+
+# ---------------------------------------------------------------------------------------------
+# The parameters reference
+# ---------------------------------------------------------------------------------------------
+def notebook_parameters(stem: str, notebooks_dir: str | Path | None = None) -> dict[str, str]:
+    """Names assigned in the ``parameters`` cell of ``notebooks/<stem>.py`` -> their comment."""
+    import jupytext
+
+    path = Path(notebooks_dir or project_root() / "notebooks") / f"{stem}.py"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: the notebook source of chapter {stem}")
+    nb = jupytext.read(path)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            lines = cell.source.splitlines()
+            out = {}
+            for node in ast.parse(cell.source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else (
+                    [node.target] if isinstance(node, ast.AnnAssign) else [])
+                for t in targets:
+                    if isinstance(t, ast.Name):
+                        line = lines[node.lineno - 1]
+                        out[t.id] = line.split("#", 1)[1].strip() if "#" in line else ""
+            return out
+    raise ValueError(f"{path}: no cell tagged 'parameters'")
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, str):
+        return v if v else '""'
+    return repr(v)
+
+
+def parameters_reference(stem: str, notebooks_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every parameter of chapter ``stem``: its default per profile, the paper's value, the meaning,
+    and whether the notebook's ``parameters`` cell lets ``-p`` set it.
+
+    Built from the chapter's ``Config`` (:meth:`~serlib.params.ChapterConfig.reference` and
+    :meth:`~serlib.params.ChapterConfig.defaults`) and the notebook's ``parameters`` cell; a
+    name in the cell that ``Config`` does not declare (``profile``) is listed with its comment.
+    """
+    cfg = chapter(stem).config
+    cell = notebook_parameters(stem, notebooks_dir)
+    ref = cfg.reference()
+    defaults = {p: cfg.defaults(p) for p in PROFILES}
+    rows = []
+    for name in [n for n in cell if n not in ref.index]:
+        rows.append({"parameter": name, "set with -p": "yes", "smoke": "smoke" if name == "profile" else "",
+                     "book": "book" if name == "profile" else "", "paper": "paper" if name == "profile" else "",
+                     "paper's value": "", "meaning": cell[name]})
+    for name in ref.index:
+        meaning = str(ref.at[name, "meaning"] or "") or cell.get(name, "")
+        rows.append({"parameter": name, "set with -p": "yes" if name in cell else "no",
+                     **{p: _show(defaults[p][name]) for p in PROFILES},
+                     "paper's value": str(ref.at[name, "paper's value"] or ""), "meaning": meaning})
+    return pd.DataFrame(rows).set_index("parameter")
