@@ -58,8 +58,9 @@ def fit_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: in
     """
     dev = get_device(device) if isinstance(device, str) else device
     model.to(dev).train()
-    xt = torch.as_tensor(x, dtype=torch.float32, device=dev)
-    yt = torch.as_tensor(y, dtype=torch.long, device=dev)
+    # a copy: arrays shared read-only with worker processes (joblib memory maps) cannot back a tensor
+    xt = torch.tensor(np.asarray(x), dtype=torch.float32, device=dev)
+    yt = torch.tensor(np.asarray(y), dtype=torch.long, device=dev)
     n_classes = int(yt.max().item()) + 1
     w = None
     if class_weight:
