@@ -90,7 +90,7 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarra
     dev = next(model.parameters()).device
     out = []
     for i in range(0, len(x), batch_size):
-        out.append(model(torch.as_tensor(x[i : i + batch_size], dtype=torch.float32, device=dev)).argmax(1).cpu())
+        out.append(model(torch.tensor(np.asarray(x[i : i + batch_size]), dtype=torch.float32, device=dev)).argmax(1).cpu())
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=int)
 
 

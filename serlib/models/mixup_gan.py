@@ -469,7 +469,7 @@ def encode(model: MixupGAN, x: np.ndarray, batch_size: int = 1024) -> np.ndarray
     """The encoder's codes of ``x`` (n, z_dim) as a NumPy array."""
     model.eval()
     dev = next(model.parameters()).device
-    out = [model.encode(torch.as_tensor(x[i:i + batch_size], dtype=torch.float32, device=dev)).cpu()
+    out = [model.encode(torch.tensor(np.asarray(x[i:i + batch_size]), dtype=torch.float32, device=dev)).cpu()
            for i in range(0, len(x), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, model.z_dim), dtype=np.float32)
 
