@@ -497,7 +497,10 @@ display(Markdown(
        + ("the MI term makes the generated features more typical of their emotion without making them more useful "
           "to the classifier." if acc[-1] > acc[0] else
           "on this fold the MI term makes the generated features neither more typical of their emotion nor more "
-          "useful to the classifier."))))
+          "useful to the classifier."))
+    + f" All of this is one held-out speaker ({len(fold.test)} utterances), where one utterance more or less moves "
+    f"UAR by roughly {100 / len(fold.test):.1f} points: differences of a few points between settings are decided "
+    "by a handful of utterances, and need every fold and several seeds before they mean anything."))
 (lam_table.assign(**{c: 100 * lam_table[c] for c in ("uar_no_aug", "uar_control", "uar_aug")})
  .drop(columns=["fold", "seed"]).round(3))
 
