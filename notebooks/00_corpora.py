@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # The corpora
+# # The embedded corpus and the yardstick
 #
 # Every chapter of this book trains and evaluates emotion recognisers on speech. The corpora
 # the papers used (IEMOCAP, MSP-IMPROV, Emo-DB, RAVDESS, SAVEE, OMG-Emotion, LibriSpeech ...)

@@ -48,7 +48,7 @@ def reference(stem: str) -> pd.DataFrame:
 
 
 # %% [markdown]
-# ## The corpora
+# ## The embedded corpus and the yardstick
 #
 # Chapter: {doc}`00_corpora`.
 

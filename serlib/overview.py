@@ -99,7 +99,7 @@ class ChapterEntry:
 
 
 CHAPTERS: tuple[ChapterEntry, ...] = (
-    ChapterEntry("00_corpora", "The corpora", "serlib.experiments.corpora", (
+    ChapterEntry("00_corpora", "The embedded corpus and the yardstick", "serlib.experiments.corpora", (
         Headline("baseline_summary", "The yardstick (functionals + RBF-SVM), plain and speaker-adaptive (UAR %)",
                  paper_corpus="", ours_column=r"^uar$"),
     )),
