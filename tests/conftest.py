@@ -35,3 +35,14 @@ def tmp_cache(tmp_path, monkeypatch):
     d = tmp_path / "cache"
     monkeypatch.setenv("SERLIB_CACHE", str(d))
     return d
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with torch on one thread, restoring the previous count afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -32,12 +32,8 @@ ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "02_latif2020_mixup_gan.py"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small networks train faster, and reproducibly, on one thread
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _batch(n: int = 12, d: int = 20, k: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,12 +32,8 @@ NOTEBOOK = ROOT / "notebooks" / "04_leow_speaker_adversarial.py"
 HAS_FIXTURES = importlib.util.find_spec("serlib.data.fixtures") is not None
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small networks train faster, and reproducibly, on one thread
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- gradient reversal

@@ -37,12 +37,8 @@ ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "01_sahu2018_gan.py"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# small networks train faster, and reproducibly, on one thread
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _clusters(n_per_class: int = 50, dim: int = 30, sep: float = 3.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
