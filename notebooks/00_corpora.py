@@ -92,7 +92,7 @@ counts = lab.counts("speaker")
 save_table("counts_by_speaker", counts, corpora.CHAPTER)
 counts
 
-# %%
+# %% mystnb={"figure": {"caption": "Left: number of utterances per session, stacked by emotion. Right: box plots of utterance duration in seconds for each emotion.", "name": "fig-corpora-sessions"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
 by_session = lab.counts("session").drop(columns="total")
 by_session.plot.bar(stacked=True, ax=axes[0], rot=0, title="utterances per session and emotion")
@@ -117,7 +117,7 @@ lab.table.groupby("emotion", sort=False).head(3)[["utt_id", "speaker", "emotion"
 # pYIN) of one utterance per emotion from the same speaker. Angry and happy speech is typically
 # louder, higher and more varied in pitch; sad speech lower, flatter and slower.
 
-# %%
+# %% mystnb={"figure": {"caption": "One utterance per emotion (rows) from the same speaker: the waveform on the left, and on the right its spectrogram with the pYIN F0 track in cyan; panel titles give the transcript.", "name": "fig-corpora-examples"}}
 examples = corpora.emotion_examples(lab)
 fig = corpora.plot_examples(examples)
 plt.show()
@@ -131,7 +131,7 @@ plt.show()
 # INTERSPEECH 2010 paralinguistic set {cite}`schuller2010is10` that chapters 1 and 2 use as the
 # emobase2010 stand-in. A few eGeMAPS features per emotion:
 
-# %%
+# %% mystnb={"figure": {"caption": "Box plots of four functionals (one panel each: pitch level and variation, loudness, and a rate measure) per emotion, over all labelled utterances.", "name": "fig-corpora-features"}}
 feats = functionals(lab, cfg.feature_set)
 if cfg.feature_set == "egemaps":
     shown = {"F0semitoneFrom27.5Hz_sma3nz_amean": "F0 mean (semitones)",
@@ -165,7 +165,7 @@ summary = summarise(scores, "method", ["uar", "accuracy"])[["uar", "accuracy", "
 save_table("baseline_summary", summary, corpora.CHAPTER, protocol=cfg.protocol, feature_set=cfg.feature_set)
 summary
 
-# %%
+# %% mystnb={"figure": {"caption": "Row-normalised confusion matrices of the baseline (rows: true emotion, columns: predicted), pooled over the folds; left the plain SVM, right the SVM with speaker-adaptive normalisation.", "name": "fig-corpora-confusion"}}
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
 for ax, (name, cm) in zip(axes, cms.items()):
     plots.confusion_heatmap(cm, title=name.replace(" (", "\n("), ax=ax)
@@ -220,7 +220,7 @@ pd.DataFrame([{"corpus": k, "name": s.title, "folder under $SERLIB_DATA": s.defa
 # `serlib.experiments.common.svm_yardstick(lab, folds, features=feats, ...)`. What do you expect
 # from the per-session channels, what do you see, and which protocol would you report?
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "Mean UAR (%) of the plain functionals + RBF-SVM under leave-one-session-out and leave-one-speaker-out, with the standard deviation over folds as error bars; the dashed line marks chance.", "name": "fig-corpora-ex-protocols"}}
 from serlib.experiments.common import svm_yardstick  # starter
 from serlib.splits import leave_one_session_out, leave_one_speaker_out  # starter
 
@@ -240,6 +240,8 @@ ax.set_xlabel("UAR (%) of the plain functionals + RBF-SVM")
 ax.legend(fontsize="small")
 plt.tight_layout()
 plt.show()
+
+# %% tags=["solution-only"]
 gap = by_protocol["UAR (%)"].iloc[1] - by_protocol["UAR (%)"].iloc[0]
 spread = by_protocol["std over folds"].max()
 display(Markdown(
@@ -261,7 +263,7 @@ by_protocol.round(1)
 # speaker-adaptive baseline, on the chapter's protocol, and plot UAR against `C`. Is the default
 # `C = 1` a fair choice for both? Does the lead of speaker-adaptive normalisation depend on `C`?
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "Mean UAR (%) of the plain and the speaker-adaptive baseline against the RBF-SVM's C (log scale) on the chapter's protocol; the dashed line marks chance.", "name": "fig-corpora-ex-svm-c"}}
 from serlib.experiments.common import svm_yardstick  # starter
 from serlib.splits import leave_one_session_out, leave_one_speaker_out  # starter
 
@@ -281,6 +283,8 @@ ax.set_ylabel("UAR (%)")
 ax.set_title(f"RBF-SVM C, leave-one-{cfg.protocol}-out")
 ax.legend(fontsize="small")
 plt.show()
+
+# %% tags=["solution-only"]
 best = sweep.idxmax()
 lines = [f"* **{norm}**: best C = {best[norm]:g} ({sweep.loc[best[norm], norm]:.1f} %), "
          f"C = 1 gives {sweep.loc[1.0, norm]:.1f} %; from C = {Cs[0]:g} to C = {Cs[-1]:g} UAR goes from "

@@ -222,13 +222,14 @@ save_table("loss_histories_cv", cv.histories, ch.CHAPTER, **META)
 # same kind of GAN on the AAE's 2-d codes. Both on the first fold, first seed; dashed lines are the
 # held-out session.
 
-# %%
+# %% mystnb={"figure": {"caption": "Discriminator (blue) and generator (orange) losses per epoch of the vanilla GAN on the 1582-d features (left) and on the 2-d AAE codes (right); solid lines are training, dashed lines the held-out session, and the dotted line marks log 2.", "name": "fig-sahu-vanilla-gan-losses"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 ch.plot_adversarial_curves(cv.history("gan_1582"), title="vanilla GAN on 1582-d features", ax=axes[0])
 ch.plot_adversarial_curves(cv.history("gan_2d"), title="vanilla GAN on 2-d AAE codes", ax=axes[1])
 fig.tight_layout()
 plt.show()
 
+# %%
 curves = ch.curve_summary(cv)
 save_table("curve_summary_cv", curves, ch.CHAPTER, **META)
 
@@ -253,9 +254,11 @@ curves
 # The AAE's codes of the training sessions, of the held-out session, and the vanilla GAN's samples
 # coloured by their GMM label (first fold, first seed). Crosses: the prior's component means.
 
-# %%
+# %% mystnb={"figure": {"caption": "2-d codes in three panels, the AAE codes of the training sessions, those of the held-out session and the vanilla GAN's samples, coloured by emotion (GMM label for the samples); black crosses are the prior's component means.", "name": "fig-sahu-codes"}}
 fig = ch.plot_codes(cv.codes, data.labels, prior=ch.make_prior(cfg, len(data.labels)))
 plt.show()
+
+# %%
 cv.gmm_mappings.head()
 
 # %% [markdown]
@@ -267,7 +270,7 @@ cv.gmm_mappings.head()
 # and (c) as a generator that finally fools the discriminator. The last panel adds what the loss
 # curves cannot show: the scale of the generated vectors against the real ones.
 
-# %%
+# %% mystnb={"figure": {"caption": "Panels (a) to (c): discriminator (blue) and generator (orange) losses per epoch of the baseline, decoder-initialised and improved cGANs, training solid and held-out session dashed, with log 2 dotted. Last panel: mean norm of the generated vectors of each cGAN per epoch on a log scale, against the real held-out vectors (black dashed).", "name": "fig-sahu-cgan-losses"}}
 fig, axes = plt.subplots(1, 4, figsize=(19, 3.7))
 titles = {"baseline": "(a) baseline", "decoder_init": "(b) decoder-initialised", "improved": "(c) improved"}
 for ax, (variant, title) in zip(axes, titles.items()):
@@ -275,6 +278,8 @@ for ax, (variant, title) in zip(axes, titles.items()):
 ch.plot_norms(cv, [f"cgan_{v}" for v in titles], ax=axes[3])
 fig.tight_layout()
 plt.show()
+
+# %%
 display(Markdown("\n".join(f"* {titles[v]} cGAN, last fifth of the epochs: {ended(f'cgan_{v}')}"
                            for v in titles)))
 
@@ -292,7 +297,7 @@ t1 = ch.table1(cv)
 save_table("table1", t1, ch.CHAPTER, **META)
 t1
 
-# %%
+# %% mystnb={"figure": {"caption": "UAR (%) of each Table 1 set-up, this run's mean with its standard deviation as error bar next to the paper's IEMOCAP value; the dotted green line is the plain yardstick and the dashed line chance.", "name": "fig-sahu-table1-bars"}}
 plot_rows = [r for r in t1.index if pd.notna(t1.loc[r, "ours mean"]) and r != "Chance accuracy"]
 bars = pd.concat([
     pd.DataFrame({"row": plot_rows, "source": "ours", "uar": t1.loc[plot_rows, "ours mean"].to_numpy(),
@@ -308,6 +313,7 @@ fig.axes[0].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0)
 plt.show()
 
 
+# %%
 def diff_text(a: str, b: str, what: str) -> str:
     d = ch.paired_difference(cv.scores, a, b)
     if d["n"] == 0:
@@ -364,7 +370,7 @@ sim
 # yardstick, the SVM on real features, the SVM on real + improved-cGAN samples and the SVM on the
 # improved-cGAN samples alone.
 
-# %%
+# %% mystnb={"figure": {"caption": "Row-normalised confusion matrices (rows: true emotion, columns: predicted) pooled over folds and seeds, for the plain yardstick and the SVMs trained on real 1582-d features, on real + improved-cGAN samples and on improved-cGAN samples only.", "name": "fig-sahu-confusion-1582"}}
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
 plots.confusion_heatmap(next(iter(yard_cms.values())), title="yardstick (plain)", ax=axes[0])
 for ax, (cond, title) in zip(axes[1:], {"1582:real": "real 1582-d", "1582:real+improved": "real + improved cGAN",
@@ -375,6 +381,8 @@ for ax, (cond, title) in zip(axes[1:], {"1582:real": "real 1582-d", "1582:real+i
         ax.set_title(f"{title}: not run")
 fig.tight_layout()
 plt.show()
+
+# %% mystnb={"figure": {"caption": "Row-normalised confusion matrices pooled over folds and seeds for the SVMs in the 2-d code space, trained on real codes, on synthetic codes only and on real + synthetic codes.", "name": "fig-sahu-confusion-2d"}}
 fig = ch.plot_confusions(cv, {"2d:real": "real 2-d codes", "2d:synthetic": "synthetic 2-d codes only",
                               "2d:real+synthetic": "real + synthetic 2-d codes"})
 plt.show()
@@ -504,7 +512,7 @@ timing
 # them. Then ask whether the run that looks most balanced gives the most useful samples: score an
 # SVM trained on each run's samples alone (`ch.svm_scores`).
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "Discriminator (blue) and generator (orange) losses per epoch of the improved cGAN on the first fold, one panel per G:D step ratio; solid lines are training, dashed lines the held-out session, and the dotted line marks log 2.", "name": "fig-sahu-ex-step-ratio"}}
 import dataclasses  # starter
 
 from serlib.models.gan import sample_cgan
@@ -527,6 +535,8 @@ for ax, r in zip(axes, ratios):  # starter
                  "synthetic-only UAR (%)": 100 * syn["uar"]})
 fig.tight_layout()
 plt.show()
+
+# %% tags=["solution-only"]
 ratio_table = pd.DataFrame(rows).set_index("G:D steps")
 ratio_table["state"] = ["discriminator wins" if v < 0.5 else "generator wins" if v > 0.9 else "near equilibrium"
                         for v in ratio_table["D loss"]]
@@ -552,7 +562,7 @@ ratio_table.round(3)
 # emotion, and compare how well an SVM on the 2-d codes recognises the held-out session. What does
 # the conditioning buy the code space on speakers it never saw?
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "The first fold's training codes of the AAE coloured by emotion, with the label-conditioned prior (left) and the unconditioned prior (right); each panel title gives the UAR of an SVM on the held-out session's codes.", "name": "fig-sahu-ex-prior"}}
 import dataclasses  # starter
 
 fd, seed = folds[0], cfg.seeds[0]  # starter
@@ -575,6 +585,8 @@ axes[0].set_ylabel("code 2")
 axes[0].legend(fontsize="x-small", markerscale=2)
 fig.tight_layout()
 plt.show()
+
+# %% tags=["solution-only"]
 prior_table = pd.DataFrame(rows).set_index("prior")
 d_uar = prior_table.iloc[0, 0] - prior_table.iloc[1, 0]
 display(Markdown(
@@ -596,7 +608,7 @@ prior_table.round(1)
 # synthetic ones included (`ch.kernel_width` of the augmented rows). How does UAR depend on the
 # amount, and why does the chapter fix the width on the real rows?
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "UAR (%) of the SVM trained on the real rows plus improved-cGAN samples against the number of samples added per class, with the RBF width set from the real rows only or from all training rows.", "name": "fig-sahu-ex-amount"}}
 from serlib.models.gan import sample_cgan  # starter
 
 fd, seed = folds[0], cfg.seeds[0]  # starter
@@ -618,6 +630,8 @@ ax = amount.plot(marker="o", figsize=(5.5, 3.2))
 ax.set_ylabel("UAR (%), real + synthetic")
 ax.set_title(f"{fd.name}: improved-cGAN samples added to the real training rows")
 plt.show()
+
+# %% tags=["solution-only"]
 none, most = amount.loc[0], amount.loc[counts[-1]]
 gap = abs(most["real rows"] - most["all rows"])
 display(Markdown(

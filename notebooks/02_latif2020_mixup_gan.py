@@ -302,7 +302,7 @@ display(Markdown("Paired differences on the same (fold, seed) runs, this run:\n\
 # improved cGAN. A discriminator whose plain loss falls towards 0 has won; $\log 2$ is a
 # discriminator that cannot tell real from generated.
 
-# %%
+# %% mystnb={"figure": {"caption": "Adversarial losses per epoch: left, the mixup GAN's discriminator loss on mixed batches (solid) and on the unmixed batch (dash-dotted), its generator loss, and dashed the held-out session's plain losses; right, chapter 1's improved cGAN. The dotted line marks log 2.", "name": "fig-latif-losses"}}
 fig = ch.plot_losses(cv)
 plt.show()
 
@@ -315,9 +315,11 @@ plt.show()
 # useful generator puts each emotion's samples where that emotion's real rows are, with a
 # similar spread; a useful code separates the emotions of utterances it never trained on.
 
-# %%
+# %% mystnb={"figure": {"caption": "Real training rows, the mixup GAN's samples and chapter 1's improved-cGAN samples projected on the first two principal components of the real training features (same axes), coloured by emotion; the last panel shows the mixup GAN's codes of training (dots) and held-out (crosses) utterances.", "name": "fig-latif-projection"}}
 fig = ch.plot_projection(cv.figures, cv.labels)
 plt.show()
+
+# %%
 sim = ch.similarity_table(cv)
 save_table("real_vs_synthetic", sim, ch.CHAPTER, **META)
 display(sim)
@@ -365,12 +367,18 @@ else:
     save_table("ablation", abl, ch.CHAPTER, folds=[f.name for f in abl_folds], seeds=cfg.ablation_seeds, **META)
     save_table("ablation_runs", cv.ablation, ch.CHAPTER, **META)
     real_abl = cv.scores[(cv.scores["condition"] == "real") & cv.scores["fold"].isin([f.name for f in abl_folds])]
+
+# %% mystnb={"figure": {"caption": "One bar per ablation setting (grey: no mixup). Left, the UAR of a DNN trained on synthetic features only (mean and standard deviation over runs), with chance dotted and the DNN on real features dashed; middle, the two-sample AUC and median KS statistic of real against synthetic features; right, the plain discriminator and the generator losses over the last 20 % of epochs, with log 2 dotted.", "name": "fig-latif-ablation"}}
+if not abl.empty:
     fig = ch.plot_ablation(abl, chance=1 / len(cv.labels), real_uar=100 * real_abl["uar"].mean())
     plt.show()
+
+# %%
+if not abl.empty:
     display(abl[["synthetic-only UAR (%)", "two-sample AUC", "median KS", "d_loss_plain", "g_loss", "d_real",
                  "d_fake", "norm_ratio", "n"]].round(3))
 
-# %%
+# %% mystnb={"figure": {"caption": "The discriminator's plain loss per epoch for each ablation setting, averaged over its folds and seeds (grey: no mixup); the dotted line marks log 2.", "name": "fig-latif-ablation-curves"}}
 if not abl.empty:
     fig = ch.plot_ablation_curves(cv, "d_loss_plain")
     plt.show()
@@ -504,7 +512,7 @@ timing.groupby(["protocol", "kind"]).sum(numeric_only=True).drop(columns="seed")
 # two-sample AUC and median KS statistic of the samples against the real rows, and the UAR of a
 # DNN trained on the samples alone.
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "For the GAN with real_fake pairs at each mixup α on the first fold: left, the median KS statistic between real and synthetic features; right, the UAR of a DNN trained on the synthetic features only, with chance dashed.", "name": "fig-latif-ex-alpha"}}
 fd, seed = folds[0], cfg.seeds[0]  # starter
 alphas = sorted({0.0, float(cfg.alpha), 1.0})  # starter
 rows = []
@@ -522,6 +530,8 @@ for ax in axes:
     ax.set_xlabel("mixup α (real_fake pairs)")
 plt.tight_layout()
 plt.show()
+
+# %% tags=["solution-only"]
 a0, a1 = extremes.loc[0.0], extremes.loc[1.0]
 display(Markdown(
     f"With α = 0 every mixing weight is 1: the discriminator's only term sees real rows with target 1 and never a "
@@ -548,7 +558,7 @@ extremes.round(3)
 # `"projection"`, everything else equal (`dataclasses.replace(cfg, conditioning=...)` and
 # `ch.run_ablation_cell`), and compare the UAR of a DNN trained on each GAN's samples alone.
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "UAR of a DNN trained only on the samples of the chapter's GAN with a projection or a concatenating discriminator, on the first fold; the dashed line marks chance.", "name": "fig-latif-ex-conditioning"}}
 import dataclasses  # starter
 
 fd, seed = folds[0], cfg.seeds[0]  # starter
@@ -565,6 +575,8 @@ ax.axvline(100 / fd.n_classes, color="grey", ls="--", lw=1, label="chance")
 ax.set_xlabel("UAR (%) of a DNN trained on the GAN's samples only")
 ax.legend(fontsize="small")
 plt.show()
+
+# %% tags=["solution-only"]
 d_uar = cond.loc["projection", "synthetic-only UAR (%)"] - cond.loc["concat", "synthetic-only UAR (%)"]
 display(Markdown(
     f"On {fd.name} ({setting.name}), the projection discriminator's samples train a classifier to {d_uar:+.1f} UAR "
@@ -583,7 +595,7 @@ cond.round(3)
 # sweep it over 0 (plain training), 0.2, 1 and 4 (`ch.dnn_scores(..., mixup=True)` with
 # `dataclasses.replace(cfg, classifier_alpha=a)`) and explain the shape of UAR against α.
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "UAR on the held-out session of the DNN trained on real features against the mixup α of its training (0 = plain training), on the first fold; the dashed line marks chance.", "name": "fig-latif-ex-classifier-alpha"}}
 import dataclasses  # starter
 
 fd, seed = folds[0], cfg.seeds[0]  # starter
@@ -601,6 +613,8 @@ ax.set_xlabel("mixup α of the DNN (0 = plain training)")
 ax.set_ylabel("UAR (%) on the held-out session")
 ax.legend(fontsize="small")
 plt.show()
+
+# %% tags=["solution-only"]
 best = dnn_mix["UAR (%)"].idxmax()
 gain = dnn_mix.loc[best, "UAR (%)"] - dnn_mix.loc[0.0, "UAR (%)"]
 display(Markdown(

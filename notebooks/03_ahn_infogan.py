@@ -181,7 +181,7 @@ save_table("yardstick_per_fold", res.yardstick, ahn.CHAPTER, **meta)
 # \mathcal L_{MI}$; without it only $\mathcal L_{SER}$. With $B$ pairs in a batch the contrastive
 # losses start near $\log B$ (chance).
 
-# %%
+# %% mystnb={"figure": {"caption": "Stage-1 losses per epoch, mean over folds: the SER loss of each model and, for the model with alignment, the contrastive (CL) and MI losses.", "name": "fig-ahn-stage1-losses"}}
 s1 = res.stage1.groupby(["model", "epoch"], sort=False).mean(numeric_only=True).reset_index()
 fig, ax = plt.subplots(figsize=(7, 3.6))
 for (model, d) in s1.groupby("model", sort=False):
@@ -196,7 +196,7 @@ plt.show()
 # ## Stage 2: the MI losses as a quality observable
 #
 # The paper's third contribution is that the mutual-information losses tell how good the
-# generated features are, where a GAN's adversarial losses do not. The figure shows, per
+# generated features are, where a GAN's adversarial losses do not. {numref}`fig-ahn-gan-curves` shows, per
 # InfoGAN epoch and per variant (mean over folds): $\mathcal L_{I_y}$ and $\mathcal L_{I_t}$ on
 # generated features, the share of generated features that $W_y$ assigns to the emotion they were
 # generated for, and the adversarial side (discriminator loss, generator loss, and the
@@ -204,7 +204,7 @@ plt.show()
 # maximisation* does not optimise the MI terms; they are still measured, which is what makes
 # the comparison possible.
 
-# %%
+# %% mystnb={"figure": {"caption": "Per InfoGAN epoch and variant, mean over folds and seeds. Top: the MI losses L_Iy and L_It on generated features and the share of generated features classified as their code; bottom: the discriminator loss, the generator's adversarial loss, and the discriminator's mean output on real (solid) and generated (dashed) features.", "name": "fig-ahn-gan-curves"}}
 fig = ahn.plot_gan_curves(res)
 plt.show()
 
@@ -238,9 +238,11 @@ display(Markdown(
 # Gaussian cloud per code; whether the clouds sit where the real classes sit is what the MI term
 # through $W_y$ asks for.
 
-# %%
+# %% mystnb={"figure": {"caption": "Real features h (left) and the full model's generated features (right) of one fold and seed, projected on the first two principal components of the real training features and coloured by emotion.", "name": "fig-ahn-pca"}}
 fig = ahn.plot_pca(res)
 plt.show()
+
+# %%
 spread = ahn.spread_ratio(res)
 sub, tot = spread.iloc[:, 1].median(), spread["total"].median()
 display(Markdown(
@@ -363,11 +365,13 @@ display(Markdown("Without → with augmentation, UAR (%):\n\n" + "\n".join(lines
 # real training transcripts of that class); $n = 0$ is the control above. The dashed line is the
 # stage-1 classifier without any stage 3.
 
-# %%
+# %% mystnb={"figure": {"caption": "UAR (mean and standard deviation over folds) of the classifier fine-tuned on the real features plus n generated features per class, against n; the dashed line is the stage-1 classifier without augmentation.", "name": "fig-ahn-samples-curve"}}
 curve = res.curve.groupby("n_per_class")["uar"].agg(["mean", "std"]) * 100
 save_table("uar_vs_generated", curve, ahn.CHAPTER, **meta)
 fig = ahn.plot_samples_curve(res)
 plt.show()
+
+# %%
 curve.round(2)
 
 # %% [markdown]
@@ -424,7 +428,7 @@ summ[["ours", "folds"]]
 # aligned stage-1 model with `ahn.infogan_settings`. Compare $\mathcal L_{I_y}$ during training
 # and the UAR after augmentation, and explain what the text code asks of the generator.
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "Per InfoGAN epoch on the first fold, for the full model and for the generator without the text code: left, L_Iy on generated features; right, the share of generated features classified as their code.", "name": "fig-ahn-ex-text-code"}}
 fold, seed = data.folds[0], cfg.seeds[0]  # starter
 settings = {"full model": {}, "without the text code": {"use_text": False}}  # starter
 text_table, text_hist = ahn.infogan_settings(data, fold, cfg, seed, settings)  # starter
@@ -439,6 +443,8 @@ for ax in axes:
     ax.legend(fontsize="small")
 plt.tight_layout()
 plt.show()
+
+# %% tags=["solution-only"]
 full, no_text = text_table.loc["full model"], text_table.loc["without the text code"]
 d_aug = 100 * (full["uar_aug"] - no_text["uar_aug"])
 display(Markdown(
@@ -464,7 +470,7 @@ display(Markdown(
 # do the MI loss and the share of generated features classified as their code respond, and does
 # the augmentation follow?
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "Per InfoGAN epoch on the first fold, for each weight λ of the MI terms: left, L_Iy on generated features; right, the discriminator loss.", "name": "fig-ahn-ex-lambda"}}
 import numpy as np
 
 fold, seed = data.folds[0], cfg.seeds[0]  # starter
@@ -482,6 +488,8 @@ for ax in axes:
     ax.legend(fontsize="small")
 plt.tight_layout()
 plt.show()
+
+# %% tags=["solution-only"]
 mi, acc = lam_table["mi_y_fake"].to_numpy(), lam_table["acc_y_fake"].to_numpy()
 trend = ("falls as λ grows" if (np.diff(mi) < 0).all() else "does not rise as λ grows" if (np.diff(mi) <= 0).all()
          else "does not follow λ")

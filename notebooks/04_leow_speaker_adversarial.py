@@ -182,11 +182,15 @@ fold_info
 
 # %%
 mfcc = leow.padded_mfcc(corpus_, n_mfcc=cfg.n_mfcc, sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db)
+
+# %% mystnb={"figure": {"caption": "Standardised MFCC matrices (coefficient against frame) of the shortest (left) and the longest (right) utterance of the corpus after trimming and zero-padding to the longest one.", "name": "fig-leow-padded-inputs"}}
 fig = leow.plot_padded_inputs(corpus_, mfcc)
 plt.show()
-display(Markdown(f"Input: {mfcc.shape[0]} utterances × {mfcc.shape[1]} MFCCs × {mfcc.shape[2]} frames."))
 
 # %%
+display(Markdown(f"Input: {mfcc.shape[0]} utterances × {mfcc.shape[1]} MFCCs × {mfcc.shape[2]} frames."))
+
+# %% mystnb={"figure": {"caption": "The adversarial weight λ against the fraction of training done p, one curve per value of γ, with λ at the end of training in the legend.", "name": "fig-leow-lambda-schedule"}}
 fig = leow.plot_lambda_schedule(sorted({1.25, 2.5, 3.33} | {g for g in cfg.gammas + cfg.compare_gammas if g}))
 plt.show()
 
@@ -256,7 +260,7 @@ comp = leow.comparison(res, svm, cfg.select)
 save_table("comparison", comp, leow.CHAPTER, metric="% (mean ± std over folds x seeds)", **leow.run_meta(cfg))
 comp.round(1)
 
-# %%
+# %% mystnb={"figure": {"caption": "Leave-two-speakers-out test accuracy of each method on the same folds, mean over folds and seeds with the standard deviation as error bar; the dashed grey line is the majority-class rate.", "name": "fig-leow-comparison"}}
 fig = plots.bar_with_error(comp.reset_index().rename(columns={"index": "method"}), x="method",
                            y="accuracy (%)", err="accuracy std", ylabel="test accuracy (%)",
                            title="leave-two-speakers-out accuracy, same folds (mean ± std over folds x seeds)")
@@ -264,6 +268,8 @@ fig.axes[0].axhline(100 * np.bincount(corpus_.y).max() / len(corpus_.y), color="
                     label="majority class")
 fig.axes[0].legend(fontsize="small")
 plt.show()
+
+# %%
 display(Markdown(leow.verdict(comp)))
 
 # %% [markdown]
@@ -275,7 +281,7 @@ display(Markdown(leow.verdict(comp)))
 # the growing weight $\lambda$ to make its job harder: $J_s$ falls less, or rises again, as
 # $\lambda$ grows.
 
-# %%
+# %% mystnb={"figure": {"caption": "Per epoch, mean over folds and seeds: training losses J_e (solid) and J_s (dashed), the speaker classifier's accuracy on the training batches with the chance level dotted, and the emotion accuracy on the validation pair, one colour per setting of γ.", "name": "fig-leow-training-curves"}}
 fig = leow.plot_training_curves(res)
 plt.show()
 
@@ -285,7 +291,7 @@ plt.show()
 # Test predictions of all folds and seeds pooled, rows normalised (recall per class), for the
 # 2D CNN biGRU without and with AL at the first depth, and for the plain yardstick.
 
-# %%
+# %% mystnb={"figure": {"caption": "Row-normalised confusion matrices (true emotion in rows, predicted in columns) of the test predictions pooled over folds and seeds, for the plain yardstick and the 2D CNN biGRU at the first depth without and with AL.", "name": "fig-leow-confusions"}}
 first = int(cfg.cnn_layers[0])
 keys = [leow.run_key("cnn_bigru", first, g) for g in cfg.gammas[:2]] if "cnn_bigru" in cfg.encoders else []
 svm_plain = {k: v for k, v in svm_cms.items() if "adaptive" not in k}
@@ -320,8 +326,14 @@ if pt.empty:
 else:
     save_table("speaker_probe", pt, leow.CHAPTER, metric="speaker-ID accuracy (%)", **leow.run_meta(cfg))
     display(pt.round(1))
+
+# %% mystnb={"figure": {"caption": "Speaker-ID accuracy of a fresh linear probe on each frozen representation (input features and trained encoders), for the unseen (blue) and the training (orange) speakers, mean with standard deviation over folds and seeds; black ticks mark the majority-class rate.", "name": "fig-leow-speaker-probe"}}
+if not pt.empty:
     fig = leow.plot_probe(pt)
     plt.show()
+
+# %%
+if not pt.empty:
     display(Markdown(leow.probe_verdict(res)))
 
 # %% [markdown]
@@ -329,7 +341,7 @@ else:
 # training speakers, coloured by speaker (left) and by emotion (right). A speaker-invariant
 # representation mixes the speakers' clouds while keeping the emotions apart.
 
-# %%
+# %% mystnb={"figure": {"caption": "PCA of the pooled encoder outputs of the first fold's training speakers, one row per model (without and with AL), coloured by speaker (left) and by emotion (right).", "name": "fig-leow-projection"}}
 fig = leow.plot_projection(res, keys)
 plt.show()
 
@@ -365,7 +377,7 @@ display(Markdown(leow.summary_text(res, comp, cfg)))
 # probe on the training and on the unseen speakers. Which way does the speaker information go, and
 # what does that say about what the reversal does?
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "Speaker-ID accuracy of a fresh linear probe on the unseen and on the training speakers of the first fold, for the network without AL, with AL and without the gradient reversal; the dashed grey line is the majority-class rate of the training speakers.", "name": "fig-leow-ex-reversal"}}
 import pandas as pd
 
 fold, seed = folds[0], cfg.seeds[0]  # starter
@@ -389,6 +401,8 @@ ax.axvline(rev["chance training"].iloc[0], color="grey", ls="--", lw=1, label="m
 ax.set_xlabel("speaker-ID accuracy of a fresh linear probe (%)")
 ax.legend(fontsize="x-small", loc="lower right")
 plt.show()
+
+# %% tags=["solution-only"]
 p = rev["probe: training speakers (%)"]
 no_al, al, multi = p["without AL"], p["with AL (gradient reversal)"], p["no reversal (multi-task)"]
 display(Markdown(
@@ -412,7 +426,7 @@ rev.drop(columns="chance training").round(1)
 # adversary's accuracy over the epochs, the emotion accuracy on the validation pair and on the
 # test pair, and the speaker probe. Why does the paper let λ start at 0?
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "On the first fold, for the chapter's γ and γ = 10: the reversal weight λ against the fraction of training done (left), the speaker classifier's accuracy on the training batches (middle) and the emotion accuracy on the validation pair (right) per epoch.", "name": "fig-leow-ex-gamma"}}
 import pandas as pd
 
 from serlib.models.sier import lambda_schedule
@@ -436,6 +450,8 @@ for ax in axes:
     ax.legend(fontsize="small")
 plt.tight_layout()
 plt.show()
+
+# %% tags=["solution-only"]
 gam = pd.DataFrame({f"γ = {g:g}": {"test accuracy (%)": 100 * o["scores"]["accuracy"], "best epoch": o["best_epoch"],
                                    "speaker classifier, last epoch (%)":
                                        100 * o["history"]["speaker_accuracy"].iloc[-1],

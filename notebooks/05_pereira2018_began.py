@@ -203,10 +203,13 @@ else:
 # generator keeps up; $k_t$ starts at 0 and rises while generated chunks are reconstructed too
 # well (below $\gamma\,\mathcal{L}(x)$), then settles where the equilibrium holds.
 
-# %%
+# %% mystnb={"figure": {"caption": "BEGAN pretraining per epoch: left, the convergence measure M_global and the reconstruction losses of real and generated chunks; right, the equilibrium controller k_t.", "name": "fig-pereira-convergence"}}
 if pre is not None:
     fig = P.plot_convergence(pre.history, cfg.gamma)
     plt.show()
+
+# %%
+if pre is not None:
     h = pre.history
     first, last = h.iloc[: max(1, len(h) // 10)], h.iloc[-max(1, len(h) // 10):]
     display(Markdown(
@@ -223,7 +226,7 @@ if pre is not None:
 # reconstructions $D(x)$ — what the encoder's code keeps; bottom: chunks the generator makes
 # from noise. The encoder we reuse is the first half of the middle row's network.
 
-# %%
+# %% mystnb={"figure": {"caption": "Spectrograms of 1-s chunks (frequency bin upwards, frame rightwards, z-normalised log magnitude): real chunks of the pretraining speech (top), their reconstructions D(x) by the discriminator-autoencoder (middle) and chunks generated from noise G(z) (bottom).", "name": "fig-pereira-chunks"}}
 if pre is not None:
     chunks = P.chunk_spectrograms(pre_corpus, chunk_seconds=cfg.chunk_seconds, n_fft=cfg.n_fft,
                                   hop_length=cfg.hop_length, freq_bins=cfg.freq_bins)
@@ -321,7 +324,7 @@ else:
     save_table("table3_loso", t3, P.CHAPTER, paper=TABLES["table3"].caption, corpus=res.corpus.name)
     display(t3)
 
-# %%
+# %% mystnb={"figure": {"caption": "Row-normalised confusion matrices (true emotion in rows, predicted in columns) of the BEGAN encoder with its supervised head, one panel per protocol run.", "name": "fig-pereira-confusions"}}
 if ran:
     main = P.METHOD_NAMES["began_frozen" if cfg.freeze_encoder else "began_finetune"]
     lines = []
@@ -344,6 +347,9 @@ if ran:
         plots.confusion_heatmap(r.confusion[main], title=f"{k}: BEGAN + head", ax=ax)
     plt.tight_layout()
     plt.show()
+
+# %%
+if ran:
     display(Markdown("On this run:\n\n" + "\n".join(lines)))
 
 # %% [markdown]
@@ -372,9 +378,15 @@ if pre is not None:
                    seeds=cfg.run_seeds)
         summary = P.curve_summary(curve, "uar")
         save_table("learning_curve_summary", summary, P.CHAPTER, metric="uar (%) mean ± std over seeds")
-        fig = P.plot_learning_curve(curve, "uar", chance=1 / len(cc.labels))
-        plt.show()
-        display(summary)
+
+# %% mystnb={"figure": {"caption": "UAR on the predefined test speakers against the share of the training labels used, one line per method (mean with standard deviation over seeds); the dashed grey line is chance.", "name": "fig-pereira-learning-curve"}}
+if curve is not None:
+    fig = P.plot_learning_curve(curve, "uar", chance=1 / len(cc.labels))
+    plt.show()
+
+# %%
+if curve is not None:
+    display(summary)
 if curve is None:
     display(Markdown("*Learning curve skipped: no corpus with a predefined split (see the log message).*"))
 
@@ -437,7 +449,7 @@ if curve is not None:
 # (`P.stratified_fraction`). When does fine-tuning pay off, and why might a frozen encoder be the
 # safer choice when labels are scarce?
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "UAR on the test speakers of the predefined split with 10 % and with 100 % of the training labels, for the pretrained encoder frozen and fine-tuned with the head; the dashed grey line is chance.", "name": "fig-pereira-ex-finetune"}}
 from serlib.metrics import classification_scores
 
 corpus5 = P.protocol_corpus(cfg, "predefined") if pre is not None else None
@@ -463,6 +475,9 @@ else:
     ax.set_ylabel("UAR (%) on the test speakers")
     ax.legend(fontsize="small")
     plt.show()
+
+# %% tags=["solution-only"]
+if corpus5 is not None:
     gain = tune["finetune"] - tune["frozen"]
     few, many = gain.iloc[0], gain.iloc[-1]
     display(Markdown(
@@ -485,7 +500,7 @@ else:
 # the predefined split of `corpus5 = P.protocol_corpus(cfg, "predefined")`. What does each
 # representation keep of a one-second chunk?
 
-# %% tags=["solution"]
+# %% tags=["solution"] mystnb={"figure": {"caption": "UAR of the frozen pretrained encoder with its head on the predefined split, reading the last convolutional map or the bottleneck embedding h; the dashed grey line is chance.", "name": "fig-pereira-ex-representation"}}
 import dataclasses
 
 from serlib.metrics import classification_scores
@@ -511,6 +526,9 @@ else:
     ax.set_xlabel("UAR (%), frozen pretrained encoder + head")
     ax.legend(fontsize="small")
     plt.show()
+
+# %% tags=["solution-only"]
+if corpus5 is not None:
     fm, em = reps.loc["feature_map"], reps.loc["embedding"]
     display(Markdown(
         f"The last convolutional map ({fm['numbers per chunk']:.0f} numbers per chunk) gives {fm['UAR (%)']:.1f} % "
