@@ -131,8 +131,11 @@ plt.show()
 # INTERSPEECH 2010 paralinguistic set {cite}`schuller2010is10` that chapters 1 and 2 use as the
 # emobase2010 stand-in. A few eGeMAPS features per emotion:
 
-# %% mystnb={"figure": {"caption": "Box plots of four functionals (one panel each: pitch level and variation, loudness, and a rate measure) per emotion, over all labelled utterances.", "name": "fig-corpora-features"}}
+# %%
+# extracted once and cached; the progress bar shows only on the first run
 feats = functionals(lab, cfg.feature_set)
+
+# %% mystnb={"figure": {"caption": "Box plots of four functionals (one panel each: pitch level and variation, loudness, and a rate measure) per emotion, over all labelled utterances.", "name": "fig-corpora-features"}}
 if cfg.feature_set == "egemaps":
     shown = {"F0semitoneFrom27.5Hz_sma3nz_amean": "F0 mean (semitones)",
              "F0semitoneFrom27.5Hz_sma3nz_stddevNorm": "F0 variation",
