@@ -4,7 +4,7 @@ progress bars and atomic checkpoints. Each chapter's loop stays short and readab
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,14 +84,25 @@ def fit_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: in
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Class predictions (argmax of logits) for in-memory features."""
+def apply_in_batches(model: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, *,
+                     batch_size: int, empty: np.ndarray) -> np.ndarray:
+    """``fn`` (a forward pass of ``model`` or of one of its parts) over the rows of ``x``.
+
+    ``model`` is put in eval mode; each mini-batch is copied to ``model``'s device as float32
+    (a copy, so read-only arrays shared with worker processes are fine) and the outputs come back
+    as one NumPy array. ``empty`` is returned when ``x`` has no rows.
+    """
     model.eval()
     dev = next(model.parameters()).device
-    out = []
-    for i in range(0, len(x), batch_size):
-        out.append(model(torch.tensor(np.asarray(x[i : i + batch_size]), dtype=torch.float32, device=dev)).argmax(1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0, dtype=int)
+    out = [fn(torch.tensor(np.asarray(x[i : i + batch_size]), dtype=torch.float32, device=dev)).cpu()
+           for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy() if out else empty
+
+
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Class predictions (argmax of logits) for in-memory features."""
+    return apply_in_batches(model, lambda b: model(b).argmax(1), x, batch_size=batch_size,
+                            empty=np.zeros(0, dtype=int))
 
 
 def save_checkpoint(path: str | Path, **state: Any) -> None:

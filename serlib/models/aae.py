@@ -41,7 +41,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..train import History, batches, progress
+from ..train import History, apply_in_batches, batches, progress
 
 __all__ = [
     "AdversarialAutoencoder",
@@ -292,21 +292,13 @@ def train_aae(model: AdversarialAutoencoder, x: np.ndarray, y: np.ndarray, prior
     return hist
 
 
-@torch.no_grad()
 def encode(model: AdversarialAutoencoder, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Codes of ``x`` (n, code_dim) as a NumPy array."""
-    model.eval()
-    dev = next(model.parameters()).device
-    out = [model.encoder(torch.tensor(np.asarray(x[i:i + batch_size]), dtype=torch.float32, device=dev)).cpu()
-           for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, model.code_dim), dtype=np.float32)
+    return apply_in_batches(model, model.encoder, x, batch_size=batch_size,
+                            empty=np.zeros((0, model.code_dim), dtype=np.float32))
 
 
-@torch.no_grad()
 def decode(model: AdversarialAutoencoder, z: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Reconstructions of codes ``z`` (n, n_in) as a NumPy array."""
-    model.eval()
-    dev = next(model.parameters()).device
-    out = [model.decoder(torch.tensor(np.asarray(z[i:i + batch_size]), dtype=torch.float32, device=dev)).cpu()
-           for i in range(0, len(z), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, model.n_in), dtype=np.float32)
+    return apply_in_batches(model, model.decoder, z, batch_size=batch_size,
+                            empty=np.zeros((0, model.n_in), dtype=np.float32))

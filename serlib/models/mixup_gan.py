@@ -60,7 +60,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..config import get_device
-from ..train import History, batches, fit_classifier, progress
+from ..train import History, apply_in_batches, batches, fit_classifier, progress
 from .aae import GMMPrior, mlp
 from .gan import ConditionalGAN, GANRun, make_optimizers
 
@@ -464,14 +464,10 @@ def train_mixup_gan(model: ConditionalGAN, x: np.ndarray, y: np.ndarray, prior: 
     return GANRun(model, hist.frame(), opt_g, opt_d)
 
 
-@torch.no_grad()
 def encode(model: MixupGAN, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """The encoder's codes of ``x`` (n, z_dim) as a NumPy array."""
-    model.eval()
-    dev = next(model.parameters()).device
-    out = [model.encode(torch.tensor(np.asarray(x[i:i + batch_size]), dtype=torch.float32, device=dev)).cpu()
-           for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, model.z_dim), dtype=np.float32)
+    return apply_in_batches(model, model.encode, x, batch_size=batch_size,
+                            empty=np.zeros((0, model.z_dim), dtype=np.float32))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..train import History
+from ..train import History, apply_in_batches
 
 __all__ = [
     "ENCODERS",
@@ -558,12 +558,7 @@ def predict_emotions(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np
     return logits.argmax(1).cpu().numpy()
 
 
-@torch.no_grad()
 def embed(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The encoder's pooled representation ``h5`` for every row of ``x`` (eval mode)."""
-    model.eval()
-    dev = next(model.parameters()).device
-    out = []
-    for i in range(0, len(x), batch_size):
-        out.append(model.encoder(torch.as_tensor(x[i : i + batch_size], dtype=torch.float32, device=dev)).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, int(getattr(model.encoder, "out_dim"))))
+    return apply_in_batches(model, model.encoder, x, batch_size=batch_size,
+                            empty=np.zeros((0, int(getattr(model.encoder, "out_dim")))))
