@@ -88,12 +88,16 @@ data_root = None  # folder of a real corpus (None: the corpus folder under SERLI
 size = None  # embedded corpus size: tiny (smoke) | default (book) | large
 device = None  # auto | cpu | cuda | cuda:N
 seeds = None  # list of seeds, e.g. [0, 1, 2]
-split = None  # speaker (leave-one-speaker-out) | session | predefined
+split = None  # auto | speaker (leave-one-speaker-out) | session | predefined (auto: predefined for MSP-Podcast)
+test_set = None  # MSP-Podcast test set of the predefined split: test1 | test2 | test3
+transcripts = None  # CSV id,text with the utterances' text (needed for MSP-IMPROV)
+target_sentences = None  # MSP-IMPROV: CSV sentence,text with the documentation's target sentences
+missing_text = None  # utterances without text: refuse | exclude
 max_folds = None  # run only the first N folds (None: all)
 audio_encoder = None  # cnn | ast | wav2vec2
 audio_model_path = None  # local folder of the AST / wav2vec2 checkpoint
-text_encoder = None  # minilm | bert | roberta
-text_model_path = None  # local folder of the BERT / RoBERTa checkpoint
+text_encoder = None  # minilm | bert | roberta | llama
+text_model_path = None  # local folder of the BERT / RoBERTa / Llama checkpoint
 epochs_stage1 = None  # stage-1 epochs
 lr_stage1 = None  # stage-1 learning rate
 tau = None  # temperature of the contrastive and InfoNCE losses
@@ -127,6 +131,7 @@ plots.set_style()
 pd.set_option("display.max_colwidth", 80)
 cfg = ahn.Config.for_profile(
     profile, corpus=corpus, data_root=data_root, size=size, device=device, seeds=seeds, split=split,
+    test_set=test_set, transcripts=transcripts, target_sentences=target_sentences, missing_text=missing_text,
     max_folds=max_folds, audio_encoder=audio_encoder, audio_model_path=audio_model_path,
     text_encoder=text_encoder, text_model_path=text_model_path, epochs_stage1=epochs_stage1,
     lr_stage1=lr_stage1, tau=tau, lambda_mi=lambda_mi, mixup_alpha=mixup_alpha, epochs_gan=epochs_gan,
@@ -149,9 +154,15 @@ ref[["this run", "paper's value", "meaning"]]
 # %%
 t0 = time.time()
 data = ahn.load(cfg, show=False)
-protocol = "the predefined split" if cfg.split == "predefined" else f"leave-one-{cfg.split}-out"
+split = ahn.split_of(cfg)
+protocol = "the predefined split" if split == "predefined" else f"leave-one-{split}-out"
+if split == "predefined" and len(data.folds[0].val):
+    protocol += f"; {len(data.folds[0].val)} validation utterances select the stage-1 epoch"
+text = data.corpus.meta.get("text", {})
 display(Markdown(f"**{data.corpus!r}** — {len(data.folds)} folds ({protocol}), "
-                 f"text embeddings of size {data.t.shape[1]}.  \n"
+                 f"text embeddings of size {data.t.shape[1]}"
+                 + (f"; {text['excluded']} of {text['utterances']} utterances had no text and are left out"
+                    if text.get("excluded") else "") + ".  \n"
                  f"Audio encoder: {data.models['audio']}.  \nText encoder (frozen): {data.models['text']}."))
 data.corpus.counts("speaker")
 
@@ -239,13 +250,18 @@ display(Markdown(
 # through $W_y$ asks for.
 
 # %% mystnb={"figure": {"caption": "Real features h (left) and the full model's generated features (right) of one fold and seed, projected on the first two principal components of the real training features and coloured by emotion.", "name": "fig-ahn-pca"}}
-fig = ahn.plot_pca(res)
-plt.show()
+generated = len(res.features.get("h_gen", ())) > 0
+if generated:
+    fig = ahn.plot_pca(res)
+    plt.show()
+else:
+    display(Markdown("*Nothing was generated in this fold (`balance_classes` and its training classes are already "
+                     "balanced): no PCA of generated features.*"))
 
 # %%
-spread = ahn.spread_ratio(res)
-sub, tot = spread.iloc[:, 1].median(), spread["total"].median()
-display(Markdown(
+spread = ahn.spread_ratio(res) if generated else pd.DataFrame()
+sub, tot = (spread.iloc[:, 1].median(), spread["total"].median()) if len(spread) else (float("nan"), float("nan"))
+display(Markdown("*No class with generated features to compare.*") if not len(spread) else Markdown(
     f"Variance of the generated features relative to the real ones (median over emotions): **{tot:.2f}** in total, "
     f"**{sub:.2f}** within the real features' {spread.columns[1]}. "
     + ("The generator puts much of its spread in directions where the real features hardly vary, and too little "
