@@ -14,7 +14,8 @@ from ..params import ChapterConfig, param
 from ..splits import leave_one_session_out, leave_one_speaker_out
 from .common import svm_yardstick
 
-__all__ = ["Config", "baseline", "emotion_examples", "feature_distributions", "load", "plot_examples"]
+__all__ = ["Config", "baseline", "emotion_examples", "feature_distributions", "load", "plot_examples",
+           "sessions_hold_several_speakers"]
 
 CHAPTER = "00_corpora"
 
@@ -96,6 +97,13 @@ def feature_distributions(corpus: Corpus, features: pd.DataFrame, columns: dict[
         ax.set_xlabel("")
     fig.tight_layout()
     return fig
+
+
+def sessions_hold_several_speakers(corpus: Corpus) -> bool:
+    """Whether some session of ``corpus`` has more than one speaker (IEMOCAP's dyads, MSP-IMPROV's
+    sessions); on corpora without sessions the session is the speaker, and leave-one-session-out
+    is leave-one-speaker-out."""
+    return bool((corpus.table.groupby("session")["speaker"].nunique() > 1).any())
 
 
 def baseline(corpus: Corpus, cfg: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
