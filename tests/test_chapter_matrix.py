@@ -36,7 +36,7 @@ from serlib.data.fixtures import make_fixture, msp_improv_transcripts
 ROOT = project_root()
 
 # Parameters every cell gets (one place to add what all runs need).
-COMMON = {"profile": "smoke", "device": "cpu"}
+COMMON = {"profile": "smoke"}
 
 
 @pytest.fixture(scope="session")

@@ -800,7 +800,7 @@ def spread_ratio(res: Results, n_components: int = 10) -> pd.DataFrame:
     from sklearn.decomposition import PCA
 
     f = res.features
-    pca = PCA(min(n_components, f["h"].shape[1])).fit(f["h"])
+    pca = PCA(min(n_components, *f["h"].shape)).fit(f["h"])
     rows = {}
     for k, lab in enumerate(res.labels):
         real, gen = f["h"][f["y"] == k], f["h_gen"][f["y_gen"] == k]
