@@ -406,3 +406,11 @@ def test_table_vi_paper_profile_on_msp_podcast_fixture(tmp_path, standins):
     assert len(gan) > 0
     stage1 = pd.read_csv(res / "stage1_history.csv", index_col=0)
     assert stage1["val_uar"].between(0, 1).all() and stage1.groupby("model")["best"].sum().eq(1).all()
+
+
+def test_corpus_specific_parameters_are_refused_elsewhere(tmp_path):
+    with pytest.raises(ParameterError, match="test_set chooses MSP-Podcast's test set"):
+        ahn.Config.for_profile("smoke", test_set="test2")
+    with pytest.raises(ParameterError, match="target_sentences are MSP-IMPROV's"):
+        ahn.Config.for_profile("smoke", corpus="iemocap", target_sentences=str(tmp_path / "t.csv"))
+    assert ahn.Config.for_profile("smoke", corpus="msp_podcast", test_set="test2").test_set == "test2"

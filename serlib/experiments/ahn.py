@@ -207,6 +207,11 @@ class Config(ChapterConfig):
             raise ParameterError("audio_model_path is only used with audio_encoder='ast' or 'wav2vec2'")
         if any(n < 1 for n in self.n_per_class):
             raise ParameterError("n_per_class values must be >= 1")
+        if "test_set" in self.changed and self.corpus != "msp_podcast":
+            raise ParameterError(f"test_set chooses MSP-Podcast's test set; corpus={self.corpus!r} has none "
+                                 "(use split to choose the protocol)")
+        if self.target_sentences is not None and self.corpus != "msp_improv":
+            raise ParameterError(f"target_sentences are MSP-IMPROV's; corpus={self.corpus!r} has none")
 
 
 @dataclass(frozen=True)
@@ -317,8 +322,6 @@ def load_text_corpus(cfg: Config) -> Corpus:
             opts["transcripts"] = True
         if cfg.corpus == "msp_improv":
             opts.update(transcripts=cfg.transcripts, target_sentences=cfg.target_sentences)
-        elif cfg.target_sentences:
-            raise ParameterError("target_sentences is for corpus='msp_improv' only")
         corpus = load_corpus(cfg.corpus, cfg.data_root, **opts)
         if cfg.transcripts and cfg.corpus != "msp_improv":
             corpus = apply_transcripts(corpus, cfg.transcripts)
