@@ -73,13 +73,27 @@
 #     -p data_root=/path/to/IEMOCAP_full_release \
 #     -p audio_model_path=/models/ast-finetuned-audioset-10-10-0.4593 \
 #     -p text_model_path=/models/bert-base-uncased
-# # paper, Table VI: MSP-Podcast (its Transcripts/ and its Train/Development/Test1 partition),
+# ```
+#
+# The `paper` profile uses IEMOCAP with a local AST audio encoder and BERT text encoder, as the paper
+# does, and is meant for a GPU. Main parameters: `split`, `audio_encoder`, `text_encoder`,
+# `lambda_mi`, `mixup_alpha`, `epochs_gan` and `aug_factor`. Every parameter of the `parameters`
+# cell below can be set with `-p name=value`.
+# :::
+
+# %% [markdown]
+# ### Tables V and VI on your copy of MSP-IMPROV or MSP-Podcast
+#
+# The multimodal tables of the paper's other corpora, with its encoders from local folders:
+#
+# ```bash
+# # Table VI: MSP-Podcast (its Transcripts/ and its Train/Development/Test1 partition),
 # # wav2vec2 and Llama, classes balanced by generation
 # serbook run notebooks/03_ahn_infogan.py -p profile=paper -p corpus=msp_podcast \
 #     -p data_root=/path/to/MSP-Podcast -p balance_classes=true \
 #     -p audio_encoder=wav2vec2 -p audio_model_path=/models/wav2vec2-large-robust-12-ft-emotion-msp-dim \
 #     -p text_encoder=llama -p text_model_path=/models/Meta-Llama-3-8B
-# # paper, Table V: MSP-IMPROV with your transcript table (CSV id,text, e.g. from an ASR system)
+# # Table V: MSP-IMPROV with your transcript table (CSV id,text, e.g. from an ASR system)
 # serbook run notebooks/03_ahn_infogan.py -p profile=paper -p corpus=msp_improv \
 #     -p data_root=/path/to/MSP-IMPROV -p transcripts=/path/to/msp_improv_text.csv \
 #     -p audio_encoder=wav2vec2 -p audio_model_path=/models/wav2vec2-large-robust-12-ft-emotion-msp-dim \
@@ -90,12 +104,6 @@
 # (`transcripts`), and/or the target sentences of its documentation (`target_sentences`, CSV
 # `sentence,text`; they fill the read and target turns only). Utterances left without text stop
 # the run unless `missing_text=exclude`, which leaves them out and says how many.
-#
-# The `paper` profile uses IEMOCAP with a local AST audio encoder and BERT text encoder, as the paper
-# does, and is meant for a GPU. Main parameters: `split`, `audio_encoder`, `text_encoder`,
-# `lambda_mi`, `mixup_alpha`, `epochs_gan` and `aug_factor`. Every parameter of the `parameters`
-# cell below can be set with `-p name=value`.
-# :::
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
