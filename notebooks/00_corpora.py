@@ -119,6 +119,9 @@ lab.table.groupby("emotion", sort=False).head(3)[["utt_id", "speaker", "emotion"
 
 # %% mystnb={"figure": {"caption": "One utterance per emotion (rows) from the same speaker: the waveform on the left, and on the right its spectrogram with the pYIN F0 track in cyan; panel titles give the transcript.", "name": "fig-corpora-examples"}}
 examples = corpora.emotion_examples(lab)
+if len(examples) < len(lab.labels):
+    display(Markdown(f"*No speaker of {lab.name} has every emotion; speaker {examples['speaker'].iloc[0]} has the "
+                     f"most ({len(examples)} of {len(lab.labels)}), shown here.*"))
 fig = corpora.plot_examples(examples)
 plt.show()
 
