@@ -18,6 +18,9 @@ covers that corpus). Cells left out on purpose, and why:
   stand-ins of wav2vec2 + RoBERTa (Table V), wav2vec2 + Llama with ``balance_classes`` (Table VI)
   and loads AST + BERT. ``test_set`` test2/test3: the fixture's release has only Test1, and
   test_ahn.py checks the refusal. ``split=speaker`` is what ``auto`` means on these corpora.
+* chapter 0 on OMG-Emotion: its fixture's four videos (the corpus's speakers and sessions) share
+  almost no class, so leave-one-video-out leaves classes without training examples (a fixture
+  limit: the release has hundreds of videos). Chapter 5 runs OMG-Emotion on its predefined split.
 * chapter 5 ``retrain_encoder`` (the cache logic is unit-tested in test_pereira2018.py),
   ``freq_bins`` (the encoder's shapes are unit-tested), ``curve_methods`` subsets (the smoke
   profile runs every method), ``pretrain_corpus=librispeech`` is the real-corpora cell.
@@ -65,7 +68,6 @@ CELLS: dict[str, list[tuple[str, dict]]] = {
         ("emodb", _real("emodb")),
         ("ravdess", _real("ravdess")),
         ("savee", _real("savee")),
-        ("omg", _real("omg")),
         ("variant=cross", {"variant": "cross"}),
     ],
     "01_sahu2018_gan": [
