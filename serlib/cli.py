@@ -81,7 +81,6 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
 
 def _cmd_data_list(args: argparse.Namespace) -> int:
     from .data import available_corpora
-
     from .data.downloads import SOURCES
 
     for key, spec in available_corpora().items():
