@@ -7,7 +7,8 @@ does the download so that nothing is ever half-done:
 
 1. If the corpus is already in place (the data check finds no error and either this command
    unpacked the same archives there, or the loader's full-release check passes), nothing is
-   downloaded and the command says so.
+   downloaded and the command says so. Of several archives (RAVDESS speech and song,
+   LibriSpeech subsets) only those not yet unpacked there are fetched.
 2. The licence and citation are printed and the reader confirms once (``yes=True`` /
    ``--yes`` for scripts; without a terminal and without ``--yes`` the command refuses).
 3. Each archive is fetched into ``<root>/../.<root name>.download/<file>.part``, resuming
@@ -427,17 +428,22 @@ def _complete(name: str, root: Path, archives: Sequence[Archive]) -> bool:
     return True
 
 
-def _present(name: str, root: Path, archives: Sequence[Archive]) -> bool:
+def _still_needed(name: str, root: Path, archives: Sequence[Archive]) -> list[Archive]:
+    """The archives of ``archives`` that ``root`` still lacks; none when the corpus is in place.
+
+    A folder with errors in the data check needs everything. Otherwise an archive this command
+    already unpacked there is not needed again, and a tree from elsewhere that passes the
+    loader's full-release check needs nothing.
+    """
     from .registry import validate_layout
 
-    if not root.is_dir():
-        return False
-    if any(p.severity == "error" for p in validate_layout(name, root)):
-        return False
+    if not root.is_dir() or any(p.severity == "error" for p in validate_layout(name, root)):
+        return list(archives)
     done = _read_marker(root).get("archives", {})
-    if all(a.filename in done for a in archives):
-        return True
-    return _complete(name, root, archives)
+    todo = [a for a in archives if a.filename not in done]
+    if todo and _complete(name, root, archives):
+        return []
+    return todo
 
 
 def check_report(name: str, root: str | os.PathLike[str]) -> tuple[str, int]:
@@ -525,11 +531,13 @@ def download(
     target = Path(os.path.abspath(resolve_root(source.name, root)))
     mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
 
-    if _present(source.name, target, archives):
+    todo = _still_needed(source.name, target, archives)
+    if not todo:
         say(f"{source.title} is already in {target} (the data check passes); nothing was downloaded.")
         text, code = check_report(source.name, target)
         say(text)
         return code
+    archives = todo
 
     total = sum(a.size or 0 for a in archives)
     lines = [f"{source.title}", f"  licence:  {source.licence} ({source.licence_url})",
