@@ -194,6 +194,7 @@ display(Markdown(
 # the folder), check it, and run:
 #
 # ```bash
+# serbook data download emodb      # the free corpora (emodb, ravdess, librispeech, tess): fetch, verify, unpack
 # serbook data check iemocap /data/IEMOCAP_full_release     # what is missing or malformed, file by file
 # serbook run notebooks/01_sahu2018_gan.py -p profile=paper -p data_root=/data/IEMOCAP_full_release
 # ```

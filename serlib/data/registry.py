@@ -32,6 +32,7 @@ CORPORA: dict[str, str] = {
     "savee": "serlib.data.savee",
     "omg": "serlib.data.omg",
     "librispeech": "serlib.data.librispeech",
+    "tess": "serlib.data.tess",
 }
 """Registry name -> module. Aliases (``msp-improv``, ``emo-db`` ...) are normalised first."""
 
