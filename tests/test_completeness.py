@@ -119,6 +119,24 @@ def test_coverage_of_each_fixture(fresh):
     assert coverage(pool).loaded == 11  # coverage counts what is there, before max_utterances selects
 
 
+def test_one_speakers_folder_missing_is_named(fresh):
+    root = fresh("savee")
+    shutil.rmtree(root / "AudioData" / "JE")
+    cov = coverage(load_corpus("savee", root))
+    assert cov.complete is False and "speaker JE missing (120 files)" in cov.summary
+    cfg = ChapterConfig.for_profile("paper", corpus="savee", data_root=str(root))
+    with pytest.raises(CorpusError, match=r"speaker JE missing \(120 files\).*allow_partial=true"):
+        cfg.load_corpus()
+    root = fresh("ravdess")
+    shutil.rmtree(root / "Actor_03")
+    text, code = check_corpus("ravdess", root)
+    assert code == 3 and "Actor_03" in text.split("Coverage:")[1].split("\n")[0]
+    root = fresh("iemocap")
+    shutil.rmtree(root / "Session5")
+    text, code = check_corpus("iemocap", root)
+    assert code == 3 and "session folder missing" in text and "Session5" in text
+
+
 def test_label_file_disagreeing_with_audio(fresh):
     root = fresh("msp_podcast")
     listed = root / "Audios" / "MSP-PODCAST_0001_0001.wav"

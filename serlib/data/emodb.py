@@ -15,8 +15,8 @@ Label map (7 classes, in this order, which is also the integer coding)::
 
 Full release: 535 utterances (anger 127, boredom 81, disgust 46, fear 69, happiness 71,
 sadness 62, neutral 79); per speaker 03: 49, 08: 58, 09: 43, 10: 38, 11: 55, 12: 35, 13: 61,
-14: 69, 15: 56, 16: 71 (``FULL_RELEASE``; counted from the file names of ``download.zip``, the
-emotion counts as given by the corpus documentation, Burkhardt et al. 2005). ``serbook data
+14: 69, 15: 56, 16: 71 (``FULL_RELEASE``: the files of each actor in ``download.zip``, which
+sum to the 535 of the corpus documentation, Burkhardt et al. 2005, as do the emotion counts). ``serbook data
 check`` reports the coverage of a copy against these counts; ``expect_full=True`` makes any
 difference in the emotion counts an error on loading.
 

@@ -81,7 +81,8 @@ FULL_RELEASE: dict[str, dict[str, Any]] = {
 }
 """The release's counts: 10039 utterance lines in the EmoEvaluation files (every category), of
 which the 4-class set keeps 5531 (neutral 1708, angry 1103, sad 1084, happy 595 + excited 1041;
-Busso et al. 2008, and the counts commonly reported for the release)."""
+Busso et al. 2008; the category counts as the FlagEval speech-emotion benchmark documentation
+lists them for the release)."""
 SAMPLE_RATES = (16000,)
 DEFAULTS: dict[str, Any] = {"label_set": "4class", "improvised_only": False, "expect_full": False}
 SESSIONS = tuple(f"Session{n}" for n in range(1, 6))
