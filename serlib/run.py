@@ -193,6 +193,10 @@ def _check_parameters(src: Path, nb: Any, params: Mapping[str, Any], origin: str
                              + (f" ({origin})" if origin else ""))
     if "profile" in params and params["profile"] not in PROFILES:
         raise ParameterError(f"profile={params['profile']!r} is not one of {list(PROFILES)}")
+    if "allow_partial" in params:
+        from .data.coverage import check_allow_partial
+
+        check_allow_partial(params["allow_partial"])
 
 
 def check_parameters(notebook: str | Path, params: Mapping[str, Any], origin: str = "") -> Path:

@@ -227,6 +227,13 @@ def test_allow_partial_must_be_a_bool(value):
         enforce(load_corpus("embedded", size="tiny"), profile="paper", allow_partial=value)
 
 
+def test_wrong_allow_partial_is_refused_before_the_kernel_starts(tmp_path, capsys):
+    code = main(["run", "notebooks/04_leow_speaker_adversarial.py", "-p", "allow_partial=maybe",
+                 "--output-dir", str(tmp_path)])
+    assert code == 2 and "allow_partial='maybe' must be true or false" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 # --------------------------------------------------------------------------- provenance in run.json
 _NB = '''# %% tags=["parameters"]
 profile = "paper"
