@@ -3,7 +3,8 @@
     serbook run NOTEBOOK [-f params.yaml] [-p key=value ...] [--jobs N]
                                                 execute one chapter with parameters (value lists: a sweep)
     serbook book [--profile smoke|book|paper]   execute every chapter and build the HTML book
-    serbook data check NAME ROOT                check a corpus folder file by file
+    serbook data check NAME ROOT                check a corpus folder file by file; exit 0 complete,
+                                                3 partial or warnings, 4 errors / not loadable
     serbook data download NAME [--root DIR] [--yes] [--song] [--subset S ...]
                                                 fetch, verify and unpack a free corpus (emodb, ravdess,
                                                 librispeech, tess), then check it
@@ -48,12 +49,11 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
-    from .data import validate_layout
-    from .data._common import format_report
+    from .data.check import check_corpus
 
-    problems = validate_layout(args.name, args.root)
-    print(format_report(args.name, args.root, problems))
-    return 1 if any(p.severity == "error" for p in problems) else 0
+    text, code = check_corpus(args.name, args.root)
+    print(text)
+    return code
 
 
 def _cmd_data_download(args: argparse.Namespace) -> int:
@@ -120,6 +120,16 @@ is then 1. Re-running a sweep replaces its <notebook>.sweep folder.
 """
 
 
+_CHECK_EPILOG = """\
+exit status:
+  0  complete and loadable (the full release, or a corpus without a fixed release), no warnings
+  3  loadable but partial (fewer files than the full release, audio the label file does not
+     list), or warnings only (skipped, blank or resampled files)
+  4  errors, or nothing loadable (includes a folder that does not exist)
+  2  usage error (unknown corpus name, missing argument)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="serbook", description="Run and build the serbook study book.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -148,9 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", help="corpora: check, download, generate, list")
     dsub = d.add_subparsers(dest="data_command", required=True)
-    c = dsub.add_parser("check", help="check a corpus folder file by file")
-    c.add_argument("name")
-    c.add_argument("root")
+    c = dsub.add_parser("check", help="check a corpus folder file by file and report its coverage",
+                        description="Check a corpus folder file by file (without reading audio samples), "
+                                    "load it, and report its coverage against the full release.",
+                        epilog=_CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("name", help="corpus name (serbook data list)")
+    c.add_argument("root", help="the corpus folder")
     c.set_defaults(func=_cmd_data_check)
     dl = dsub.add_parser(
         "download", help="fetch, verify and unpack a free corpus (emodb, ravdess, librispeech, tess)",

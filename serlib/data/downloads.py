@@ -447,18 +447,14 @@ def _still_needed(name: str, root: Path, archives: Sequence[Archive]) -> list[Ar
 
 
 def check_report(name: str, root: str | os.PathLike[str]) -> tuple[str, int]:
-    """The data check of ``root`` as ``(report text, exit code)``: 0 loads, 3 warnings, 4 errors.
+    """The data check of ``root`` as ``(report text, exit code)``: :func:`serlib.data.check.check_corpus`.
 
-    The download command's closing check is made here and nowhere else.
+    The download command's closing check is made here and nowhere else; its exit codes are the
+    data check's (0 complete, 3 partial or warnings only, 4 errors or nothing loadable).
     """
-    from ._common import format_report
-    from .registry import validate_layout
+    from .check import check_corpus
 
-    problems = validate_layout(name, root)
-    text = format_report(name, root, problems)
-    if any(p.severity == "error" for p in problems) or text.splitlines()[-1].startswith("NOT LOADABLE"):
-        return text, 4
-    return text, 3 if problems else 0
+    return check_corpus(name, root)
 
 
 def _ask(question: str, stdin: IO[str] | None, out: Callable[[str], None]) -> bool:
