@@ -195,11 +195,11 @@ def test_full_download_unpacks_the_loader_layout_and_passes_the_check(tmp_path, 
     publish(monkeypatch, server, "emodb", {"all": emodb_zip})
     root = tmp_path / "data" / "emodb"
     code, said = run(root, server)
-    assert code in (0, 3)  # 3 once the check also reports a partial copy (70 of 535 files)
-    assert "OK: loads 70 utterances." in said and "Burkhardt" in said and "Unpacked 1 archive(s)" in said
+    assert code == 3  # the fixture is a partial copy: 70 of 535 files
+    assert "PARTIAL: loads 70 utterances" in said and "Burkhardt" in said and "Unpacked 1 archive(s)" in said
     assert len(list((root / "wav").glob("*.wav"))) == 70 and (root / "erklaerung.txt").is_file()
     assert len(load_corpus("emodb", root)) == 70
-    assert dl.check_report("emodb", root)[1] in (0, 3)
+    assert dl.check_report("emodb", root)[1] == 3
     # nothing left beside the corpus, no archive kept or copied anywhere
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["emodb"]
     assert not [p for p in tmp_path.rglob("*") if p.suffix in (".zip", ".part", ".gz")]
@@ -214,7 +214,7 @@ def test_a_second_call_finds_the_corpus_and_does_nothing(tmp_path, server, monke
     before = {p: p.stat().st_mtime_ns for p in files_under(root)}
     server.state.requests.clear()
     code, said = run(root, server, yes=False, stdin=io.StringIO(""))  # not even asked
-    assert code in (0, 3) and "already in" in said and "nothing was downloaded" in said
+    assert code == 3 and "already in" in said and "nothing was downloaded" in said
     assert server.state.requests == []
     assert {p: p.stat().st_mtime_ns for p in files_under(root)} == before
 
@@ -227,7 +227,7 @@ def test_a_complete_copy_from_elsewhere_is_left_alone(tmp_path, server, monkeypa
                                                            "sadness", "neutral")})
     code, said = run(root, server)
     assert "already in" in said and server.state.requests == []
-    assert code in (0, 3)
+    assert code == 3
 
 
 def test_an_interrupted_download_keeps_a_part_file_and_resumes(tmp_path, server, monkeypatch, emodb_zip):
@@ -242,7 +242,7 @@ def test_an_interrupted_download_keeps_a_part_file_and_resumes(tmp_path, server,
     assert part.stat().st_size == half
     assert not root.exists()  # no unpacked tree
     code, _ = run(root, server)
-    assert code in (0, 3) and len(load_corpus("emodb", root)) == 70
+    assert code == 3 and len(load_corpus("emodb", root)) == 70
     assert server.state.requests == [("/emodb/download.zip", None), ("/emodb/download.zip", f"bytes={half}-")]
     assert not (tmp_path / ".emodb.download").exists()
 
@@ -255,7 +255,7 @@ def test_a_server_that_ignores_range_restarts_the_download(tmp_path, server, mon
     with pytest.raises(DownloadError):
         run(root, server)
     code, _ = run(root, server)
-    assert code in (0, 3) and len(load_corpus("emodb", root)) == 70
+    assert code == 3 and len(load_corpus("emodb", root)) == 70
 
 
 def test_a_checksum_mismatch_names_the_file_and_sum_and_touches_nothing(tmp_path, server, monkeypatch, emodb_zip):
@@ -311,22 +311,22 @@ def test_the_licence_prompt(tmp_path, server, monkeypatch, emodb_zip, capsys):
     assert server.state.requests == [] and not root.exists()
     # "y" accepts
     code, said = run(root, server, yes=False, stdin=_TTY("y\n"))
-    assert code in (0, 3) and len(load_corpus("emodb", root)) == 70
+    assert code == 3 and len(load_corpus("emodb", root)) == 70
 
 
 def test_the_command_line(tmp_path, server, monkeypatch, emodb_zip, capsys):
     publish(monkeypatch, server, "emodb", {"all": emodb_zip})
     root = tmp_path / "emodb"
-    assert main(["data", "download", "emodb", "--root", str(root), "--yes", "--mirror", server.url, "-q"]) in (0, 3)
+    assert main(["data", "download", "emodb", "--root", str(root), "--yes", "--mirror", server.url, "-q"]) == 3
     out = capsys.readouterr().out
-    assert "serbook data check emodb" in out and "OK: loads 70 utterances." in out
+    assert "serbook data check emodb" in out and "PARTIAL: loads 70 utterances" in out
     assert main(["data", "download", "emodb", "--song", "--yes"]) == 2
     monkeypatch.setenv("SERLIB_DOWNLOAD_MIRROR", server.url)
     server.state.requests.clear()
-    assert main(["data", "download", "emodb", "--root", str(root), "--yes"]) in (0, 3)
+    assert main(["data", "download", "emodb", "--root", str(root), "--yes"]) == 3
     assert "already in" in capsys.readouterr().out and server.state.requests == []
     monkeypatch.setenv("SERLIB_DATA", str(tmp_path / "elsewhere"))
-    assert main(["data", "download", "emodb", "--yes", "-q"]) in (0, 3)  # default root
+    assert main(["data", "download", "emodb", "--yes", "-q"]) == 3  # default root
     assert len(load_corpus("emodb")) == 70
     assert main(["data", "list"]) == 0
     listing = capsys.readouterr().out
@@ -367,9 +367,9 @@ def test_librispeech_subsets_arrive_one_by_one_and_merge(tmp_path, server, monke
     publish(monkeypatch, server, "librispeech", tars)
     root = tmp_path / "librispeech"
     code, said = run(root, server, "librispeech")  # default: dev-clean
-    assert code in (0, 3) and len(load_corpus("librispeech", root)) == 9
+    assert code == 3 and len(load_corpus("librispeech", root)) == 9
     code, said = run(root, server, "librispeech", subsets=["train-clean-100"])
-    assert code in (0, 3) and "1 file(s) already there were kept" in said  # SPEAKERS.TXT
+    assert code == 3 and "1 file(s) already there were kept" in said  # SPEAKERS.TXT
     assert len(load_corpus("librispeech", root)) == 11
     server.state.requests.clear()
     _, said = run(root, server, "librispeech", subsets=["dev-clean", "train-clean-100"])
@@ -382,11 +382,11 @@ def test_ravdess_speech_and_song(tmp_path, server, monkeypatch):
     song = zip_bytes(src, prefix="Audio_Song_Actors_01-24/", only=lambda p: p.name.startswith("03-02"))
     publish(monkeypatch, server, "ravdess", {"speech": speech, "song": song})
     root = tmp_path / "ravdess"
-    assert run(root, server, "ravdess")[0] in (0, 3)
+    assert run(root, server, "ravdess")[0] == 3
     assert len(load_corpus("ravdess", root)) == 48
     server.state.requests.clear()
     code, said = run(root, server, "ravdess", song=True)
-    assert code in (0, 3) and "CC BY-NC-SA 4.0" in said and "Livingstone" in said
+    assert code == 3 and "CC BY-NC-SA 4.0" in said and "Livingstone" in said
     # the speech archive is already unpacked there: only the song archive is fetched
     assert server.state.requests == [("/ravdess/Audio_Song_Actors_01-24.zip", None)]
     assert len(load_corpus("ravdess", root, vocal_channel="both")) == 50
@@ -404,7 +404,7 @@ def test_tess_flat_dataverse_zip(tmp_path, server, monkeypatch):
     publish(monkeypatch, server, "tess", {"all": buf.getvalue()})
     root = tmp_path / "tess"
     code, said = run(root, server, "tess")
-    assert code in (0, 3) and "CC BY-NC-ND 4.0" in said and "Dupuis" in said
+    assert code == 3 and "CC BY-NC-ND 4.0" in said and "Dupuis" in said
     assert len(load_corpus("tess", root)) == 28
 
 
@@ -418,7 +418,7 @@ def test_chapter_4_runs_in_the_smoke_profile_on_a_downloaded_emodb(tmp_path, ser
 
     publish(monkeypatch, server, "emodb", {"all": emodb_zip})
     root = tmp_path / "emodb"
-    assert main(["data", "download", "emodb", "--root", str(root), "--yes", "--mirror", server.url, "-q"]) in (0, 3)
+    assert main(["data", "download", "emodb", "--root", str(root), "--yes", "--mirror", server.url, "-q"]) == 3
     nb = ROOT / "notebooks" / "04_leow_speaker_adversarial.py"
     execute(nb, {"profile": "smoke", "corpus": "emodb", "data_root": str(root)}, output_dir=tmp_path / "out",
             progress=False)
