@@ -322,7 +322,7 @@ def load_text_corpus(cfg: Config) -> Corpus:
             opts["transcripts"] = True
         if cfg.corpus == "msp_improv":
             opts.update(transcripts=cfg.transcripts, target_sentences=cfg.target_sentences)
-        corpus = load_corpus(cfg.corpus, cfg.data_root, **opts)
+        corpus = cfg.load_corpus(**opts)
         if cfg.transcripts and cfg.corpus != "msp_improv":
             corpus = apply_transcripts(corpus, cfg.transcripts)
         corpus = corpus.labelled()

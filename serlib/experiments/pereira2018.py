@@ -363,11 +363,11 @@ def load_pretrain_corpus(cfg: Config) -> Corpus:
     """
     try:
         if cfg.pretrain_corpus == "embedded":
-            return load_corpus("embedded", size=cfg.corpus_size, part="unlabelled")
+            return load_corpus("embedded", size=cfg.corpus_size, part="unlabelled", role="pretrain")
         opts: dict[str, Any] = {}
         if cfg.pretrain_max_utterances:
             opts["max_utterances"] = int(cfg.pretrain_max_utterances)
-        return load_corpus("librispeech", cfg.pretrain_data_root, **opts)
+        return cfg.load_corpus("librispeech", cfg.pretrain_data_root, role="pretrain", **opts)
     except (CorpusError, ParameterError, FileNotFoundError) as exc:
         where = cfg.pretrain_data_root or "$SERLIB_DATA/librispeech"
         raise CorpusError(
@@ -413,10 +413,10 @@ def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
         return None
     try:
         if root:
-            return load_corpus(name, root).labelled()
+            return cfg.load_corpus(name, root, role=f"{protocol} protocol").labelled()
         if cfg.corpus == "embedded":
             return load_corpus("embedded", size=cfg.corpus_size, part="labelled")
-        return load_corpus(cfg.corpus, cfg.data_root).labelled()
+        return cfg.load_corpus(role=f"{protocol} protocol").labelled()
     except (CorpusError, ParameterError, FileNotFoundError) as exc:
         which = f"{root_field}={root}" if root else f"corpus={cfg.corpus}, data_root={cfg.data_root}"
         raise CorpusError(f"protocol {protocol!r}: its corpus ({which}) cannot be loaded: {exc}") from exc
