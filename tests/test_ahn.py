@@ -221,7 +221,7 @@ def test_paper_encoders_load_from_local_folders(tmp_path):
 
 def test_config_documents_the_paper():
     ref = ahn.Config.reference()
-    missing = [name for name in ref.index if name not in ("corpus", "data_root", "device", "size")
+    missing = [name for name in ref.index if name not in ("corpus", "data_root", "device", "size", "allow_partial")
                and not ref.loc[name, "paper's value"]]
     assert not missing
     with pytest.raises(ParameterError):
@@ -258,8 +258,9 @@ def test_notebook_smoke(tmp_path):
 # ------------------------------------------------------------------ real multimodal corpora (Tables V, VI)
 # Parameters of the `paper` profile runs on fixture trees, in one place: the paper's settings, with
 # schedules shortened so that a CPU finishes in seconds.
-PAPER_FIXTURE_PARAMS = {"profile": "paper", "allow_partial": True, "device": "cpu", "seeds": [0], "max_folds": 2, "epochs_stage1": 2,
-                        "epochs_gan": 2, "epochs_stage3": 2, "n_per_class": [5], "lr_stage1": 1e-3}
+PAPER_FIXTURE_PARAMS = {"profile": "paper", "allow_partial": True, "device": "cpu", "seeds": [0], "max_folds": 2,
+                        "epochs_stage1": 2, "epochs_gan": 2, "epochs_stage3": 2, "n_per_class": [5],
+                        "lr_stage1": 1e-3}
 
 
 @pytest.fixture(scope="module")
