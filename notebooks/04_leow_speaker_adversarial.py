@@ -344,8 +344,12 @@ if not pt.empty:
 # representation mixes the speakers' clouds while keeping the emotions apart.
 
 # %% mystnb={"figure": {"caption": "PCA of the pooled encoder outputs of the first fold's training speakers, one row per model (without and with AL), coloured by speaker (left) and by emotion (right).", "name": "fig-leow-projection"}}
-fig = leow.plot_projection(res, keys)
-plt.show()
+if any(k in res.embeddings for k in keys):
+    fig = leow.plot_projection(res, keys)
+    plt.show()
+else:
+    display(Markdown("*Skipped: the 2D CNN biGRU is not among this run's `encoders`, so there is no projection "
+                     "to show.*"))
 
 # %% [markdown]
 # ## What this run shows

@@ -185,12 +185,9 @@ ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k
 # network, so a second run of this chapter loads it instead of training again.
 
 # %%
-pre_corpus = P.load_pretrain_corpus(cfg)
-pre = P.pretrain(cfg, pre_corpus) if pre_corpus is not None else None
-if pre is None:
-    display(Markdown("**No pretraining corpus could be loaded**, so none of the experiments below can run "
-                     "(see the log message above)."))
-else:
+pre_corpus = P.load_pretrain_corpus(cfg)  # a pretraining corpus that cannot be loaded stops the chapter
+pre = P.pretrain(cfg, pre_corpus)
+if pre is not None:
     display(Markdown(
         f"BEGAN {'loaded from the cache' if pre.reused else 'trained now'}: **{pre.corpus_name}**, "
         f"{len(pre_corpus)} utterances -> {pre.n_chunks} chunks of {cfg.chunk_seconds:g} s, "
@@ -264,6 +261,7 @@ for protocol in P.PROTOCOLS:
         continue
     lab = P.protocol_corpus(cfg, protocol)
     results[protocol] = P.run_protocol(cfg, protocol, lab, pre) if lab is not None else None
+P.check_protocols_ran(cfg, results)  # no protocol run, or a requested one missing: the chapter stops here
 ran = {k: r for k, r in results.items() if r is not None}
 if ran:
     all_scores = pd.concat([r.scores.assign(corpus=r.corpus.name) for r in ran.values()], ignore_index=True)
@@ -368,12 +366,13 @@ if ran:
 # * **eGeMAPS + RBF-SVM** (and the IS10 yardstick), classical features with no pretraining.
 #
 # If the pretraining matters, the first line should stay above the second and third, most of
-# all when labels are scarce. The metric is UAR on the corpus's predefined test speakers.
+# all when labels are scarce. The metric is UAR on the test part of one fold: the corpus's
+# predefined test speakers, or the first held-out speaker when the corpus has no predefined split.
 
 # %%
 curve = None
 if pre is not None:
-    cc = P.protocol_corpus(cfg, "predefined")
+    cc = P.study_corpus(results)  # the predefined protocol's corpus, else the first that ran
     if cc is not None:
         curve = P.learning_curve(cfg, cc, pre)
         save_table("learning_curve", curve, P.CHAPTER, corpus=cc.name, fractions=cfg.label_fractions,
@@ -437,60 +436,58 @@ if curve is not None:
 # ## Exercises
 #
 # Each exercise changes one thing in the supervised module and asks you to explain the effect.
-# They reuse the pretrained BEGAN (`pre`) and the configuration (`cfg`), train on the corpus's
-# predefined split with the first seed and the first head configuration of `P.HEAD_GRID` (no
+# They reuse the pretrained BEGAN (`pre`) and the configuration (`cfg`), train on one fold (the
+# predefined split of the corpus when it has one, else its first leave-one-speaker-out fold) with the first seed and the first head configuration of `P.HEAD_GRID` (no
 # search), and take well under a minute on a laptop CPU.
 
 # %% [markdown] tags=["exercise"]
 # ### Exercise 1: freeze or fine-tune, with few labels
 #
-# The paper keeps the pretrained encoder frozen. On the predefined split of the corpus
-# `corpus5 = P.protocol_corpus(cfg, "predefined")`, train the supervised module with the encoder
+# The paper keeps the pretrained encoder frozen. On the corpus `corpus5 = P.study_corpus(results)`
+# (that of the predefined-split protocol, else of the first protocol that ran) and its fold
+# `P.study_fold(corpus5)` (the predefined split when the corpus has one, else its first
+# leave-one-speaker-out fold), train the supervised module with the encoder
 # frozen (`"began_frozen"`) and fine-tuned with the head
 # (`"began_finetune"`, `P.fit_predict(..., pre=pre)`), using 10 % and 100 % of the training labels
 # (`P.stratified_fraction`). When does fine-tuning pay off, and why might a frozen encoder be the
 # safer choice when labels are scarce?
 
-# %% tags=["solution"] mystnb={"figure": {"caption": "UAR on the test speakers of the predefined split with 10 % and with 100 % of the training labels, for the pretrained encoder frozen and fine-tuned with the head; the dashed grey line is chance.", "name": "fig-pereira-ex-finetune"}}
+# %% tags=["solution"] mystnb={"figure": {"caption": "UAR on the test speakers of the exercise fold with 10 % and with 100 % of the training labels, for the pretrained encoder frozen and fine-tuned with the head; the dashed grey line is chance.", "name": "fig-pereira-ex-finetune"}}
 from serlib.metrics import classification_scores
 
-corpus5 = P.protocol_corpus(cfg, "predefined") if pre is not None else None
-if corpus5 is None:
-    display(Markdown("*Needs the pretrained BEGAN and a corpus with a predefined split (see above): skipped.*"))
-else:
-    fold5 = P.protocol_folds(cfg, "predefined", corpus5)[0]  # starter
-    inp5 = P.prepare_inputs(cfg, corpus5, pre)  # starter
-    seed, hp = cfg.run_seeds[0], dict(P.HEAD_GRID[0])  # starter
-    rows = []
-    for fraction in (0.1, 1.0):  # starter
-        sub = P.stratified_fraction(fold5.train, corpus5.y, fraction, seed)  # starter
-        for kind in ("began_frozen", "began_finetune"):  # starter
-            ids, pooled = P.fit_predict(cfg, inp5, kind, sub, fold5.test, "classification", hp, seed,  # starter
-                                        pre=pre)  # starter
-            s = classification_scores(corpus5.y[ids], pooled.argmax(1))
-            rows.append({"labels": f"{fraction:.0%} ({len(sub)} utterances)", "encoder": kind.split("_")[1],
-                         "UAR (%)": 100 * s["uar"]})
-    tune = pd.DataFrame(rows).pivot(index="labels", columns="encoder", values="UAR (%)")
-    tune = tune.loc[list(dict.fromkeys(r["labels"] for r in rows))]
-    ax = tune.plot.bar(rot=0, figsize=(6, 3.2))
-    ax.axhline(100 / len(corpus5.labels), color="grey", ls="--", lw=1, label="chance")
-    ax.set_ylabel("UAR (%) on the test speakers")
-    ax.legend(fontsize="small")
-    plt.show()
+corpus5 = P.study_corpus(results)  # starter
+fold5 = P.study_fold(corpus5)  # starter
+inp5 = P.prepare_inputs(cfg, corpus5, pre)  # starter
+seed, hp = cfg.run_seeds[0], dict(P.HEAD_GRID[0])  # starter
+rows = []
+for fraction in (0.1, 1.0):  # starter
+    sub = P.stratified_fraction(fold5.train, corpus5.y, fraction, seed)  # starter
+    for kind in ("began_frozen", "began_finetune"):  # starter
+        ids, pooled = P.fit_predict(cfg, inp5, kind, sub, fold5.test, "classification", hp, seed,  # starter
+                                    pre=pre)  # starter
+        s = classification_scores(corpus5.y[ids], pooled.argmax(1))
+        rows.append({"labels": f"{fraction:.0%} ({len(sub)} utterances)", "encoder": kind.split("_")[1],
+                     "UAR (%)": 100 * s["uar"]})
+tune = pd.DataFrame(rows).pivot(index="labels", columns="encoder", values="UAR (%)")
+tune = tune.loc[list(dict.fromkeys(r["labels"] for r in rows))]
+ax = tune.plot.bar(rot=0, figsize=(6, 3.2))
+ax.axhline(100 / len(corpus5.labels), color="grey", ls="--", lw=1, label="chance")
+ax.set_ylabel("UAR (%) on the test speakers")
+ax.legend(fontsize="small")
+plt.show()
 
 # %% tags=["solution-only"]
-if corpus5 is not None:
-    gain = tune["finetune"] - tune["frozen"]
-    few, many = gain.iloc[0], gain.iloc[-1]
-    display(Markdown(
-        f"Fine-tuning the pretrained encoder instead of freezing it changes UAR by **{few:+.1f}** points with "
-        f"{gain.index[0]} of the labels and by **{many:+.1f}** points with {gain.index[-1]}. "
-        + ("Fine-tuning pays off more when labels are plentiful: with few of them, updating the encoder's weights "
-           "gains less than it risks, and freezing is the safer choice." if many > few else
-           "Here fine-tuning does not pay off more with all the labels than with a tenth of them.")
-        + (" With the scarce labels the frozen encoder is as good or better, which supports the paper's choice."
-           if few <= 0 else " Even with the scarce labels fine-tuning helps on this split.")))
-    display(tune.round(1))
+gain = tune["finetune"] - tune["frozen"]
+few, many = gain.iloc[0], gain.iloc[-1]
+display(Markdown(
+    f"Fine-tuning the pretrained encoder instead of freezing it changes UAR by **{few:+.1f}** points with "
+    f"{gain.index[0]} of the labels and by **{many:+.1f}** points with {gain.index[-1]}. "
+    + ("Fine-tuning pays off more when labels are plentiful: with few of them, updating the encoder's weights "
+       "gains less than it risks, and freezing is the safer choice." if many > few else
+       "Here fine-tuning does not pay off more with all the labels than with a tenth of them.")
+    + (" With the scarce labels the frozen encoder is as good or better, which supports the paper's choice."
+       if few <= 0 else " Even with the scarce labels fine-tuning helps on this split.")))
+display(tune.round(1))
 
 # %% [markdown] tags=["exercise"]
 # ### Exercise 2: which representation?
@@ -499,48 +496,44 @@ if corpus5 is not None:
 # (`representation="feature_map"`). Give it the bottleneck embedding $h$ instead (`"embedding"`,
 # with the inputs prepared by `P.prepare_inputs` under
 # `dataclasses.replace(cfg, representation="embedding")`), keep everything else, and compare UAR on
-# the predefined split of `corpus5 = P.protocol_corpus(cfg, "predefined")`. What does each
+# the fold `P.study_fold(corpus5)` of `corpus5 = P.study_corpus(results)`. What does each
 # representation keep of a one-second chunk?
 
-# %% tags=["solution"] mystnb={"figure": {"caption": "UAR of the frozen pretrained encoder with its head on the predefined split, reading the last convolutional map or the bottleneck embedding h; the dashed grey line is chance.", "name": "fig-pereira-ex-representation"}}
+# %% tags=["solution"] mystnb={"figure": {"caption": "UAR of the frozen pretrained encoder with its head on the exercise fold, reading the last convolutional map or the bottleneck embedding h; the dashed grey line is chance.", "name": "fig-pereira-ex-representation"}}
 import dataclasses
 
 from serlib.metrics import classification_scores
 
-corpus5 = P.protocol_corpus(cfg, "predefined") if pre is not None else None
-if corpus5 is None:
-    display(Markdown("*Needs the pretrained BEGAN and a corpus with a predefined split (see above): skipped.*"))
-else:
-    fold5 = P.protocol_folds(cfg, "predefined", corpus5)[0]  # starter
-    seed, hp = cfg.run_seeds[0], dict(P.HEAD_GRID[0])  # starter
-    rows = []
-    for representation in ("feature_map", "embedding"):  # starter
-        cfg_r = dataclasses.replace(cfg, representation=representation)  # starter
-        inp_r = P.prepare_inputs(cfg_r, corpus5, pre)  # starter
-        ids, pooled = P.fit_predict(cfg_r, inp_r, "began_frozen", fold5.train, fold5.test,  # starter
-                                    "classification", hp, seed)  # starter
-        s = classification_scores(corpus5.y[ids], pooled.argmax(1))
-        rows.append({"representation": representation, "numbers per chunk": int(np.prod(inp_r.reps["began"].shape[1:])),
-                     "UAR (%)": 100 * s["uar"], "accuracy (%)": 100 * s["accuracy"]})
-    reps = pd.DataFrame(rows).set_index("representation")
-    ax = reps["UAR (%)"].plot.barh(figsize=(5.5, 2.2), color=["C0", "C2"])
-    ax.axvline(100 / len(corpus5.labels), color="grey", ls="--", lw=1, label="chance")
-    ax.set_xlabel("UAR (%), frozen pretrained encoder + head")
-    ax.legend(fontsize="small")
-    plt.show()
+corpus5 = P.study_corpus(results)  # starter
+fold5 = P.study_fold(corpus5)  # starter
+seed, hp = cfg.run_seeds[0], dict(P.HEAD_GRID[0])  # starter
+rows = []
+for representation in ("feature_map", "embedding"):  # starter
+    cfg_r = dataclasses.replace(cfg, representation=representation)  # starter
+    inp_r = P.prepare_inputs(cfg_r, corpus5, pre)  # starter
+    ids, pooled = P.fit_predict(cfg_r, inp_r, "began_frozen", fold5.train, fold5.test,  # starter
+                                "classification", hp, seed)  # starter
+    s = classification_scores(corpus5.y[ids], pooled.argmax(1))
+    rows.append({"representation": representation, "numbers per chunk": int(np.prod(inp_r.reps["began"].shape[1:])),
+                 "UAR (%)": 100 * s["uar"], "accuracy (%)": 100 * s["accuracy"]})
+reps = pd.DataFrame(rows).set_index("representation")
+ax = reps["UAR (%)"].plot.barh(figsize=(5.5, 2.2), color=["C0", "C2"])
+ax.axvline(100 / len(corpus5.labels), color="grey", ls="--", lw=1, label="chance")
+ax.set_xlabel("UAR (%), frozen pretrained encoder + head")
+ax.legend(fontsize="small")
+plt.show()
 
 # %% tags=["solution-only"]
-if corpus5 is not None:
-    fm, em = reps.loc["feature_map"], reps.loc["embedding"]
-    display(Markdown(
-        f"The last convolutional map ({fm['numbers per chunk']:.0f} numbers per chunk) gives {fm['UAR (%)']:.1f} % "
-        f"UAR, the bottleneck embedding $h$ ({em['numbers per chunk']:.0f} numbers) {em['UAR (%)']:.1f} %. "
-        + ("The map keeps where in time and frequency the energy lies; the bottleneck, trained only so that the "
-           "decoder can rebuild the chunk, keeps less of what tells the emotions apart. The paper's choice of the "
-           "map is borne out here." if fm["UAR (%)"] > em["UAR (%)"] else
-           f"The bottleneck, {fm['numbers per chunk'] / em['numbers per chunk']:.0f} times smaller, is at least as "
-           "useful as the map on this corpus.")))
-    display(reps.round(1))
+fm, em = reps.loc["feature_map"], reps.loc["embedding"]
+display(Markdown(
+    f"The last convolutional map ({fm['numbers per chunk']:.0f} numbers per chunk) gives {fm['UAR (%)']:.1f} % "
+    f"UAR, the bottleneck embedding $h$ ({em['numbers per chunk']:.0f} numbers) {em['UAR (%)']:.1f} %. "
+    + ("The map keeps where in time and frequency the energy lies; the bottleneck, trained only so that the "
+       "decoder can rebuild the chunk, keeps less of what tells the emotions apart. The paper's choice of the "
+       "map is borne out here." if fm["UAR (%)"] > em["UAR (%)"] else
+       f"The bottleneck, {fm['numbers per chunk'] / em['numbers per chunk']:.0f} times smaller, is at least as "
+       "useful as the map on this corpus.")))
+display(reps.round(1))
 
 # %% [markdown]
 # ## References

@@ -221,7 +221,7 @@ def test_paper_encoders_load_from_local_folders(tmp_path):
 
 def test_config_documents_the_paper():
     ref = ahn.Config.reference()
-    missing = [name for name in ref.index if name not in ("corpus", "data_root", "device", "size")
+    missing = [name for name in ref.index if name not in ("corpus", "data_root", "device", "size", "allow_partial")
                and not ref.loc[name, "paper's value"]]
     assert not missing
     with pytest.raises(ParameterError):
@@ -253,3 +253,165 @@ def test_notebook_smoke(tmp_path):
     gan = pd.read_csv(res / "gan_history.csv", index_col=0)
     assert gan["variant"].nunique() == 4 and np.isfinite(gan["mi_y_fake"]).all()
     assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
+
+
+# ------------------------------------------------------------------ real multimodal corpora (Tables V, VI)
+# Parameters of the `paper` profile runs on fixture trees, in one place: the paper's settings, with
+# schedules shortened so that a CPU finishes in seconds.
+PAPER_FIXTURE_PARAMS = {"profile": "paper", "allow_partial": True, "device": "cpu", "seeds": [0], "max_folds": 2,
+                        "epochs_stage1": 2, "epochs_gan": 2, "epochs_stage3": 2, "n_per_class": [5],
+                        "lr_stage1": 1e-3}
+
+
+@pytest.fixture(scope="module")
+def standins(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from tests import _standins
+
+    d = tmp_path_factory.mktemp("encoders")
+    return {name: str(getattr(_standins, name)(d / name)) for name in ("wav2vec2", "roberta", "llama")}
+
+
+def test_msp_podcast_transcripts_and_partition(tmp_path):
+    from serlib.data import CorpusError, load_corpus
+    from serlib.data.fixtures import make_fixture
+    from serlib.data.msp_podcast import partition
+
+    root = make_fixture("msp_podcast", tmp_path / "p")
+    c = load_corpus("msp_podcast", root, transcripts=True)
+    assert c.table["transcript"].str.len().gt(0).all()
+    fold = partition(c)
+    split = c.table["split"].to_numpy()
+    assert set(split[fold.train]) == {"train"} and set(split[fold.val]) == {"development"}
+    assert set(split[fold.test]) == {"test1"} and len(fold.test) == 3
+    with pytest.raises(ParameterError, match=r"test_set='test2'.*\['test1'\]"):
+        partition(c, "test2")
+    import shutil
+
+    shutil.rmtree(root / "Transcripts")
+    with pytest.raises(CorpusError, match=r"Transcripts.*unpack the release's Transcripts/"):
+        load_corpus("msp_podcast", root, transcripts=True)
+    assert len(load_corpus("msp_podcast", root)) == 13  # text not asked for: no folder needed
+    cfg = ahn.Config.for_profile("smoke", corpus="msp_podcast", data_root=str(root))
+    assert ahn.split_of(cfg) == "predefined" and ahn.split_of(ahn.Config.for_profile("smoke")) == "speaker"
+    with pytest.raises(CorpusError, match="Transcripts"):
+        ahn.load_text_corpus(cfg)
+
+
+def test_transcript_table_bad_input(tmp_path):
+    from serlib.data import load_corpus
+    from serlib.data.fixtures import make_fixture, msp_improv_transcripts
+    from serlib.data.transcripts import TranscriptError
+
+    root = make_fixture("msp_improv", tmp_path / "i")
+    good = msp_improv_transcripts(root, tmp_path / "t.csv")
+    lines = good.read_text().splitlines()
+    c = load_corpus("msp_improv", root, transcripts=str(good))
+    assert c.table["transcript"].str.len().gt(0).all() and len(lines) == 51  # header + 50 (O and X rows too)
+    cases = {
+        "unknown.csv": (lines + ["MSP-IMPROV-S99A-F09-R-FM01,hello"], r"1 id\(s\) the corpus does not have.*S99A"),
+        "dup.csv": (lines + [lines[1]], r"duplicated id.*lines 2 and 52"),
+        "empty.csv": (lines[:1] + [lines[1].split(",")[0] + ","] + lines[2:], r"without an id or a text.*line 2"),
+        "columns.csv": (["utt,words"] + lines[1:], "not 'id' and 'text'"),
+    }
+    for name, (content, pattern) in cases.items():
+        (tmp_path / name).write_text("\n".join(content) + "\n")
+        with pytest.raises(TranscriptError, match=pattern) as err:
+            load_corpus("msp_improv", root, transcripts=str(tmp_path / name))
+        assert str(tmp_path / name) in str(err.value)  # the message names the file
+    with pytest.raises(TranscriptError, match="does not exist"):
+        load_corpus("msp_improv", root, transcripts=str(tmp_path / "nowhere.csv"))
+
+
+def test_msp_improv_text_policy(tmp_path):
+    from serlib.data import load_corpus
+    from serlib.data.fixtures import make_fixture
+
+    root = make_fixture("msp_improv", tmp_path / "i")
+    sentences = tmp_path / "targets.csv"
+    sentences.write_text("sentence,text\n" + "".join(f"{k},target sentence number {k}\n" for k in range(1, 21)))
+    c = load_corpus("msp_improv", root, target_sentences=str(sentences))
+    t = c.table
+    has = t["transcript"].str.len() > 0
+    assert set(t.loc[has, "condition"]) == {"R", "S"} and not has[t["condition"].isin(["T", "P"])].any()
+    assert (t.loc[has, "transcript"] == "target sentence number " + t.loc[has, "sentence"].astype(str)).all()
+    base = {"corpus": "msp_improv", "data_root": str(root), "target_sentences": str(sentences)}
+    with pytest.raises(ParameterError, match=rf"{(~has).sum()} of {len(t)} labelled utterances.*missing_text=exclude"):
+        ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base))
+    kept = ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base, missing_text="exclude"))
+    assert len(kept) == has.sum() and kept.meta["text"]["excluded"] == (~has).sum()
+    with pytest.raises(ParameterError, match="transcripts=<CSV id,text>"):
+        ahn.load_text_corpus(ahn.Config.for_profile("smoke", corpus="msp_improv", data_root=str(root)))
+
+
+def test_paper_profile_refuses_multimodal_corpora_without_encoders(tmp_path):
+    for corpus in ("msp_improv", "msp_podcast"):
+        with pytest.raises(ParameterError, match="audio_model_path"):
+            ahn.check_local_models(ahn.Config.for_profile("paper", corpus=corpus, audio_encoder="wav2vec2"))
+
+
+def _paper_run(tmp_path, params):
+    from serlib.run import execute
+
+    nb = execute(ROOT / "notebooks" / "03_ahn_infogan.py", {**PAPER_FIXTURE_PARAMS, **params},
+                 output_dir=tmp_path / "out", progress=False)
+    import nbformat
+
+    book = nbformat.read(nb, as_version=4)
+    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    return tmp_path / "out" / "03_ahn_infogan.results"
+
+
+@pytest.mark.slow
+def test_table_v_paper_profile_on_msp_improv_fixture(tmp_path, standins):
+    from serlib.data.fixtures import make_fixture, msp_improv_transcripts
+
+    root = make_fixture("msp_improv", tmp_path / "data")
+    res = _paper_run(tmp_path, {"corpus": "msp_improv", "data_root": str(root),
+                                "transcripts": str(msp_improv_transcripts(root, tmp_path / "asr.csv")),
+                                "audio_encoder": "wav2vec2", "audio_model_path": standins["wav2vec2"],
+                                "text_encoder": "roberta", "text_model_path": standins["roberta"]})
+    tv = pd.read_csv(res / "table_v_multimodal.csv", index_col=0)
+    assert tv.loc["CIF-MMIN — Audio + Text", "paper unweighted accuracy (%)"] == pytest.approx(61.72)
+    for col in ("Audio", "Text", "Audio + Text"):
+        assert 0 <= tv.loc[f"Ours — {col}", "mean"] <= 100
+    scores = pd.read_csv(res / "scores_per_fold.csv", index_col=0)
+    assert scores["fold"].nunique() == 2  # leave-one-speaker-out, first two folds
+
+
+@pytest.mark.slow
+def test_table_vi_paper_profile_on_msp_podcast_fixture(tmp_path, standins):
+    from serlib.data.fixtures import make_fixture
+
+    root = make_fixture("msp_podcast", tmp_path / "data", n_per_class=2)
+    # as in the release, the classes are imbalanced: drop two of the four angry training segments
+    labels = root / "Labels" / "labels_consensus.csv"
+    lines = labels.read_text().splitlines()
+    drop = [ln for ln in lines if ",A," in ln and ln.endswith(",Train")][:2]
+    labels.write_text("\n".join(ln for ln in lines if ln not in drop) + "\n")
+    for ln in drop:
+        stem = ln.split(",")[0][:-4]
+        (root / "Audios" / f"{stem}.wav").unlink()
+        (root / "Transcripts" / f"{stem}.txt").unlink()
+    res = _paper_run(tmp_path, {"corpus": "msp_podcast", "data_root": str(root), "balance_classes": True,
+                                "audio_encoder": "wav2vec2", "audio_model_path": standins["wav2vec2"],
+                                "text_encoder": "llama", "text_model_path": standins["llama"]})
+    tvi = pd.read_csv(res / "table_vi_multimodal.csv", index_col=0)
+    assert tvi.loc["emoDARTS — Audio", "paper unweighted accuracy (%)"] == pytest.approx(61.15)
+    for col in ("Audio", "Text", "Audio + Text"):
+        assert 0 <= tvi.loc[f"Ours — {col}", "mean"] <= 100
+    scores = pd.read_csv(res / "scores_per_fold.csv", index_col=0)
+    assert set(scores["fold"]) == {"split:test1"}  # Train trains, Test1 tests
+    gan = pd.read_csv(res / "gan_history.csv", index_col=0)
+    assert len(gan) > 0
+    stage1 = pd.read_csv(res / "stage1_history.csv", index_col=0)
+    assert stage1["val_uar"].between(0, 1).all() and stage1.groupby("model")["best"].sum().eq(1).all()
+
+
+def test_corpus_specific_parameters_are_refused_elsewhere(tmp_path):
+    with pytest.raises(ParameterError, match="test_set chooses MSP-Podcast's test set"):
+        ahn.Config.for_profile("smoke", test_set="test2")
+    with pytest.raises(ParameterError, match="target_sentences are MSP-IMPROV's"):
+        ahn.Config.for_profile("smoke", corpus="iemocap", target_sentences=str(tmp_path / "t.csv"))
+    assert ahn.Config.for_profile("smoke", corpus="msp_podcast", test_set="test2").test_set == "test2"

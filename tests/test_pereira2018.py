@@ -319,3 +319,53 @@ def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache):
     assert len(hist) > 0
     meta = json.loads((res / "began_history.json").read_text())
     assert meta["pretrain_corpus"] == "librispeech"
+
+
+# ------------------------------------------------------------------ honest failures of a chapter run
+def test_unloadable_pretraining_corpus_is_an_error(tmp_path):
+    from serlib.data import CorpusError
+    from serlib.data.fixtures import make_fixture
+    from serlib.experiments.pereira2018 import Config, load_pretrain_corpus
+
+    root = make_fixture("librispeech", tmp_path / "libri")
+    (root / "SPEAKERS.TXT").unlink()
+    cfg = Config.for_profile("smoke", pretrain_corpus="librispeech", pretrain_data_root=str(root))
+    with pytest.raises(CorpusError, match="pretrain_data_root") as err:
+        load_pretrain_corpus(cfg)
+    assert str(root) in str(err.value)
+
+
+def test_requested_protocols_must_run(tmp_path):
+    from serlib.data import CorpusError
+    from serlib.experiments.pereira2018 import Config, check_protocols_ran, protocol_corpus
+
+    paper = Config.for_profile("paper", protocols=["loso"])
+    with pytest.raises(CorpusError, match="emodb_root"):
+        protocol_corpus(paper, "loso")  # named in protocols, but no Emo-DB folder
+    assert protocol_corpus(Config.for_profile("paper"), "loso") is None  # optional: skipped with a log line
+    with pytest.raises(CorpusError, match="cannot be loaded"):
+        protocol_corpus(Config.for_profile("smoke", emodb_root=str(tmp_path / "nothing")), "loso")
+    with pytest.raises(CorpusError, match="none of the protocols"):
+        check_protocols_ran(Config.for_profile("paper"), dict.fromkeys(("speaker_dependent", "predefined", "loso")))
+    with pytest.raises(CorpusError, match="loso"):
+        check_protocols_ran(Config.for_profile("smoke", protocols=["loso"]), {"loso": None})
+
+
+def test_chapter_run_with_a_failing_pretraining_corpus_exits_non_zero(tmp_path):
+    import subprocess
+    import sys
+
+    from serlib.data.fixtures import make_fixture
+
+    libri = make_fixture("librispeech", tmp_path / "libri")
+    (libri / "SPEAKERS.TXT").unlink()
+    emodb = make_fixture("emodb", tmp_path / "emodb")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "serlib.cli", "run", str(NOTEBOOK), "--output-dir", str(out),
+                           "-p", "profile=smoke", "-p", "corpus=emodb", "-p", f"data_root={emodb}",
+                           "-p", "pretrain_corpus=librispeech", "-p", f"pretrain_data_root={libri}"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600, check=False)
+    assert proc.returncode != 0
+    assert "pretraining corpus 'librispeech' cannot be loaded" in proc.stderr
+    assert (out / "05_pereira2018_began.failed.ipynb").exists()  # the partial notebook is kept
+    assert not (out / "05_pereira2018_began.ipynb").exists()

@@ -17,9 +17,12 @@ iemocap       5 sessions x 2 dialogs (an ``F`` impro dialog, an ``M`` script dia
               male utterances sit in the F-prefixed dialog (the speaker pitfall).
               4class: 45 (neutral 10, angry 10, sad 10, happy 15); 4class_noexc: 35.
 msp_improv    6 sessions x 2 actors x 4 classes = 48 labelled + 2 left out (O, X) = 50
-              wavs at 48 kHz, one Evalution.txt with consensus and evaluator lines.
+              wavs at 48 kHz, one Evalution.txt with consensus and evaluator lines (no
+              text, as in the release; :func:`msp_improv_transcripts` writes a
+              reader's transcript table for it).
 msp_podcast   16 wavs at 16 kHz: speakers 127 F, 128 M (Train, 4 classes each), 309 F
-              (Development), 1005 M and Unknown (Test1); plus C, O and X rows.
+              (Development), 1005 M and Unknown (Test1); plus C, O and X rows; one
+              Transcripts/<segment>.txt per wav (a generated sentence of its class).
               4class: 13, 8class: 14.
 emodb         all 10 speakers x 7 emotions = 70 wavs at 16 kHz (enough for
               leave-two-speakers-out with every class in every fold).
@@ -50,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FIXTURES", "make_fixture"]
+__all__ = ["FIXTURES", "make_fixture", "msp_improv_transcripts"]
 
 _F0 = {"F": 210.0, "M": 118.0, "U": 160.0}
 
@@ -226,8 +229,41 @@ def _msp_podcast(root: Path, n: int, seed: int) -> Path:
             w.write(base / "Audios" / name, cls, gword[0] if gword != "Unknown" else "U", speakers.index(spk))
             act, val, dom = 2.2 + 1.1 * cls, 4.0 - 0.4 * cls, 2.6 + 0.8 * cls
             writer.writerow([name, code, f"{act:.6f}", f"{val:.6f}", f"{dom:.6f}", spk, gword, split])
+            (base / "Transcripts").mkdir(exist_ok=True)
+            (base / "Transcripts" / f"{name[:-4]}.txt").write_text(_TEXT[_PODCAST_CLASS[code]][seg % 3] + "\n")
     (base / "Labels" / "labels_consensus.csv").write_text(out.getvalue())
     return base
+
+
+# generated sentences per class (neutral, angry, sad, happy), for the corpora that carry text
+_TEXT = (("I will send you the report tomorrow.", "The meeting starts at nine.", "We took the usual road home."),
+         ("That is not what you promised me!", "Stop wasting my time with this!", "You never listen to anything!"),
+         ("I miss the way things used to be.", "Nobody called me back after that.", "It all went wrong again."),
+         ("This is the best news all year!", "I love how this turned out!", "We finally made it, hooray!"))
+
+
+def msp_improv_transcripts(corpus_dir: Path, out: Path) -> Path:
+    """Write a transcript table (CSV ``id,text``) for an MSP-IMPROV fixture tree, as a reader
+    would provide one (the release itself has no text for most utterances); return its path.
+
+    Every consensus line of ``Evalution.txt`` gets a generated sentence of its emotion.
+    """
+    import re
+
+    rows = []
+    for line in (Path(corpus_dir) / "Evalution.txt").read_text().splitlines():
+        m = re.match(r"UTD-IMPROV-(S\d\d[A-Z]-[FM]\d\d-[A-Z]-[A-Z]+\d+)\.avi;\s*([A-Z])", line)
+        if m:
+            cls = _MSPI.index(m[2]) if m[2] in _MSPI else 0
+            rows.append((f"MSP-IMPROV-{m[1]}", _TEXT[cls][len(rows) % 3]))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "text"])
+    w.writerows(rows)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(buf.getvalue())
+    return out
 
 
 # --------------------------------------------------------------------------- Emo-DB

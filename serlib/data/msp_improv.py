@@ -34,7 +34,18 @@ from its letter, session ``session1`` .. ``session6``. Audio: 44.1 or 48 kHz as 
 Extra columns: ``raw_emotion``, ``arousal``, ``valence``, ``dominance``, ``naturalness``,
 ``condition``, ``target_emotion``, ``sentence``.
 
-Options: ``conditions`` (None = all of R, S, T, P), ``expect_full`` (False).
+Transcripts: the release holds no text for most utterances, so ``transcript`` is empty unless
+the reader supplies it. ``transcripts=PATH`` reads a CSV ``id,text`` (e.g. from an ASR system;
+see :mod:`serlib.data.transcripts`: every id must be an utterance of ``Evalution.txt``, once,
+with a non-empty text). ``target_sentences=PATH`` reads a CSV ``sentence,text`` with the
+target sentences of the corpus documentation (``sentence`` = the number in ``S01A``, 1-20)
+and fills the utterances that *are* the target sentence: the read condition ``R`` and the
+target turn of the scene ``S``. The book ships no copy of those sentences: we found no public
+text of them to cite, so the reader copies them from the documentation of their release. A
+``transcripts`` table wins over a target sentence for the same utterance.
+
+Options: ``conditions`` (None = all of R, S, T, P), ``expect_full`` (False), ``transcripts``
+(None), ``target_sentences`` (None).
 """
 
 from __future__ import annotations
@@ -66,7 +77,10 @@ FULL_RELEASE: dict[str, Any] = {"utterances": 7798, "per_emotion": FULL_COUNTS, 
 CONDITIONS: tuple[str, ...] = ("R", "S", "T", "P")
 SAMPLE_RATES = (44100, 48000)
 LABEL_FILES = ("Evalution.txt", "Evaluation.txt")
-DEFAULTS: dict[str, Any] = {"conditions": None, "expect_full": False}
+DEFAULTS: dict[str, Any] = {"conditions": None, "expect_full": False, "transcripts": None,
+                            "target_sentences": None}
+TARGET_CONDITIONS: tuple[str, ...] = ("R", "S")
+"""Conditions whose utterance is the target sentence itself (read, and spoken within the scene)."""
 
 _log = get_logger("serlib.data.msp_improv")
 _CONSENSUS = re.compile(
@@ -105,6 +119,7 @@ def _scan(root: Path, conditions: tuple[str, ...] | None = None) -> Scan:
     scan.notes["label_file"] = str(label_file)
     n_lines = 0
     listed: set[str] = set()
+    scan.notes["all_ids"] = listed  # every utterance of the label file (a transcript table is checked against it)
     for i, line in enumerate(read_lines(label_file), start=1):
         line = line.strip()
         if not line.startswith(("UTD-IMPROV", "MSP-IMPROV")):
@@ -158,6 +173,50 @@ def _scan(root: Path, conditions: tuple[str, ...] | None = None) -> Scan:
     return scan
 
 
+def read_target_sentences(path: str | Path) -> dict[int, str]:
+    """The target sentences from a CSV ``sentence,text`` (``sentence`` 1-20, each once, non-empty)."""
+    import csv
+    import io
+
+    from .transcripts import TranscriptError
+
+    p = Path(path).expanduser()
+    fix = ("give a UTF-8 CSV with the header 'sentence,text' and one line per target sentence of the MSP-IMPROV "
+           "documentation (target_sentences=PATH)")
+    if not p.is_file():
+        raise TranscriptError(f"target sentence table {p} does not exist: {fix}")
+    rows = list(csv.DictReader(io.StringIO(p.read_bytes().decode("utf-8-sig"))))
+    if not rows or not {"sentence", "text"} <= {k.strip().lower() for k in rows[0]}:
+        raise TranscriptError(f"target sentence table {p} has no 'sentence' and 'text' columns: {fix}")
+    out: dict[int, str] = {}
+    for line, row in enumerate(rows, start=2):
+        row = {k.strip().lower(): (v or "") for k, v in row.items() if k}
+        try:
+            k = int(row["sentence"].strip().lstrip("Ss"))
+        except ValueError:
+            raise TranscriptError(f"{p}:{line}: sentence {row['sentence']!r} is not a number 1-20: {fix}") from None
+        text = " ".join(row["text"].split())
+        if not 1 <= k <= 20 or k in out or not text:
+            why = "outside 1-20" if not 1 <= k <= 20 else "given twice" if k in out else "has no text"
+            raise TranscriptError(f"{p}:{line}: sentence {k} {why}: {fix}")
+        out[k] = text
+    return out
+
+
+def _fill_text(scan: Scan, all_ids: set[str], transcripts: str | None, target_sentences: str | None) -> None:
+    from .transcripts import read_transcript_table
+
+    targets = read_target_sentences(target_sentences) if target_sentences else {}
+    table = read_transcript_table(transcripts, all_ids) if transcripts else {}
+    for row in scan.rows:
+        text = table.get(row["utt_id"], "")
+        if not text and row["condition"] in TARGET_CONDITIONS:
+            text = targets.get(row["sentence"], "")
+        row["transcript"] = text
+    scan.notes["transcripts"] = {"table": transcripts, "target_sentences": target_sentences,
+                                 "with_text": sum(bool(r["transcript"]) for r in scan.rows)}
+
+
 def full_release(corpus: Corpus) -> tuple[str | None, dict[str, Any] | None]:
     """The release counts, or why there are none (a ``conditions`` selection)."""
     if corpus.meta.get("options", {}).get("conditions") is not None:
@@ -167,7 +226,9 @@ def full_release(corpus: Corpus) -> tuple[str | None, dict[str, Any] | None]:
 
 def validate(root: Path) -> list[LayoutProblem]:
     """Layout findings (all conditions), without reading any audio samples."""
-    return validate_scan(_scan(Path(root)), SAMPLE_RATES)
+    scan = _scan(Path(root))
+    scan.notes.pop("all_ids", None)
+    return validate_scan(scan, SAMPLE_RATES)
 
 
 def load(root: Path, **options: Any) -> Corpus:
@@ -178,5 +239,8 @@ def load(root: Path, **options: Any) -> Corpus:
         raise ParameterError("msp_improv: expect_full checks the full release's counts; "
                              "it cannot be combined with a conditions selection.")
     scan = _scan(Path(root), conditions)
+    all_ids = scan.notes.pop("all_ids", set())
+    if not scan.errors and (opts["transcripts"] or opts["target_sentences"]):
+        _fill_text(scan, all_ids, opts["transcripts"], opts["target_sentences"])
     return finish(scan, SPEC, LABELS, options=opts, expected_rates=SAMPLE_RATES, logger=_log,
                   label_map=LABEL_MAP, expected_counts=FULL_COUNTS if opts["expect_full"] else None)

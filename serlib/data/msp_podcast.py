@@ -25,12 +25,16 @@ Extra columns: ``raw_emotion``, ``arousal``, ``valence``, ``dominance``, ``split
 
 Options: ``label_set`` ("4class"), ``splits`` (None = all; e.g. ``("train", "development")``,
 case-insensitive), ``keep_unknown_speakers`` (True), ``transcripts`` (False: reading one text
-file per segment is slow on the full corpus), ``release`` (None = detected: 2.x when the label
+file per segment is slow on the full corpus; True needs the ``Transcripts/`` folder, and a
+segment without its text file keeps an empty transcript), ``release`` (None = detected: 2.x when the label
 file has a Test3 split, else 1.x; or the version you have, e.g. "1.11", recorded in the coverage).
 
 Coverage: the label file of a release lists all its segments, so a copy is complete when every
 listed segment (of the label set and splits loaded) has readable audio; a wav that the label
 file does not list is a warning ("audio file not in the label file").
+
+:func:`partition` turns ``split`` into one fold: Train -> train, Development -> validation,
+the chosen Test set -> test.
 """
 
 from __future__ import annotations
@@ -115,6 +119,10 @@ def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None 
     if audio is None:
         scan.error(base / "Audios", "audio folder missing", "unpack the release's Audios/ next to Labels/")
         return scan
+    if transcripts and not (base / "Transcripts").is_dir():
+        scan.error(base / "Transcripts", "transcript folder missing (the text of every segment is needed here)",
+                   "unpack the release's Transcripts/ (one <segment>.txt per segment) next to Labels/ and Audios/")
+        return scan
     df = read_csv_table(label_file, COLUMNS, scan, _FIX)
     if df is None:
         return scan
@@ -167,6 +175,38 @@ def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None 
             "podcast": parts[1] if len(parts) > 2 else "",
         })
     return scan
+
+
+TEST_SETS: tuple[str, ...] = ("test1", "test2", "test3")
+"""The release's test sets (``Split_Set`` in lower case); Test3 exists from release 2.0 on."""
+
+SPLIT_ROLES: dict[str, str] = {"train": "train", "development": "validation", "test1": "test", "test2": "test",
+                               "test3": "test"}
+"""What each ``Split_Set`` is for: Train trains, Development validates, a Test set tests."""
+
+
+def partition(corpus: Corpus, test_set: str = "test1") -> Any:
+    """The release's partition as one :class:`~serlib.splits.Fold`: Train trains, Development
+    validates (``fold.val``), and ``test_set`` (one of :data:`TEST_SETS`) tests.
+
+    Raises
+    ------
+    ParameterError
+        ``test_set`` is not a test set of this release (the message lists the ones present).
+    """
+    from ..splits import predefined
+
+    check_choice("test_set", test_set, TEST_SETS)
+    present = sorted(set(corpus.table["split"].astype(str)))
+    if test_set not in present:
+        have = [s for s in present if s in TEST_SETS]
+        raise ParameterError(f"msp_podcast: test_set={test_set!r} is not in this release's Split_Set (its test sets: "
+                             f"{have}); pass test_set={have[0] if have else 'test1'!r}")
+    for needed in ("train", "development"):
+        if needed not in present:
+            raise ParameterError(f"msp_podcast: no {needed.capitalize()} rows in Split_Set (found {present}); the "
+                                 "predefined partition needs Train, Development and a test set")
+    return predefined(corpus, "split", train=("train",), test=(test_set,), val=("development",))[0]
 
 
 def full_release(corpus: Corpus) -> tuple[str, dict[str, Any]]:

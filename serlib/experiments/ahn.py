@@ -78,6 +78,7 @@ __all__ = [
     "fold_gains",
     "infogan_settings",
     "load",
+    "load_text_corpus",
     "mi_quality",
     "plot_gan_curves",
     "plot_pca",
@@ -85,6 +86,7 @@ __all__ = [
     "run",
     "run_fold",
     "signed_rank_p",
+    "split_of",
     "spread_ratio",
     "summary",
     "table_ii",
@@ -114,9 +116,22 @@ class Config(ChapterConfig):
                              help="random seeds; a fold's score is the mean over seeds, tables show mean ± std "
                                   "over folds (the held-out speakers)",
                              paper_value="not stated; ± is over the held-out speakers")
-    split: str = param("speaker", choices=("speaker", "session", "predefined"),
-                       help="leave-one-speaker-out, leave-one-session-out, or the corpus's predefined split",
+    split: str = param("auto", choices=("auto", "speaker", "session", "predefined"),
+                       help="leave-one-speaker-out, leave-one-session-out, or the corpus's predefined split; auto: "
+                            "the predefined split for MSP-Podcast (its release fixes one), else leave-one-speaker-out",
                        paper_value="leave-one-speaker-out (IEMOCAP); predefined partition (MSP-Podcast)")
+    test_set: str = param("test1", choices=("test1", "test2", "test3"),
+                          help="MSP-Podcast: the test set of its predefined split (Train trains, Development "
+                               "selects the stage-1 epoch)", paper_value="not stated")
+    transcripts: str | None = param(None, help="a transcript table (CSV id,text; e.g. from an ASR system) for the "
+                                               "utterances; needed for MSP-IMPROV, whose release has no text",
+                                    paper_value="ground-truth transcripts")
+    target_sentences: str | None = param(None, help="MSP-IMPROV: CSV sentence,text with the 20 target sentences of "
+                                                    "the corpus documentation (fills the read and target turns)",
+                                         paper_value="not stated")
+    missing_text: str = param("refuse", choices=("refuse", "exclude"),
+                              help="utterances without text: refuse the run (naming how many), or leave them out "
+                                   "and say how many", paper_value="not stated")
     max_folds: int | None = param(None, smoke=2, low=1,
                                   help="run only the first N folds (None: all)", paper_value="all")
     audio_encoder: str = param("cnn", paper="ast", choices=tuple(AUDIO_ENCODERS),
@@ -192,6 +207,11 @@ class Config(ChapterConfig):
             raise ParameterError("audio_model_path is only used with audio_encoder='ast' or 'wav2vec2'")
         if any(n < 1 for n in self.n_per_class):
             raise ParameterError("n_per_class values must be >= 1")
+        if "test_set" in self.changed and self.corpus != "msp_podcast":
+            raise ParameterError(f"test_set chooses MSP-Podcast's test set; corpus={self.corpus!r} has none "
+                                 "(use split to choose the protocol)")
+        if self.target_sentences is not None and self.corpus != "msp_improv":
+            raise ParameterError(f"target_sentences are MSP-IMPROV's; corpus={self.corpus!r} has none")
 
 
 @dataclass(frozen=True)
@@ -243,23 +263,91 @@ class ChapterData:
         return self.corpus.y
 
 
-def _folds(corpus: Corpus, split: str) -> list[Fold]:
+PREDEFINED_SPLIT_CORPORA = ("msp_podcast",)
+"""Corpora whose release fixes a partition (``split="auto"`` uses it)."""
+
+
+def split_of(cfg: Config) -> str:
+    """The protocol ``cfg.split`` stands for (``auto`` resolved for ``cfg.corpus``)."""
+    if cfg.split != "auto":
+        return cfg.split
+    return "predefined" if cfg.corpus in PREDEFINED_SPLIT_CORPORA else "speaker"
+
+
+def _folds(corpus: Corpus, cfg: Config) -> list[Fold]:
+    split = split_of(cfg)
     if split == "speaker":
         return leave_one_speaker_out(corpus)
     if split == "session":
         return leave_one_session_out(corpus)
-    return predefined(corpus, "split")
+    if corpus.name == "msp_podcast":
+        from ..data.msp_podcast import partition
+
+        return [partition(corpus, cfg.test_set)]
+    s = corpus.table.get("split")
+    val = ("validation",) if s is not None and (s.astype(str) == "validation").any() else ()
+    return predefined(corpus, "split", val=val)
 
 
-def load(cfg: Config, *, show: bool = True) -> ChapterData:
-    """Corpus (labelled part), encoder inputs, cached text embeddings and the folds of ``cfg``."""
-    models = check_local_models(cfg)
+def _text_fix(cfg: Config) -> str:
+    if cfg.corpus == "msp_improv":
+        return ("pass transcripts=<CSV id,text> (e.g. from an ASR system) and/or target_sentences=<CSV sentence,text> "
+                "from the MSP-IMPROV documentation")
+    if cfg.corpus == "msp_podcast":
+        return "restore the release's Transcripts/ folder (one <segment>.txt per segment), or pass transcripts=<CSV>"
+    return "pass transcripts=<CSV id,text>"
+
+
+def load_text_corpus(cfg: Config) -> Corpus:
+    """The labelled corpus of ``cfg`` with the text this chapter needs.
+
+    MSP-Podcast is read with its ``Transcripts/``; MSP-IMPROV with the reader's
+    ``transcripts`` table and ``target_sentences``; any other corpus takes a ``transcripts``
+    table over its own text. Utterances left without text are refused or, with
+    ``missing_text="exclude"``, left out; ``corpus.meta["text"]`` counts them either way.
+
+    Raises
+    ------
+    ParameterError
+        No utterance has text, or some have none and ``missing_text="refuse"`` (the message gives
+        the count, examples, and the fix).
+    """
+    from ..data.transcripts import apply_transcripts
+
     if cfg.corpus == "embedded":
         corpus = load_corpus("embedded", size=cfg.size, part="labelled")
     else:
-        corpus = cfg.load_corpus().labelled()
-    if corpus.table["transcript"].fillna("").str.strip().eq("").all():
-        raise ParameterError(f"corpus {corpus.name!r} has no transcripts; this chapter needs them for t = f_t(x_t)")
+        opts: dict[str, Any] = {}
+        if cfg.corpus == "msp_podcast":
+            opts["transcripts"] = True
+        if cfg.corpus == "msp_improv":
+            opts.update(transcripts=cfg.transcripts, target_sentences=cfg.target_sentences)
+        corpus = cfg.load_corpus(**opts)
+        if cfg.transcripts and cfg.corpus != "msp_improv":
+            corpus = apply_transcripts(corpus, cfg.transcripts)
+        corpus = corpus.labelled()
+    no_text = corpus.table["transcript"].fillna("").astype(str).str.strip().eq("").to_numpy()
+    n, k = len(corpus), int(no_text.sum())
+    if k == n:
+        raise ParameterError(f"corpus {corpus.name!r} has no transcripts ({n} utterances without text); this chapter "
+                             f"needs them for t = f_t(x_t): {_text_fix(cfg)}")
+    if k and cfg.missing_text == "refuse":
+        ex = corpus.table.loc[no_text, "utt_id"].head(3).tolist()
+        raise ParameterError(f"{k} of {n} labelled utterances of {corpus.name!r} have no text (e.g. {ex}): "
+                             f"{_text_fix(cfg)}, or pass missing_text=exclude to leave them out")
+    if k:
+        log.warning("%d of %d utterances of %s have no text and are left out (missing_text=exclude)", k, n,
+                    corpus.name)
+        corpus = corpus.subset(~no_text)
+    corpus.meta["text"] = {"utterances": n, "without_text": k, "excluded": k, "source": corpus.meta.get(
+        "transcripts", "the corpus's own transcripts")}
+    return corpus
+
+
+def load(cfg: Config, *, show: bool = True) -> ChapterData:
+    """Corpus (labelled part, with text), encoder inputs, cached text embeddings and the folds of ``cfg``."""
+    models = check_local_models(cfg)
+    corpus = load_text_corpus(cfg)
     dev = str(get_device(cfg.device))
     t = text_embeddings(corpus.table["transcript"].fillna("").tolist(), cfg.text_encoder, cfg.text_model_path,
                         device=dev)
@@ -274,7 +362,7 @@ def load(cfg: Config, *, show: bool = True) -> ChapterData:
         waves = [load_audio(p, 16000)[0] for p in progress(corpus.table["path"], "audio", enabled=show)]
         inputs = WaveBatches(waves, enc.extractor)
         del enc
-    folds = _folds(corpus, cfg.split)
+    folds = _folds(corpus, cfg)
     if cfg.max_folds is not None:
         folds = folds[: cfg.max_folds]
     for f in folds:
@@ -356,7 +444,7 @@ def run_fold(data: ChapterData, fold: Fold, cfg: Config, seed: int, *, keep_feat
         model = AlignedSER(enc, h_dim, K, t_dim)
         hist = train_baseline(model, inputs, tr, y, T, epochs=cfg.epochs_stage1, lr=cfg.lr_stage1,
                               batch_size=cfg.batch_size, tau=cfg.tau, align=align, align_weight=cfg.align_weight,
-                              device=dev, seed=seed)
+                              device=dev, seed=seed, val_rows=np.asarray(fold.val))
         out["stage1"].append(hist.frame().assign(model="aligned" if align else "plain", **tags))
         H = embed(model, inputs, device=dev)
         stage1[align] = (model, H)
@@ -492,7 +580,8 @@ def infogan_settings(data: ChapterData, fold: Fold, cfg: Config, seed: int,
     enc, h_dim = _encoder(cfg, t_dim)
     base = AlignedSER(enc, h_dim, K, t_dim)
     train_baseline(base, inputs, tr, y, T, epochs=cfg.epochs_stage1, lr=cfg.lr_stage1, batch_size=cfg.batch_size,
-                   tau=cfg.tau, align=align, align_weight=cfg.align_weight, device=dev, seed=seed)
+                   tau=cfg.tau, align=align, align_weight=cfg.align_weight, device=dev, seed=seed,
+                   val_rows=np.asarray(fold.val))
     H = embed(base, inputs, device=dev)
     uar0 = uar(y[te], predict(base.classifier, H[te]))
     rows, hists = [], []
@@ -714,7 +803,7 @@ def spread_ratio(res: Results, n_components: int = 10) -> pd.DataFrame:
     from sklearn.decomposition import PCA
 
     f = res.features
-    pca = PCA(min(n_components, f["h"].shape[1])).fit(f["h"])
+    pca = PCA(min(n_components, *f["h"].shape)).fit(f["h"])
     rows = {}
     for k, lab in enumerate(res.labels):
         real, gen = f["h"][f["y"] == k], f["h_gen"][f["y_gen"] == k]

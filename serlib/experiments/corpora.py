@@ -14,7 +14,8 @@ from ..params import ChapterConfig, param
 from ..splits import leave_one_session_out, leave_one_speaker_out
 from .common import svm_yardstick
 
-__all__ = ["Config", "baseline", "emotion_examples", "feature_distributions", "load", "plot_examples"]
+__all__ = ["Config", "baseline", "emotion_examples", "feature_distributions", "load", "plot_examples",
+           "sessions_hold_several_speakers"]
 
 CHAPTER = "00_corpora"
 
@@ -46,14 +47,17 @@ def load(cfg: Config) -> tuple[Corpus, Corpus | None]:
 
 
 def emotion_examples(corpus: Corpus, speaker: str | None = None) -> pd.DataFrame:
-    """One utterance per emotion from one speaker (the first speaker who has them all)."""
+    """One utterance per emotion from one speaker: the first speaker who has them all, else the
+    speaker who has the most (then only their emotions are shown; compare the result's length
+    with ``corpus.labels``)."""
     t = corpus.table[corpus.table["emotion"].notna()]
     speakers = [speaker] if speaker else list(dict.fromkeys(t["speaker"]))
-    for spk in speakers:
-        s = t[t["speaker"] == spk]
-        if set(corpus.labels) <= set(s["emotion"]):
-            return s.groupby("emotion", sort=False).head(1).set_index("emotion").loc[list(corpus.labels)]
-    raise ValueError(f"no speaker of {corpus.name} has an utterance of every emotion")
+    if not len(t) or not speakers:
+        raise ValueError(f"{corpus.name} has no labelled utterance to show")
+    best = max(speakers, key=lambda spk: t.loc[t["speaker"] == spk, "emotion"].nunique())
+    s = t[t["speaker"] == best]
+    present = [lab for lab in corpus.labels if lab in set(s["emotion"])]
+    return s.groupby("emotion", sort=False).head(1).set_index("emotion").loc[present]
 
 
 def plot_examples(examples: pd.DataFrame, sr: int = 16000) -> plt.Figure:
@@ -62,7 +66,7 @@ def plot_examples(examples: pd.DataFrame, sr: int = 16000) -> plt.Figure:
     import librosa.display
 
     fig, axes = plt.subplots(len(examples), 2, figsize=(11, 2.2 * len(examples)),
-                             gridspec_kw={"width_ratios": [1, 1.6]})
+                             gridspec_kw={"width_ratios": [1, 1.6]}, squeeze=False)
     for row, (emo, ex) in zip(axes, examples.iterrows()):
         x, _ = load_audio(ex["path"], sr)
         t = np.arange(len(x)) / sr
@@ -96,6 +100,13 @@ def feature_distributions(corpus: Corpus, features: pd.DataFrame, columns: dict[
         ax.set_xlabel("")
     fig.tight_layout()
     return fig
+
+
+def sessions_hold_several_speakers(corpus: Corpus) -> bool:
+    """Whether some session of ``corpus`` has more than one speaker (IEMOCAP's dyads, MSP-IMPROV's
+    sessions); on corpora without sessions the session is the speaker, and leave-one-session-out
+    is leave-one-speaker-out."""
+    return bool((corpus.table.groupby("session")["speaker"].nunique() > 1).any())
 
 
 def baseline(corpus: Corpus, cfg: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:

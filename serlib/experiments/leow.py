@@ -1055,7 +1055,9 @@ def summary_text(res: LeowResults, comp: pd.DataFrame, cfg: Config) -> str:
             f"{r.replace(' + AL', '')} {comp.loc[r, 'accuracy (%)']:.1f}%" for r in ranked)
             + " (the paper ranks the 2D CNN biGRU first).")
     out.append("* **Yardstick.** " + verdict(comp))
-    p = res.probe[(res.probe["encoder"] == "cnn_bigru") & (res.probe["speakers"] == "unseen")]
+    p = res.probe
+    if not p.empty:  # empty, without columns, when the probes were switched off (probe=False)
+        p = p[(p["encoder"] == "cnn_bigru") & (p["speakers"] == "unseen")]
     if not p.empty and p["gamma"].isna().any() and p["gamma"].notna().any():
         base = 100 * p[p["gamma"].isna()]["accuracy"].mean()
         al = 100 * p[p["gamma"].notna()]["accuracy"].mean()

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,7 @@ __all__ = [
     "chunk_spectrograms",
     "curve_summary",
     "learning_curve",
+    "check_protocols_ran",
     "load_pretrain_corpus",
     "plot_convergence",
     "plot_learning_curve",
@@ -86,7 +87,10 @@ __all__ = [
     "table2",
     "table3",
     "protocol_corpus",
+    "protocol_requested",
     "run_protocol",
+    "study_corpus",
+    "study_fold",
     "stft_magnitude",
     "stratified_fraction",
 ]
@@ -350,8 +354,13 @@ class Normaliser:
 # ---------------------------------------------------------------------------------------------
 # Corpora
 # ---------------------------------------------------------------------------------------------
-def load_pretrain_corpus(cfg: Config) -> Corpus | None:
-    """The unlabelled speech for the BEGAN; ``None`` (with a logged reason) if it cannot be loaded."""
+def load_pretrain_corpus(cfg: Config) -> Corpus:
+    """The unlabelled speech for the BEGAN.
+
+    Every experiment of the chapter needs it, so a pretraining corpus that cannot be loaded is
+    an error (:class:`~serlib.data.corpus.CorpusError` naming the corpus, its folder and the
+    parameters to change), never a chapter without results.
+    """
     try:
         if cfg.pretrain_corpus == "embedded":
             return load_corpus("embedded", size=cfg.corpus_size, part="unlabelled", role="pretrain")
@@ -360,38 +369,95 @@ def load_pretrain_corpus(cfg: Config) -> Corpus | None:
             opts["max_utterances"] = int(cfg.pretrain_max_utterances)
         return cfg.load_corpus("librispeech", cfg.pretrain_data_root, role="pretrain", **opts)
     except (CorpusError, ParameterError, FileNotFoundError) as exc:
-        log.warning("pretraining corpus %s cannot be loaded, so no experiment of this chapter can run: %s",
-                    cfg.pretrain_corpus, exc)
-        return None
+        where = cfg.pretrain_data_root or "$SERLIB_DATA/librispeech"
+        raise CorpusError(
+            f"pretraining corpus {cfg.pretrain_corpus!r} cannot be loaded from {where}, and every experiment of "
+            f"this chapter needs it: {exc}\nFix the folder (serbook data check librispeech {where}), pass "
+            "pretrain_data_root=<your LibriSpeech folder>, or pretrain_corpus=embedded.") from exc
 
 
 _PROTOCOL_CORPUS = {"speaker_dependent": ("savee", "savee_root"), "predefined": ("omg", "omg_root"),
                     "loso": ("emodb", "emodb_root")}
 
 
+def protocol_requested(cfg: Config, protocol: str) -> bool:
+    """Whether the reader asked for ``protocol`` explicitly: named in ``protocols`` set by hand,
+    or its corpus folder (``savee_root``, ``omg_root``, ``emodb_root``) given."""
+    return (protocol in cfg.protocols and "protocols" in cfg.changed) or bool(
+        getattr(cfg, _PROTOCOL_CORPUS[protocol][1]))
+
+
 def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
-    """The labelled corpus a protocol runs on, or ``None`` (logged) when it is not available.
+    """The labelled corpus a protocol runs on, or ``None`` (logged) when it is optional and absent.
 
     A protocol's own root (``savee_root``, ``omg_root``, ``emodb_root``) selects the paper's
-    corpus. Without it, the ``paper`` profile skips the protocol; the other profiles run it on
-    ``corpus`` (the embedded corpus by default: per-speaker 60/40, its ``split`` column with
-    ``arousal``/``valence``, and leave-one-speaker-out).
+    corpus. Without it, the ``paper`` profile skips the protocol (unless the reader named it in
+    ``protocols``: then it is an error); the other profiles run it on ``corpus`` (the embedded
+    corpus by default: per-speaker 60/40, its ``split`` column with ``arousal``/``valence``, and
+    leave-one-speaker-out).
+
+    Raises
+    ------
+    CorpusError
+        A corpus the reader asked for (a protocol root, or ``corpus``/``data_root``) cannot be
+        loaded, or a protocol named in ``protocols`` has no corpus in the ``paper`` profile.
     """
     name, root_field = _PROTOCOL_CORPUS[protocol]
     root = getattr(cfg, root_field)
+    if not root and cfg.profile == "paper":
+        if protocol_requested(cfg, protocol):
+            raise CorpusError(f"protocol {protocol!r} was requested, but the paper profile runs it on {name}: "
+                              f"pass {root_field}=/path/to/{name}, or leave {protocol!r} out of protocols")
+        log.warning("protocol %s skipped: the paper runs it on %s; pass %s=/path/to/%s", protocol, name,
+                    root_field, name)
+        return None
     try:
         if root:
             return cfg.load_corpus(name, root, role=f"{protocol} protocol").labelled()
-        if cfg.profile == "paper":
-            log.warning("protocol %s skipped: the paper runs it on %s; pass %s=/path/to/%s", protocol, name,
-                        root_field, name)
-            return None
         if cfg.corpus == "embedded":
             return load_corpus("embedded", size=cfg.corpus_size, part="labelled")
         return cfg.load_corpus(role=f"{protocol} protocol").labelled()
     except (CorpusError, ParameterError, FileNotFoundError) as exc:
-        log.warning("protocol %s skipped: its corpus cannot be loaded: %s", protocol, exc)
-        return None
+        which = f"{root_field}={root}" if root else f"corpus={cfg.corpus}, data_root={cfg.data_root}"
+        raise CorpusError(f"protocol {protocol!r}: its corpus ({which}) cannot be loaded: {exc}") from exc
+
+
+def check_protocols_ran(cfg: Config, results: Mapping[str, Any]) -> None:
+    """Refuse a chapter run in which no protocol, or not every explicitly requested one, ran.
+
+    ``results`` maps each protocol to its :class:`ProtocolResult` or ``None`` (skipped).
+
+    Raises
+    ------
+    CorpusError
+        With the protocols that did not run and the parameters that would make them run.
+    """
+    missing = [p for p in cfg.protocols if results.get(p) is None and protocol_requested(cfg, p)]
+    if missing:
+        raise CorpusError(f"requested protocol(s) {missing} could not run (see the log messages above: no usable "
+                          "fold, or no corpus)")
+    if not any(r is not None for r in results.values()):
+        roots = ", ".join(f"{r}=/path/to/{n}" for n, r in _PROTOCOL_CORPUS.values())
+        raise CorpusError(f"none of the protocols {list(cfg.protocols)} could run, so this chapter has no result: "
+                          f"give at least one protocol's corpus ({roots}) or use the book profile")
+
+
+def study_corpus(results: Mapping[str, Any]) -> Corpus:
+    """The labelled corpus of the exercises: that of the predefined-split protocol if it ran,
+    else that of the first protocol that ran (:func:`check_protocols_ran` ensures one did)."""
+    ran = [r for r in (results.get("predefined"), *results.values()) if r is not None]
+    if not ran:
+        raise CorpusError("no protocol ran, so there is no labelled corpus for the exercises")
+    return ran[0].corpus
+
+
+def study_fold(corpus: Corpus) -> Fold:
+    """The one fold of the learning curve and the exercises: the corpus's predefined split
+    (``split`` column with train and test rows) when it has one, else its first
+    leave-one-speaker-out fold."""
+    if "split" in corpus.table.columns and {"train", "test"} <= set(corpus.table["split"].astype(str)):
+        return predefined(corpus, "split")[0]
+    return leave_one_speaker_out(corpus)[0]
 
 
 def protocol_folds(cfg: Config, protocol: str, corpus: Corpus) -> list[Fold]:
@@ -914,10 +980,7 @@ def learning_curve(cfg: Config, corpus: Corpus, pre: Pretrained, *, progress: bo
 
     Returns one row per (method, fraction, seed) with uar, accuracy, macro_f1 and n_train.
     """
-    if "split" in corpus.table.columns and {"train", "test"} <= set(corpus.table["split"].astype(str)):
-        fold = predefined(corpus, "split")[0]
-    else:
-        fold = leave_one_speaker_out(corpus)[0]
+    fold = study_fold(corpus)
     kinds = ["began"] + (["random"] if "random_frozen" in cfg.curve_methods else [])
     inp = prepare_inputs(cfg, corpus, pre, kinds=kinds, progress=progress)
     y = corpus.y

