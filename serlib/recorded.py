@@ -273,13 +273,11 @@ def provenance_line(rec: RecordedRun) -> str:
 
 def add_sentence(stem: str) -> str:
     """How a reader who holds a real corpus records its results for chapter ``stem`` (markdown)."""
-    from .overview import chapter
-
     corpora = EXAMPLE_CORPUS.get(stem, "emodb")
     return (f"No results on a real corpus are recorded for this chapter yet; a reader who holds one adds them with "
             f"`serbook run notebooks/{stem}.py -p corpus={corpora} -p data_root=/path/to/corpus` followed by "
             f"`serbook results add book/chapters/{stem}.results`, commits `book/results/{stem}/`, and rebuilds "
-            f"the book ({chapter(stem).title}).")
+            "the book.")
 
 
 def show(stem: str, names: Sequence[str] | None = None, results_root: str | Path | None = None) -> list[RecordedRun]:

@@ -115,7 +115,7 @@ def readme_publishing_commands() -> list[str]:
     """The make commands of the first bash block under README's "Publishing the book" heading."""
     text = README.read_text()
     section = text.split("## Publishing the book", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
     return [m.group(0) for line in block.splitlines() for m in [re.match(r"make [a-z-]+", line.strip())] if m]
 
 

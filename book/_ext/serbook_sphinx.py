@@ -70,8 +70,9 @@ def derive_addresses(app: Any, config: Any) -> None:
 
 def _rewrite(node: Any, old: str, new: str) -> None:
     if isinstance(node, dict):
-        if isinstance(node.get("url"), str):
-            node["url"] = node["url"].replace(old, new)
+        url = node.get("url")
+        if isinstance(url, str) and url.startswith(("https://", "http://")):  # not the site's own downloads
+            node["url"] = url.replace(old, new)
         for value in node.values():
             if isinstance(value, (dict, list)):
                 _rewrite(value, old, new)
