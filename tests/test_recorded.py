@@ -139,3 +139,18 @@ def test_show_displays_tables_with_sentence_or_says_how_to_add(tmp_path, monkeyp
     frames = [o for o in shown if isinstance(o, pd.DataFrame)]
     assert len(frames) == 1 and frames[0].loc["1 / 2.50", "ours accuracy (%)"] == 64.0
     assert any("Table 2" in t and "not produced" in t for t in texts)  # the record has no table2
+
+
+def test_records_are_not_ignored_by_git():
+    """book/results/ is committed: no .gitignore pattern may hide it."""
+    import shutil
+    import subprocess
+
+    from serlib.config import project_root
+
+    root = project_root()
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    path = f"book/results/{STEM}/emodb/table1.csv"
+    proc = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=root, check=False)
+    assert proc.returncode == 1, f"{path} is ignored by git; fix .gitignore"
