@@ -319,3 +319,15 @@ def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache):
     assert len(hist) > 0
     meta = json.loads((res / "began_history.json").read_text())
     assert meta["pretrain_corpus"] == "librispeech"
+
+
+def test_protocol_corpus_skips_predefined_on_a_corpus_without_split(tmp_path):
+    """Emo-DB has no predefined split: that protocol (and the exercise built on it) is skipped, the others run."""
+    from serlib.data.fixtures import make_fixture
+    from serlib.experiments import pereira2018 as P
+
+    root = make_fixture("emodb", tmp_path / "data")
+    cfg = P.Config.for_profile("smoke", corpus="emodb", data_root=str(root))
+    assert P.protocol_corpus(cfg, "predefined") is None
+    loso = P.protocol_corpus(cfg, "loso")
+    assert loso is not None and loso.table["speaker"].nunique() == 10

@@ -388,7 +388,12 @@ def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
             return None
         if cfg.corpus == "embedded":
             return load_corpus("embedded", size=cfg.corpus_size, part="labelled")
-        return load_corpus(cfg.corpus, cfg.data_root).labelled()
+        corpus = load_corpus(cfg.corpus, cfg.data_root).labelled()
+        if protocol == "predefined" and "split" not in corpus.table.columns:
+            log.warning("protocol predefined skipped: corpus %s has no predefined split (no 'split' column)",
+                        cfg.corpus)
+            return None
+        return corpus
     except (CorpusError, ParameterError, FileNotFoundError) as exc:
         log.warning("protocol %s skipped: its corpus cannot be loaded: %s", protocol, exc)
         return None
