@@ -307,7 +307,11 @@ def show(stem: str, names: Sequence[str] | None = None, results_root: str | Path
                 continue
             if h.name not in rec.tables:
                 res.absent[h.name] = h.optional or "this run saved no such table"
-            display(Markdown(headline_sentence(res, h.name)))
+            try:
+                sentence = headline_sentence(res, h.name)
+            except KeyError as exc:  # recorded by another version of the chapter: show the table as it is
+                sentence = f"**{h.title}**: no comparison computed ({exc.args[0]})."
+            display(Markdown(sentence))
             if h.name in rec.tables:
                 display(rec.tables[h.name].fillna(""))
     return records

@@ -154,3 +154,15 @@ def test_records_are_not_ignored_by_git():
     path = f"book/results/{STEM}/emodb/table1.csv"
     proc = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=root, check=False)
     assert proc.returncode == 1, f"{path} is ignored by git; fix .gitignore"
+
+
+def test_show_keeps_a_table_whose_layout_changed(tmp_path, monkeypatch):
+    shown: list = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    res = make_run(tmp_path / "runs")
+    leow_table1().rename(columns={"ours accuracy (%)": "accuracy"}).to_csv(res / "table1.csv")
+    add_run(res, results_root=tmp_path / "results")
+    recorded.show(STEM, results_root=tmp_path / "results")
+    texts = [getattr(o, "data", "") for o in shown]
+    assert any("no comparison computed" in t and "update serlib.overview.CHAPTERS" in t for t in texts)
+    assert any(isinstance(o, pd.DataFrame) and "accuracy" in o.columns for o in shown)
