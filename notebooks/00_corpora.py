@@ -45,6 +45,7 @@
 profile = "book"  # smoke | book | paper
 corpus = None  # "embedded" (default) or a real corpus: iemocap, msp_improv, emodb, ravdess, ...
 data_root = None  # folder of a real corpus; None uses the SERLIB_DATA folder
+allow_partial = False  # true: accept a real corpus that is not the full release (paper refuses it)
 size = None  # embedded corpus size: tiny (smoke) | default (book) | large
 variant = None  # embedded corpus variant: main | cross (other speakers, channel, class imbalance)
 feature_set = None  # functionals for the baseline: egemaps (default) | is10
@@ -64,7 +65,8 @@ from serlib.metrics import summarise
 from serlib.results import save_table
 
 plots.set_style()
-cfg = corpora.Config.for_profile(profile, corpus=corpus, data_root=data_root, size=size, variant=variant,
+cfg = corpora.Config.for_profile(profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial,
+                                 size=size, variant=variant,
                                  feature_set=feature_set, svm_C=svm_C, protocol=protocol)
 display(Markdown(cfg.summary()))
 
@@ -197,6 +199,7 @@ display(Markdown(
 # the folder), check it, and run:
 #
 # ```bash
+# serbook data download emodb      # the free corpora (emodb, ravdess, librispeech, tess): fetch, verify, unpack
 # serbook data check iemocap /data/IEMOCAP_full_release     # what is missing or malformed, file by file
 # serbook run notebooks/01_sahu2018_gan.py -p profile=paper -p data_root=/data/IEMOCAP_full_release
 # ```

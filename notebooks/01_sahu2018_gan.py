@@ -57,6 +57,7 @@
 profile = "book"  # smoke | book | paper
 corpus = None  # training corpus: "embedded" (default) or "iemocap" (paper)
 data_root = None  # folder of a real training corpus; None uses $SERLIB_DATA/<corpus>
+allow_partial = False  # true: accept a real corpus that is not the full release (paper refuses it)
 size = None  # embedded corpus size: tiny (smoke) | default (book) | large
 cross_corpus = None  # test corpus of Table 3: "embedded:cross" (default), "msp_improv" (paper); "" skips it
 cross_data_root = None  # folder of a real cross corpus (MSP-IMPROV)
@@ -104,7 +105,7 @@ from serlib.splits import cross_corpus as cross_corpus_folds
 plots.set_style()
 t_start = time.time()
 cfg = ch.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, size=size,
+    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial, size=size,
     cross_corpus=cross_corpus, cross_data_root=cross_data_root,
     device=device, seeds=seeds, code_dim=code_dim, aae_hidden=aae_hidden, aae_disc_hidden=aae_disc_hidden,
     aae_epochs=aae_epochs, aae_lr=aae_lr, aae_adv_lr=aae_adv_lr, prior_radius=prior_radius, prior_std=prior_std,

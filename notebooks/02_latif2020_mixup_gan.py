@@ -74,6 +74,7 @@
 profile = "book"  # smoke | book | paper
 corpus = None  # training corpus: "embedded" (default) or "iemocap" (paper)
 data_root = None  # folder of a real training corpus; None uses $SERLIB_DATA/<corpus>
+allow_partial = False  # true: accept a real corpus that is not the full release (paper refuses it)
 size = None  # embedded corpus size: tiny (smoke) | default (book) | large
 cross_corpus = None  # test corpus of Table 4: "embedded:cross" (default), "msp_improv" (paper); "" skips it
 cross_data_root = None  # folder of a real cross corpus (MSP-IMPROV)
@@ -133,7 +134,7 @@ T0 = time.time()
 plots.set_style()
 pd.set_option("display.max_colwidth", 80)
 cfg = ch.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, size=size, cross_corpus=cross_corpus,
+    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial, size=size, cross_corpus=cross_corpus,
     cross_data_root=cross_data_root, device=device, seeds=seeds, max_folds=max_folds, mixup_pairs=mixup_pairs,
     alpha=alpha, lam_per_sample=lam_per_sample, encoder=encoder, conditioning=conditioning, code_dim=code_dim,
     g_hidden=g_hidden, d_hidden=d_hidden, e_hidden=e_hidden, prior_radius=prior_radius, prior_std=prior_std,

@@ -85,6 +85,7 @@
 profile = "book"  # smoke | book | paper
 corpus = None  # embedded (default) | iemocap | msp_improv | msp_podcast
 data_root = None  # folder of a real corpus (None: the corpus folder under SERLIB_DATA)
+allow_partial = False  # true: accept a real corpus that is not the full release (paper refuses it)
 size = None  # embedded corpus size: tiny (smoke) | default (book) | large
 device = None  # auto | cpu | cuda | cuda:N
 seeds = None  # list of seeds, e.g. [0, 1, 2]
@@ -126,7 +127,8 @@ from serlib.results import save_table
 plots.set_style()
 pd.set_option("display.max_colwidth", 80)
 cfg = ahn.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, size=size, device=device, seeds=seeds, split=split,
+    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial,
+    size=size, device=device, seeds=seeds, split=split,
     max_folds=max_folds, audio_encoder=audio_encoder, audio_model_path=audio_model_path,
     text_encoder=text_encoder, text_model_path=text_model_path, epochs_stage1=epochs_stage1,
     lr_stage1=lr_stage1, tau=tau, lambda_mi=lambda_mi, mixup_alpha=mixup_alpha, epochs_gan=epochs_gan,

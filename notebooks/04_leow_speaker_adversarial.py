@@ -93,6 +93,7 @@
 profile = "book"  # smoke | book | paper
 corpus = None  # "embedded" (default), "emodb" or "ravdess"
 data_root = None  # folder of a real corpus (None: $SERLIB_DATA/<corpus>)
+allow_partial = False  # true: accept a real corpus that is not the full release (paper refuses it)
 size = None  # embedded corpus size: tiny (smoke) | default (book) | large
 device = None  # auto | cpu | cuda | cuda:N
 seeds = None  # list of seeds, e.g. [0, 1]
@@ -130,7 +131,8 @@ from serlib.results import save_table
 
 plots.set_style()
 cfg = leow.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, size=size, device=device, seeds=seeds, threads=threads,
+    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial,
+    size=size, device=device, seeds=seeds, threads=threads,
     workers=workers, fold_seed=fold_seed, encoders=encoders, gammas=gammas, compare_gammas=compare_gammas,
     cnn_layers=cnn_layers, kernel_sizes=kernel_sizes, filters=filters, gru_units=gru_units, fc_units=fc_units,
     epochs=epochs, batch_size=batch_size, lr=lr, dropout=dropout, select=select, sample_rate=sample_rate,

@@ -53,6 +53,7 @@
 profile = "book"  # smoke | book | paper
 corpus = None  # corpus for the three protocols outside the paper profile (default: embedded)
 data_root = None  # folder of that corpus, if real
+allow_partial = False  # true: accept a real corpus that is not the full release (paper refuses it)
 device = None  # auto | cpu | cuda
 seeds = None  # runs of the supervised module (book [0, 1, 2]; paper: 10 runs)
 corpus_size = None  # embedded corpus size: tiny (smoke) | default (book) | large
@@ -109,7 +110,8 @@ from serlib.results import save_table
 
 plots.set_style()
 cfg = P.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, device=device, seeds=seeds, corpus_size=corpus_size,
+    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial,
+    device=device, seeds=seeds, corpus_size=corpus_size,
     pretrain_corpus=pretrain_corpus, pretrain_data_root=pretrain_data_root,
     pretrain_max_utterances=pretrain_max_utterances, savee_root=savee_root, omg_root=omg_root,
     emodb_root=emodb_root, retrain_encoder=retrain_encoder, chunk_seconds=chunk_seconds, n_fft=n_fft,

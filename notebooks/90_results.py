@@ -52,8 +52,10 @@ display(Markdown(
 
 
 def show(stem: str) -> None:
-    """The chapter's headline tables, each with its computed sentence, then those recorded on real corpora."""
+    """The chapter's headline tables, each with its computed sentence, below the data they come from; then
+    those recorded on real corpora."""
     res = by_stem[stem]
+    display(Markdown(f"*Data*: {overview.corpus_text(res.run)}."))
     for h in res.entry.headlines:
         display(Markdown(overview.headline_sentence(res, h.name)))
         if h.name in res.tables:
@@ -72,6 +74,19 @@ def show(stem: str) -> None:
 timing = overview.timing_table(results, profile)
 save_table("timing", timing, "90_results", profile=profile)
 timing
+
+# %% [markdown]
+# ## Where the numbers come from
+#
+# From each chapter's `run.json`: every corpus the run loaded, with its coverage against the
+# corpus's full release (a real corpus with files missing is marked, and the `paper` profile runs
+# on one only with `allow_partial=true`), the git commit (`+dirty` when the working tree had
+# uncommitted changes) and the device.
+
+# %% tags=["hide-input"]
+provenance = overview.provenance_table(results)
+save_table("provenance", provenance, "90_results", profile=profile)
+provenance
 
 # %% [markdown]
 # ## The corpora and the yardstick

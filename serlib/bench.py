@@ -86,7 +86,7 @@ def _chapter_runs() -> dict[str, Any]:
         rec = json.loads(run.read_text())
         prof = rec.get("parameters", {}).get("profile", "book")
         out[f"{run.parent.name.removesuffix('.results')}[{prof}]"] = {
-            "seconds": rec["seconds"], "peak_child_rss_mib": rec.get("peak_child_rss_mib"),
+            "seconds": rec["seconds"], "peak_rss_mib": rec.get("peak_rss_mib"),
             "finished": rec.get("finished"), "device": rec.get("device", "")}
     return out
 
@@ -121,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         for src in toc_notebooks():
             execute(src, {"profile": args.run_chapters}, progress=False)
     res["chapters"] = _chapter_runs()
+    book_peaks = [rec["peak_rss_mib"] for name, rec in res["chapters"].items()
+                  if "[book]" in name and isinstance(rec.get("peak_rss_mib"), (int, float))]
+    if book_peaks:  # each chapter's kernel measures its own peak; the book needs the largest
+        res["book_peak_rss_mib"] = max(book_peaks)
     if args.model_steps > 0:
         import torch
 

@@ -3,7 +3,11 @@
     serbook run NOTEBOOK [-f params.yaml] [-p key=value ...] [--jobs N]
                                                 execute one chapter with parameters (value lists: a sweep)
     serbook book [--profile smoke|book|paper]   execute every chapter and build the HTML book
-    serbook data check NAME ROOT                check a corpus folder file by file
+    serbook data check NAME ROOT                check a corpus folder file by file; exit 0 complete,
+                                                3 partial or warnings, 4 errors / not loadable
+    serbook data download NAME [--root DIR] [--yes] [--song] [--subset S ...]
+                                                fetch, verify and unpack a free corpus (emodb, ravdess,
+                                                librispeech, tess), then check it
     serbook data generate [--size S] [--variant V]   generate the embedded corpus into the cache
     serbook data list                           the corpora serlib knows, with licences
     serbook edition student|instructor [--output-dir DIR]   the chapters without / with the exercises' solutions
@@ -47,12 +51,25 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
-    from .data import validate_layout
-    from .data._common import format_report
+    from .data.check import check_corpus
 
-    problems = validate_layout(args.name, args.root)
-    print(format_report(args.name, args.root, problems))
-    return 1 if any(p.severity == "error" for p in problems) else 0
+    text, code = check_corpus(args.name, args.root)
+    print(text)
+    return code
+
+
+def _cmd_data_download(args: argparse.Namespace) -> int:
+    from .data.downloads import ConfirmationNeeded, DownloadError, download
+
+    try:
+        return download(args.name, args.root, song=args.song, subsets=args.subset, yes=args.yes,
+                        mirror=args.mirror, keep_archives=args.keep_archives, progress=not args.quiet)
+    except ConfirmationNeeded as exc:
+        print(f"serbook: error: {exc}", file=sys.stderr)
+        return 2
+    except DownloadError as exc:
+        print(f"serbook: error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _cmd_data_generate(args: argparse.Namespace) -> int:
@@ -66,9 +83,11 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
 
 def _cmd_data_list(args: argparse.Namespace) -> int:
     from .data import available_corpora
+    from .data.downloads import SOURCES
 
     for key, spec in available_corpora().items():
-        print(f"{key:12s} {spec.title} — {spec.licence}; folder $SERLIB_DATA/{spec.default_subdir}")
+        how = f"; `serbook data download {key}`" if key in SOURCES else ""
+        print(f"{key:12s} {spec.title} — {spec.licence}; folder $SERLIB_DATA/{spec.default_subdir}{how}")
     return 0
 
 
@@ -128,6 +147,16 @@ is then 1. Re-running a sweep replaces its <notebook>.sweep folder.
 """
 
 
+_CHECK_EPILOG = """\
+exit status:
+  0  complete and loadable (the full release, or a corpus without a fixed release), no warnings
+  3  loadable but partial (fewer files than the full release, audio the label file does not
+     list), or warnings only (skipped, blank or resampled files)
+  4  errors, or nothing loadable (includes a folder that does not exist)
+  2  usage error (unknown corpus name, missing argument)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="serbook", description="Run and build the serbook study book.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -154,12 +183,33 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--only", nargs="*", help="execute only these notebook stems")
     b.set_defaults(func=_cmd_book)
 
-    d = sub.add_parser("data", help="corpora: check, generate, list")
+    d = sub.add_parser("data", help="corpora: check, download, generate, list")
     dsub = d.add_subparsers(dest="data_command", required=True)
-    c = dsub.add_parser("check", help="check a corpus folder file by file")
-    c.add_argument("name")
-    c.add_argument("root")
+    c = dsub.add_parser("check", help="check a corpus folder file by file and report its coverage",
+                        description="Check a corpus folder file by file (without reading audio samples), "
+                                    "load it, and report its coverage against the full release.",
+                        epilog=_CHECK_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("name", help="corpus name (serbook data list)")
+    c.add_argument("root", help="the corpus folder")
     c.set_defaults(func=_cmd_data_check)
+    dl = dsub.add_parser(
+        "download", help="fetch, verify and unpack a free corpus (emodb, ravdess, librispeech, tess)",
+        description="Print the corpus's licence and citation, ask once, download its archives from the publisher "
+        "(resuming after an interruption), check their published sizes and checksums, unpack them into the "
+        "folder the loader reads and end with the data check report. A corpus already in place is left alone. "
+        "Exit status: the data check's (0 loads, 3 warnings, 4 errors); 1 when a download or check fails; "
+        "2 for a usage error or a missing confirmation.")
+    dl.add_argument("name", help="emodb, ravdess, librispeech or tess")
+    dl.add_argument("--root", default=None, help="the corpus folder (default $SERLIB_DATA/<corpus>)")
+    dl.add_argument("--yes", action="store_true", help="accept the licence without asking (scripts, CI)")
+    dl.add_argument("--song", action="store_true", help="ravdess: also the song recordings")
+    dl.add_argument("--subset", action="append", default=None, metavar="NAME",
+                    help="librispeech: a subset to fetch, repeatable (default dev-clean)")
+    dl.add_argument("--mirror", default=None, metavar="URL",
+                    help="fetch <URL>/<corpus>/<file> instead of the publisher's URL (default $SERLIB_DOWNLOAD_MIRROR)")
+    dl.add_argument("--keep-archives", action="store_true", help="keep the archives after unpacking")
+    dl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    dl.set_defaults(func=_cmd_data_download)
     g = dsub.add_parser("generate", help="generate the embedded corpus into the cache")
     g.add_argument("--size", default="default", choices=["tiny", "default", "large"])
     g.add_argument("--variant", default="main", choices=["main", "cross"])

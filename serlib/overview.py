@@ -4,7 +4,9 @@ reference.
 Nothing here retypes a number. :data:`CHAPTERS` names, for every chapter, the one or two tables
 that set our results beside the paper's (the tables built with :func:`serlib.papers.beside` and
 saved with :func:`serlib.results.save_table`); :func:`load_all` reads them from
-``book/chapters/<stem>.results/`` together with ``run.json`` (profile, seconds, versions), and
+``book/chapters/<stem>.results/`` together with ``run.json`` (profile, seconds, versions, and the
+provenance: which corpus, at what coverage of its full release, each chapter's numbers come
+from; :func:`provenance_table`), and
 :func:`headline_sentence` says, from the table alone, which side is ahead. A missing file is an
 error that names the file and the ``serbook run`` command that writes it.
 
@@ -40,6 +42,7 @@ __all__ = [
     "ResultsMissing",
     "chapter",
     "compare",
+    "corpus_text",
     "headline_sentence",
     "load_all",
     "load_chapter",
@@ -47,6 +50,7 @@ __all__ = [
     "load_run",
     "notebook_parameters",
     "parameters_reference",
+    "provenance_table",
     "results_folder",
     "run_command",
     "timing_table",
@@ -442,14 +446,59 @@ def timing_table(results: Sequence[ChapterResults], profile: str | None = None) 
         params = {k: v for k, v in (r.run.get("parameters") or {}).items() if k != "profile"}
         rows.append({"chapter": r.entry.stem, "profile": r.profile, "seconds": r.seconds,
                      "minutes": round(r.seconds / 60, 1),
-                     "peak memory (MiB)": float(r.run.get("peak_child_rss_mib", math.nan)),
+                     "peak memory (MiB)": _float(r.run.get("peak_rss_mib")),
                      "other parameters": ", ".join(f"{k}={v}" for k, v in params.items()),
                      **({"as the book's profile": "yes" if r.profile == profile else "no"} if profile else {})})
     if rows:
         total = sum(row["seconds"] for row in rows)
         rows.append({"chapter": "total", "profile": "", "seconds": total, "minutes": round(total / 60, 1),
-                     "peak memory (MiB)": max(row["peak memory (MiB)"] for row in rows),
+                     "peak memory (MiB)": max((row["peak memory (MiB)"] for row in rows
+                                               if not math.isnan(row["peak memory (MiB)"])), default=math.nan),
                      "other parameters": "", **({"as the book's profile": ""} if profile else {})})
+    return pd.DataFrame(rows).set_index("chapter") if rows else pd.DataFrame()
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def corpus_text(run: dict[str, Any]) -> str:
+    """Where a run's numbers come from, from its ``run.json`` provenance, in one line.
+
+    ``"emodb (main) at /data/emodb: 400 of 535: speakers 13, 16 missing (132 files); allow_partial"``;
+    ``"not recorded"`` for a run written before provenance was kept.
+    """
+    corpora = run.get("corpora")
+    if corpora is None:
+        return "not recorded (run.json without provenance; run the chapter again)"
+    if not corpora:
+        return "no corpus loaded"
+    parts = []
+    for c in corpora:
+        cov = c.get("coverage") or {}
+        where = f" at {c['root']}" if c.get("root") else ""
+        parts.append(f"{c.get('name')} ({c.get('role', 'main')}){where}: {cov.get('summary', 'coverage not recorded')}")
+    partial = any((c.get("coverage") or {}).get("complete") is False for c in corpora)
+    return "; ".join(parts) + ("; allow_partial=true" if partial and run.get("allow_partial") else "")
+
+
+def provenance_table(results: Sequence[ChapterResults]) -> pd.DataFrame:
+    """One row per chapter: the corpora its numbers come from with their coverage, whether all
+    are complete, ``allow_partial``, the git commit (``+dirty``) and the device, from ``run.json``."""
+    rows = []
+    for r in results:
+        corpora = r.run.get("corpora")
+        complete = None if corpora is None else all(
+            (c.get("coverage") or {}).get("complete") is not False for c in corpora)
+        git = r.run.get("git") or {}
+        commit = (git.get("commit") or "")[:10] + ("+dirty" if git.get("dirty") else "")
+        rows.append({"chapter": r.entry.stem, "profile": r.profile, "corpora and coverage": corpus_text(r.run),
+                     "complete": {None: "", True: "yes", False: "no"}[complete],
+                     "allow_partial": "yes" if r.run.get("allow_partial") else "no",
+                     "commit": commit, "device": r.run.get("device") or ""})
     return pd.DataFrame(rows).set_index("chapter") if rows else pd.DataFrame()
 
 

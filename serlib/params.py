@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
 from .config import PROFILES, ParameterError, check_choice
+from .data.coverage import check_allow_partial
+
+if TYPE_CHECKING:
+    from .data import Corpus
 
 __all__ = ["ChapterConfig", "param"]
 
@@ -43,13 +47,15 @@ def param(default: Any, *, smoke: Any = dataclasses.MISSING, paper: Any = datacl
 
 @dataclass
 class ChapterConfig:
-    """Base of every chapter's configuration: profile, corpus, data_root, device, seeds."""
+    """Base of every chapter's configuration: profile, corpus, data_root, device, seeds, allow_partial."""
 
     profile: str = "book"
     corpus: str = param("embedded", help="corpus name (embedded, iemocap, emodb, ...)")
     data_root: str | None = param(None, help="folder of a real corpus; None uses $SERLIB_DATA/<corpus>")
     device: str = param("auto", help="torch device: auto | cpu | cuda | cuda:N")
     seeds: list[int] = param([0, 1, 2], smoke=[0], help="random seeds; results are mean ± std over them")
+    allow_partial: bool = param(False, help="run on a real corpus that is not the full release (the paper "
+                                "profile refuses one otherwise; other profiles warn); recorded in run.json")
     changed: dict[str, Any] = field(default_factory=dict, repr=False)
 
     CHAPTER: ClassVar[str] = ""
@@ -97,6 +103,26 @@ class ChapterConfig:
                     raise ParameterError(f"{f.name}={item!r} is out of range [{low}, {high}]")
         if not self.seeds:
             raise ParameterError("seeds must name at least one seed")
+        check_allow_partial(self.allow_partial)
+
+    def load_corpus(self, name: str | None = None, root: str | None = None, *, role: str = "main",
+                    **options: Any) -> Corpus:
+        """Load a corpus for this chapter run and apply the completeness rule.
+
+        Without ``name`` it is the chapter's ``corpus`` from ``data_root``. A real corpus that is
+        not its full release is refused in the ``paper`` profile unless ``allow_partial`` is
+        true, and announced with a warning in the notebook output otherwise
+        (:func:`serlib.data.coverage.enforce`). ``role`` ("main", "pretrain", "cross" ...) names
+        the corpus in ``run.json``'s provenance; ``options`` go to the loader.
+        """
+        from .data import load_corpus
+        from .data.coverage import enforce
+
+        if name is None:
+            name, root = self.corpus, self.data_root
+        corpus = load_corpus(name, root, role=role, **options)
+        enforce(corpus, profile=self.profile, allow_partial=self.allow_partial, role=role)
+        return corpus
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "changed"}

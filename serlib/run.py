@@ -6,7 +6,9 @@ with the ``python3`` kernel in the notebooks folder, and writes
 
 * ``book/chapters/01_sahu2018_gan.ipynb`` — the executed notebook (what the book renders);
 * ``book/chapters/01_sahu2018_gan.results/`` — the tables the notebook saved, plus
-  ``run.json`` with the parameters, timings, peak memory and package versions.
+  ``run.json`` with the parameters, timings, the kernel's own peak memory, package versions and
+  provenance: every corpus the kernel loaded (fingerprint, coverage against the full release),
+  ``allow_partial``, the git commit and whether the tree was dirty, and the device used.
 
 A failed run keeps its partial notebook as ``<name>.failed.ipynb`` and never replaces a good
 earlier output.
@@ -22,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,9 +35,9 @@ from typing import Any
 from .cache import atomic_write_bytes
 from .config import PROFILES, ParameterError, cache_dir, get_logger, project_root
 
-__all__ = ["BOOK_CHAPTERS", "NotebookFailed", "SweepResult", "build_book", "check_parameters", "execute",
-           "expand_grid", "load_params_file", "merge_params", "parse_params", "parse_sweep_params", "split_values",
-           "sweep", "toc_notebooks", "versions"]
+__all__ = ["BOOK_CHAPTERS", "KERNEL_FILE", "NotebookFailed", "SweepResult", "build_book", "check_parameters",
+           "execute", "expand_grid", "git_state", "load_params_file", "merge_params", "parse_params",
+           "parse_sweep_params", "split_values", "sweep", "toc_notebooks", "versions"]
 
 log = get_logger("run")
 
@@ -94,6 +95,67 @@ def versions() -> dict[str, str]:
     return out
 
 
+KERNEL_FILE = "kernel.json"
+"""What the kernel reports about itself at the end of a run (peak memory, device), in the results folder."""
+
+_FOOTER_TAG = "serbook-footer"
+_FOOTER = f"""\
+def _serbook_footer():
+    # written by serbook run and removed from the saved notebook: the kernel's own peak memory and device
+    import json, os, resource, sys
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024  # MiB (Linux: KiB, macOS: bytes)
+    device = "cpu"
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_initialized():
+            i = torch.cuda.current_device()
+            device = f"cuda:{{i}} ({{torch.cuda.get_device_name(i)}})"
+    except Exception:
+        pass
+    ap = globals().get("allow_partial")
+    record = {{"peak_rss_mib": round(peak, 1), "device": device, "allow_partial": ap if isinstance(ap, bool) else None}}
+    folder = os.environ.get("SERBOOK_RESULTS_DIR")
+    if folder:
+        with open(os.path.join(folder, "{KERNEL_FILE}"), "w") as f:
+            json.dump(record, f)
+_serbook_footer()
+del _serbook_footer
+"""
+
+
+def _add_footer(nb: Any) -> None:
+    """Append the cell that makes the kernel report its own peak memory and device."""
+    import nbformat
+
+    nb.cells.append(nbformat.v4.new_code_cell(_FOOTER, metadata={"tags": [_FOOTER_TAG]}))
+
+
+def _without_footer(path: Path) -> bytes:
+    """The executed notebook at ``path`` without the footer cell, as bytes."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if _FOOTER_TAG not in c.get("metadata", {}).get("tags", [])]
+    return nbformat.writes(nb).encode()
+
+
+def git_state() -> dict[str, Any]:
+    """The project's git commit and whether tracked files differ from it (``None`` outside git)."""
+    root = project_root()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=False, timeout=30)
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return {"commit": commit.stdout.strip() or None, "dirty": dirty}
+
+
 def _declared_parameters(nb: Any) -> set[str] | None:
     """Names assigned in the cell tagged ``parameters`` (None if the notebook has none)."""
     import ast
@@ -131,6 +193,10 @@ def _check_parameters(src: Path, nb: Any, params: Mapping[str, Any], origin: str
                              + (f" ({origin})" if origin else ""))
     if "profile" in params and params["profile"] not in PROFILES:
         raise ParameterError(f"profile={params['profile']!r} is not one of {list(PROFILES)}")
+    if "allow_partial" in params:
+        from .data.coverage import check_allow_partial
+
+        check_allow_partial(params["allow_partial"])
 
 
 def check_parameters(notebook: str | Path, params: Mapping[str, Any], origin: str = "") -> Path:
@@ -173,6 +239,11 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
     results.mkdir(parents=True, exist_ok=True)
     failed = out_dir / f"{stem}.failed.ipynb"
 
+    from .data.provenance import RECORD_FILE, read_records
+
+    for stale in (RECORD_FILE, KERNEL_FILE):  # left by an earlier run into the same folder
+        (results / stale).unlink(missing_ok=True)
+    _add_footer(nb)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_in = Path(tmp) / f"{stem}.ipynb"
         tmp_out = Path(tmp) / f"{stem}.out.ipynb"
@@ -189,14 +260,14 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
                                 log_output=False)
         except pm.PapermillExecutionError as exc:
             if tmp_out.exists():
-                atomic_write_bytes(failed, tmp_out.read_bytes())
+                atomic_write_bytes(failed, _without_footer(tmp_out))
             raise NotebookFailed(
                 f"{src.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
                 f"The partial notebook is {failed}."
             ) from None
         except Exception as exc:  # the kernel died (segfault, out of memory) or timed out
             if tmp_out.exists():
-                atomic_write_bytes(failed, tmp_out.read_bytes())
+                atomic_write_bytes(failed, _without_footer(tmp_out))
             raise NotebookFailed(f"{src.name}: execution stopped: {type(exc).__name__}: {exc}. "
                                  f"The partial notebook (if any) is {failed}.") from exc
         finally:
@@ -205,13 +276,24 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
             else:
                 os.environ["SERBOOK_RESULTS_DIR"] = env_before
         elapsed = time.time() - t0
-        atomic_write_bytes(final, tmp_out.read_bytes())
+        atomic_write_bytes(final, _without_footer(tmp_out))
     failed.unlink(missing_ok=True)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # MiB (Linux: KiB)
+    kernel: dict[str, Any] = {}
+    try:
+        kernel = json.loads((results / KERNEL_FILE).read_text())
+    except (OSError, ValueError):
+        log.warning("%s: the kernel wrote no %s; peak memory and device are not recorded", src.name, KERNEL_FILE)
+    allow_partial = kernel.get("allow_partial")
+    if not isinstance(allow_partial, bool):
+        allow_partial = params.get("allow_partial", False) is True
     record = {"notebook": str(src.relative_to(root)) if src.is_relative_to(root) else str(src),
-              "parameters": params, "seconds": round(elapsed, 1), "peak_child_rss_mib": round(children, 1),
-              "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "versions": versions()}
+              "parameters": params, "seconds": round(elapsed, 1), "peak_rss_mib": kernel.get("peak_rss_mib"),
+              "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "versions": versions(),
+              "corpora": read_records(results), "allow_partial": allow_partial, "git": git_state(),
+              "device": kernel.get("device")}
     atomic_write_bytes(results / "run.json", json.dumps(record, indent=2, default=str).encode())
+    for done in (RECORD_FILE, KERNEL_FILE):
+        (results / done).unlink(missing_ok=True)
     log.info("%s done in %.1f s -> %s", src.name, elapsed, final)
     return final
 

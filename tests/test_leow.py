@@ -283,12 +283,13 @@ def test_notebook_smoke(tmp_path):
 @pytest.mark.skipif(not HAS_FIXTURES, reason="serlib.data.fixtures is not available yet")
 def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path):
     from serlib.data.fixtures import make_fixture
-    from serlib.run import execute
+    from serlib.run import NotebookFailed, execute
 
     root = make_fixture("emodb", tmp_path / "data")
     params = {"profile": "paper", "corpus": "emodb", "data_root": str(root), "epochs": 1, "seeds": [0],
               "threads": 1, "workers": 1, "encoders": ["cnn_bigru"], "gammas": [None, 2.5], "cnn_layers": [1],
-              "kernel_sizes": [2], "filters": [4], "gru_units": [8], "fc_units": [8], "batch_size": 16}
+              "kernel_sizes": [2], "filters": [4], "gru_units": [8], "fc_units": [8], "batch_size": 16,
+              "allow_partial": True}  # the fixture is a small copy, so partial against the full release
     execute(NOTEBOOK, params, output_dir=tmp_path / "out", progress=False)
     res = tmp_path / "out" / f"{NOTEBOOK.stem}.results"
     t1 = pd.read_csv(res / "table1.csv", index_col=0)
@@ -296,3 +297,12 @@ def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path):
     assert t1["ours accuracy (%)"].dropna().between(0, 100).all()
     scores = pd.read_csv(res / "scores.csv", index_col=0)
     assert scores["fold"].nunique() == 5
+    run = json.loads((res / "run.json").read_text())
+    assert run["allow_partial"] is True
+    [emodb] = [c for c in run["corpora"] if c["name"] == "emodb"]
+    assert emodb["root"] == str(root) and emodb["coverage"]["complete"] is False
+    assert emodb["coverage"]["summary"].startswith("70 of 535")
+    # without allow_partial the paper profile refuses the partial copy before training anything
+    params.pop("allow_partial")
+    with pytest.raises(NotebookFailed, match="allow_partial=true"):
+        execute(NOTEBOOK, params, output_dir=tmp_path / "refused", progress=False)

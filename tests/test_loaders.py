@@ -22,11 +22,11 @@ from serlib.data.fixtures import FIXTURES, make_fixture
 
 ALL = sorted(FIXTURES)
 LABEL_FILE_CORPORA = ("iemocap", "msp_improv", "msp_podcast", "omg", "librispeech")
-NAME_LABELLED = ("emodb", "ravdess", "savee")
+NAME_LABELLED = ("emodb", "ravdess", "savee", "tess")
 RATES = {"iemocap": 16000, "msp_improv": 48000, "msp_podcast": 16000, "emodb": 16000, "ravdess": 48000,
-         "savee": 44100, "omg": 16000, "librispeech": 16000}
+         "savee": 44100, "omg": 16000, "librispeech": 16000, "tess": 24414}
 SIZES = {"iemocap": 45, "msp_improv": 48, "msp_podcast": 13, "emodb": 70, "ravdess": 48, "savee": 28,
-         "omg": 14, "librispeech": 11}
+         "omg": 14, "librispeech": 11, "tess": 28}
 
 
 @pytest.fixture(scope="module")
@@ -436,3 +436,46 @@ def test_fixtures_are_deterministic_and_scale(tmp_path):
     assert digest(a) == digest(b)
     assert digest(make_fixture("omg", tmp_path / "c", seed=1)) != digest(a)
     assert len(load_corpus("omg", make_fixture("omg", tmp_path / "d", n_per_class=2))) == 28
+
+
+# --------------------------------------------------------------------------- TESS
+def test_tess(pristine, fresh):
+    from serlib.data.tess import FULL_RELEASE
+
+    root = pristine["tess"][1]
+    c = load_corpus("tess", root)
+    t = c.table
+    assert c.labels == ("angry", "disgust", "fear", "happy", "pleasant_surprise", "sad", "neutral")
+    assert c.meta["counts"] == {lab: 4 for lab in c.labels}
+    assert sorted(t["speaker"].unique()) == ["OAF", "YAF"] and (t["gender"] == "F").all()
+    assert (t["session"] == t["speaker"]).all()
+    row = t.set_index("utt_id").loc["OAF_back_ps"]
+    assert (row["emotion"], row["raw_emotion"], row["word"], row["age"]) == ("pleasant_surprise", "ps", "back", 64)
+    assert row["transcript"] == "Say the word back"
+    assert Path(row["path"]).parent.name == "OAF_Pleasant_surprise"
+    assert Path(t.set_index("utt_id").loc["YAF_bar_ps", "path"]).parent.name == "YAF_pleasant_surprised"
+    assert Path(t.set_index("utt_id").loc["OAF_bar_fear", "path"]).parent.name == "OAF_Fear"
+    assert FULL_RELEASE["utterances"] == 2800 == sum(FULL_RELEASE["per_emotion"].values())
+    assert sum(FULL_RELEASE["per_speaker"].values()) == 2800
+    with pytest.raises(CorpusError, match="2800"):
+        load_corpus("tess", root, expect_full=True)
+    # the parent of the release folder is accepted too
+    assert len(load_corpus("tess", root.parent)) == 28
+
+    # the official Dataverse download is flat: every file in one folder
+    flat = fresh("tess")
+    for wav in list(flat.rglob("*.wav")):
+        wav.rename(flat / wav.name)
+    (flat / "MANIFEST.TXT").write_text("TESS files\n")
+    flat_c = load_corpus("tess", flat)
+    assert len(flat_c) == 28 and flat_c.meta["counts"] == c.meta["counts"]
+
+
+def test_tess_file_in_the_wrong_emotion_folder_is_skipped(fresh):
+    # a file in the folder of another emotion is a counted skip, named in the report
+    moved = fresh("tess")
+    victim = moved / "YAF_sad" / "YAF_back_sad.wav"
+    victim.rename(moved / "YAF_happy" / victim.name)
+    probs = validate_layout("tess", moved)
+    assert [p.path for p in warnings_(probs)] == [str(moved / "YAF_happy" / victim.name)]
+    assert len(load_corpus("tess", moved)) == 27

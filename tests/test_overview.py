@@ -88,6 +88,21 @@ def headline_tables(delta: float) -> dict[str, dict[str, pd.DataFrame]]:
     return t
 
 
+PARTIAL_STEM = "04_leow_speaker_adversarial"
+"""The chapter whose fabricated run.json says it ran on a partial Emo-DB with allow_partial."""
+
+
+def _corpora(stem: str) -> list[dict]:
+    if stem == PARTIAL_STEM:
+        cov = {"loaded": 400, "expected": 535, "complete": False,
+               "summary": "400 of 535: speakers 13, 16 missing (132 files)"}
+        return [{"name": "emodb", "role": "main", "root": "/data/emodb", "options": {},
+                 "fingerprint": {"files": 400, "bytes": 1, "sha256": "0" * 64}, "coverage": cov}]
+    cov = {"loaded": 100, "expected": 100, "complete": True, "summary": "100 of 100: complete"}
+    return [{"name": "embedded", "role": "main", "root": None, "options": {"size": "default"},
+             "fingerprint": {"files": 100, "bytes": 1, "sha256": "1" * 64}, "coverage": cov}]
+
+
 def fabricate(folder, monkeypatch, *, delta: float = 5.0, profile: str = "smoke", skip: tuple[str, ...] = (),
               seconds: dict[str, float] | None = None) -> dict[str, dict[str, pd.DataFrame]]:
     """Write every chapter's headline tables and run.json into ``folder/<stem>.results/``.
@@ -102,8 +117,10 @@ def fabricate(folder, monkeypatch, *, delta: float = 5.0, profile: str = "smoke"
                 save_table(name, table, stem, profile=profile, corpus="embedded")
         if f"{stem}/run" not in skip:
             save_json("run", {"notebook": f"notebooks/{stem}.py", "parameters": {"profile": profile},
-                              "seconds": (seconds or {}).get(stem, 10.0 + i), "peak_child_rss_mib": 500.0 + i,
-                              "finished": "2026-01-01 12:00:00", "versions": {}}, stem)
+                              "seconds": (seconds or {}).get(stem, 10.0 + i), "peak_rss_mib": 500.0 + i,
+                              "finished": "2026-01-01 12:00:00", "versions": {}, "corpora": _corpora(stem),
+                              "allow_partial": stem == PARTIAL_STEM, "git": {"commit": "abc1234def5678", "dirty": False},
+                              "device": "cpu"}, stem)
     monkeypatch.delenv("SERBOOK_RESULTS_DIR")
     return tables
 
@@ -246,6 +263,20 @@ def test_timing_table_from_run_json(tmp_path, monkeypatch):
     assert t.loc[STEMS, "seconds"].tolist() == [secs[s] for s in STEMS]
     assert t.loc["total", "seconds"] == pytest.approx(sum(secs.values()))
     assert set(t.loc[STEMS, "as the book's profile"]) == {"no"}  # built as smoke, saved from book
+    assert t.loc[STEMS, "peak memory (MiB)"].tolist() == [500.0 + i for i in range(len(STEMS))]
+    assert t.loc["total", "peak memory (MiB)"] == 500.0 + len(STEMS) - 1
+
+
+def test_provenance_table_names_corpus_and_coverage(tmp_path, monkeypatch):
+    fabricate(tmp_path, monkeypatch, profile="book")
+    t = overview.provenance_table(overview.load_all(tmp_path, "book"))
+    row = t.loc[PARTIAL_STEM]
+    assert "emodb (main) at /data/emodb: 400 of 535: speakers 13, 16 missing (132 files)" in row["corpora and coverage"]
+    assert (row["complete"], row["allow_partial"], row["commit"], row["device"]) == ("no", "yes", "abc1234def", "cpu")
+    other = t.drop(index=PARTIAL_STEM)
+    assert set(other["complete"]) == {"yes"} and set(other["allow_partial"]) == {"no"}
+    assert other["corpora and coverage"].str.startswith("embedded (main): 100 of 100").all()
+    assert overview.corpus_text({}).startswith("not recorded")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Corpora: the common table, the embedded generator and loaders for the real corpora."""
 
+from .check import check_corpus
 from .corpus import REQUIRED_COLUMNS, Corpus, CorpusError, LayoutProblem
+from .coverage import Coverage, coverage
 from .registry import CORPORA, CorpusSpec, available_corpora, load_corpus, resolve_root, validate_layout
 
 __all__ = [
@@ -9,8 +11,11 @@ __all__ = [
     "Corpus",
     "CorpusError",
     "CorpusSpec",
+    "Coverage",
     "LayoutProblem",
     "available_corpora",
+    "check_corpus",
+    "coverage",
     "load_corpus",
     "resolve_root",
     "validate_layout",

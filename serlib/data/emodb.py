@@ -14,15 +14,19 @@ Label map (7 classes, in this order, which is also the integer coding)::
     N neutral    -> neutral
 
 Full release: 535 utterances (anger 127, boredom 81, disgust 46, fear 69, happiness 71,
-sadness 62, neutral 79), which ``expect_full=True`` checks.
+sadness 62, neutral 79); per speaker 03: 49, 08: 58, 09: 43, 10: 38, 11: 55, 12: 35, 13: 61,
+14: 69, 15: 56, 16: 71 (``FULL_RELEASE``: the files of each actor in ``download.zip``, which
+sum to the 535 of the corpus documentation, Burkhardt et al. 2005, as do the emotion counts). ``serbook data
+check`` reports the coverage of a copy against these counts; ``expect_full=True`` makes any
+difference in the emotion counts an error on loading.
 
 Speakers (10 actors; ``session`` = speaker): 03 M, 08 F, 09 F, 10 M, 11 M, 12 M, 13 F, 14 F,
 15 M, 16 F. Transcripts: the ten German sentences of the corpus documentation.
 
 Extra columns: ``raw_emotion``, ``text_id``, ``version``.
 
-Because the labels are the file names, a deleted file cannot be named by ``validate``; only
-``expect_full=True`` notices the shortfall. Options: ``expect_full`` (False).
+Because the labels are the file names, a deleted file cannot be named by ``validate``; the
+coverage against ``FULL_RELEASE`` (per speaker and per emotion) shows the shortfall. Options: ``expect_full`` (False).
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ LABEL_MAP: dict[str, str] = {"W": "anger", "L": "boredom", "E": "disgust", "A": 
 LABELS: tuple[str, ...] = tuple(LABEL_MAP.values())
 FULL_COUNTS: dict[str, int] = {"anger": 127, "boredom": 81, "disgust": 46, "fear": 69,
                                "happiness": 71, "sadness": 62, "neutral": 79}
+FULL_SPEAKERS: dict[str, int] = {"03": 49, "08": 58, "09": 43, "10": 38, "11": 55, "12": 35, "13": 61,
+                                  "14": 69, "15": 56, "16": 71}
+FULL_RELEASE: dict[str, Any] = {"utterances": 535, "per_emotion": FULL_COUNTS, "per_speaker": FULL_SPEAKERS}
+"""The full release (``download.zip``): 535 files; per emotion and per speaker as above (both sum
+to 535). Checked by :func:`serlib.data.coverage.coverage` and ``serbook data check``."""
 SPEAKER_GENDER: dict[str, str] = {"03": "M", "08": "F", "09": "F", "10": "M", "11": "M",
                                   "12": "M", "13": "F", "14": "F", "15": "M", "16": "F"}
 TEXTS: dict[str, str] = {

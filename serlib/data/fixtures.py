@@ -32,6 +32,10 @@ omg           the three challenge CSVs (+ Train/Validation transcripts) and 14 c
               test 3.
 librispeech   SPEAKERS.TXT, dev-clean (3 speakers x 1 chapter x 3 utterances) and
               train-clean-100 (1 speaker x 2 utterances) = 11 FLAC files at 16 kHz.
+tess          the emotion folders of the release with its own capitalisation (OAF_Fear,
+              OAF_Pleasant_surprise, OAF_Sad, YAF_pleasant_surprised ...): 2 speakers x
+              7 emotions x 2 words = 28 wavs at 24414 Hz (pleasant surprise is ``ps`` in
+              the file names).
 ============  ==========================================================================
 
 Everything is deterministic given ``seed``; each tree takes well under a second to write.
@@ -352,6 +356,30 @@ def _librispeech(root: Path, n: int, seed: int) -> Path:
     return base
 
 
+# --------------------------------------------------------------------------- TESS
+# (speaker, file-name code) -> folder name, as spelled in the release
+_TESS_FOLDERS = {
+    ("OAF", "angry"): "OAF_angry", ("OAF", "disgust"): "OAF_disgust", ("OAF", "fear"): "OAF_Fear",
+    ("OAF", "happy"): "OAF_happy", ("OAF", "neutral"): "OAF_neutral", ("OAF", "ps"): "OAF_Pleasant_surprise",
+    ("OAF", "sad"): "OAF_Sad", ("YAF", "angry"): "YAF_angry", ("YAF", "disgust"): "YAF_disgust",
+    ("YAF", "fear"): "YAF_fear", ("YAF", "happy"): "YAF_happy", ("YAF", "neutral"): "YAF_neutral",
+    ("YAF", "ps"): "YAF_pleasant_surprised", ("YAF", "sad"): "YAF_sad",
+}
+_TESS_CODES = ("angry", "disgust", "fear", "happy", "ps", "sad", "neutral")
+_TESS_WORDS = ("back", "bar", "base", "bath", "bean", "beg", "bite", "boat", "bone", "book")
+
+
+def _tess(root: Path, n: int, seed: int) -> Path:
+    base = root / "TESS"
+    w = _Writer(seed, 24414, 7)
+    for si, spk in enumerate(("OAF", "YAF")):
+        for ci, code in enumerate(_TESS_CODES):
+            for k in range(2 * n):
+                word = _TESS_WORDS[k % len(_TESS_WORDS)] + ("" if k < len(_TESS_WORDS) else str(k))
+                w.write(base / _TESS_FOLDERS[(spk, code)] / f"{spk}_{word}_{code}.wav", ci, "F", si)
+    return base
+
+
 FIXTURES: dict[str, Callable[[Path, int, int], Path]] = {
     "iemocap": _iemocap,
     "msp_improv": _msp_improv,
@@ -361,6 +389,7 @@ FIXTURES: dict[str, Callable[[Path, int, int], Path]] = {
     "savee": _savee,
     "omg": _omg,
     "librispeech": _librispeech,
+    "tess": _tess,
 }
 """Registry name -> builder."""
 

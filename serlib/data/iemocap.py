@@ -36,6 +36,10 @@ Columns beyond the common ones: ``raw_emotion`` (the IEMOCAP code), ``valence``,
 ``arousal``, ``dominance``, ``dialog``, ``improvised`` (True for ``impro`` dialogs, False for
 ``script``), ``start``, ``end`` (seconds within the dialog).
 
+Full release (``FULL_RELEASE``): 10039 utterances in all, 5531 in the 4-class set; ``serbook
+data check`` reports a copy's coverage against them. A label line whose wav is absent is a
+counted skip; a wav that no label file lists is a warning ("audio file not in the label file").
+
 Options: ``label_set`` ("4class"), ``improvised_only`` (False), ``expect_full`` (False: if
 True the per-class counts must equal the full release's, else :class:`CorpusError`).
 """
@@ -70,6 +74,15 @@ FULL_COUNTS: dict[str, dict[str, int]] = {
     "4class": {"neutral": 1708, "angry": 1103, "sad": 1084, "happy": 1636},
     "4class_noexc": {"neutral": 1708, "angry": 1103, "sad": 1084, "happy": 595},
 }
+FULL_RELEASE: dict[str, dict[str, Any]] = {
+    "4class": {"utterances": 5531, "per_emotion": FULL_COUNTS["4class"], "per_speaker": None},
+    "4class_noexc": {"utterances": 4490, "per_emotion": FULL_COUNTS["4class_noexc"], "per_speaker": None},
+    "all": {"utterances": 10039, "per_emotion": None, "per_speaker": None},
+}
+"""The release's counts: 10039 utterance lines in the EmoEvaluation files (every category), of
+which the 4-class set keeps 5531 (neutral 1708, angry 1103, sad 1084, happy 595 + excited 1041;
+Busso et al. 2008; the category counts as the FlagEval speech-emotion benchmark documentation
+lists them for the release)."""
 SAMPLE_RATES = (16000,)
 DEFAULTS: dict[str, Any] = {"label_set": "4class", "improvised_only": False, "expect_full": False}
 SESSIONS = tuple(f"Session{n}" for n in range(1, 6))
@@ -150,6 +163,14 @@ def _read_dialog(scan: Scan, label_file: Path, wav_dir: Path, transcript_file: P
     if not entries:
         scan.error(label_file, "no utterance lines (is this an EmoEvaluation file?)", _RELEASE_FIX)
         return
+    listed = {m["utt"] for m in entries}
+    if wav_dir.is_dir():
+        unlisted = [p for p in visible(wav_dir.glob("*.wav")) if p.stem not in listed]
+        for path in unlisted:
+            scan.warn(path, "audio file not in the label file",
+                      f"{label_file.name} does not list it; restore the matching EmoEvaluation file from the "
+                      "release, or remove the stray file")
+        scan.notes["unlisted_audio"] = scan.notes.get("unlisted_audio", 0) + len(unlisted)
     transcripts = _read_transcripts(transcript_file, scan)
     for m in entries:
         utt, code = m["utt"], m["code"]
@@ -184,6 +205,15 @@ def _read_dialog(scan: Scan, label_file: Path, wav_dir: Path, transcript_file: P
             "start": float(m["start"]),
             "end": float(m["end"]),
         })
+
+
+def full_release(corpus: Corpus) -> tuple[str, dict[str, Any] | None]:
+    """The label set's release counts, or why there are none (``improvised_only=True``)."""
+    opts = corpus.meta.get("options", {})
+    if opts.get("improvised_only"):
+        return "improvised_only=True selects part of the release; nothing to compare with", None
+    label_set = opts.get("label_set", "4class")
+    return f"label set {label_set}", FULL_RELEASE[label_set]
 
 
 def validate(root: Path) -> list[LayoutProblem]:

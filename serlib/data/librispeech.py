@@ -14,6 +14,11 @@ many as were unpacked. Audio: 16 kHz FLAC.
 No emotion labels: ``emotion`` is None and the label set is empty. ``session`` = speaker.
 Extra columns: ``subset``, ``chapter``.
 
+Full release (``FULL_RELEASE``): utterances and speakers of each subset (dev-clean 2703 / 40,
+dev-other 2864 / 33, test-clean 2620 / 40, test-other 2939 / 33, train-clean-100 28539 / 251,
+train-clean-360 104014 / 921, train-other-500 148688 / 1166); coverage compares the subsets
+loaded (before ``max_utterances`` selects from them).
+
 Options: ``subsets`` (None = every subset present; one name or a list), ``max_utterances``
 (None = all; else that many, taken round-robin over the speakers in sorted order so the pool
 stays speaker-diverse, and chosen *before* any audio header is read).
@@ -43,6 +48,17 @@ SPEC = CorpusSpec(
 
 SUBSETS: tuple[str, ...] = ("dev-clean", "dev-other", "test-clean", "test-other",
                             "train-clean-100", "train-clean-360", "train-other-500")
+FULL_RELEASE: dict[str, dict[str, Any]] = {
+    "dev-clean": {"utterances": 2703, "speakers": 40, "per_emotion": None, "per_speaker": None},
+    "dev-other": {"utterances": 2864, "speakers": 33, "per_emotion": None, "per_speaker": None},
+    "test-clean": {"utterances": 2620, "speakers": 40, "per_emotion": None, "per_speaker": None},
+    "test-other": {"utterances": 2939, "speakers": 33, "per_emotion": None, "per_speaker": None},
+    "train-clean-100": {"utterances": 28539, "speakers": 251, "per_emotion": None, "per_speaker": None},
+    "train-clean-360": {"utterances": 104014, "speakers": 921, "per_emotion": None, "per_speaker": None},
+    "train-other-500": {"utterances": 148688, "speakers": 1166, "per_emotion": None, "per_speaker": None},
+}
+"""Utterances and speakers of each official subset (the corpus README and Panayotov et al. 2015;
+the utterance counts also in the openslr/librispeech_asr dataset card). 2484 speakers in all."""
 SAMPLE_RATES = (16000,)
 DEFAULTS: dict[str, Any] = {"subsets": None, "max_utterances": None}
 
@@ -127,6 +143,16 @@ def _round_robin(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
         out.extend(q[depth] for q in queues if depth < len(q))
         depth += 1
     return out[:n]
+
+
+def full_release(corpus: Corpus) -> tuple[str, dict[str, Any]]:
+    """The summed counts of the subsets loaded (those asked for, else those present)."""
+    asked = corpus.meta.get("options", {}).get("subsets")
+    names = list(select_many("subsets", asked, SUBSETS) or ()) or sorted(
+        set(corpus.table["subset"]), key=SUBSETS.index)
+    total = {"utterances": sum(FULL_RELEASE[n]["utterances"] for n in names),
+             "speakers": sum(FULL_RELEASE[n]["speakers"] for n in names), "per_emotion": None, "per_speaker": None}
+    return ", ".join(names), total
 
 
 def validate(root: Path) -> list[LayoutProblem]:

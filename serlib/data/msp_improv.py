@@ -22,8 +22,10 @@ sentence read, ``P`` natural interaction between scenes, ``S``/``T`` the improvi
 
 Label map (4 classes, the only set): A -> angry, H -> happy, S -> sad, N -> neutral; O
 (other) and X (no agreement) are left out and counted in ``meta["excluded"]``. The paper's
-tables give 7798 such utterances (angry 792, happy 2644, sad 885, neutral 3477), which
-``expect_full=True`` checks.
+tables give 7798 such utterances (angry 792, happy 2644, sad 885, neutral 3477): the
+``FULL_RELEASE`` that ``serbook data check`` reports coverage against (all conditions) and that
+``expect_full=True`` makes an error on loading. A consensus line whose wav is absent is a
+counted skip; a wav the label file does not list is a warning.
 
 Speaker = the id's actor field (``F01``: the woman of session 1; twelve speakers), gender
 from its letter, session ``session1`` .. ``session6``. Audio: 44.1 or 48 kHz as released
@@ -42,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ParameterError, get_logger
-from ._common import Scan, check_options, finish, locate, parse_float, read_lines, select_many, validate_scan
+from ._common import Scan, check_options, finish, locate, parse_float, read_lines, select_many, validate_scan, visible
 from .corpus import Corpus, LayoutProblem
 from .registry import CorpusSpec
 
@@ -59,6 +61,8 @@ SPEC = CorpusSpec(
 LABELS: tuple[str, ...] = ("neutral", "angry", "sad", "happy")
 LABEL_MAP: dict[str, str] = {"N": "neutral", "A": "angry", "S": "sad", "H": "happy"}
 FULL_COUNTS: dict[str, int] = {"neutral": 3477, "angry": 792, "sad": 885, "happy": 2644}
+FULL_RELEASE: dict[str, Any] = {"utterances": 7798, "per_emotion": FULL_COUNTS, "per_speaker": None}
+"""The 4-class part of the release, every condition, as the paper's tables give it."""
 CONDITIONS: tuple[str, ...] = ("R", "S", "T", "P")
 SAMPLE_RATES = (44100, 48000)
 LABEL_FILES = ("Evalution.txt", "Evaluation.txt")
@@ -100,6 +104,7 @@ def _scan(root: Path, conditions: tuple[str, ...] | None = None) -> Scan:
         return scan
     scan.notes["label_file"] = str(label_file)
     n_lines = 0
+    listed: set[str] = set()
     for i, line in enumerate(read_lines(label_file), start=1):
         line = line.strip()
         if not line.startswith(("UTD-IMPROV", "MSP-IMPROV")):
@@ -110,6 +115,7 @@ def _scan(root: Path, conditions: tuple[str, ...] | None = None) -> Scan:
             scan.skip(f"{label_file}:{i}", "unreadable consensus line",
                       "expected 'UTD-IMPROV-S01A-F01-R-FM01.avi; A; A:2.6; V:2.4; D:2.8 ; N:2.0;'")
             continue
+        listed.add(f"MSP-IMPROV-{m['id']}")
         code = m["label"].upper()
         label = LABEL_MAP.get(code)
         if label is None:
@@ -141,7 +147,22 @@ def _scan(root: Path, conditions: tuple[str, ...] | None = None) -> Scan:
         })
     if n_lines == 0:
         scan.error(label_file, "no consensus lines (UTD-IMPROV-...avi; ...)", _FIX)
+        return scan
+    unlisted = [p for k in range(1, 7) for p in visible((audio / f"session{k}").rglob("MSP-IMPROV-*.wav"))
+                if p.stem not in listed]
+    for path in unlisted:
+        scan.warn(path, "audio file not in the label file",
+                  f"{label_file.name} has no consensus line for it; use the label file of the same release, "
+                  "or remove the stray file")
+    scan.notes["unlisted_audio"] = len(unlisted)
     return scan
+
+
+def full_release(corpus: Corpus) -> tuple[str | None, dict[str, Any] | None]:
+    """The release counts, or why there are none (a ``conditions`` selection)."""
+    if corpus.meta.get("options", {}).get("conditions") is not None:
+        return "a conditions selection is part of the release; nothing to compare with", None
+    return None, FULL_RELEASE
 
 
 def validate(root: Path) -> list[LayoutProblem]:

@@ -25,7 +25,12 @@ Extra columns: ``raw_emotion``, ``arousal``, ``valence``, ``dominance``, ``split
 
 Options: ``label_set`` ("4class"), ``splits`` (None = all; e.g. ``("train", "development")``,
 case-insensitive), ``keep_unknown_speakers`` (True), ``transcripts`` (False: reading one text
-file per segment is slow on the full corpus).
+file per segment is slow on the full corpus), ``release`` (None = detected: 2.x when the label
+file has a Test3 split, else 1.x; or the version you have, e.g. "1.11", recorded in the coverage).
+
+Coverage: the label file of a release lists all its segments, so a copy is complete when every
+listed segment (of the label set and splits loaded) has readable audio; a wav that the label
+file does not list is a warning ("audio file not in the label file").
 """
 
 from __future__ import annotations
@@ -67,7 +72,12 @@ SAMPLE_RATES = (16000,)
 LABEL_FILES = ("labels_consensus.csv", "labels_concensus.csv")
 COLUMNS = ("FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
 DEFAULTS: dict[str, Any] = {"label_set": "4class", "splits": None, "keep_unknown_speakers": True,
-                            "transcripts": False}
+                            "transcripts": False, "release": None}
+FULL_RELEASE = None
+"""No fixed counts: MSP-Podcast grows from release to release, and the release's own label file
+lists every segment of it. :func:`full_release` therefore takes the label file's rows (for the
+label set and splits loaded) as the full release, so coverage counts the listed segments whose
+audio is missing or unreadable; the release version is given (option ``release``) or detected."""
 
 _log = get_logger("serlib.data.msp_podcast")
 _FIX = "restore Labels/labels_consensus.csv from the MSP-Podcast release"
@@ -80,8 +90,15 @@ def _label_file(path: Path) -> Path | None:
     return None
 
 
+def _detect_release(splits_present: list[str], given: str | None) -> str:
+    """The release version: ``given`` if set, else 2.x when a Test3 split is present, else 1.x."""
+    if given:
+        return str(given)
+    return "2.x (Test3 present)" if "test3" in splits_present else "1.x (no Test3)"
+
+
 def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None = None,
-          keep_unknown: bool = True, transcripts: bool = False) -> Scan:
+          keep_unknown: bool = True, transcripts: bool = False, release: str | None = None) -> Scan:
     base = locate(root, lambda p: (p / "Labels").is_dir() or (p / "Audios").is_dir(),
                   ("MSP-Podcast", "MSP-PODCAST", "MSP_Podcast"))
     if base is None:
@@ -105,6 +122,14 @@ def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None 
     scan.notes["splits_present"] = sorted({v.strip().lower() for v in df["Split_Set"]})
     mapping = LABEL_SETS[label_set]
     wanted = {s.lower() for s in splits} if splits else None
+    listed = {n.strip()[:-4] if n.strip().lower().endswith(".wav") else n.strip() for n in df["FileName"]}
+    unlisted = [p for p in sorted(audio.glob("*.wav")) if not p.name.startswith(".") and p.stem not in listed]
+    for path in unlisted:
+        scan.warn(path, "audio file not in the label file",
+                  f"{label_file.name} has no row for it; use the label file of the same release, or remove "
+                  "the stray file")
+    scan.notes["unlisted_audio"] = len(unlisted)
+    scan.notes["release"] = _detect_release(scan.notes["splits_present"], release)
     for rec in df.itertuples(index=False):
         name = rec.FileName.strip()
         code = rec.EmoClass.strip().upper()
@@ -144,6 +169,13 @@ def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None 
     return scan
 
 
+def full_release(corpus: Corpus) -> tuple[str, dict[str, Any]]:
+    """The release as its label file lists it: the loaded rows plus those skipped on loading."""
+    skipped = len(corpus.meta.get("skipped", ()))
+    name = f"release {corpus.meta.get('release', 'unknown')}, as {Path(corpus.meta.get('label_file', 'the label file')).name} lists it"
+    return name, {"utterances": len(corpus) + skipped, "per_emotion": None, "per_speaker": None}
+
+
 def validate(root: Path) -> list[LayoutProblem]:
     """Layout findings for the default label set, without reading any audio samples."""
     return validate_scan(_scan(Path(root)), SAMPLE_RATES)
@@ -159,7 +191,7 @@ def load(root: Path, **options: Any) -> Corpus:
         if not splits:
             raise ParameterError("msp_podcast: splits=() selects nothing; pass None for all splits.")
     scan = _scan(Path(root), opts["label_set"], splits, bool(opts["keep_unknown_speakers"]),
-                 bool(opts["transcripts"]))
+                 bool(opts["transcripts"]), opts["release"])
     present = scan.notes.get("splits_present")
     if splits and present is not None:
         absent = [s for s in splits if s.lower() not in present]

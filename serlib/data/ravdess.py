@@ -16,8 +16,9 @@ Label map (8 classes, the corpus's own order)::
     01 neutral  02 calm  03 happy  04 sad  05 angry  06 fearful  07 disgust  08 surprised
 
 Speech: 1440 files (60 per actor; neutral 96, each other class 192). Song (23 actors, no
-actor 18; neutral, calm, happy, sad, angry, fearful only): 1012 files. ``expect_full=True``
-checks these counts.
+actor 18; neutral, calm, happy, sad, angry, fearful only): 1012 files (``FULL_RELEASE``,
+per emotion and per actor). ``serbook data check`` reports a copy's coverage against them;
+``expect_full=True`` makes a difference in the emotion counts an error on loading.
 
 Speaker ``Actor_NN`` (``session`` = speaker). Extra columns: ``raw_emotion``,
 ``vocal_channel``, ``intensity`` ("normal"/"strong"), ``statement``, ``repetition``.
@@ -55,6 +56,14 @@ FULL_COUNTS: dict[str, dict[str, int]] = {
     "speech": {"neutral": 96, **{lab: 192 for lab in LABELS[1:]}},
     "song": {"neutral": 92, **{lab: 184 for lab in LABELS[1:6]}, "disgust": 0, "surprised": 0},
 }
+FULL_RELEASE: dict[str, dict[str, Any]] = {
+    "speech": {"utterances": 1440, "per_emotion": FULL_COUNTS["speech"],
+               "per_speaker": {f"Actor_{a:02d}": 60 for a in range(1, 25)}},
+    "song": {"utterances": 1012, "per_emotion": {k: v for k, v in FULL_COUNTS["song"].items() if v},
+             "per_speaker": {f"Actor_{a:02d}": 44 for a in range(1, 25) if a != 18}},
+}
+"""The Zenodo release (Livingstone & Russo 2018, record 1188976): speech 24 actors x 60 files,
+song 23 actors (no actor 18) x 44 files."""
 SAMPLE_RATES = (48000,)
 WRAPPERS = ("Audio_Speech_Actors_01-24", "Audio_Song_Actors_01-24",
             "audio_speech_actors_01-24", "audio_song_actors_01-24")
@@ -118,6 +127,20 @@ def _scan(root: Path, channels: tuple[str, ...] = ("speech",)) -> Scan:
         scan.error(base, "the Actor_NN folders hold no .wav files", "unpack Audio_Speech_Actors_01-24.zip here")
     scan.notes["duplicate_copies_ignored"] = duplicates
     return scan
+
+
+def full_release(corpus: Corpus) -> tuple[str, dict[str, Any]]:
+    """The release the loaded channel(s) belong to: speech, song, or both summed."""
+    channel = corpus.meta.get("options", {}).get("vocal_channel", "speech")
+    if channel in FULL_RELEASE:
+        return channel, FULL_RELEASE[channel]
+    both: dict[str, Any] = {"utterances": 0, "per_emotion": {}, "per_speaker": {}}
+    for part in FULL_RELEASE.values():
+        both["utterances"] += part["utterances"]
+        for key in ("per_emotion", "per_speaker"):
+            for k, v in part[key].items():
+                both[key][k] = both[key].get(k, 0) + v
+    return "speech and song", both
 
 
 def validate(root: Path) -> list[LayoutProblem]:

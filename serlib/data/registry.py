@@ -32,6 +32,7 @@ CORPORA: dict[str, str] = {
     "savee": "serlib.data.savee",
     "omg": "serlib.data.omg",
     "librispeech": "serlib.data.librispeech",
+    "tess": "serlib.data.tess",
 }
 """Registry name -> module. Aliases (``msp-improv``, ``emo-db`` ...) are normalised first."""
 
@@ -75,13 +76,28 @@ def resolve_root(name: str, root: str | Path | None = None) -> Path:
     return data_dir() / spec.default_subdir
 
 
-def load_corpus(name: str, root: str | Path | None = None, **options: Any) -> Corpus:
+def load_corpus(name: str, root: str | Path | None = None, *, role: str = "main", **options: Any) -> Corpus:
     """Load corpus ``name`` from ``root`` (or its default place) as a :class:`Corpus`.
 
     ``load_corpus("embedded", size="tiny")`` generates (once, cached) the embedded corpus.
     For a real corpus a missing or malformed folder raises :class:`CorpusError` naming what is
     wrong and how to fix it (the same findings ``serbook data check`` prints).
+
+    ``corpus.meta["coverage"]`` holds the copy's coverage against the full release
+    (:func:`serlib.data.coverage.coverage`). Inside ``serbook run`` the corpus is recorded,
+    under ``role`` ("main", "pretrain", "cross" ...), for the run's ``run.json``
+    (:mod:`serlib.data.provenance`).
     """
+    corpus = _load(name, root, **options)
+    from .coverage import coverage
+    from .provenance import record_corpus
+
+    corpus.meta["coverage"] = coverage(corpus).as_dict()
+    record_corpus(corpus, role, options)
+    return corpus
+
+
+def _load(name: str, root: str | Path | None = None, **options: Any) -> Corpus:
     key = _normalise(name)
     mod = _module(key)
     if key == "embedded":

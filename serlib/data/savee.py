@@ -19,8 +19,8 @@ Full release: 480 utterances, 120 per speaker (15 per emotion, 30 neutral), whic
 
 Extra columns: ``raw_emotion``, ``sentence`` (the number in the file name).
 
-Because the labels are the file names, a deleted file cannot be named by ``validate``; only
-``expect_full=True`` notices the shortfall. Options: ``expect_full`` (False).
+Because the labels are the file names, a deleted file cannot be named by ``validate``; the
+coverage against ``FULL_RELEASE`` (per speaker and per emotion) shows the shortfall. Options: ``expect_full`` (False).
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ LABEL_MAP: dict[str, str] = {"a": "anger", "d": "disgust", "f": "fear", "h": "ha
 LABELS: tuple[str, ...] = tuple(LABEL_MAP.values())
 SPEAKERS: tuple[str, ...] = ("DC", "JE", "JK", "KL")
 FULL_COUNTS: dict[str, int] = {lab: (120 if lab == "neutral" else 60) for lab in LABELS}
+FULL_RELEASE: dict[str, Any] = {"utterances": 480, "per_emotion": FULL_COUNTS,
+                                "per_speaker": {s: 120 for s in SPEAKERS}}
+"""The full release: 4 speakers x 120 files (Haq & Jackson 2009; the SAVEE site)."""
 SAMPLE_RATES = (44100,)
 DEFAULTS: dict[str, Any] = {"expect_full": False}
 

@@ -257,7 +257,7 @@ def load(cfg: Config, *, show: bool = True) -> ChapterData:
     if cfg.corpus == "embedded":
         corpus = load_corpus("embedded", size=cfg.size, part="labelled")
     else:
-        corpus = load_corpus(cfg.corpus, cfg.data_root).labelled()
+        corpus = cfg.load_corpus().labelled()
     if corpus.table["transcript"].fillna("").str.strip().eq("").all():
         raise ParameterError(f"corpus {corpus.name!r} has no transcripts; this chapter needs them for t = f_t(x_t)")
     dev = str(get_device(cfg.device))

@@ -42,7 +42,7 @@ def load(cfg: Config) -> tuple[Corpus, Corpus | None]:
         lab = load_corpus("embedded", size=cfg.size, variant=cfg.variant, part="labelled")
         unl = load_corpus("embedded", size=cfg.size, variant=cfg.variant, part="unlabelled")
         return lab, unl
-    return load_corpus(cfg.corpus, cfg.data_root).labelled(), None
+    return cfg.load_corpus().labelled(), None
 
 
 def emotion_examples(corpus: Corpus, speaker: str | None = None) -> pd.DataFrame:

@@ -256,7 +256,8 @@ def chapter1_config(cfg: Config) -> ch1.Config:
     ``cfg.chapter1`` applied (its improved cGAN is trained with it)."""
     shared = {"corpus": cfg.corpus, "data_root": cfg.data_root, "size": cfg.size, "cross_corpus": cfg.cross_corpus,
               "cross_data_root": cfg.cross_data_root, "device": cfg.device, "seeds": cfg.seeds,
-              "batch_size": cfg.batch_size, "n_synthetic_per_class": cfg.n_synthetic_per_class}
+              "batch_size": cfg.batch_size, "n_synthetic_per_class": cfg.n_synthetic_per_class,
+              "allow_partial": cfg.allow_partial}
     shared.update(dict(cfg.chapter1 or {}))
     return ch1.Config.for_profile(cfg.profile, **shared)
 

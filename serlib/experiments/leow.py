@@ -209,7 +209,7 @@ def load(cfg: Config) -> Corpus:
     """The labelled corpus of ``cfg`` (embedded at ``cfg.size``, or a real corpus)."""
     if cfg.corpus == "embedded":
         return load_corpus("embedded", size=cfg.size, part="labelled")
-    return load_corpus(cfg.corpus, cfg.data_root).labelled()
+    return cfg.load_corpus().labelled()
 
 
 def make_folds(corpus: Corpus, seed: int = 0) -> list[Fold]:

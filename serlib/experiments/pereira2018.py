@@ -354,11 +354,11 @@ def load_pretrain_corpus(cfg: Config) -> Corpus | None:
     """The unlabelled speech for the BEGAN; ``None`` (with a logged reason) if it cannot be loaded."""
     try:
         if cfg.pretrain_corpus == "embedded":
-            return load_corpus("embedded", size=cfg.corpus_size, part="unlabelled")
+            return load_corpus("embedded", size=cfg.corpus_size, part="unlabelled", role="pretrain")
         opts: dict[str, Any] = {}
         if cfg.pretrain_max_utterances:
             opts["max_utterances"] = int(cfg.pretrain_max_utterances)
-        return load_corpus("librispeech", cfg.pretrain_data_root, **opts)
+        return cfg.load_corpus("librispeech", cfg.pretrain_data_root, role="pretrain", **opts)
     except (CorpusError, ParameterError, FileNotFoundError) as exc:
         log.warning("pretraining corpus %s cannot be loaded, so no experiment of this chapter can run: %s",
                     cfg.pretrain_corpus, exc)
@@ -381,14 +381,14 @@ def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
     root = getattr(cfg, root_field)
     try:
         if root:
-            return load_corpus(name, root).labelled()
+            return cfg.load_corpus(name, root, role=f"{protocol} protocol").labelled()
         if cfg.profile == "paper":
             log.warning("protocol %s skipped: the paper runs it on %s; pass %s=/path/to/%s", protocol, name,
                         root_field, name)
             return None
         if cfg.corpus == "embedded":
             return load_corpus("embedded", size=cfg.corpus_size, part="labelled")
-        corpus = load_corpus(cfg.corpus, cfg.data_root).labelled()
+        corpus = cfg.load_corpus(role=f"{protocol} protocol").labelled()
         if protocol == "predefined" and "split" not in corpus.table.columns:
             log.warning("protocol predefined skipped: corpus %s has no predefined split (no 'split' column)",
                         cfg.corpus)

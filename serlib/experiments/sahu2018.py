@@ -264,10 +264,10 @@ class ChapterData:
         return self.corpus.labels
 
 
-def _load(name: str, root: str | None, size: str, variant: str = "main") -> Corpus:
+def _load(cfg: Config, name: str, root: str | None, variant: str = "main", role: str = "main") -> Corpus:
     if name in ("embedded", "synthetic"):
-        return load_corpus("embedded", size=size, variant=variant).labelled()
-    return load_corpus(name, root).labelled()
+        return load_corpus("embedded", size=cfg.size, variant=variant, role=role).labelled()
+    return cfg.load_corpus(name, root, role=role).labelled()
 
 
 def load_data(cfg: Config, *, progress: bool = True) -> ChapterData:
@@ -277,7 +277,7 @@ def load_data(cfg: Config, *, progress: bool = True) -> ChapterData:
     ``cross_corpus="embedded:cross"`` is the embedded corpus's MSP-IMPROV-like variant;
     any other name is a registered corpus loaded from ``cfg.cross_data_root``.
     """
-    corpus = _load(cfg.corpus, cfg.data_root, cfg.size)
+    corpus = _load(cfg, cfg.corpus, cfg.data_root)
     feats = functionals(corpus, "is10", progress=progress)
     folds = leave_one_session_out(corpus)
     for fold in folds:
@@ -285,7 +285,7 @@ def load_data(cfg: Config, *, progress: bool = True) -> ChapterData:
     cross = cross_feats = None
     if cfg.cross_corpus:
         name, _, variant = str(cfg.cross_corpus).partition(":")
-        cross = _load(name, cfg.cross_data_root, cfg.size, variant or "main")
+        cross = _load(cfg, name, cfg.cross_data_root, variant or "main", role="cross")
         if tuple(cross.labels) != tuple(corpus.labels):
             raise ParameterError(f"cross corpus {cfg.cross_corpus!r} has labels {cross.labels}, "
                                  f"the training corpus {corpus.labels}")
