@@ -262,7 +262,7 @@ def provenance_line(rec: RecordedRun) -> str:
     corpora = "; ".join(f"`{c.get('name')}`" + (f" ({c['role']})" if c.get("role") else "") + f": {_coverage(c)}"
                         for c in real_corpora(rec.run))
     git = rec.run.get("git") or {}
-    commit = git.get("commit") or (rec.run.get("versions") or {}).get("git_commit") or "unknown"
+    commit = str(git.get("commit") or (rec.run.get("versions") or {}).get("git_commit") or "unknown")[:12]
     dirty = " (with uncommitted changes)" if git.get("dirty") else ""
     params = {k: v for k, v in (rec.run.get("parameters") or {}).items() if k not in ("profile", "data_root")}
     return (f"*Provenance*: {corpora} · commit `{commit}`{dirty} · device `{rec.run.get('device') or 'unknown'}` · "

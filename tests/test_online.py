@@ -262,7 +262,6 @@ def test_recorded_fixture_run_appears_in_the_chapter_page(tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="needs run.json corpus provenance")
 def test_recorded_fixture_run_end_to_end(tmp_path, monkeypatch):
     (tmp_path / "book").mkdir()
     html = _record_and_build(tmp_path, monkeypatch, add_provenance=False)
