@@ -5,13 +5,21 @@
 #   make bench             speed and memory measurements (results in bench/results.json)
 #   make student           the chapters with the exercises' solutions removed, in _build/student
 #   make instructor        the chapters with the solutions, in _build/instructor
+#   make publish           push _build/html to the gh-pages branch (ghp-import), for publishing by hand
+#   make real-corpora      download Emo-DB and RAVDESS, run chapters 0, 4, 5 on them, record the results
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= book
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book test bench clean notebooks student instructor
+SERBOOK := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/serbook
+# make real-corpora: the free corpora downloaded, the chapters run on each, in the PROFILE profile
+REAL_DATA ?= $(CURDIR)/_build/corpora
+REAL_CORPORA ?= emodb ravdess
+REAL_CHAPTERS ?= 00_corpora 04_leow_speaker_adversarial 05_pereira2018_began
+
+.PHONY: setup book test bench clean notebooks student instructor publish real-corpora
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +46,21 @@ student: setup
 
 instructor: setup
 	$(VENV)/bin/serbook edition instructor
+
+publish: setup
+	@test -f _build/html/index.html || { echo "make publish: no _build/html/index.html; run make book first"; exit 1; }
+	$(VENV)/bin/ghp-import --no-jekyll --push --force _build/html
+
+real-corpora: setup
+	@set -e; for corpus in $(REAL_CORPORA); do \
+	  rc=0; $(SERBOOK) data download $$corpus --root "$(REAL_DATA)/$$corpus" --yes || rc=$$?; \
+	  if [ $$rc -ne 0 ] && [ $$rc -ne 3 ]; then echo "make real-corpora: $$corpus could not be downloaded (exit $$rc)"; exit $$rc; fi; \
+	  for chapter in $(REAL_CHAPTERS); do \
+	    $(SERBOOK) run notebooks/$$chapter.py -p profile=$(PROFILE) -p corpus=$$corpus \
+	      -p data_root="$(REAL_DATA)/$$corpus" --output-dir "_build/real/$$corpus"; \
+	    $(SERBOOK) results add "_build/real/$$corpus/$$chapter.results"; \
+	  done; \
+	done
 
 clean:
 	rm -rf _build book/chapters/*.ipynb book/chapters/*.results results

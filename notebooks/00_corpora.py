@@ -68,6 +68,9 @@ plots.set_style()
 cfg = corpora.Config.for_profile(profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial,
                                  size=size, variant=variant,
                                  feature_set=feature_set, svm_C=svm_C, protocol=protocol)
+display(Markdown(cfg.summary()))
+
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
 corpora.Config.reference().drop(index=["seeds", "device"])
 
 # %% [markdown]
@@ -180,7 +183,7 @@ for ax, (name, cm) in zip(axes, cms.items()):
 plt.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["remove-input"]
 plain = scores[~scores["method"].str.contains("adaptive")]["uar"].mean()
 adapt = scores[scores["method"].str.contains("adaptive")]["uar"].mean()
 chance = 1 / len(lab.labels)
@@ -210,6 +213,19 @@ display(Markdown(
 # %%
 pd.DataFrame([{"corpus": k, "name": s.title, "folder under $SERLIB_DATA": s.default_subdir, "licence": s.licence,
                "where to obtain": s.url_hint} for k, s in available_corpora().items()]).set_index("corpus")
+
+# %% [markdown]
+# ## On real corpora
+#
+# Everything above ran on the embedded corpus. Below: the yardstick on a real corpus (the book's workflow records it on Emo-DB and RAVDESS), when a run on it has been recorded
+# with `serbook results add` — its tables beside the paper's numbers, and where they came from
+# (corpus and coverage, commit, device, date, parameters). Only the tables are published, never the
+# corpus.
+
+# %% tags=["remove-input"]
+from serlib import recorded
+
+recorded.show("00_corpora")
 
 # %% [markdown]
 # ## Exercises

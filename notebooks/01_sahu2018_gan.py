@@ -115,9 +115,11 @@ cfg = ch.Config.for_profile(
     g_steps_per_d_step=g_steps_per_d_step, cgan_variants=cgan_variants, batch_size=batch_size,
     n_synthetic_per_class=n_synthetic_per_class, svm_C=svm_C, svm_gamma=svm_gamma, n_jobs=n_jobs)
 META = {"profile": cfg.profile, **cfg.as_dict()}
+display(Markdown(cfg.summary()))
+
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
 ref = ch.Config.reference()
 ref.insert(0, "this run", [getattr(cfg, name) for name in ref.index])
-display(Markdown(f"Profile **{cfg.profile}**; changed from its defaults: `{cfg.changed or 'nothing'}`"))
 ref
 
 # %% [markdown]
@@ -280,7 +282,7 @@ ch.plot_norms(cv, [f"cgan_{v}" for v in titles], ax=axes[3])
 fig.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown("\n".join(f"* {titles[v]} cGAN, last fifth of the epochs: {ended(f'cgan_{v}')}"
                            for v in titles)))
 
@@ -495,6 +497,19 @@ timing = cv.seconds.drop(columns=["fold", "seed"]).mean().to_frame("mean seconds
 save_table("timing", timing, ch.CHAPTER, **META)
 display(Markdown(f"Whole chapter: {time.time() - t_start:.0f} s."))
 timing
+
+# %% [markdown]
+# ## On real corpora
+#
+# Everything above ran on the embedded corpus. Below: the chapter's tables on IEMOCAP, the paper's corpus, when a run on it has been recorded
+# with `serbook results add` — its tables beside the paper's numbers, and where they came from
+# (corpus and coverage, commit, device, date, parameters). Only the tables are published, never the
+# corpus.
+
+# %% tags=["remove-input"]
+from serlib import recorded
+
+recorded.show("01_sahu2018_gan")
 
 # %% [markdown]
 # ## Exercises

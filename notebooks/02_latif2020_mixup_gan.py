@@ -146,6 +146,9 @@ cfg = ch.Config.for_profile(
     ablation_seeds=ablation_seeds, ablation_epochs=ablation_epochs, n_jobs=n_jobs,
     torch_threads=torch_threads)
 META = {"profile": cfg.profile, "config": cfg.as_dict(), "changed": cfg.changed}
+display(Markdown(cfg.summary()))
+
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
 ref = ch.Config.reference()
 ref.insert(0, "this run", [getattr(cfg, k) for k in ref.index])
 ref.loc[["mixup_pairs", "alpha", "lam_per_sample", "encoder", "conditioning", "code_dim", "g_hidden", "d_hidden",
@@ -455,7 +458,7 @@ else:
     display(layout4)
     display(t4)
 
-# %%
+# %% tags=["remove-input"]
 if xc is not None:
     lines = [f"* Real + mixup-GAN samples vs real alone: {paired(xc.scores, 'mixup:real+synthetic', 'real')}.",
              f"* Mixup-GAN samples only vs chapter 1's samples only: "
@@ -494,6 +497,19 @@ timing = pd.concat([cv.seconds.assign(protocol="within"),
 save_table("timing", timing, ch.CHAPTER, **META)
 display(Markdown(f"Whole notebook: {time.time() - T0:.0f} s. Seconds per stage, summed over jobs:"))
 timing.groupby(["protocol", "kind"]).sum(numeric_only=True).drop(columns="seed").round(1)
+
+# %% [markdown]
+# ## On real corpora
+#
+# Everything above ran on the embedded corpus. Below: the chapter's tables on IEMOCAP, the paper's corpus, when a run on it has been recorded
+# with `serbook results add` — its tables beside the paper's numbers, and where they came from
+# (corpus and coverage, commit, device, date, parameters). Only the tables are published, never the
+# corpus.
+
+# %% tags=["remove-input"]
+from serlib import recorded
+
+recorded.show("02_latif2020_mixup_gan")
 
 # %% [markdown]
 # ## Exercises

@@ -164,6 +164,9 @@ cfg = ahn.Config.for_profile(
     lr_g=lr_g, lr_d=lr_d, lr_heads=lr_heads, epochs_stage3=epochs_stage3, lr_stage3=lr_stage3,
     aug_factor=aug_factor, balance_classes=balance_classes, ablation=ablation, n_per_class=n_per_class,
     n_jobs=n_jobs)
+display(Markdown(cfg.summary()))
+
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
 ref = ahn.Config.reference()
 ref.insert(0, "this run", [getattr(cfg, name) for name in ref.index])
 ref[["this run", "paper's value", "meaning"]]
@@ -250,7 +253,7 @@ quality = ahn.mi_quality(res)
 save_table("mi_quality", quality, ahn.CHAPTER, **meta)
 quality.round(3)
 
-# %%
+# %% tags=["remove-input"]
 q = res.quality
 corr = q[["mi_y_fake", "acc_y_fake", "uar_aug"]].corr(method="spearman").loc["uar_aug"]
 if corr.isna().any():
@@ -354,7 +357,7 @@ else:
     display(Markdown("*Skipped: the ablation was not run (`ablation=false`).*"))
 t3.drop(columns="mean") if cfg.ablation else None
 
-# %%
+# %% tags=["remove-input"]
 if cfg.ablation:
     m = t3["mean"]
     order = m.sort_values(ascending=False)
@@ -399,7 +402,7 @@ tm = ahn.table_multimodal(res)
 save_table(f"table_{key.lower()}_multimodal", tm, ahn.CHAPTER, paper_table=key, **meta)
 tm.drop(columns="mean")
 
-# %%
+# %% tags=["remove-input"]
 mm = tm["mean"]
 lines = []
 for col in ("Audio", "Text", "Audio + Text"):
@@ -460,6 +463,19 @@ summ[["ours", "folds"]]
 #   without a transcript; we draw it from a per-class Gaussian of the training text embeddings
 #   (`balance_text`), since the paper does not say how.
 # * **Metric.** UAR throughout (the paper's "unweighted accuracy" in Tables IV–VI).
+
+# %% [markdown]
+# ## On real corpora
+#
+# Everything above ran on the embedded corpus. Below: the chapter's tables on IEMOCAP, the paper's corpus, when a run on it has been recorded
+# with `serbook results add` — its tables beside the paper's numbers, and where they came from
+# (corpus and coverage, commit, device, date, parameters). Only the tables are published, never the
+# corpus.
+
+# %% tags=["remove-input"]
+from serlib import recorded
+
+recorded.show("03_ahn_infogan")
 
 # %% [markdown]
 # ## Exercises

@@ -138,6 +138,9 @@ cfg = leow.Config.for_profile(
     epochs=epochs, batch_size=batch_size, lr=lr, dropout=dropout, select=select, sample_rate=sample_rate,
     trim_top_db=trim_top_db, input_norm=input_norm, n_mels=n_mels, probe=probe)
 leow.apply_threads(cfg)
+display(Markdown(cfg.summary()))
+
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
 leow.Config.reference().drop(index=["data_root", "probe_fraction"])
 
 # %% [markdown]
@@ -152,7 +155,7 @@ leow.Config.reference().drop(index=["data_root", "probe_fraction"])
 # does not state (epochs, optimiser, learning rate, batch size, dropout, input standardisation) are
 # marked "not stated" with our choice beside them. This run:
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(
     f"**corpus** `{cfg.corpus}`" + (f" (size `{cfg.size}`)" if cfg.corpus == "embedded" else "")
     + f" · **seeds** {cfg.seeds} · **CNN layers** {cfg.cnn_layers} · **γ** {[gamma_label(g) for g in cfg.gammas]}"
@@ -189,7 +192,7 @@ mfcc = leow.padded_mfcc(corpus_, n_mfcc=cfg.n_mfcc, sample_rate=cfg.sample_rate,
 fig = leow.plot_padded_inputs(corpus_, mfcc)
 plt.show()
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(f"Input: {mfcc.shape[0]} utterances × {mfcc.shape[1]} MFCCs × {mfcc.shape[2]} frames."))
 
 # %% mystnb={"figure": {"caption": "The adversarial weight λ against the fraction of training done p, one curve per value of γ, with λ at the end of training in the legend.", "name": "fig-leow-lambda-schedule"}}
@@ -228,7 +231,7 @@ t1 = leow.table1(res, cfg.corpus)
 save_table("table1", t1, leow.CHAPTER, metric="accuracy (%)", **leow.run_meta(cfg))
 t1.round(1)
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(leow.table1_text(res)))
 
 # %% [markdown]
@@ -271,7 +274,7 @@ fig.axes[0].axhline(100 * np.bincount(corpus_.y).max() / len(corpus_.y), color="
 fig.axes[0].legend(fontsize="small")
 plt.show()
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(leow.verdict(comp)))
 
 # %% [markdown]
@@ -334,7 +337,7 @@ if not pt.empty:
     fig = leow.plot_probe(pt)
     plt.show()
 
-# %%
+# %% tags=["remove-input"]
 if not pt.empty:
     display(Markdown(leow.probe_verdict(res)))
 
@@ -362,8 +365,21 @@ else:
 # and a short schedule leaves it little time — and the paper's full $\gamma$ grid
 # (`-p "gammas=[null, 1.25, 2.5, 3.33]"`).
 
-# %%
+# %% tags=["remove-input"]
 display(Markdown(leow.summary_text(res, comp, cfg)))
+
+# %% [markdown]
+# ## On real corpora
+#
+# Everything above ran on the embedded corpus. Below: the chapter's tables on Emo-DB and RAVDESS, the paper's corpora (the book's workflow records both), when a run on it has been recorded
+# with `serbook results add` — its tables beside the paper's numbers, and where they came from
+# (corpus and coverage, commit, device, date, parameters). Only the tables are published, never the
+# corpus.
+
+# %% tags=["remove-input"]
+from serlib import recorded
+
+recorded.show("04_leow_speaker_adversarial")
 
 # %% [markdown]
 # ## Exercises

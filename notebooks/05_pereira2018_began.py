@@ -123,6 +123,9 @@ cfg = P.Config.for_profile(
     split_seed=split_seed, max_folds=max_folds, yardstick=yardstick, label_fractions=label_fractions,
     curve_methods=curve_methods, curve_seeds=curve_seeds, curve_epochs=curve_epochs, torch_threads=torch_threads)
 P.set_threads(cfg)
+display(Markdown(cfg.summary()))
+
+# %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
 ref = P.Config.reference()
 ref.insert(0, "this run", [getattr(cfg, k) for k in ref.index])
 ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k", "lr", "batch_size", "epochs",
@@ -207,7 +210,7 @@ if pre is not None:
     fig = P.plot_convergence(pre.history, cfg.gamma)
     plt.show()
 
-# %%
+# %% tags=["remove-input"]
 if pre is not None:
     h = pre.history
     first, last = h.iloc[: max(1, len(h) // 10)], h.iloc[-max(1, len(h) // 10):]
@@ -348,7 +351,7 @@ if ran:
     plt.tight_layout()
     plt.show()
 
-# %%
+# %% tags=["remove-input"]
 if ran:
     display(Markdown("On this run:\n\n" + "\n".join(lines)))
 
@@ -431,6 +434,19 @@ if curve is not None:
 # `head_batch_size` (paper: 100 and 16), `search_trials` (the paper searched with Hyperas, size
 # not stated), `seeds` (paper: ten runs), and the embedded corpus in place of LibriSpeech,
 # SAVEE, OMG-Emotion and Emo-DB.
+
+# %% [markdown]
+# ## On real corpora
+#
+# Everything above ran on the embedded corpus. Below: the chapter's tables on a real corpus (the book's workflow records Emo-DB and RAVDESS), when a run on it has been recorded
+# with `serbook results add` — its tables beside the paper's numbers, and where they came from
+# (corpus and coverage, commit, device, date, parameters). Only the tables are published, never the
+# corpus.
+
+# %% tags=["remove-input"]
+from serlib import recorded
+
+recorded.show("05_pereira2018_began")
 
 # %% [markdown]
 # ## Exercises

@@ -18,6 +18,10 @@
 # (`serlib.overview` lists which tables), and the sentences are computed from those tables. A
 # rebuilt book gets a rebuilt page.
 #
+# Under each chapter's tables follow its results on real corpora, where a run on one has been
+# recorded with `serbook results add` (in `book/results/<chapter>/<corpus>/`, with the run's
+# provenance), or one sentence saying how to add them.
+#
 # Keep the differences in mind when reading the comparisons. Unless a chapter was run with the
 # `paper` profile on the real corpora, **our numbers come from the embedded corpus** (synthetic
 # speech, four emotions, ten voices), and the paper's from IEMOCAP, MSP-IMPROV, Emo-DB, RAVDESS or
@@ -32,7 +36,7 @@ chapters_dir = None  # folder of the executed chapters and their .results folder
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import overview
+from serlib import overview, recorded
 from serlib.results import save_table
 
 pd.set_option("display.max_colwidth", 60)
@@ -48,13 +52,15 @@ display(Markdown(
 
 
 def show(stem: str) -> None:
-    """The chapter's headline tables, each with its computed sentence, below the data they come from."""
+    """The chapter's headline tables, each with its computed sentence, below the data they come from; then
+    those recorded on real corpora."""
     res = by_stem[stem]
     display(Markdown(f"*Data*: {overview.corpus_text(res.run)}."))
     for h in res.entry.headlines:
         display(Markdown(overview.headline_sentence(res, h.name)))
         if h.name in res.tables:
             display(overview.headline_table(res, h.name))
+    recorded.show(stem)
 
 
 # %% [markdown]

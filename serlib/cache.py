@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 from .config import cache_dir, get_logger
 
-__all__ = ["atomic_write_bytes", "cache_key", "cached", "load_verified", "save_verified"]
+__all__ = ["atomic_write_bytes", "cache_key", "cache_versions", "cached", "ci_cache_key", "load_verified",
+           "save_verified"]
 
 T = TypeVar("T")
 log = get_logger("cache")
@@ -84,3 +85,36 @@ def cached(namespace: str, key: str, build: Callable[[], T], *, overwrite: bool 
     value = build()
     save_verified(path, value)
     return value
+
+
+def cache_versions() -> dict[str, Any]:
+    """What decides whether the serlib cache's entries are still valid: the embedded corpus
+    generator's version, the feature extraction's version and configuration, the versions of the
+    cached spectrograms and pretrained encoders of chapter 5, and the packages that compute them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .data.synthetic import GENERATOR_VERSION, SIZES, VARIANTS
+    from .experiments.pereira2018 import MODEL_VERSION, SPECTRO_VERSION
+    from .features import FEATURE_VERSION, FRAME_KINDS, FUNCTIONAL_SETS
+
+    out: dict[str, Any] = {"generator": GENERATOR_VERSION, "sizes": sorted(SIZES), "variants": sorted(VARIANTS),
+                           "features": FEATURE_VERSION, "functional_sets": FUNCTIONAL_SETS,
+                           "frame_kinds": list(FRAME_KINDS), "spectrograms": SPECTRO_VERSION,
+                           "encoders": MODEL_VERSION}
+    for pkg in ("espeakng-loader", "opensmile", "librosa", "torch"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def ci_cache_key(prefix: str = "serlib") -> str:
+    """A key for a CI cache of ``$SERLIB_CACHE``: ``<prefix>-gen<G>-feat<F>-<hash of cache_versions()>``.
+
+    It changes whenever :func:`cache_versions` does, so a CI job never restores entries that
+    this serlib would not write (those would be detected and rebuilt anyway, at a cost).
+    ``serbook cache-key`` prints it.
+    """
+    v = cache_versions()
+    return f"{prefix}-gen{v['generator']}-feat{v['features']}-{cache_key(**v)}"

@@ -11,6 +11,8 @@
     serbook data generate [--size S] [--variant V]   generate the embedded corpus into the cache
     serbook data list                           the corpora serlib knows, with licences
     serbook edition student|instructor [--output-dir DIR]   the chapters without / with the exercises' solutions
+    serbook results add RUN_DIR                 record a real-corpus run's tables and provenance in book/results/
+    serbook cache-key [--prefix P]              the CI cache key of $SERLIB_CACHE (generator + feature versions)
 """
 
 from __future__ import annotations
@@ -99,6 +101,31 @@ def _cmd_edition(args: argparse.Namespace) -> int:
         return 2
     for path in written:
         print(path)
+    return 0
+
+
+def _cmd_results_add(args: argparse.Namespace) -> int:
+    from .recorded import RecordRefused, add_run
+
+    try:
+        dest = add_run(args.run_dir, results_root=args.results_root)
+    except RecordRefused as exc:
+        print(f"serbook: refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"recorded {args.run_dir} -> {dest}")
+    print("commit that folder and rebuild the book to show the tables in the chapter and the results overview")
+    return 0
+
+
+def _cmd_cache_key(args: argparse.Namespace) -> int:
+    from .cache import cache_versions, ci_cache_key
+
+    if args.json:
+        import json
+
+        print(json.dumps(cache_versions(), indent=2, sort_keys=True))
+    else:
+        print(ci_cache_key(args.prefix))
     return 0
 
 
@@ -194,6 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("edition", choices=["student", "instructor"])
     e.add_argument("--output-dir", default=None, help="where the .ipynb + .py files go (default _build/<edition>)")
     e.set_defaults(func=_cmd_edition)
+
+    res = sub.add_parser("results", help="results on real corpora, recorded for the book")
+    rsub = res.add_subparsers(dest="results_command", required=True)
+    ra = rsub.add_parser("add", help="copy a real-corpus run's result tables and run.json provenance into "
+                                     "book/results/<chapter>/<corpus>/ (never audio, features or utterance ids)",
+                         description="Record a chapter's run on a real corpus so that the book shows it. Refuses "
+                                     "(exit 1) a run whose run.json lacks the corpus provenance or that read only "
+                                     "the embedded corpus.")
+    ra.add_argument("run_dir", help="the <chapter>.results/ folder written by `serbook run` (or the executed .ipynb)")
+    ra.add_argument("--results-root", default=None,
+                    help="where records go (default book/results, or $SERBOOK_RECORDED_DIR)")
+    ra.set_defaults(func=_cmd_results_add)
+
+    ck = sub.add_parser("cache-key", help="print the key under which CI caches $SERLIB_CACHE")
+    ck.add_argument("--prefix", default="serlib", help="the key's first word (default serlib)")
+    ck.add_argument("--json", action="store_true", help="print the versions the key is computed from instead")
+    ck.set_defaults(func=_cmd_cache_key)
     return p
 
 

@@ -127,6 +127,16 @@ class ChapterConfig:
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "changed"}
 
+    def summary(self) -> str:
+        """One line (markdown) saying what this run changed: the profile, the corpus, and every
+        parameter set away from the profile's default. The chapters show it above their collapsed
+        parameter table."""
+        corpus = getattr(self, "corpus", None)
+        changed = ", ".join(f"`{k}={v!r}`" for k, v in self.changed.items()) or "nothing"
+        return (f"This run: profile **{self.profile}**" + (f", corpus `{corpus}`" if corpus else "")
+                + f"; changed from the profile's defaults: {changed}. Every parameter, with its default in each "
+                "profile and the paper's value, is in the collapsed table below.")
+
     @classmethod
     def reference(cls) -> pd.DataFrame:
         """A table of every parameter: default per profile, meaning, the paper's value."""

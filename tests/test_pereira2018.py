@@ -369,3 +369,15 @@ def test_chapter_run_with_a_failing_pretraining_corpus_exits_non_zero(tmp_path):
     assert "pretraining corpus 'librispeech' cannot be loaded" in proc.stderr
     assert (out / "05_pereira2018_began.failed.ipynb").exists()  # the partial notebook is kept
     assert not (out / "05_pereira2018_began.ipynb").exists()
+
+
+def test_protocol_corpus_skips_predefined_on_a_corpus_without_split(tmp_path):
+    """Emo-DB has no predefined split: that protocol (and the exercise built on it) is skipped, the others run."""
+    from serlib.data.fixtures import make_fixture
+    from serlib.experiments import pereira2018 as P
+
+    root = make_fixture("emodb", tmp_path / "data")
+    cfg = P.Config.for_profile("smoke", corpus="emodb", data_root=str(root))
+    assert P.protocol_corpus(cfg, "predefined") is None
+    loso = P.protocol_corpus(cfg, "loso")
+    assert loso is not None and loso.table["speaker"].nunique() == 10

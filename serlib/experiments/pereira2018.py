@@ -416,7 +416,12 @@ def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
             return cfg.load_corpus(name, root, role=f"{protocol} protocol").labelled()
         if cfg.corpus == "embedded":
             return load_corpus("embedded", size=cfg.corpus_size, part="labelled")
-        return cfg.load_corpus(role=f"{protocol} protocol").labelled()
+        corpus = cfg.load_corpus(role=f"{protocol} protocol").labelled()
+        if protocol == "predefined" and "split" not in corpus.table.columns:
+            log.warning("protocol predefined skipped: corpus %s has no predefined split (no 'split' column)",
+                        cfg.corpus)
+            return None
+        return corpus
     except (CorpusError, ParameterError, FileNotFoundError) as exc:
         which = f"{root_field}={root}" if root else f"corpus={cfg.corpus}, data_root={cfg.data_root}"
         raise CorpusError(f"protocol {protocol!r}: its corpus ({which}) cannot be loaded: {exc}") from exc

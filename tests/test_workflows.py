@@ -1,0 +1,170 @@
+"""The GitHub workflows: actionlint and zizmor (offline) report nothing, and the workflows call the
+commands README documents, in README's order, rather than a copy of what those commands do."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from serlib.config import project_root
+
+ROOT = project_root()
+WORKFLOWS = ROOT / ".github" / "workflows"
+README = ROOT / "README.md"
+
+# What a workflow's `run:` may call: README's commands, never what they do inside.
+COMMAND = re.compile(r"(?:^|\s|\$\()((?:bash )?\.ci/run|make [a-z-]+|\.venv/bin/serbook [a-z-]+)")
+COPIES = ("pytest", "jupyter-book", "jupyter_book", "pip install", "serbook run", "serbook book", "papermill",
+          "ghp-import", "apt-get")
+
+
+def tool(name: str) -> str:
+    """The linter from the `test` extra (next to this Python, else on PATH)."""
+    here = Path(sys.executable).with_name(name)
+    found = str(here) if here.exists() else shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed; it is pinned in the `test` extra: pip install -e '.[test]'")
+    return found
+
+
+def workflows() -> dict[str, dict]:
+    return {p.name: yaml.safe_load(p.read_text()) for p in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def run_lines(workflow: dict) -> list[str]:
+    """Every non-empty line of every `run:` step, in order of jobs and steps."""
+    out = []
+    for job in workflow["jobs"].values():
+        for step in job.get("steps", []):
+            out += [line.strip() for line in str(step.get("run", "")).splitlines() if line.strip()]
+    return out
+
+
+def test_there_are_a_test_and_a_book_workflow():
+    assert set(workflows()) == {"test.yml", "book.yml"}
+
+
+def test_actionlint_reports_nothing():
+    files = [str(p) for p in sorted(WORKFLOWS.glob("*.yml"))]
+    proc = subprocess.run([tool("actionlint"), "-no-color", *files], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+
+
+def test_zizmor_offline_reports_nothing():
+    proc = subprocess.run([tool("zizmor"), "--offline", "--no-progress", "--format", "plain", str(WORKFLOWS)],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No findings to report" in proc.stdout, proc.stdout
+
+
+def test_linters_catch_a_broken_workflow(tmp_path):
+    """The two lints can fail: an unpinned action, a script injection and an unknown key are reported."""
+    bad = tmp_path / ".github" / "workflows"
+    bad.mkdir(parents=True)
+    (bad / "bad.yml").write_text(
+        "on: [pull_request_target]\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    timeout: 5\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - run: echo \"${{ github.event.pull_request.title }}\"\n")
+    lint = subprocess.run([tool("actionlint"), "-no-color", str(bad / "bad.yml")], cwd=tmp_path, capture_output=True,
+                          text=True, check=False)
+    assert lint.returncode != 0 and "timeout" in lint.stdout
+    ziz = subprocess.run([tool("zizmor"), "--offline", "--no-progress", str(bad)], capture_output=True, text=True,
+                         check=False)
+    assert ziz.returncode != 0 and "template-injection" in ziz.stdout
+
+
+def test_every_job_has_a_timeout_and_its_own_minimal_permissions():
+    for name, wf in workflows().items():
+        assert wf.get("permissions") == {}, f"{name}: the workflow grants no permission by default"
+        for job_name, job in wf["jobs"].items():
+            assert isinstance(job.get("timeout-minutes"), int), f"{name}:{job_name} has no timeout-minutes"
+            perms = job.get("permissions")
+            assert isinstance(perms, dict) and perms, f"{name}:{job_name} declares no permissions of its own"
+            writes = {k for k, v in perms.items() if v == "write"}
+            assert writes <= ({"pages", "id-token"} if job_name == "deploy" else set()), (name, job_name, writes)
+
+
+def test_every_action_is_pinned_by_commit():
+    for name, wf in workflows().items():
+        for job in wf["jobs"].values():
+            for step in job.get("steps", []):
+                if "uses" in step:
+                    assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), (name, step["uses"])
+
+
+def test_workflows_call_readme_commands_not_copies():
+    readme = README.read_text()
+    for name, wf in workflows().items():
+        for line in run_lines(wf):
+            commands = COMMAND.findall(line)
+            assert commands, f"{name}: `{line}` calls none of README's commands (make ..., .ci/run, serbook)"
+            for cmd in commands:
+                assert cmd.removeprefix("bash ") in readme, f"{name}: `{cmd}` is not documented in README.md"
+            assert not any(c in line for c in COPIES), f"{name}: `{line}` copies what a README command does"
+    assert "bash .ci/run" in run_lines(workflows()["test.yml"])
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def readme_publishing_commands() -> list[str]:
+    """The make commands of the first bash block under README's "Publishing the book" heading."""
+    text = README.read_text()
+    section = text.split("## Publishing the book", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
+    return [m.group(0) for line in block.splitlines() for m in [re.match(r"make [a-z-]+", line.strip())] if m]
+
+
+def test_book_workflow_does_what_readme_says_a_maintainer_does():
+    by_hand = readme_publishing_commands()
+    assert by_hand[-1] == "make publish", "README's list ends with publishing by hand"
+    in_workflow = [c for line in run_lines(workflows()["book.yml"]) for c in COMMAND.findall(line)
+                   if c.startswith("make ") and c != "make setup"]
+    assert in_workflow == by_hand[:-1], (in_workflow, by_hand)
+    book = workflows()["book.yml"]
+    deploy = [s["uses"].split("@")[0] for s in book["jobs"]["deploy"]["steps"]]
+    assert deploy == ["actions/deploy-pages"]
+    uploads = [s.get("with", {}).get("path") for s in book["jobs"]["build"]["steps"]
+               if "upload-pages-artifact" in s.get("uses", "")]
+    assert uploads == ["_build/html/"]
+    artifacts = {s["with"]["name"]: s["with"]["path"] for s in book["jobs"]["build"]["steps"]
+                 if "actions/upload-artifact" in s.get("uses", "")}
+    assert artifacts == {"student-edition": "_build/student/", "instructor-edition": "_build/instructor/"}
+
+
+def test_real_corpus_job_is_opt_in_and_feeds_the_build():
+    book = workflows()["book.yml"]
+    real = book["jobs"]["real-corpora"]
+    assert real["if"] == "vars.SERBOOK_REAL_CORPORA == 'true'"
+    assert any(line.startswith("make real-corpora") for line in run_lines({"jobs": {"r": real}}))
+    build = book["jobs"]["build"]
+    assert build["needs"] == "real-corpora" and "skipped" in build["if"] and "failure" not in build["if"]
+    take = [s for s in build["steps"] if "download-artifact" in s.get("uses", "")]
+    assert take and take[0]["with"] == {"name": "real-corpus-results", "path": "book/results/"}
+    names = [s.get("name", s.get("uses", "")) for s in build["steps"]]
+    assert names.index(take[0]["name"]) < next(i for i, n in enumerate(names) if "make book" in n)
+    makefile = (ROOT / "Makefile").read_text()
+    assert "serbook) data download $$corpus" in makefile.replace("$(SERBOOK)", "serbook)")
+    assert "results add" in makefile
+
+
+def test_cache_key_comes_from_serlib(capsys):
+    from serlib.cache import ci_cache_key
+    from serlib.cli import main
+    from serlib.data.synthetic import GENERATOR_VERSION
+    from serlib.features import FEATURE_VERSION
+
+    assert main(["cache-key", "--prefix", "serlib-test"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert key == ci_cache_key("serlib-test")
+    assert key.startswith(f"serlib-test-gen{GENERATOR_VERSION}-feat{FEATURE_VERSION}-")
+    for name, wf in workflows().items():
+        for job_name, job in wf["jobs"].items():
+            caches = [s for s in job.get("steps", []) if s.get("uses", "").startswith("actions/cache@")]
+            for c in caches:
+                assert c["with"]["key"] == "${{ steps.serlib-cache.outputs.key }}", (name, job_name)
+                assert any("serbook cache-key" in str(s.get("run", "")) for s in job["steps"])
