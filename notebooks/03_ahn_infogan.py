@@ -82,7 +82,7 @@
 # :::
 
 # %% [markdown]
-# ### Tables V and VI on your copy of MSP-IMPROV or MSP-Podcast
+# ## Tables V and VI on your copy of MSP-IMPROV or MSP-Podcast
 #
 # The multimodal tables of the paper's other corpora, with its encoders from local folders:
 #

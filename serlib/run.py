@@ -103,8 +103,19 @@ _FOOTER = f"""\
 def _serbook_footer():
     # written by serbook run and removed from the saved notebook: the kernel's own peak memory and device
     import json, os, resource, sys
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak = peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024  # MiB (Linux: KiB, macOS: bytes)
+    # Linux: VmHWM is this process's own high-water mark; ru_maxrss would also carry the peak of
+    # the process that forked the kernel (it survives fork and exec), so it is only the fallback.
+    peak = None
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024  # KiB -> MiB
+    except OSError:
+        pass
+    if peak is None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024  # MiB (Linux: KiB, macOS: bytes)
     device = "cpu"
     torch = sys.modules.get("torch")
     try:

@@ -42,3 +42,37 @@ def test_corpora_chapter_nbval_lax(corpora_run):
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider",
                            "--rootdir", str(nb.parent), str(nb)], capture_output=True, text=True, cwd=ROOT / "notebooks")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def _heading_levels(markdown: str) -> list[tuple[int, str]]:
+    """The (level, text) of each heading in a markdown cell, skipping fenced code blocks."""
+    out, fence = [], None
+    for line in markdown.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            mark = stripped[:3]
+            fence = None if fence == mark else (fence or mark)
+            continue
+        if fence is None and stripped.startswith("#"):
+            hashes = len(stripped) - len(stripped.lstrip("#"))
+            if hashes <= 6 and stripped[hashes:hashes + 1] == " ":
+                out.append((hashes, stripped[hashes + 1:].strip()))
+    return out
+
+
+def test_heading_levels_never_skip_one():
+    """Sphinx warns (and the -W book build fails) when a heading jumps a level, e.g. H1 to H3."""
+    import jupytext
+
+    assert _heading_levels("# a\n```bash\n# a comment\n```\n### b") == [(1, "a"), (3, "b")]
+    problems = []
+    for path in sorted((ROOT / "notebooks").glob("*.py")):
+        previous = 0
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type != "markdown":
+                continue
+            for level, text in _heading_levels(cell.source):
+                if previous and level > previous + 1:
+                    problems.append(f"{path.name}: H{previous} -> H{level} at {text!r}")
+                previous = level
+    assert not problems, "\n".join(problems)
