@@ -15,6 +15,7 @@ from serlib.config import ParameterError, project_root
 from serlib.experiments import ahn
 from serlib.models import infogan as ig
 from serlib.models import text as text_mod
+from tests._pins import check_pins
 
 ROOT = project_root()
 
@@ -242,6 +243,7 @@ def test_notebook_smoke(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
     res = tmp_path / "03_ahn_infogan.results"
+    check_pins("03_ahn_infogan", res)
     scores = pd.read_csv(res / "scores_per_fold.csv", index_col=0)
     assert scores["uar"].between(0, 1).all() and scores["fold"].nunique() == 2
     assert {ahn.NO_AUG, ahn.WITH_AUG, ahn.REAL_ONLY, ahn.PLAIN, "Ours — Audio + Text"} <= set(scores["method"])

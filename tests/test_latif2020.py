@@ -27,6 +27,7 @@ from serlib.models.mixup_gan import (
     sample_lam,
     train_mixup_gan,
 )
+from tests._pins import check_pins
 
 ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "02_latif2020_mixup_gan.py"
@@ -252,6 +253,7 @@ def test_notebook_smoke(tmp_path):
     out = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
     assert out.exists()
     res = tmp_path / "02_latif2020_mixup_gan.results"
+    check_pins("02_latif2020_mixup_gan", res)
     for name in ("table3", "table3_layout", "table4", "ablation", "ablation_vs_no_mixup", "yardstick",
                  "scores_cv", "scores_cross", "real_vs_synthetic", "timing"):
         assert (res / f"{name}.csv").exists(), name

@@ -26,6 +26,7 @@ from serlib.models.sier import (
 )
 from serlib.papers.leow import TABLES, table1_row
 from tests.conftest import make_table_corpus
+from tests._pins import check_pins
 
 ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "04_leow_speaker_adversarial.py"
@@ -260,6 +261,7 @@ def test_notebook_smoke(tmp_path):
 
     nb = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
     res = tmp_path / f"{NOTEBOOK.stem}.results"
+    check_pins("04_leow_speaker_adversarial", res)
     import nbformat
 
     book = nbformat.read(nb, as_version=4)

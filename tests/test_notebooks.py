@@ -9,6 +9,7 @@ import pytest
 
 from serlib.config import project_root
 from serlib.run import execute
+from tests._pins import check_pins
 
 ROOT = project_root()
 
@@ -22,6 +23,7 @@ def corpora_run(tmp_path_factory):
 
 def test_corpora_chapter_smoke(corpora_run):
     nb, res = corpora_run
+    check_pins("00_corpora", res)
     import nbformat
 
     book = nbformat.read(nb, as_version=4)

@@ -15,6 +15,7 @@ from serlib.config import project_root
 from serlib.data.corpus import Corpus
 from serlib.models.began import (BEGAN, BeganAutoencoder, BeganDecoder, BeganEncoder, ConvHead, SupervisedBEGAN,
                                  aggregate_by_utterance, began_step, encode, fit_supervised, m_global, update_k)
+from tests._pins import check_pins
 
 ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "05_pereira2018_began.py"
@@ -277,6 +278,7 @@ def test_notebook_smoke(tmp_path):
     assert not [o for o in outs if o.output_type == "error"]
     assert len([o for o in outs if "image/png" in o.get("data", {})]) >= 3  # convergence, spectrograms, curve
     res = tmp_path / "05_pereira2018_began.results"
+    check_pins("05_pereira2018_began", res)
     for name in ("table1_speaker_dependent", "table2_predefined", "table3_loso", "protocol_scores",
                  "learning_curve", "began_history"):
         assert (res / f"{name}.csv").exists(), name

@@ -32,6 +32,7 @@ from serlib.models.gan import (
 from serlib.papers.sahu2018 import TABLES
 from serlib.run import execute
 from serlib.splits import Fold
+from tests._pins import check_pins
 
 ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "01_sahu2018_gan.py"
@@ -328,6 +329,7 @@ def test_notebook_smoke(tmp_path):
     nb = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
     _check_executed(nb, min_images=7)  # Fig. 2, 3, 4, Table 1 bars, 2 x confusions, Fig. 5
     res = tmp_path / "01_sahu2018_gan.results"
+    check_pins("01_sahu2018_gan", res)
     t1 = pd.read_csv(res / "table1.csv", index_col=0)
     assert t1.loc["Chance accuracy", "paper UAR (%)"] == 25.0
     for row in ("Only real openSMILE", "Only 2D code vectors", "Real openSMILE + improved-conditional"):
