@@ -1,10 +1,39 @@
-"""Training-loop pieces shared by every model: device moves, mini-batches, a loss history,
-progress bars and atomic checkpoints. Each chapter's loop stays short and readable."""
+"""The one training engine of the book, and the pieces around it.
+
+Every model trains through :func:`fit`: the model module writes only its *step* (one mini-batch:
+forward, losses, backward, optimiser steps, visible to the reader), and the engine does the rest
+the same way for every chapter:
+
+* the epoch loop over shuffled mini-batches, with a progress bar;
+* the per-epoch history, with the step's losses accumulated **on the device** and read once per
+  epoch (no host-device synchronisation per step on a GPU);
+* the choice of the training length on validation: after each epoch a ``validate`` callback
+  scores the model, the best epoch's weights are kept (and restored at the end), and training
+  stops early after ``patience`` epochs without an improvement larger than ``min_delta``
+  (``max_epochs`` bounds it);
+* checkpoints: with ``checkpoint=PATH`` the whole training state (weights, optimisers, random
+  generators, history, best epoch, the step's own state) is saved atomically with a sha256
+  sidecar after each epoch, and a re-run with the same path continues from the last finished
+  epoch and ends bit for bit where an uninterrupted run ends (on a CPU). A corrupt or unreadable
+  checkpoint is logged and the training redone; files are loaded with ``weights_only=True``;
+* on CUDA, bf16 autocast and TF32 matmuls (:class:`Engine`, on by default on a GPU, off on a CPU).
+
+Adversarial models plug in as step functions: alternating D/G updates, BEGAN's ``k_t``
+controller or a gradient-reversal schedule live in the step and its ``state``.
+
+Torch's own AMP (``torch.autocast``) gives the mixed precision; a training framework
+(lightning-fabric, accelerate) would add a launcher and a second abstraction over models the book
+wants readers to see plainly, for the two things the book needs from it (device placement and
+autocast), so the engine stays here, in one file.
+"""
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +44,12 @@ import torch
 from torch import nn
 
 from .cache import atomic_write_bytes
-from .config import get_device
+from .config import ParameterError, get_device, get_logger
 
-__all__ = ["History", "batches", "fit_classifier", "load_checkpoint", "predict", "progress", "save_checkpoint"]
+__all__ = ["Engine", "FitOutcome", "History", "Stopping", "apply_in_batches", "batches", "fit", "fit_classifier",
+           "load_checkpoint", "predict", "progress", "save_checkpoint"]
+
+log = get_logger("train")
 
 
 def progress(iterable: Any, desc: str = "", total: int | None = None, enabled: bool = True) -> Any:
@@ -48,38 +80,276 @@ def batches(n: int, batch_size: int, rng: np.random.Generator | None = None, dro
         yield order[i : i + batch_size]
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Device, mixed precision
+# ---------------------------------------------------------------------------------------------
+class Engine:
+    """Where and how a training runs: the device, bf16 autocast and TF32 on CUDA.
+
+    Parameters
+    ----------
+    device
+        ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps`` or a :class:`torch.device`
+        (see :func:`serlib.config.get_device`; asking for a GPU that is absent is an error).
+    amp
+        bf16 autocast of the forward passes; ``None`` (default): on for CUDA, off elsewhere. bf16
+        keeps float32's exponent range, so no loss scaling is needed.
+    tf32
+        TF32 tensor-core matmuls and convolutions on CUDA; ``None`` (default): on for CUDA.
+    """
+
+    def __init__(self, device: str | torch.device = "auto", *, amp: bool | None = None,
+                 tf32: bool | None = None) -> None:
+        self.device = get_device(device) if isinstance(device, str) else torch.device(device)
+        cuda = self.device.type == "cuda"
+        self.amp = cuda if amp is None else bool(amp)
+        if self.amp and not cuda:
+            raise ParameterError(f"amp=True needs a CUDA device (this engine runs on {self.device}); use amp=None")
+        self.tf32 = cuda if tf32 is None else bool(tf32)
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32 = self.tf32
+            torch.backends.cudnn.allow_tf32 = self.tf32
+            torch.backends.cudnn.benchmark = True
+
+    def __repr__(self) -> str:
+        return f"Engine(device={str(self.device)!r}, amp={self.amp}, tf32={self.tf32})"
+
+    def autocast(self) -> AbstractContextManager[Any]:
+        """The forward passes' context: bf16 autocast on CUDA when ``amp``, else nothing."""
+        if self.amp:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def tensor(self, x: Any, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``x`` as a tensor on the engine's device (a copy, so read-only shared arrays are fine)."""
+        return torch.tensor(np.asarray(x), dtype=dtype, device=self.device)
+
+
+def as_engine(engine: Engine | str | torch.device | None) -> Engine:
+    """An :class:`Engine` from an engine, a device name or ``None`` (``auto``)."""
+    if isinstance(engine, Engine):
+        return engine
+    return Engine("auto" if engine is None else engine)
+
+
+# ---------------------------------------------------------------------------------------------
+# The epoch loop
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stopping:
+    """How long to train: at most ``max_epochs``; with ``patience`` > 0, stop after that many
+    epochs without a validation improvement larger than ``min_delta``.
+
+    ``patience=0`` trains all ``max_epochs`` epochs (the best epoch is still the one kept when
+    there is a validation score).
+    """
+
+    max_epochs: int
+    patience: int = 0
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if int(self.max_epochs) < 1:
+            raise ParameterError(f"max_epochs must be at least 1, got {self.max_epochs}")
+        if int(self.patience) < 0:
+            raise ParameterError(f"patience must be 0 (off) or a positive number of epochs, got {self.patience}")
+        if not self.min_delta >= 0:
+            raise ParameterError(f"min_delta must be >= 0, got {self.min_delta}")
+
+
+@dataclass
+class FitOutcome:
+    """What :func:`fit` returns: the per-epoch history, the best epoch (1-based; the last one
+    without validation), its score, the number of epochs trained and whether training stopped early."""
+
+    history: pd.DataFrame
+    best_epoch: int
+    best_score: float
+    epochs_trained: int
+    stopped_early: bool
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+Score = float | tuple[float, ...]
+
+
+def _primary(score: Score) -> float:
+    return float(score[0]) if isinstance(score, tuple) else float(score)
+
+
+def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: int, batch_size: int,
+        stopping: Stopping | int, modules: Mapping[str, nn.Module],
+        optimizers: Mapping[str, torch.optim.Optimizer] | None = None, rng: np.random.Generator | None = None,
+        drop_last: bool = False, validate: Callable[[], Mapping[str, float]] | None = None,
+        score: Callable[[Mapping[str, float]], Score] | None = None,
+        epoch_end: Callable[[int], Mapping[str, Any]] | None = None, state: dict[str, Any] | None = None,
+        checkpoint: str | Path | None = None, desc: str = "training", show: bool = False) -> FitOutcome:
+    """Train for ``stopping.max_epochs`` epochs (or fewer, stopping early) by calling ``step``.
+
+    Parameters
+    ----------
+    step
+        One training step on the rows ``idx`` of the data: forward (under the engine's
+        autocast), losses, backward, optimiser steps. It returns the batch's *mean* losses and
+        metrics as tensors (kept on the device; weighted by ``len(idx)`` in the epoch mean) or
+        ``None`` to skip the batch (e.g. one example for a batch-normalised net).
+    n, batch_size, rng, drop_last
+        The epoch's mini-batches: :func:`batches` over ``n`` rows, shuffled by ``rng``.
+    stopping
+        :class:`Stopping`, or an int: that many epochs, no early stopping.
+    modules, optimizers
+        The networks and optimisers the training changes, by name: put in train mode each epoch,
+        snapshotted at the best epoch, saved in checkpoints.
+    validate, score
+        After each epoch, ``validate()`` returns validation metrics (merged into the history row)
+        and ``score(metrics)`` a number or tuple to maximise (tuples break ties: e.g.
+        ``(accuracy, -loss)``). Without ``validate`` the last epoch is kept and there is no early
+        stopping.
+    epoch_end
+        ``epoch_end(epoch)`` adds values to the epoch's history row (e.g. the current ``lambda``).
+    state
+        The step's own state (numbers or tensors, e.g. BEGAN's ``k``, a step counter), saved in
+        checkpoints and restored on resume; the step reads and updates it in place.
+    checkpoint
+        A file: the training state is saved there after every epoch and a re-run resumes from it.
+        It is kept after the run (the caller may remove it).
+    desc, show
+        The progress bar's label; whether to show it.
+
+    Returns
+    -------
+    :class:`FitOutcome`; the modules are left in eval mode with the best epoch's weights.
+    """
+    if isinstance(stopping, int):
+        stopping = Stopping(max_epochs=stopping)
+    if n <= 0:
+        raise ValueError(f"{desc}: no training examples")
+    optimizers = dict(optimizers or {})
+    state = state if state is not None else {}
+    score = score or (lambda m: float(next(iter(m.values()))))
+    hist = History()
+    best: Score | None = None
+    best_epoch, best_snapshot, wait, start, stopped = 0, None, 0, 0, False
+
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None:
+        ck = load_checkpoint(path)
+        if ck is not None:
+            for name, m in modules.items():
+                m.load_state_dict(ck["modules"][name])
+            for name, o in optimizers.items():
+                o.load_state_dict(ck["optimizers"][name])
+            if rng is not None:
+                rng.bit_generator.state = ck["numpy_rng"]
+            torch.set_rng_state(ck["torch_rng"])
+            if torch.cuda.is_available() and ck.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state_all(ck["cuda_rng"])
+            hist.records = list(ck["history"])
+            best = tuple(ck["best"]) if isinstance(ck["best"], list) else ck["best"]
+            best_epoch, best_snapshot, wait, start = ck["best_epoch"], ck["best_snapshot"], ck["wait"], ck["epoch"]
+            stopped = ck["stopped"]
+            state.update(ck["state"])
+            log.info("%s: resumed from %s after epoch %d", desc, path, start)
+
+    bar = progress(range(start, stopping.max_epochs), desc, total=stopping.max_epochs - start, enabled=show)
+    for epoch in bar:
+        if stopped:
+            break
+        for m in modules.values():
+            m.train()
+        sums: dict[str, torch.Tensor] = {}
+        seen = 0
+        for idx in batches(n, batch_size, rng, drop_last=drop_last):
+            out = step(idx)
+            if out is None:
+                continue
+            w = len(idx)
+            for k, v in out.items():
+                v = v.detach().float() * w
+                sums[k] = sums[k] + v if k in sums else v
+            seen += w
+        keys = list(sums)
+        values = torch.stack([sums[k] for k in keys]).tolist() if keys else []  # one read per epoch
+        row: dict[str, Any] = {"epoch": epoch + 1, **{k: v / max(seen, 1) for k, v in zip(keys, values, strict=True)}}
+        if epoch_end is not None:
+            row.update(epoch_end(epoch + 1))
+        for m in modules.values():
+            m.eval()
+        if validate is not None:
+            metrics = dict(validate())
+            row.update(metrics)
+            s = score(metrics)
+            if best is None:
+                improved = True
+            elif stopping.min_delta > 0:
+                improved = _primary(s) > _primary(best) + stopping.min_delta
+            else:
+                improved = s > best
+            if improved:
+                best, best_epoch, wait = s, epoch + 1, 0
+                best_snapshot = {name: copy.deepcopy(m.state_dict()) for name, m in modules.items()}
+            else:
+                wait += 1
+            if stopping.patience and wait >= stopping.patience:
+                stopped = True
+        hist.log(**row)
+        if show and best is not None and hasattr(bar, "set_postfix"):
+            bar.set_postfix(best_epoch=best_epoch, best=f"{_primary(best):.3f}")
+        if path is not None:
+            save_checkpoint(path, modules={k: m.state_dict() for k, m in modules.items()},
+                            optimizers={k: o.state_dict() for k, o in optimizers.items()},
+                            numpy_rng=rng.bit_generator.state if rng is not None else None,
+                            torch_rng=torch.get_rng_state(),
+                            cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                            history=hist.records, best=list(best) if isinstance(best, tuple) else best,
+                            best_epoch=best_epoch, best_snapshot=best_snapshot, wait=wait, epoch=epoch + 1,
+                            stopped=stopped, state=state)
+    epochs_trained = len(hist.records)
+    if best_snapshot is not None:
+        for name, m in modules.items():
+            m.load_state_dict(best_snapshot[name])
+    else:
+        best_epoch = epochs_trained
+    for m in modules.values():
+        m.eval()
+    return FitOutcome(hist.frame(), best_epoch, _primary(best) if best is not None else float("nan"),
+                      epochs_trained, stopped and epochs_trained < stopping.max_epochs, state)
+
+
 def fit_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float = 1e-3,
                    batch_size: int = 64, weight_decay: float = 0.0, class_weight: bool = True,
-                   device: str | torch.device = "auto", seed: int = 0, show: bool = False) -> History:
-    """Train ``model`` (logits out) with Adam and cross-entropy on in-memory arrays.
+                   device: str | torch.device | Engine = "auto", seed: int = 0, show: bool = False) -> History:
+    """Train ``model`` (logits out) with Adam and cross-entropy on in-memory arrays, for ``epochs``.
 
     ``class_weight`` weights the loss by inverse class frequency, so that the classifier aims at
     UAR rather than accuracy on imbalanced data.
     """
-    dev = get_device(device) if isinstance(device, str) else device
-    model.to(dev).train()
-    # a copy: arrays shared read-only with worker processes (joblib memory maps) cannot back a tensor
-    xt = torch.tensor(np.asarray(x), dtype=torch.float32, device=dev)
-    yt = torch.tensor(np.asarray(y), dtype=torch.long, device=dev)
+    eng = as_engine(device)
+    model.to(eng.device).train()
+    xt = eng.tensor(x)
+    yt = eng.tensor(y, torch.long)
     n_classes = int(yt.max().item()) + 1
     w = None
     if class_weight:
         counts = torch.bincount(yt, minlength=n_classes).float()
-        w = (counts.sum() / torch.clamp(counts, min=1) / n_classes).to(dev)
+        w = counts.sum() / torch.clamp(counts, min=1) / n_classes
     loss_fn = nn.CrossEntropyLoss(weight=w)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    rng = np.random.default_rng(seed)
-    hist = History()
-    for epoch in progress(range(epochs), "classifier", enabled=show):
-        total = 0.0
-        for idx in batches(len(xt), batch_size, rng):
-            opt.zero_grad()
+
+    def step(idx: np.ndarray) -> dict[str, torch.Tensor]:
+        opt.zero_grad()
+        with eng.autocast():
             loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        hist.log(epoch=epoch, loss=total / len(xt))
-    model.eval()
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    out = fit(step, n=len(xt), batch_size=batch_size, stopping=epochs, modules={"model": model},
+              optimizers={"opt": opt}, rng=np.random.default_rng(seed), desc="classifier", show=show)
+    hist = History()
+    for rec in out.history.to_dict("records"):
+        hist.log(epoch=int(rec["epoch"]) - 1, loss=rec["loss"])
     return hist
 
 
@@ -105,20 +375,49 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarra
                             empty=np.zeros(0, dtype=int))
 
 
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
 def save_checkpoint(path: str | Path, **state: Any) -> None:
-    """Save tensors/modules' state dicts and plain values atomically with torch.save."""
+    """Save modules' state dicts, tensors and plain values atomically, with a sha256 sidecar.
+
+    Everything must be loadable with ``torch.load(weights_only=True)``: tensors, numbers,
+    strings, ``None`` and lists/tuples/dicts of them (a module is saved as its state dict).
+    """
+    path = Path(path)
     buf = io.BytesIO()
     torch.save({k: (v.state_dict() if isinstance(v, nn.Module) else v) for k, v in state.items()}, buf)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    data = buf.getvalue()
+    side = _sidecar(path)
+    side.unlink(missing_ok=True)  # never a stale checksum beside a new file
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(side, hashlib.sha256(data).hexdigest().encode())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-    """Load a checkpoint, or ``None`` if it is absent or unreadable (it is then rebuilt by the caller)."""
+    """Load a checkpoint written by :func:`save_checkpoint`, or ``None`` when there is none.
+
+    A file whose checksum does not match, without its checksum, or that ``torch.load`` cannot
+    read with ``weights_only=True`` is logged (naming the file and why), removed and ``None``
+    returned: the caller then redoes the work it held.
+    """
     path = Path(path)
     if not path.exists():
         return None
-    try:
-        return torch.load(path, map_location=map_location, weights_only=False)
-    except Exception:
-        path.unlink(missing_ok=True)
-        return None
+    side = _sidecar(path)
+    data = path.read_bytes()
+    why = None
+    if not side.exists():
+        why = "it has no checksum file (an interrupted write)"
+    elif hashlib.sha256(data).hexdigest() != side.read_text().strip():
+        why = "its checksum does not match (a corrupt file)"
+    else:
+        try:
+            return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        except Exception as exc:
+            why = f"it cannot be read ({type(exc).__name__}: {exc})"
+    log.warning("checkpoint %s is not used and will be redone: %s", path, why)
+    path.unlink(missing_ok=True)
+    side.unlink(missing_ok=True)
+    return None
