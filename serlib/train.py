@@ -415,7 +415,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     else:
         try:
             return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is redone, and said so
             why = f"it cannot be read ({type(exc).__name__}: {exc})"
     log.warning("checkpoint %s is not used and will be redone: %s", path, why)
     path.unlink(missing_ok=True)
