@@ -783,8 +783,8 @@ class ProtocolResult:
     seconds: float
 
 
-def _apply(context: Any, fn: Any, *args: Any) -> Any:
-    return fn(*args) if context is None else fn(context, *args)
+def _apply(context: tuple[Any], fn: Any, *args: Any) -> Any:
+    return fn(*args) if context[0] is None else fn(context[0], *args)
 
 
 def run_jobs(cfg: Config, jobs: Sequence[tuple[Any, tuple[Any, ...]]], *, desc: str = "",
@@ -801,7 +801,7 @@ def run_jobs(cfg: Config, jobs: Sequence[tuple[Any, tuple[Any, ...]]], *, desc: 
     keys = list(keys) if keys is not None else [f"job={i}" for i in range(len(jobs))]
     units = [Unit(k, (fn, *args)) for k, (fn, args) in zip(keys, jobs)]
     return run_units(_apply, units, workers=cfg.workers, threads=cfg.threads if dev.type == "cpu" else None,
-                     context=context, device=dev, resume_dir=resume, progress=progress, desc=desc or "jobs")
+                     context=(context,), device=dev, resume_dir=resume, progress=progress, desc=desc or "jobs")
 
 
 def _protocol_job(inp: Inputs, cfg: Config, kind: str, fold: Fold, task: str,
