@@ -145,12 +145,12 @@ class _Threads:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.limits is not None:  # first: it resets OpenMP, which torch's count follows
+            self.limits.restore_original_limits()
         if self.before is not None:
             import torch
 
             torch.set_num_threads(self.before)
-        if self.limits is not None:
-            self.limits.restore_original_limits()
 
 
 # ---------------------------------------------------------------------------------------------
