@@ -237,3 +237,43 @@ def test_serbook_run_keeps_the_units_of_a_failed_run(tmp_path, monkeypatch):
     assert (out / "nb_units.results" / ".units" / "ns-key" / "u.pkl").exists()
     execute(src, {"fail": False}, output_dir=out, progress=False)
     assert not (out / "nb_units.results" / ".units").exists()
+
+
+# ------------------------------------------------------------------ a chapter run, killed and resumed
+@pytest.mark.slow
+def test_a_stopped_chapter_run_resumes_to_the_tables_of_an_uninterrupted_run(tmp_path, monkeypatch):
+    """Chapter 4 (smoke: 5 folds) stopped after its first fold's trainings, then run again with
+    the same parameters into the same folder, ends with the tables of a run never stopped."""
+    from serlib.experiments import leow
+    from serlib.run import NotebookFailed, execute
+
+    root = Path(__file__).resolve().parents[1]
+    nb = root / "notebooks" / "04_leow_speaker_adversarial.py"
+    params = {"profile": "smoke"}
+    cfg = leow.Config.for_profile("smoke")
+    per_fold = len(leow._rows_to_run(cfg)) * len(cfg.seeds)  # units (rows x seeds) of one fold
+    out, fresh = tmp_path / "resumed", tmp_path / "fresh"
+    results = out / f"{nb.stem}.results"
+
+    monkeypatch.setenv(parallel.STOP_ENV, str(per_fold))
+    with pytest.raises(NotebookFailed, match="RunStopped"):
+        execute(nb, params, output_dir=out, progress=False)
+    [units] = list((results / parallel.UNITS_FOLDER).iterdir())
+    kept = sorted(p.name for p in units.glob("*.pkl"))
+    assert len(kept) == per_fold and all(name.startswith("fold=") for name in kept)
+    assert len({name.split("_seed")[0] for name in kept}) == 1  # one fold's units
+
+    monkeypatch.delenv(parallel.STOP_ENV)
+    resumed = execute(nb, params, output_dir=out, progress=False)
+    assert f"{per_fold} of {5 * per_fold} units already finished" in resumed.read_text()
+    assert not (results / parallel.UNITS_FOLDER).exists()  # removed after success
+    execute(nb, params, output_dir=fresh, progress=False)
+
+    timing = ("seconds", "minutes", "time")
+    names = sorted(p.name for p in results.glob("*.csv"))
+    assert names == sorted(p.name for p in (fresh / f"{nb.stem}.results").glob("*.csv")) and len(names) > 5
+    for name in names:
+        a = pd.read_csv(results / name, index_col=0)
+        b = pd.read_csv(fresh / f"{nb.stem}.results" / name, index_col=0)
+        drop = [c for c in a.columns if any(t in str(c).lower() for t in timing)]
+        pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop), check_exact=True, obj=name)
