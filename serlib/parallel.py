@@ -54,7 +54,7 @@ from .cache import atomic_write_bytes
 from .config import ParameterError, get_logger
 
 __all__ = ["KNOBS", "STOP_ENV", "UNITS_FOLDER", "RunStopped", "Unit", "code_version", "default_threads",
-           "default_workers", "fingerprint", "resume_dir", "run_units"]
+           "default_workers", "fingerprint", "resume_dir", "run_units", "threads_param", "workers_param"]
 
 log = get_logger("parallel")
 
@@ -90,6 +90,25 @@ class Unit:
 # ---------------------------------------------------------------------------------------------
 # Knobs
 # ---------------------------------------------------------------------------------------------
+def workers_param(default: int | None, *, units: str = "units", **profiles: Any) -> Any:
+    """The ``workers`` field of a chapter's :class:`~serlib.params.ChapterConfig` (same meaning
+    everywhere); ``units`` says what the chapter's units are, ``profiles`` gives ``smoke``/``paper``."""
+    from .params import param
+
+    return param(default, low=0, paper_value="not in the paper", **profiles,
+                 help=f"CPU processes running the {units}; 0 or None = one per core, 1 = in this process "
+                      "(a GPU run uses 1); the results do not depend on it")
+
+
+def threads_param(default: int | None, *, unit: str = "unit", why: str = "", **profiles: Any) -> Any:
+    """The ``threads`` field of a chapter's configuration (same meaning everywhere)."""
+    from .params import param
+
+    return param(default, low=1, paper_value="not in the paper", **profiles,
+                 help=f"torch and BLAS CPU threads of each {unit} (None = torch's default in this process, "
+                      f"cores // workers in worker processes){'; ' + why if why else ''}")
+
+
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))

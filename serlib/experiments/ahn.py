@@ -62,7 +62,7 @@ from ..models.infogan import (
 from ..models.text import TEXT_ENCODERS, resolve_text_model, text_embeddings
 from ..papers import beside
 from ..papers.ahn import MULTIMODAL_TABLE, TABLES
-from ..parallel import Unit, resume_dir, run_units
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out, leave_one_speaker_out, predefined
 from ..train import fit_classifier, predict, progress
@@ -196,14 +196,8 @@ class Config(ChapterConfig):
                                    help="generated samples per class for the UAR-vs-amount curve (not in the paper)",
                                    paper_value="n/a (not in the paper)")
     svm_C: float = param(1.0, low=1e-4, high=1e4, help="C of the yardstick RBF-SVM", paper_value="n/a")
-    workers: int | None = param(2, smoke=1, paper=1, low=0,
-                                help="CPU processes running the (fold, seed) units; 0 or None = one per core, "
-                                     "1 = in this process (a GPU run uses 1); results do not depend on it",
-                                paper_value="not in the paper")
-    threads: int | None = param(1, low=1,
-                                help="torch CPU threads of each unit (None = torch's default in this process, "
-                                     "cores // workers in worker processes); small networks: threads only contend",
-                                paper_value="not in the paper")
+    workers: int | None = workers_param(2, smoke=1, paper=1, units="(fold, seed) units")
+    threads: int | None = threads_param(1, why="small networks: threads only contend")
 
     CHAPTER = CHAPTER
 

@@ -62,7 +62,7 @@ from ..models.mixup_gan import CONDITIONING, MIXUP_PAIRS, MixupGAN, encode, fit_
 from ..papers import beside
 from ..papers.latif2020 import CONDITIONS as PAPER_COLUMNS
 from ..papers.latif2020 import STDS, STUDIES, TABLES
-from ..parallel import Unit, resume_dir, run_units
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import cross_corpus
 from ..train import predict
@@ -208,14 +208,8 @@ class Config(ChapterConfig):
                                 help="folds of the ablation (the first k leave-one-session-out folds)")
     ablation_seeds: list[int] = param([0], paper=[0, 1, 2], help="seeds of the ablation")
     ablation_epochs: int | None = param(None, low=1, help="GAN epochs in the ablation (None = epochs)")
-    workers: int | None = param(None, smoke=1, low=0,
-                                help="CPU processes running the (fold, seed) and ablation units; 0 or None = one "
-                                     "per core, 1 = in this process (a GPU uses 1); results do not depend on it",
-                                paper_value="not in the paper")
-    threads: int | None = param(1, low=1,
-                                help="torch and BLAS CPU threads of each unit (None = torch's default in this "
-                                     "process, cores // workers in worker processes); these small networks run "
-                                     "fastest on one", paper_value="not in the paper")
+    workers: int | None = workers_param(None, smoke=1, units="(fold, seed) and ablation units")
+    threads: int | None = threads_param(1, why="these small networks run fastest on one")
 
     def validate(self) -> None:
         super().validate()

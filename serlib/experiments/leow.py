@@ -48,7 +48,7 @@ from ..metrics import classification_scores, confusion, summarise
 from ..models.sier import ENCODERS, SIERNet, build_encoder, embed, fit_sier, lambda_schedule, predict_emotions
 from ..papers import PaperTable, beside
 from ..papers.leow import TABLE2_ROWS, TABLES, gamma_label, table1_row
-from ..parallel import Unit, default_workers, resume_dir, run_units
+from ..parallel import Unit, default_workers, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_two_speakers_out
 from ..train import progress as progress_bar
@@ -164,14 +164,8 @@ class Config(ChapterConfig):
                             paper_value="not stated")
     n_mels: int = param(40, low=8, high=128, help="log mel filterbanks of the 1D CNN GRU's input",
                         paper_value="not stated (Li et al.'s LogMFB)")
-    workers: int | None = param(0, smoke=1, low=0,
-                                help="CPU worker processes for the (fold, seed, row) trainings; 0 or None = one per "
-                                     "core, 1 = in this process (a GPU always uses 1); results do not depend on it",
-                                paper_value="not in the paper")
-    threads: int | None = param(None, smoke=1, low=1,
-                                help="torch CPU threads of each training (None = torch's default in this process, "
-                                     "cores // workers in worker processes)",
-                                paper_value="not in the paper")
+    workers: int | None = workers_param(0, smoke=1, units="(fold, seed, row) trainings")
+    threads: int | None = threads_param(None, smoke=1, unit="training")
     probe: bool = param(True, help="train speaker probes on the frozen encoders (beyond the paper)")
     probe_fraction: float = param(0.5, low=0.1, high=0.9,
                                   help="fraction of each speaker's utterances that trains the probe")

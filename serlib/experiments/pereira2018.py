@@ -57,11 +57,21 @@ from ..config import ParameterError, cache_dir, get_device, get_logger, seed_eve
 from ..data import Corpus, CorpusError, load_corpus
 from ..features import functionals, speaker_normalise
 from ..metrics import ccc, classification_scores, confusion, uar
-from ..models.began import (BEGAN, BeganEncoder, ConvHead, SupervisedBEGAN, aggregate_by_utterance,
-                            check_input_shape, encode, fit_supervised, predict_outputs, train_began)
+from ..models.began import (
+    BEGAN,
+    BeganEncoder,
+    ConvHead,
+    SupervisedBEGAN,
+    aggregate_by_utterance,
+    check_input_shape,
+    encode,
+    fit_supervised,
+    predict_outputs,
+    train_began,
+)
 from ..papers import beside
 from ..papers.pereira2018 import TABLE1_STD, TABLES
-from ..parallel import Unit, resume_dir, run_units
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, FoldError, check_fold, leave_one_speaker_out, per_speaker_holdout, predefined
 from ..train import load_checkpoint, save_checkpoint
@@ -218,15 +228,10 @@ class Config(ChapterConfig):
                                          help="learning curve seeds (None = seeds)")
     curve_epochs: int | None = param(None, low=1,
                                      help="epochs of the end-to-end network in the curve (None = head_epochs)")
-    workers: int | None = param(2, smoke=1, paper=1, low=0,
-                                help="CPU processes for independent folds and curve points; 0 or None = one per "
-                                     "core, 1 = in this process (a GPU uses 1); results do not depend on it",
-                                paper_value="not in the paper")
-    threads: int | None = param(1, paper=None, low=1,
-                                help="torch and BLAS CPU threads of each fold or curve point (None = torch's default "
-                                     "in this process, cores // workers in worker processes); these small networks "
-                                     "gain little from more and lose much when the cores are shared",
-                                paper_value="not in the paper")
+    workers: int | None = workers_param(2, smoke=1, paper=1, units="independent folds and curve points")
+    threads: int | None = threads_param(1, paper=None, unit="fold or curve point",
+                                        why="these small networks gain little from more and lose much when the "
+                                            "cores are shared")
 
     CHAPTER = CHAPTER
 

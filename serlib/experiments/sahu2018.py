@@ -64,7 +64,7 @@ from ..models.gan import (
 )
 from ..papers import beside
 from ..papers.sahu2018 import TABLES
-from ..parallel import Unit, resume_dir, run_units
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out
 from .common import svm_yardstick
@@ -222,15 +222,9 @@ class Config(ChapterConfig):
     svm_gamma: str = param("real", choices=("real", "scale"), paper_value="not stated",
                            help="RBF width: 'real' = 1/(n_features Var) of the real training rows for every SVM "
                                 "of a fold; 'scale' = the same rule on each SVM's own training rows")
-    workers: int | None = param(None, smoke=1, low=0,
-                                help="CPU processes running the (fold, seed) units; 0 or None = one per core, "
-                                     "1 = in this process (a GPU uses 1); results do not depend on it",
-                                paper_value="not in the paper")
-    threads: int | None = param(1, low=1,
-                                help="torch and BLAS CPU threads of each unit (None = torch's default in this "
-                                     "process, cores // workers in worker processes); small networks and 2x2 "
-                                     "linear algebra gain nothing from more and lose much when cores are shared",
-                                paper_value="not in the paper")
+    workers: int | None = workers_param(None, smoke=1, units="(fold, seed) units")
+    threads: int | None = threads_param(1, why="small networks and 2x2 linear algebra gain nothing from more "
+                                             "and lose much when the cores are shared")
 
     def validate(self) -> None:
         super().validate()
