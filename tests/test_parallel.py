@@ -276,3 +276,34 @@ def test_a_stopped_chapter_run_resumes_to_the_tables_of_an_uninterrupted_run(tmp
         b = pd.read_csv(fresh / f"{nb.stem}.results" / name, index_col=0)
         drop = [c for c in a.columns if any(t in str(c).lower() for t in timing)]
         pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop), check_exact=True, obj=name)
+
+
+def test_a_sweep_point_that_failed_keeps_its_units_for_the_next_sweep(tmp_path):
+    """Re-running a sweep replaces its folder but hands each unfinished combination its units back."""
+    import nbformat
+
+    from serlib.run import sweep
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import os, pathlib\n"
+            "import pandas as pd\n"
+            "results = pathlib.Path(os.environ['SERBOOK_RESULTS_DIR'])\n"
+            "unit = results / '.units' / 'ns-key' / 'u.pkl'\n"
+            "found = unit.exists()\n"
+            "unit.parent.mkdir(parents=True, exist_ok=True)\n"
+            "unit.write_bytes(str(x).encode())\n"
+            "assert x != 2 or found, 'x=2 stops before its second unit'\n"
+            "pd.DataFrame({'found': [found]}).to_csv(results / 'seen.csv')\n"),
+    ]
+    src = tmp_path / "nb_sweep.ipynb"
+    nbformat.write(nb, src)
+    first = sweep(src, {"x": [1, 2]}, output_dir=tmp_path / "out", jobs=1, progress=False)
+    assert [r["ok"] for r in first.runs] == [True, False]
+    second = sweep(src, {"x": [1, 2]}, output_dir=tmp_path / "out", jobs=1, progress=False)
+    assert [r["ok"] for r in second.runs] == [True, True]
+    # x=1 had finished (its units were removed), x=2 found the unit its failed run had saved
+    assert second["seen"]["found"].tolist() == [False, True]
+    assert not list((tmp_path / "out").glob(".*units*"))
