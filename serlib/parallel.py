@@ -29,8 +29,10 @@ units of a run with other parameters or other code are never reused. ``serbook r
 ``.units`` once the notebook has finished successfully; a failed or killed run keeps it.
 
 Unit results are the chapters' own plain data (dicts and dataclasses of numpy arrays,
-DataFrames and numbers); they are stored as pickles that are only unpickled after their
-checksum matches, and only from the run's own results folder.
+DataFrames and numbers); they are stored as pickles in the run's own results folder and read
+back only after their checksum matches, by an unpickler that refuses every class and function
+outside numpy, pandas, serlib and a few builtins (:data:`ALLOWED_MODULES`), so a unit file can
+hold data but cannot run other code.
 
 Testing and debugging aid: ``SERBOOK_STOP_AFTER_UNITS=N`` in the environment makes
 :func:`run_units` raise :class:`RunStopped` once ``N`` units have been newly computed (and
@@ -53,7 +55,7 @@ from typing import Any
 from .cache import atomic_write_bytes
 from .config import ParameterError, get_logger
 
-__all__ = ["KNOBS", "STOP_ENV", "UNITS_FOLDER", "RunStopped", "Unit", "code_version", "default_threads",
+__all__ = ["ALLOWED_BUILTINS", "ALLOWED_MODULES", "KNOBS", "STOP_ENV", "UNITS_FOLDER", "RunStopped", "Unit", "code_version", "default_threads",
            "default_workers", "fingerprint", "resume_dir", "run_units", "threads_param", "workers_param"]
 
 log = get_logger("parallel")
@@ -278,6 +280,31 @@ def _save_unit(folder: Path, key: str, result: Any) -> None:
 
 _MISSING = object()
 
+ALLOWED_MODULES = ("numpy", "pandas", "serlib", "collections", "datetime")
+"""Top-level packages whose classes a unit file may name (plus :data:`ALLOWED_BUILTINS`)."""
+
+ALLOWED_BUILTINS = frozenset({"complex", "set", "frozenset", "slice", "range", "bytearray", "list", "dict", "tuple",
+                              "int", "float", "str", "bytes", "bool", "object"})
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """An unpickler for data: classes of :data:`ALLOWED_MODULES` and a few builtins only."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = module.split(".")[0] in ALLOWED_MODULES and not module.startswith(
+            ("numpy.testing", "numpy.f2py", "numpy.distutils"))
+        allowed |= module == "builtins" and name in ALLOWED_BUILTINS
+        allowed |= module == "copyreg" and name == "_reconstructor"
+        if allowed:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"a unit file may not name {module}.{name}")
+
+
+def _loads(data: bytes) -> Any:
+    import io
+
+    return _DataUnpickler(io.BytesIO(data)).load()
+
 
 def _load_unit(folder: Path, key: str) -> Any:
     """The saved result of ``key``, or ``_MISSING`` (absent, or unusable: logged, then redone)."""
@@ -293,7 +320,7 @@ def _load_unit(folder: Path, key: str) -> Any:
         log.warning("unit file %s is corrupt (checksum mismatch); computing the unit again", path)
         return _MISSING
     try:
-        payload = pickle.loads(data)
+        payload = _loads(data)
     except Exception as exc:  # noqa: BLE001 (checksum-valid but unreadable: version skew)
         log.warning("unit file %s cannot be read (%s: %s); computing the unit again", path, type(exc).__name__, exc)
         return _MISSING

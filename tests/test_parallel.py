@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -307,3 +308,21 @@ def test_a_sweep_point_that_failed_keeps_its_units_for_the_next_sweep(tmp_path):
     # x=1 had finished (its units were removed), x=2 found the unit its failed run had saved
     assert second["seen"]["found"].tolist() == [False, True]
     assert not list((tmp_path / "out").glob(".*units*"))
+
+
+def test_a_unit_file_that_names_other_code_is_refused_and_redone(tmp_path, caplog):
+    import hashlib
+    import pickle
+
+    calls = tmp_path / "calls.txt"
+    folder = tmp_path / "units"
+    units = [Unit("x=1", (str(calls), 1))]
+    run_units(_counting, units, resume_dir=folder, progress=False)
+    victim = parallel._unit_path(folder, "x=1")
+    evil = pickle.dumps({"key": "x=1", "result": os.system})  # a valid checksum, but code, not data
+    victim.write_bytes(evil)
+    victim.with_name(victim.name + ".sha256").write_text(hashlib.sha256(evil).hexdigest())
+    with caplog.at_level(logging.WARNING, logger="serlib.parallel"):
+        assert run_units(_counting, units, resume_dir=folder, progress=False) == [10]
+    assert _calls(calls) == [1, 1]
+    assert any("posix.system" in r.getMessage() or "os.system" in r.getMessage() for r in caplog.records)
