@@ -31,8 +31,8 @@ units of a run with other parameters or other code are never reused. ``serbook r
 Unit results are the chapters' own plain data (dicts and dataclasses of numpy arrays,
 DataFrames and numbers); they are stored as pickles in the run's own results folder and read
 back only after their checksum matches, by an unpickler that refuses every class and function
-outside numpy, pandas, serlib and a few builtins (:data:`ALLOWED_MODULES`), so a unit file can
-hold data but cannot run other code.
+outside numpy, pandas, serlib, pyarrow's array rebuilders (pandas' arrow-backed strings) and a
+few builtins (:data:`ALLOWED_MODULES`), so a unit file can hold data but cannot run other code.
 
 Testing and debugging aid: ``SERBOOK_STOP_AFTER_UNITS=N`` in the environment makes
 :func:`run_units` raise :class:`RunStopped` once ``N`` units have been newly computed (and
@@ -274,6 +274,10 @@ def _unit_path(folder: Path, key: str) -> Path:
 def _save_unit(folder: Path, key: str, result: Any) -> None:
     path = _unit_path(folder, key)
     data = pickle.dumps({"key": key, "result": result}, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        _loads(data)
+    except pickle.UnpicklingError as exc:
+        log.warning("unit %r: its result cannot be resumed (%s); a resumed run computes it again", key, exc)
     atomic_write_bytes(path, data)
     atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
 
@@ -287,6 +291,10 @@ ALLOWED_BUILTINS = frozenset({"complex", "set", "frozenset", "slice", "range", "
                               "int", "float", "str", "bytes", "bool", "object"})
 
 
+_ARROW_NAMES = frozenset({"_restore_array", "type_for_alias", "py_buffer", "chunked_array", "string", "large_string"})
+"""What pandas' arrow-backed string columns name when pickled."""
+
+
 class _DataUnpickler(pickle.Unpickler):
     """An unpickler for data: classes of :data:`ALLOWED_MODULES` and a few builtins only."""
 
@@ -295,6 +303,7 @@ class _DataUnpickler(pickle.Unpickler):
             ("numpy.testing", "numpy.f2py", "numpy.distutils"))
         allowed |= module == "builtins" and name in ALLOWED_BUILTINS
         allowed |= module == "copyreg" and name == "_reconstructor"
+        allowed |= module == "pyarrow.lib" and name in _ARROW_NAMES
         if allowed:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"a unit file may not name {module}.{name}")
