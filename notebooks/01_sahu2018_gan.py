@@ -87,7 +87,8 @@ batch_size = None  # mini-batch size
 n_synthetic_per_class = None  # synthetic samples per emotion
 svm_C = None  # RBF-SVM C
 svm_gamma = None  # RBF width rule: "real" (from the real training rows) | "scale"
-n_jobs = None  # parallel (fold, seed) jobs on a CPU
+workers = None  # CPU processes running the (fold, seed) units (0: one per core; 1: this process)
+threads = None  # torch CPU threads of each unit (book: 1)
 
 # %%
 import time
@@ -113,7 +114,8 @@ cfg = ch.Config.for_profile(
     gan1582_epochs=gan1582_epochs, cgan_d_hidden=cgan_d_hidden, cgan_epochs=cgan_epochs,
     cgan_baseline_lr=cgan_baseline_lr, cgan_lr_g=cgan_lr_g, cgan_lr_d=cgan_lr_d,
     g_steps_per_d_step=g_steps_per_d_step, cgan_variants=cgan_variants, batch_size=batch_size,
-    n_synthetic_per_class=n_synthetic_per_class, svm_C=svm_C, svm_gamma=svm_gamma, n_jobs=n_jobs)
+    n_synthetic_per_class=n_synthetic_per_class, svm_C=svm_C, svm_gamma=svm_gamma, workers=workers,
+    threads=threads)
 META = {"profile": cfg.profile, **cfg.as_dict()}
 display(Markdown(cfg.summary()))
 

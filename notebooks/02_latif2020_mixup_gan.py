@@ -113,8 +113,8 @@ ablation_grid = None  # every (pairs, alpha) combination instead of two sweeps
 ablation_folds = None  # folds of the ablation (the first k)
 ablation_seeds = None  # seeds of the ablation
 ablation_epochs = None  # GAN epochs in the ablation (None: the same as epochs)
-n_jobs = None  # parallel jobs on a CPU
-torch_threads = None  # torch CPU threads per job (book: 1)
+workers = None  # CPU processes running the units (0: one per core; 1: this process)
+threads = None  # torch CPU threads of each unit (book: 1)
 
 # %%
 import time
@@ -143,8 +143,8 @@ cfg = ch.Config.for_profile(
     clf_epochs=clf_epochs, clf_lr=clf_lr, classifier_alpha=classifier_alpha, classifier_mixup=classifier_mixup,
     compare_chapter1=compare_chapter1, chapter1=chapter1, ablation=ablation, ablation_pairs=ablation_pairs,
     ablation_alphas=ablation_alphas, ablation_grid=ablation_grid, ablation_folds=ablation_folds,
-    ablation_seeds=ablation_seeds, ablation_epochs=ablation_epochs, n_jobs=n_jobs,
-    torch_threads=torch_threads)
+    ablation_seeds=ablation_seeds, ablation_epochs=ablation_epochs, workers=workers,
+    threads=threads)
 META = {"profile": cfg.profile, "config": cfg.as_dict(), "changed": cfg.changed}
 display(Markdown(cfg.summary()))
 

@@ -138,7 +138,8 @@ aug_factor = None  # generated features per real one (1 doubles the data)
 balance_classes = None  # generate only for minority classes, from the label alone
 ablation = None  # run the Table III ablation
 n_per_class = None  # generated samples per class for the UAR-vs-amount curve
-n_jobs = None  # CPU processes running folds in parallel
+workers = None  # CPU processes running the (fold, seed) units (0: one per core; 1: this process)
+threads = None  # torch CPU threads of each unit (book: 1)
 
 # %%
 import time
@@ -163,7 +164,7 @@ cfg = ahn.Config.for_profile(
     lr_stage1=lr_stage1, tau=tau, lambda_mi=lambda_mi, mixup_alpha=mixup_alpha, epochs_gan=epochs_gan,
     lr_g=lr_g, lr_d=lr_d, lr_heads=lr_heads, epochs_stage3=epochs_stage3, lr_stage3=lr_stage3,
     aug_factor=aug_factor, balance_classes=balance_classes, ablation=ablation, n_per_class=n_per_class,
-    n_jobs=n_jobs)
+    workers=workers, threads=threads)
 display(Markdown(cfg.summary()))
 
 # %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}

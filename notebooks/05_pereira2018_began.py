@@ -95,7 +95,8 @@ label_fractions = None  # learning curve: shares of training labels
 curve_methods = None  # learning curve: methods compared
 curve_seeds = None  # learning curve seeds; None uses seeds
 curve_epochs = None  # epochs of the end-to-end network in the curve; None uses head_epochs
-torch_threads = None  # CPU threads for torch (book: 1)
+workers = None  # CPU processes running folds and curve points (0: one per core; 1: this process)
+threads = None  # torch CPU threads of each fold or curve point (book: 1)
 
 # %%
 import matplotlib.pyplot as plt
@@ -121,7 +122,8 @@ cfg = P.Config.for_profile(
     representation=representation, head_epochs=head_epochs, head_batch_size=head_batch_size,
     search_trials=search_trials, search_holdout=search_holdout, protocols=protocols, train_fraction=train_fraction,
     split_seed=split_seed, max_folds=max_folds, yardstick=yardstick, label_fractions=label_fractions,
-    curve_methods=curve_methods, curve_seeds=curve_seeds, curve_epochs=curve_epochs, torch_threads=torch_threads)
+    curve_methods=curve_methods, curve_seeds=curve_seeds, curve_epochs=curve_epochs, workers=workers,
+    threads=threads)
 P.set_threads(cfg)
 display(Markdown(cfg.summary()))
 

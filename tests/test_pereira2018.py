@@ -225,8 +225,8 @@ def test_parallel_jobs_give_the_sequential_results():
 
     y = np.repeat([0, 1, 2], [10, 6, 8])
     jobs = [(stratified_fraction, (np.arange(len(y)), y, 0.5, seed)) for seed in range(3)]
-    seq = run_jobs(Config.for_profile("smoke", n_jobs=1), jobs, progress=False)
-    par = run_jobs(Config.for_profile("smoke", n_jobs=2), jobs, progress=False)
+    seq = run_jobs(Config.for_profile("smoke", workers=1), jobs, progress=False)
+    par = run_jobs(Config.for_profile("smoke", workers=2), jobs, progress=False)
     for a, b in zip(seq, par):
         np.testing.assert_array_equal(a, b)
 
@@ -305,7 +305,7 @@ def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache):
               "emodb_root": roots["emodb"], "pretrain_data_root": roots["librispeech"], "device": "cpu",
               "epochs": 1, "filters": 2, "latent_size": 4, "freq_bins": 32, "convs_per_scale": 1,
               "head_epochs": 1, "search_trials": 2, "seeds": [0], "max_folds": 2, "label_fractions": [1.0],
-              "torch_threads": 1, "allow_partial": True}  # fixtures are partial against the full releases
+              "threads": 1, "allow_partial": True}  # fixtures are partial against the full releases
     nb_path = execute(NOTEBOOK, params, output_dir=tmp_path / "out", progress=False)
     _, outs = _outputs(nb_path)
     assert not [o for o in outs if o.output_type == "error"]

@@ -62,6 +62,7 @@ from ..models.infogan import (
 from ..models.text import TEXT_ENCODERS, resolve_text_model, text_embeddings
 from ..papers import beside
 from ..papers.ahn import MULTIMODAL_TABLE, TABLES
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out, leave_one_speaker_out, predefined
 from ..train import fit_classifier, predict, progress
@@ -195,9 +196,8 @@ class Config(ChapterConfig):
                                    help="generated samples per class for the UAR-vs-amount curve (not in the paper)",
                                    paper_value="n/a (not in the paper)")
     svm_C: float = param(1.0, low=1e-4, high=1e4, help="C of the yardstick RBF-SVM", paper_value="n/a")
-    n_jobs: int = param(2, smoke=1, paper=1, low=1,
-                        help="CPU processes running folds in parallel (one torch thread each); a GPU run uses 1",
-                        paper_value="n/a")
+    workers: int | None = workers_param(2, smoke=1, paper=1, units="(fold, seed) units")
+    threads: int | None = threads_param(1, why="small networks: threads only contend")
 
     CHAPTER = CHAPTER
 
@@ -530,17 +530,11 @@ def _last_pred(out: dict[str, list[Any]], method: str) -> np.ndarray:
 
 
 def _fold_job(data: ChapterData, fold: Fold, cfg: Config, seed: int, keep: bool) -> dict[str, Any]:
-    """:func:`run_fold` with one torch thread on a CPU (small networks: threads only contend)."""
-    n = torch.get_num_threads()
-    if get_device(cfg.device).type == "cpu":
-        torch.set_num_threads(1)
+    """:func:`run_fold` with its CPU time (one unit of :func:`serlib.parallel.run_units`)."""
     cpu = time.process_time()
-    try:
-        out = run_fold(data, fold, cfg, seed, keep_features=keep)
-        out["cpu_seconds"] = time.process_time() - cpu
-        return out
-    finally:
-        torch.set_num_threads(n)
+    out = run_fold(data, fold, cfg, seed, keep_features=keep)
+    out["cpu_seconds"] = time.process_time() - cpu
+    return out
 
 
 SETTING_KEYS = frozenset({"use_text", "use_mi", "lambda_mi", "mixup_alpha", "epochs_gan", "lr_g", "lr_d", "lr_heads",
@@ -638,15 +632,12 @@ def run(cfg: Config, data: ChapterData | None = None, *, show: bool = True) -> R
     parts: dict[str, list[Any]] = {k: [] for k in ("scores", "predictions", "stage1", "gan", "curve", "quality")}
     features: dict[str, Any] = {}
     jobs = [(f, s) for f in data.folds for s in cfg.seeds]
-    parallel = cfg.n_jobs > 1 and get_device(cfg.device).type == "cpu" and len(jobs) > 1
-    if parallel:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(cfg.n_jobs, len(jobs)), backend="loky")(
-            delayed(_fold_job)(data, fold, cfg, seed, i == 0) for i, (fold, seed) in enumerate(jobs))
-    else:
-        results = [_fold_job(data, fold, cfg, seed, i == 0)
-                   for i, (fold, seed) in enumerate(progress(jobs, "folds x seeds", enabled=show))]
+    device = get_device(cfg.device)
+    units = [Unit(f"fold={fold.name}/seed={seed}", (fold, cfg, seed, i == 0)) for i, (fold, seed) in enumerate(jobs)]
+    results = run_units(_fold_job, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
+                        context=data, device=device, progress=show, desc="folds x seeds",
+                        resume_dir=resume_dir("ahn.run", cfg, data.corpus.fingerprint(), data.folds, data.t,
+                                              data.models, device=device))
     for res in results:
         for k, items in parts.items():
             items.extend(res[k])

@@ -25,7 +25,7 @@ The pipeline, one fold at a time (leave-one-session-out, or all of one corpus ->
    :attr:`Config.ablation_settings`, each scored by the synthetic-only UAR, a real-vs-synthetic
    two-sample test and its losses.
 
-:func:`run_protocol` runs (fold, seed) jobs in parallel processes and returns a
+:func:`run_protocol` runs (fold, seed) jobs through :func:`serlib.parallel.run_units` and returns a
 :class:`ProtocolResult`; :func:`table3`, :func:`table4`, :func:`paper_layout` and
 :func:`ablation_table` put them beside the summary's numbers.
 
@@ -44,7 +44,6 @@ adversarial networks. Interspeech 2018.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,10 +62,10 @@ from ..models.mixup_gan import CONDITIONING, MIXUP_PAIRS, MixupGAN, encode, fit_
 from ..papers import beside
 from ..papers.latif2020 import CONDITIONS as PAPER_COLUMNS
 from ..papers.latif2020 import STDS, STUDIES, TABLES
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import cross_corpus
 from ..train import predict
-from ..train import progress as progress_bar
 from . import sahu2018 as ch1
 from .sahu2018 import ChapterData, FoldData
 
@@ -209,10 +208,8 @@ class Config(ChapterConfig):
                                 help="folds of the ablation (the first k leave-one-session-out folds)")
     ablation_seeds: list[int] = param([0], paper=[0, 1, 2], help="seeds of the ablation")
     ablation_epochs: int | None = param(None, low=1, help="GAN epochs in the ablation (None = epochs)")
-    n_jobs: int | None = param(None, smoke=1, low=1,
-                               help="parallel jobs; None = the CPU count (max 4) on a CPU, 1 on a GPU")
-    torch_threads: int | None = param(1, low=1, help="torch CPU threads per job (None = torch's default); "
-                                                     "these small networks run fastest on one")
+    workers: int | None = workers_param(None, smoke=1, units="(fold, seed) and ablation units")
+    threads: int | None = threads_param(1, why="these small networks run fastest on one")
 
     def validate(self) -> None:
         super().validate()
@@ -513,19 +510,8 @@ class ProtocolResult:
         return h[(h["fold"] == first["fold"]) & (h["seed"] == first["seed"])].reset_index(drop=True)
 
 
-def _default_jobs(n_jobs: int | None, device: Any) -> int:
-    if getattr(device, "type", str(device)) != "cpu":
-        return 1
-    if n_jobs:
-        return int(n_jobs)
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def _job(kind: str, fd: FoldData, cfg: Config, seed: int, extra: Any, device: str, threads: int | None) -> FoldResult:
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+def _job(kind: str, fd: FoldData, cfg: Config, seed: int, extra: Any, device: str) -> FoldResult:
+    """One unit of :func:`run_protocol`: a (fold, seed) of the main model, or an ablation cell."""
     if kind == "main":
         return run_fold(fd, cfg, seed, figures=bool(extra), device=device)
     return run_ablation_cell(fd, cfg, seed, extra, device=device)
@@ -537,7 +523,9 @@ def run_protocol(folds: Sequence[FoldData], cfg: Config, *, ablation_folds: Sequ
 
     Ablation cells identical to the main model (same setting, fold, seed and epochs) are taken
     from the main jobs instead of being trained twice. Jobs run in parallel processes on a
-    CPU (``cfg.torch_threads`` torch threads each) and one after another on a GPU.
+    CPU (``cfg.workers`` processes, ``cfg.threads`` threads each) and one after another on a GPU
+    (:func:`serlib.parallel.run_units`); inside ``serbook run`` a killed run resumes from its
+    finished units.
     """
     device = get_device(cfg.device)
     tasks: list[tuple[str, FoldData, int, Any]] = [
@@ -552,23 +540,13 @@ def run_protocol(folds: Sequence[FoldData], cfg: Config, *, ablation_folds: Sequ
                 if setting == main_setting and same_epochs and (fd.name, seed) in main_keys:
                     continue  # the main job trained exactly this GAN
                 tasks.append(("ablation", fd, seed, setting))
-    n_jobs = _default_jobs(cfg.n_jobs, device)
     dev = str(device)
-    threads = cfg.torch_threads if device.type == "cpu" else None
-    if n_jobs > 1 and len(tasks) > 1:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(n_jobs, len(tasks)), backend="loky")(
-            delayed(_job)(kind, fd, cfg, seed, extra, dev, threads) for kind, fd, seed, extra in tasks)
-    else:
-        import torch
-
-        before = torch.get_num_threads()
-        try:
-            results = [_job(kind, fd, cfg, seed, extra, dev, threads)
-                       for kind, fd, seed, extra in progress_bar(tasks, "jobs", enabled=progress)]
-        finally:
-            torch.set_num_threads(before)
+    units = [Unit(f"{kind}/fold={fd.name}/seed={seed}" + (f"/{extra.name}" if kind == "ablation" else ""),
+                  (kind, fd, cfg, seed, extra, dev)) for kind, fd, seed, extra in tasks]
+    results = run_units(_job, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
+                        device=device, progress=progress, desc="jobs",
+                        resume_dir=resume_dir("latif2020.run_protocol", cfg, list(folds), list(ablation_folds),
+                                              figure_fold, device=device))
     return _collect(results, folds[0].labels if folds else (), ablation_folds, cfg)
 
 

@@ -29,7 +29,6 @@ learning via adversarial training. ICASSP 2020.
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from ..metrics import classification_scores, confusion, summarise
 from ..models.sier import ENCODERS, SIERNet, build_encoder, embed, fit_sier, lambda_schedule, predict_emotions
 from ..papers import PaperTable, beside
 from ..papers.leow import TABLE2_ROWS, TABLES, gamma_label, table1_row
+from ..parallel import Unit, default_workers, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_two_speakers_out
 from ..train import progress as progress_bar
@@ -164,11 +164,8 @@ class Config(ChapterConfig):
                             paper_value="not stated")
     n_mels: int = param(40, low=8, high=128, help="log mel filterbanks of the 1D CNN GRU's input",
                         paper_value="not stated (Li et al.'s LogMFB)")
-    threads: int | None = param(None, smoke=1, low=1,
-                                help="torch CPU threads in this process (None keeps torch's default)")
-    workers: int = param(0, smoke=1, low=0,
-                         help="CPU worker processes for the (fold, seed, row) trainings, one torch thread "
-                              "each; 0 = one per core (a GPU always uses 1)")
+    workers: int | None = workers_param(0, smoke=1, units="(fold, seed, row) trainings")
+    threads: int | None = threads_param(None, smoke=1, unit="training")
     probe: bool = param(True, help="train speaker probes on the frozen encoders (beyond the paper)")
     probe_fraction: float = param(0.5, low=0.1, high=0.9,
                                   help="fraction of each speaker's utterances that trains the probe")
@@ -435,32 +432,22 @@ def speaker_probe(z: np.ndarray, speakers: np.ndarray, rows: np.ndarray, *, frac
     return acc, float(counts.max() / counts.sum())
 
 
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(inputs: dict[str, np.ndarray], y: np.ndarray, spk: np.ndarray, threads: int | None) -> None:
-    """Worker-process initialiser: keep the inputs once per process; set torch's thread count."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
-    _WORKER.update(inputs=inputs, y=y, spk=spk)
-
-
 def _fold_inputs(inputs: dict[str, np.ndarray], kind: str, fold: Fold, norm: str) -> np.ndarray:
     x = inputs[kind]
     return _standardise(x, fold.train) if norm == "train" else x
 
 
-def _train_unit(cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, float | None], n_classes: int,
-              device: str, keep_embedding: bool) -> dict[str, Any]:
+def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, float | None],
+                n_classes: int, device: str, keep_embedding: bool) -> dict[str, Any]:
     """Train one (encoder, layers, gamma) row on one fold and seed over the architecture grid.
 
-    Returns the grid rows, the row kept on validation, its history, test predictions,
-    speaker-probe results and (if asked) the pooled features of every utterance.
+    ``data`` holds the input arrays (``inputs``), labels (``y``) and speakers (``spk``), sent
+    once to each worker process by :func:`serlib.parallel.run_units`. Returns the grid rows, the
+    row kept on validation, its history, test predictions, speaker-probe results and (if
+    asked) the pooled features of every utterance.
     """
     encoder, layers, gamma = job
-    inputs, y, spk = _WORKER["inputs"], _WORKER["y"], _WORKER["spk"]
+    inputs, y, spk = data["inputs"], data["y"], data["spk"]
     x = _fold_inputs(inputs, "lmfb" if encoder == "cnn1d_gru" else "mfcc", fold, cfg.input_norm)
     train_spk = sorted(set(spk[fold.train]))
     s_index = {s: i for i, s in enumerate(train_spk)}
@@ -565,18 +552,6 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
             "history": fit.history, "probe": probe}
 
 
-def _n_workers(cfg: Config, device: Any, n_units: int) -> int:
-    if device.type != "cpu":
-        return 1
-    if cfg.workers:
-        return max(1, min(int(cfg.workers), n_units))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, n_units))
-
-
 def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, progress: bool = True) -> LeowResults:
     """Train every row of Tables 1 and 2 on every fold and seed; keep grid points on validation.
 
@@ -588,8 +563,10 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
     features: on the unseen validation + test speakers and on the training speakers, half of
     each speaker's utterances training the probe.
 
-    On a CPU the (fold, seed, row) trainings run in ``cfg.workers`` processes (default: one per
-    core), each with one torch thread; on a GPU they run one after the other.
+    The (fold, seed, row) trainings are the units of :func:`serlib.parallel.run_units`: on a CPU
+    they run in ``cfg.workers`` processes (default: one per core) with ``cfg.threads`` torch
+    threads each, on a GPU one after the other; inside ``serbook run`` a killed run resumes from
+    its finished units.
 
     References
     ----------
@@ -611,7 +588,7 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
     jobs = _rows_to_run(cfg)
     units = [(fi, seed, job) for fi in range(len(folds)) for seed in cfg.seeds for job in jobs]
     total = sum(len(grid_points(cfg, job[0])) for _, _, job in units)
-    workers = _n_workers(cfg, device, len(units))
+    workers = default_workers(cfg.workers, len(units), device)
     log.info("training %d networks (%d rows x %d folds x %d seeds x grid) on %s, %d process(es)", total, len(jobs),
              len(folds), len(cfg.seeds), device, workers)
 
@@ -628,28 +605,14 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
                                        "key": f"input/{kind}", "fold": fold.name, "seed": None, "speakers": part,
                                        "accuracy": acc, "chance": chance})
 
-    def args(t: tuple[int, int, tuple[str, int | None, float | None]]) -> tuple[Any, ...]:
-        fi, seed, job = t
-        return (cfg, folds[fi], seed, job, len(corpus.labels), str(device), fi == 0 and seed == cfg.seeds[0])
-
-    bar = progress_bar(range(total), "networks", total=total, enabled=progress)
-    outs: list[dict[str, Any]] = []
-    if workers == 1:
-        _init_worker(inputs, y, spk, None)
-        for t in units:
-            outs.append(_train_unit(*args(t)))
-            bar.update(outs[-1]["networks"])
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(inputs, y, spk, 1)) as pool:
-            futures = [pool.submit(_train_unit, *args(t)) for t in units]
-            for fut in as_completed(futures):
-                bar.update(fut.result()["networks"])
-            outs = [f.result() for f in futures]  # in order: folds, seeds, rows
-    bar.close()
+    work = [Unit(f"fold={folds[fi].name}/seed={seed}/{run_key(*job)}",
+                 (cfg, folds[fi], seed, job, len(corpus.labels), str(device), fi == 0 and seed == cfg.seeds[0]),
+                 weight=len(grid_points(cfg, job[0])))
+            for fi, seed, job in units]
+    outs = run_units(_train_unit, work, workers=workers, threads=cfg.threads, device=device,
+                     context={"inputs": inputs, "y": y, "spk": spk}, progress=progress, desc="networks",
+                     resume_dir=resume_dir("leow.run", cfg, folds, inputs, y, spk, list(corpus.labels),
+                                           device=device))
     probe_rows += [r for o in outs for r in o["probe"]]
     return LeowResults(
         scores=pd.DataFrame([o["score"] for o in outs]), grid=pd.DataFrame([r for o in outs for r in o["grid"]]),

@@ -42,6 +42,7 @@ import copy
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -60,6 +61,7 @@ from ..models.began import (BEGAN, BeganEncoder, ConvHead, SupervisedBEGAN, aggr
                             check_input_shape, encode, fit_supervised, predict_outputs, train_began)
 from ..papers import beside
 from ..papers.pereira2018 import TABLE1_STD, TABLES
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, FoldError, check_fold, leave_one_speaker_out, per_speaker_holdout, predefined
 from ..train import load_checkpoint, save_checkpoint
@@ -216,11 +218,10 @@ class Config(ChapterConfig):
                                          help="learning curve seeds (None = seeds)")
     curve_epochs: int | None = param(None, low=1,
                                      help="epochs of the end-to-end network in the curve (None = head_epochs)")
-    n_jobs: int = param(2, smoke=1, paper=1, low=1,
-                        help="worker processes for independent folds and curve points (results do not depend on it)")
-    torch_threads: int | None = param(1, paper=None, low=1,
-                                      help="CPU threads for torch (None = torch's default); these small networks "
-                                           "gain little from more and lose much when the cores are shared")
+    workers: int | None = workers_param(2, smoke=1, paper=1, units="independent folds and curve points")
+    threads: int | None = threads_param(1, paper=None, unit="fold or curve point",
+                                        why="these small networks gain little from more and lose much when the "
+                                            "cores are shared")
 
     CHAPTER = CHAPTER
 
@@ -245,9 +246,9 @@ class Config(ChapterConfig):
 
 
 def set_threads(cfg: Config) -> None:
-    """Apply ``torch_threads`` (CPU only; a GPU run is not affected)."""
-    if cfg.torch_threads:
-        torch.set_num_threads(int(cfg.torch_threads))
+    """Apply ``threads`` to this process (CPU only; a GPU run is not affected)."""
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -777,25 +778,30 @@ class ProtocolResult:
     seconds: float
 
 
+def _apply(context: tuple[Any], fn: Any, *args: Any) -> Any:
+    return fn(*args) if context[0] is None else fn(context[0], *args)
+
+
 def run_jobs(cfg: Config, jobs: Sequence[tuple[Any, tuple[Any, ...]]], *, desc: str = "",
-             progress: bool = True) -> list[Any]:
-    """Run ``[(function, args), ...]`` in order, or in ``n_jobs`` worker processes (results in order).
+             progress: bool = True, keys: Sequence[str] | None = None, context: Any = None,
+             resume: Path | None = None) -> list[Any]:
+    """Run ``[(function, args), ...]`` through :func:`serlib.parallel.run_units` (results in order).
 
-    Every job seeds itself, so the results do not depend on ``n_jobs``.
+    In ``cfg.workers`` processes with ``cfg.threads`` threads each on a CPU, one after the other
+    on a GPU. Every job seeds itself, so the results depend on neither knob. With a ``context``
+    (sent once to each worker) a job is called ``function(context, *args)``; ``keys`` name the
+    jobs stably (default: their position) for ``resume``, the folder of finished jobs.
     """
-    if cfg.n_jobs <= 1 or len(jobs) <= 1:
-        from tqdm.auto import tqdm
-
-        return [fn(*args) for fn, args in tqdm(jobs, desc=desc, disable=not progress, leave=False)]
-    from joblib import Parallel, delayed
-
-    return list(Parallel(n_jobs=cfg.n_jobs, backend="loky")(delayed(fn)(*args) for fn, args in jobs))
+    dev = get_device(cfg.device)
+    keys = list(keys) if keys is not None else [f"job={i}" for i in range(len(jobs))]
+    units = [Unit(k, (fn, *args)) for k, (fn, args) in zip(keys, jobs)]
+    return run_units(_apply, units, workers=cfg.workers, threads=cfg.threads if dev.type == "cpu" else None,
+                     context=(context,), device=dev, resume_dir=resume, progress=progress, desc=desc or "jobs")
 
 
-def _protocol_job(cfg: Config, inp: Inputs, kind: str, fold: Fold, task: str,
+def _protocol_job(inp: Inputs, cfg: Config, kind: str, fold: Fold, task: str,
                   pre: Pretrained | None) -> tuple[dict[str, Any], pd.DataFrame, list[tuple[int, np.ndarray, np.ndarray]]]:
     """One fold and task of a protocol: the head search (first seed), then one training per seed."""
-    set_threads(cfg)
     hp, trials = search_head(cfg, inp, kind, fold.train, task, cfg.seeds[0], val_rows=fold.val, pre=pre)
     outs = []
     for seed in cfg.seeds:
@@ -833,9 +839,13 @@ def run_protocol(cfg: Config, protocol: str, corpus: Corpus, pre: Pretrained, *,
     rows, dims, searches = [], [], []
     y_all, p_all = [], []
     steps = [(f, t) for f in folds for t in tasks]
-    jobs = [(_protocol_job, (cfg, inp, kind, fold, task, pre if kind == "began_finetune" else None))
+    jobs = [(_protocol_job, (cfg, kind, fold, task, pre if kind == "began_finetune" else None))
             for fold, task in steps]
-    for (fold, task), (hp, trials, outs) in zip(steps, run_jobs(cfg, jobs, desc=protocol, progress=progress)):
+    keys = [f"fold={fold.name}/task={task}" for fold, task in steps]
+    resume = resume_dir(f"pereira2018.run_protocol.{protocol}", cfg, corpus.fingerprint(), folds, kind, tasks,
+                        pre.path, pre.fingerprint, device=get_device(cfg.device))
+    done = run_jobs(cfg, jobs, desc=protocol, progress=progress, keys=keys, context=inp, resume=resume)
+    for (fold, task), (hp, trials, outs) in zip(steps, done):
         if len(trials):
             searches.append(trials.assign(protocol=protocol, fold=fold.name, task=task,
                                           chosen=[t == trials["score"].idxmax() for t in trials.index]))
@@ -993,8 +1003,12 @@ def learning_curve(cfg: Config, corpus: Corpus, pre: Pretrained, *, progress: bo
     steps = [(s, f) for s in cfg.run_seeds for f in cfg.label_fractions]
     subs = {(seed, frac): stratified_fraction(fold.train, y, frac, seed) for seed, frac in steps}
     neural = [m for m in cfg.curve_methods if m in ("began_frozen", "random_frozen", "end_to_end")]
-    jobs = [(_curve_job, (cfg, inp, neural, subs[(seed, frac)], fold.test, seed)) for seed, frac in steps]
-    results = run_jobs(cfg, jobs, desc="learning curve", progress=progress) if neural else [[] for _ in steps]
+    jobs = [(_curve_job, (cfg, neural, subs[(seed, frac)], fold.test, seed)) for seed, frac in steps]
+    keys = [f"seed={seed}/fraction={frac!r}" for seed, frac in steps]
+    resume = resume_dir("pereira2018.learning_curve", cfg, corpus.fingerprint(), fold, neural, pre.path,
+                        pre.fingerprint, device=get_device(cfg.device))
+    results = (run_jobs(cfg, jobs, desc="learning curve", progress=progress, keys=keys, context=inp, resume=resume)
+               if neural else [[] for _ in steps])
     for (seed, frac), outs in zip(steps, results):
         sub = subs[(seed, frac)]
         tag = dict(fraction=frac, seed=seed, n_train=len(sub), fold=fold.name)
@@ -1018,10 +1032,9 @@ def learning_curve(cfg: Config, corpus: Corpus, pre: Pretrained, *, progress: bo
     return out
 
 
-def _curve_job(cfg: Config, inp: Inputs, methods: Sequence[str], sub: np.ndarray, test: np.ndarray,
+def _curve_job(inp: Inputs, cfg: Config, methods: Sequence[str], sub: np.ndarray, test: np.ndarray,
                seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """One (seed, label fraction) point of the learning curve for the neural methods."""
-    set_threads(cfg)
     outs = []
     hp_began = None
     for m in methods:

@@ -36,7 +36,6 @@ speech based emotion recognition. Interspeech 2017.
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -65,9 +64,9 @@ from ..models.gan import (
 )
 from ..papers import beside
 from ..papers.sahu2018 import TABLES
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out
-from ..train import progress as progress_bar
 from .common import svm_yardstick
 
 __all__ = [
@@ -223,8 +222,9 @@ class Config(ChapterConfig):
     svm_gamma: str = param("real", choices=("real", "scale"), paper_value="not stated",
                            help="RBF width: 'real' = 1/(n_features Var) of the real training rows for every SVM "
                                 "of a fold; 'scale' = the same rule on each SVM's own training rows")
-    n_jobs: int | None = param(None, smoke=1, low=1,
-                               help="parallel (fold, seed) jobs; None = the CPU count (max 4) on a CPU, 1 on a GPU")
+    workers: int | None = workers_param(None, smoke=1, units="(fold, seed) units")
+    threads: int | None = threads_param(1, why="small networks and 2x2 linear algebra gain nothing from more "
+                                             "and lose much when the cores are shared")
 
     def validate(self) -> None:
         super().validate()
@@ -649,25 +649,10 @@ def run_fold(fd: FoldData, cfg: Config, seed: int, *, figures: bool = False, dev
     return res
 
 
-def _run_task(fd: FoldData, cfg: Config, seed: int, figures: bool, device: str, threads: int | None,
+def _run_task(fd: FoldData, cfg: Config, seed: int, figures: bool, device: str,
               real_scores: tuple[dict[str, float], np.ndarray] | None) -> FoldResult:
-    """One (fold, seed) with ``threads`` torch and BLAS threads (None: leave them as they are).
-
-    Small networks and 2x2 linear algebra gain nothing from several threads and lose a lot
-    when the cores are shared, so parallel jobs run single-threaded.
-    """
-    if not threads:
-        return run_fold(fd, cfg, seed, figures=figures, device=device, real_scores=real_scores)
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads):
-            return run_fold(fd, cfg, seed, figures=figures, device=device, real_scores=real_scores)
-    finally:
-        torch.set_num_threads(before)
+    """One (fold, seed): a unit of :func:`serlib.parallel.run_units` (which sets its threads)."""
+    return run_fold(fd, cfg, seed, figures=figures, device=device, real_scores=real_scores)
 
 
 @dataclass
@@ -702,39 +687,25 @@ class ProtocolResult:
         return confusion(yt, yp, self.labels, normalise=normalise)
 
 
-def _default_jobs(n_jobs: int | None, device: Any) -> int:
-    if getattr(device, "type", str(device)) != "cpu":
-        return 1
-    if n_jobs:
-        return int(n_jobs)
-    return max(1, min(4, os.cpu_count() or 1))
-
-
 def run_protocol(folds: Sequence[FoldData], cfg: Config, *, progress: bool = True,
                  figure_fold: int = 0) -> ProtocolResult:
     """Run :func:`run_fold` for every fold and every seed in ``cfg.seeds``.
 
-    Jobs run in parallel processes (``cfg.n_jobs``; one torch thread each) on a CPU and one
-    after another on a GPU. Figures' extras are trained on fold ``figure_fold`` of the first
-    seed only.
+    The (fold, seed) units run through :func:`serlib.parallel.run_units`: in ``cfg.workers``
+    processes with ``cfg.threads`` threads each on a CPU, one after another on a GPU; inside
+    ``serbook run`` a killed run resumes from its finished units. Figures' extras are trained
+    on fold ``figure_fold`` of the first seed only.
     """
     device = get_device(cfg.device)
-    n_jobs = _default_jobs(cfg.n_jobs, device)
     # the real-data SVM does not depend on the seed: fit it once per fold
     real = [svm_scores(fd.x_train, fd.y_train, fd.x_test, fd.y_test, C=cfg.svm_C,
                        gamma=kernel_width(fd.x_train, cfg.svm_gamma)) for fd in folds]
-    tasks = [(fd, seed, i == figure_fold and j == 0, real[i])
-             for j, seed in enumerate(cfg.seeds) for i, fd in enumerate(folds)]
     dev = str(device)
-    if n_jobs > 1 and len(tasks) > 1:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(n_jobs, len(tasks)), backend="loky")(
-            delayed(_run_task)(fd, cfg, seed, fig, dev, 1, rs) for fd, seed, fig, rs in tasks)
-    else:
-        threads = 1 if device.type == "cpu" else None
-        results = [_run_task(fd, cfg, seed, fig, dev, threads, rs)
-                   for fd, seed, fig, rs in progress_bar(tasks, "folds x seeds", enabled=progress)]
+    units = [Unit(f"fold={fd.name}/seed={seed}", (fd, cfg, seed, i == figure_fold and j == 0, dev, real[i]))
+             for j, seed in enumerate(cfg.seeds) for i, fd in enumerate(folds)]
+    results = run_units(_run_task, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
+                        device=device, progress=progress, desc="folds x seeds",
+                        resume_dir=resume_dir("sahu2018.run_protocol", cfg, list(folds), figure_fold, device=device))
     return _collect(results, folds[0].labels)
 
 
