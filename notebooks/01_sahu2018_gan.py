@@ -104,16 +104,7 @@ from serlib.splits import cross_corpus as cross_corpus_folds
 
 plots.set_style()
 t_start = time.time()
-cfg = ch.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial, size=size,
-    cross_corpus=cross_corpus, cross_data_root=cross_data_root,
-    device=device, seeds=seeds, code_dim=code_dim, aae_hidden=aae_hidden, aae_disc_hidden=aae_disc_hidden,
-    aae_epochs=aae_epochs, aae_lr=aae_lr, aae_adv_lr=aae_adv_lr, prior_radius=prior_radius, prior_std=prior_std,
-    label_conditioned_prior=label_conditioned_prior, gan_hidden=gan_hidden, gan_epochs=gan_epochs, gan_lr=gan_lr,
-    gan1582_epochs=gan1582_epochs, cgan_d_hidden=cgan_d_hidden, cgan_epochs=cgan_epochs,
-    cgan_baseline_lr=cgan_baseline_lr, cgan_lr_g=cgan_lr_g, cgan_lr_d=cgan_lr_d,
-    g_steps_per_d_step=g_steps_per_d_step, cgan_variants=cgan_variants, batch_size=batch_size,
-    n_synthetic_per_class=n_synthetic_per_class, svm_C=svm_C, svm_gamma=svm_gamma, n_jobs=n_jobs)
+cfg = ch.Config.from_notebook(globals())
 META = {"profile": cfg.profile, **cfg.as_dict()}
 display(Markdown(cfg.summary()))
 

@@ -133,18 +133,7 @@ from serlib.results import save_table
 T0 = time.time()
 plots.set_style()
 pd.set_option("display.max_colwidth", 80)
-cfg = ch.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial, size=size, cross_corpus=cross_corpus,
-    cross_data_root=cross_data_root, device=device, seeds=seeds, max_folds=max_folds, mixup_pairs=mixup_pairs,
-    alpha=alpha, lam_per_sample=lam_per_sample, encoder=encoder, conditioning=conditioning, code_dim=code_dim,
-    g_hidden=g_hidden, d_hidden=d_hidden, e_hidden=e_hidden, prior_radius=prior_radius, prior_std=prior_std,
-    epochs=epochs, lr_g=lr_g, lr_d=lr_d, g_steps_per_d_step=g_steps_per_d_step, batch_size=batch_size,
-    n_synthetic_per_class=n_synthetic_per_class, clf_hidden=clf_hidden, clf_dropout=clf_dropout,
-    clf_epochs=clf_epochs, clf_lr=clf_lr, classifier_alpha=classifier_alpha, classifier_mixup=classifier_mixup,
-    compare_chapter1=compare_chapter1, chapter1=chapter1, ablation=ablation, ablation_pairs=ablation_pairs,
-    ablation_alphas=ablation_alphas, ablation_grid=ablation_grid, ablation_folds=ablation_folds,
-    ablation_seeds=ablation_seeds, ablation_epochs=ablation_epochs, n_jobs=n_jobs,
-    torch_threads=torch_threads)
+cfg = ch.Config.from_notebook(globals())
 META = {"profile": cfg.profile, "config": cfg.as_dict(), "changed": cfg.changed}
 display(Markdown(cfg.summary()))
 

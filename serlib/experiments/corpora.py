@@ -35,6 +35,7 @@ class Config(ChapterConfig):
                           help="leave-one-session-out or leave-one-speaker-out")
 
     CHAPTER = CHAPTER
+    NOT_IN_NOTEBOOK = ("device", "seeds")  # nothing here trains, and the SVM baseline is deterministic
 
 
 def load(cfg: Config) -> tuple[Corpus, Corpus | None]:
