@@ -168,7 +168,8 @@ plt.show()
 # variation; results obtained with it are always labelled as such in this book.
 
 # %%
-scores, cms = corpora.baseline(lab, cfg)
+res = corpora.run(cfg, lab)
+scores, cms = res.scores, res.confusions
 save_table("baseline_folds", scores, corpora.CHAPTER)
 summary = summarise(scores, "method", ["uar", "accuracy"])[["uar", "accuracy", "n"]]
 save_table("baseline_summary", summary, corpora.CHAPTER, protocol=cfg.protocol, feature_set=cfg.feature_set)

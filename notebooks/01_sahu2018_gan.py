@@ -131,7 +131,7 @@ ref
 # read against it.
 
 # %%
-data = ch.load_data(cfg)
+data = ch.load(cfg)
 display(Markdown(f"Training corpus: **{data.corpus!r}**; features {data.features.shape}; "
                  f"{len(data.folds)} folds ({', '.join(f.name for f in data.folds)})."
                  + (f"  \nCross corpus: **{data.cross!r}**" if data.cross is not None else "")))
@@ -201,7 +201,7 @@ yard
 # %%
 folds = ch.fold_features(data.features, data.corpus.y, data.folds, data.labels)
 t0 = time.time()
-cv = ch.run_protocol(folds, cfg)
+cv = ch.run(cfg, data, folds)
 cv_seconds = time.time() - t0
 display(Markdown(f"Trained {len(cfg.seeds)} seed(s) x {len(folds)} folds in {cv_seconds:.0f} s."))
 save_table("scores_cv", cv.scores, ch.CHAPTER, **META)
@@ -393,7 +393,7 @@ plt.show()
 if data.cross is not None:
     cfolds = ch.fold_features(data.features, data.corpus.y, cross_corpus_folds(data.corpus, data.cross),
                               data.labels, target_features=data.cross_features, target_y=data.cross.y)
-    xc = ch.run_protocol(cfolds, cfg)
+    xc = ch.run(cfg, data, cfolds)
     save_table("scores_cross", xc.scores, ch.CHAPTER, **META)
     save_table("loss_histories_cross", xc.histories, ch.CHAPTER, **META)
     t3 = ch.table3(xc)

@@ -214,7 +214,7 @@ ref.loc[["mixup_pairs", "alpha", "lam_per_sample", "encoder", "conditioning", "c
 
 # %%
 t = time.time()
-data = ch.load_data(cfg)
+data = ch.load(cfg)
 folds = ch.within_folds(data, cfg)
 abl_folds = folds[: cfg.ablation_folds] if cfg.ablation else []
 counts = data.corpus.counts("emotion")
@@ -239,7 +239,7 @@ display(yard.rename(columns={"mean": "UAR (%) mean", "std": "std over folds"}))
 
 # %%
 t = time.time()
-cv = ch.run_protocol(folds, cfg, ablation_folds=abl_folds)
+cv = ch.run(cfg, data, folds, ablation_folds=abl_folds)
 cv_seconds = time.time() - t
 save_table("scores_cv", cv.scores, ch.CHAPTER, **META)
 save_table("loss_histories_cv", cv.histories, ch.CHAPTER, **META)
@@ -318,7 +318,7 @@ save_table("real_vs_synthetic", sim, ch.CHAPTER, **META)
 display(sim)
 
 
-def norm_ratio(result: ch.ProtocolResult, model: str) -> float:
+def norm_ratio(result: ch.Results, model: str) -> float:
     h = result.histories
     if h.empty or "val_fake_norm" not in h:
         return float("nan")
@@ -430,7 +430,7 @@ if not xfolds:
     xc = None
 else:
     t = time.time()
-    xc = ch.run_protocol(xfolds, cfg)
+    xc = ch.run(cfg, data, xfolds)
     save_table("scores_cross", xc.scores, ch.CHAPTER, **META)
     save_table("loss_histories_cross", xc.histories, ch.CHAPTER, **META)
     yard_cross = ch1.cross_yardstick(data)

@@ -251,8 +251,8 @@ for protocol in P.PROTOCOLS:
     if pre is None or protocol not in cfg.protocols:
         results[protocol] = None
         continue
-    lab = P.protocol_corpus(cfg, protocol)
-    results[protocol] = P.run_protocol(cfg, protocol, lab, pre) if lab is not None else None
+    lab = P.load(cfg, protocol)
+    results[protocol] = P.run(cfg, lab, protocol, pre) if lab is not None else None
 P.check_protocols_ran(cfg, results)  # no protocol run, or a requested one missing: the chapter stops here
 ran = {k: r for k, r in results.items() if r is not None}
 if ran:

@@ -303,6 +303,24 @@ def test_parameters_reference_lists_every_parameter(stem):
 
 
 @pytest.mark.parametrize("stem", STEMS)
+def test_every_chapter_has_the_same_entry_points(stem):
+    """``Config``, ``load(cfg, ...)``, ``run(cfg, data, ...)`` and a ``Results`` dataclass in each chapter."""
+    import importlib
+    import inspect
+
+    mod = importlib.import_module(overview.chapter(stem).module)
+    for name in ("Config", "Results", "load", "run"):
+        assert name in mod.__all__, f"{mod.__name__} does not export {name}"
+    assert dataclasses.is_dataclass(mod.Results), f"{mod.__name__}.Results is not a dataclass"
+    assert next(iter(inspect.signature(mod.load).parameters)) == "cfg", f"{mod.__name__}.load must take cfg first"
+    assert list(inspect.signature(mod.run).parameters)[:2] in (["cfg", "data"], ["cfg", "corpus"]), (
+        f"{mod.__name__}.run must take (cfg, data/corpus, ...)")
+    assert inspect.signature(mod.run).return_annotation in ("Results", "Results | None"), mod.__name__
+    for old in ("load_data", "run_protocol", "ProtocolResult", "LeowResults"):
+        assert not hasattr(mod, old), f"{mod.__name__}.{old} is the old name"
+
+
+@pytest.mark.parametrize("stem", STEMS)
 def test_parameters_cell_and_config_name_the_same_knobs(stem):
     """Every name of a chapter's parameters cell is a knob of its Config (or a notebook-only name such
     as ``profile``), and every knob a reader can set appears in the cell."""
