@@ -111,13 +111,22 @@ class ChapterConfig:
     def from_notebook(cls, namespace: Mapping[str, Any]) -> Self:
         """The configuration a notebook's ``parameters`` cell asks for: ``cfg = Config.from_notebook(globals())``.
 
-        ``namespace`` is the notebook's (or a script's) namespace after its ``parameters`` cell and
-        any injected parameters. ``profile`` (default ``"book"``) picks the defaults; every knob
-        (:meth:`knobs`) of the Config found in ``namespace`` is passed to :meth:`for_profile`, so ``None`` means the
-        profile's value and everything else is checked and recorded as changed. Other names in
-        ``namespace`` (imports, helpers) are ignored; a field missing from it keeps the profile's
-        value. A field whose name is bound to a module, function or class (an import shadowing a
-        knob) is refused, since its value cannot be a parameter.
+        ``profile`` (default ``"book"``) picks the defaults; every knob (:meth:`knobs`) found in
+        ``namespace`` is passed to :meth:`for_profile`, so ``None`` means the profile's value and
+        anything else is checked and recorded as changed. Other names (imports, helpers) are
+        ignored; a knob missing from ``namespace`` keeps the profile's value.
+
+        Parameters
+        ----------
+        namespace
+            The notebook's (or a script's) namespace after its ``parameters`` cell and the
+            parameters papermill injected after it: ``globals()`` (or ``locals()``).
+
+        Raises
+        ------
+        ParameterError
+            A value is out of range or not one of its choices, the profile is unknown, or a knob's
+            name is bound to a module, function or class (an import shadowing it).
         """
         profile = namespace.get("profile", "book")
         picked: dict[str, Any] = {}
