@@ -184,7 +184,7 @@ ref[["this run", "paper's value", "meaning"]]
 
 # %%
 t0 = time.time()
-data = ahn.load(cfg, show=False)
+data = ahn.load(cfg, progress=False)
 split = ahn.split_of(cfg)
 protocol = "the predefined split" if split == "predefined" else f"leave-one-{split}-out"
 if split == "predefined" and len(data.folds[0].val):
@@ -206,7 +206,7 @@ data.corpus.counts("speaker")
 # chapter reads its tables.
 
 # %%
-res = ahn.run(cfg, data, show=False)
+res = ahn.run(cfg, data, progress=False)
 display(Markdown(f"Finished in {time.time() - t0:.0f} s (data {res.seconds['load']:.0f} s, "
                  f"folds {res.seconds['folds']:.0f} s using {res.seconds['folds_cpu']:.0f} CPU-seconds, "
                  f"yardstick {res.seconds['yardstick']:.0f} s)."))

@@ -316,6 +316,8 @@ def test_every_chapter_has_the_same_entry_points(stem):
     assert list(inspect.signature(mod.run).parameters)[:2] in (["cfg", "data"], ["cfg", "corpus"]), (
         f"{mod.__name__}.run must take (cfg, data/corpus, ...)")
     assert inspect.signature(mod.run).return_annotation in ("Results", "Results | None"), mod.__name__
+    for fn in (mod.load, mod.run):  # a progress switch, where there is one, has one name
+        assert not {"show", "verbose", "progress_bar"} & set(inspect.signature(fn).parameters), fn
     for old in ("load_data", "run_protocol", "ProtocolResult", "LeowResults"):
         assert not hasattr(mod, old), f"{mod.__name__}.{old} is the old name"
 
