@@ -114,10 +114,12 @@ lr = None  # Adam learning rate
 dropout = None  # dropout rate
 select = None  # validation score that picks epochs and grid points: accuracy | uar
 sample_rate = None  # Hz
+n_mfcc = None  # MFCC coefficients kept
 trim_top_db = None  # silence trimming threshold (dB below the peak)
 input_norm = None  # train (standardise with the training speakers' statistics) | none
 n_mels = None  # log mel bands of the 1D CNN GRU's input
 probe = None  # train speaker probes on the frozen encoders (true/false)
+probe_fraction = None  # share of each speaker's utterances that trains the probe
 
 # %%
 import matplotlib.pyplot as plt
@@ -130,13 +132,7 @@ from serlib.papers.leow import gamma_label
 from serlib.results import save_table
 
 plots.set_style()
-cfg = leow.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial,
-    size=size, device=device, seeds=seeds, threads=threads,
-    workers=workers, fold_seed=fold_seed, encoders=encoders, gammas=gammas, compare_gammas=compare_gammas,
-    cnn_layers=cnn_layers, kernel_sizes=kernel_sizes, filters=filters, gru_units=gru_units, fc_units=fc_units,
-    epochs=epochs, batch_size=batch_size, lr=lr, dropout=dropout, select=select, sample_rate=sample_rate,
-    trim_top_db=trim_top_db, input_norm=input_norm, n_mels=n_mels, probe=probe)
+cfg = leow.Config.from_notebook(globals())
 leow.apply_threads(cfg)
 display(Markdown(cfg.summary()))
 

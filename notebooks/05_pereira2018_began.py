@@ -110,20 +110,7 @@ from serlib.papers.pereira2018 import TABLES
 from serlib.results import save_table
 
 plots.set_style()
-cfg = P.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial,
-    device=device, seeds=seeds, corpus_size=corpus_size,
-    pretrain_corpus=pretrain_corpus, pretrain_data_root=pretrain_data_root,
-    pretrain_max_utterances=pretrain_max_utterances, savee_root=savee_root, omg_root=omg_root,
-    emodb_root=emodb_root, retrain_encoder=retrain_encoder, chunk_seconds=chunk_seconds, n_fft=n_fft,
-    hop_length=hop_length, freq_bins=freq_bins, chunk_weighting=chunk_weighting, gamma=gamma, lambda_k=lambda_k,
-    lr=lr, adam_beta1=adam_beta1, batch_size=batch_size, epochs=epochs, latent_size=latent_size, filters=filters,
-    n_scales=n_scales, convs_per_scale=convs_per_scale, pretrain_seed=pretrain_seed, freeze_encoder=freeze_encoder,
-    representation=representation, head_epochs=head_epochs, head_batch_size=head_batch_size,
-    search_trials=search_trials, search_holdout=search_holdout, protocols=protocols, train_fraction=train_fraction,
-    split_seed=split_seed, max_folds=max_folds, yardstick=yardstick, label_fractions=label_fractions,
-    curve_methods=curve_methods, curve_seeds=curve_seeds, curve_epochs=curve_epochs, workers=workers,
-    threads=threads)
+cfg = P.Config.from_notebook(globals())
 P.set_threads(cfg)
 display(Markdown(cfg.summary()))
 
@@ -264,8 +251,8 @@ for protocol in P.PROTOCOLS:
     if pre is None or protocol not in cfg.protocols:
         results[protocol] = None
         continue
-    lab = P.protocol_corpus(cfg, protocol)
-    results[protocol] = P.run_protocol(cfg, protocol, lab, pre) if lab is not None else None
+    lab = P.load(cfg, protocol)
+    results[protocol] = P.run(cfg, lab, protocol, pre) if lab is not None else None
 P.check_protocols_ran(cfg, results)  # no protocol run, or a requested one missing: the chapter stops here
 ran = {k: r for k, r in results.items() if r is not None}
 if ran:

@@ -3,7 +3,6 @@ encoders, the leave-two-speakers-out folds, the padded MFCC input, and the noteb
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
@@ -30,7 +29,6 @@ from tests._pins import check_pins
 
 ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "04_leow_speaker_adversarial.py"
-HAS_FIXTURES = importlib.util.find_spec("serlib.data.fixtures") is not None
 
 
 # small networks train faster, and reproducibly, on one thread
@@ -184,7 +182,6 @@ def test_folds_on_a_table_corpus_emodb_and_ravdess_shapes():
     assert leow.fold_table(rav, folds).shape[0] == 12
 
 
-@pytest.mark.skipif(not HAS_FIXTURES, reason="serlib.data.fixtures is not available yet")
 def test_folds_on_the_emodb_fixture(tmp_path):
     from serlib.data import load_corpus
     from serlib.data.fixtures import make_fixture
@@ -282,7 +279,6 @@ def test_notebook_smoke(tmp_path):
     assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
 
 
-@pytest.mark.skipif(not HAS_FIXTURES, reason="serlib.data.fixtures is not available yet")
 def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path):
     from serlib.data.fixtures import make_fixture
     from serlib.run import NotebookFailed, execute

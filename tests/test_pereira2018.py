@@ -339,14 +339,14 @@ def test_unloadable_pretraining_corpus_is_an_error(tmp_path):
 
 def test_requested_protocols_must_run(tmp_path):
     from serlib.data import CorpusError
-    from serlib.experiments.pereira2018 import Config, check_protocols_ran, protocol_corpus
+    from serlib.experiments.pereira2018 import Config, check_protocols_ran, load
 
     paper = Config.for_profile("paper", protocols=["loso"])
     with pytest.raises(CorpusError, match="emodb_root"):
-        protocol_corpus(paper, "loso")  # named in protocols, but no Emo-DB folder
-    assert protocol_corpus(Config.for_profile("paper"), "loso") is None  # optional: skipped with a log line
+        load(paper, "loso")  # named in protocols, but no Emo-DB folder
+    assert load(Config.for_profile("paper"), "loso") is None  # optional: skipped with a log line
     with pytest.raises(CorpusError, match="cannot be loaded"):
-        protocol_corpus(Config.for_profile("smoke", emodb_root=str(tmp_path / "nothing")), "loso")
+        load(Config.for_profile("smoke", emodb_root=str(tmp_path / "nothing")), "loso")
     with pytest.raises(CorpusError, match="none of the protocols"):
         check_protocols_ran(Config.for_profile("paper"), dict.fromkeys(("speaker_dependent", "predefined", "loso")))
     with pytest.raises(CorpusError, match="loso"):
@@ -373,13 +373,13 @@ def test_chapter_run_with_a_failing_pretraining_corpus_exits_non_zero(tmp_path):
     assert not (out / "05_pereira2018_began.ipynb").exists()
 
 
-def test_protocol_corpus_skips_predefined_on_a_corpus_without_split(tmp_path):
+def test_load_skips_predefined_on_a_corpus_without_split(tmp_path):
     """Emo-DB has no predefined split: that protocol (and the exercise built on it) is skipped, the others run."""
     from serlib.data.fixtures import make_fixture
     from serlib.experiments import pereira2018 as P
 
     root = make_fixture("emodb", tmp_path / "data")
     cfg = P.Config.for_profile("smoke", corpus="emodb", data_root=str(root))
-    assert P.protocol_corpus(cfg, "predefined") is None
-    loso = P.protocol_corpus(cfg, "loso")
+    assert P.load(cfg, "predefined") is None
+    loso = P.load(cfg, "loso")
     assert loso is not None and loso.table["speaker"].nunique() == 10

@@ -65,7 +65,8 @@ from ..papers.ahn import MULTIMODAL_TABLE, TABLES
 from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out, leave_one_speaker_out, predefined
-from ..train import fit_classifier, predict, progress
+from ..train import fit_classifier, predict
+from ..train import progress as progress_bar
 from .common import evaluate_predictions, svm_yardstick
 
 __all__ = [
@@ -344,7 +345,7 @@ def load_text_corpus(cfg: Config) -> Corpus:
     return corpus
 
 
-def load(cfg: Config, *, show: bool = True) -> ChapterData:
+def load(cfg: Config, *, progress: bool = True) -> ChapterData:
     """Corpus (labelled part, with text), encoder inputs, cached text embeddings and the folds of ``cfg``."""
     models = check_local_models(cfg)
     corpus = load_text_corpus(cfg)
@@ -354,12 +355,12 @@ def load(cfg: Config, *, show: bool = True) -> ChapterData:
     if cfg.audio_encoder == "cnn":
         from ..features import frames
 
-        inputs: Any = MelBatches(frames(corpus, "logmel", progress=show), max_frames=cfg.max_frames)
+        inputs: Any = MelBatches(frames(corpus, "logmel", progress=progress), max_frames=cfg.max_frames)
     else:
         from ..audio import load as load_audio
 
         enc = HFAudioEncoder(cfg.audio_encoder, cfg.audio_model_path)  # checks the folder; weights reloaded per fold
-        waves = [load_audio(p, 16000)[0] for p in progress(corpus.table["path"], "audio", enabled=show)]
+        waves = [load_audio(p, 16000)[0] for p in progress_bar(corpus.table["path"], "audio", enabled=progress)]
         inputs = WaveBatches(waves, enc.extractor)
         del enc
     folds = _folds(corpus, cfg)
@@ -624,10 +625,10 @@ class Results:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run(cfg: Config, data: ChapterData | None = None, *, show: bool = True) -> Results:
+def run(cfg: Config, data: ChapterData | None = None, *, progress: bool = True) -> Results:
     """Run every fold and seed of ``cfg`` (see the module docstring), plus the yardstick."""
     t0 = time.time()
-    data = data if data is not None else load(cfg, show=show)
+    data = data if data is not None else load(cfg, progress=progress)
     t_load = time.time() - t0
     parts: dict[str, list[Any]] = {k: [] for k in ("scores", "predictions", "stage1", "gan", "curve", "quality")}
     features: dict[str, Any] = {}
@@ -635,7 +636,7 @@ def run(cfg: Config, data: ChapterData | None = None, *, show: bool = True) -> R
     device = get_device(cfg.device)
     units = [Unit(f"fold={fold.name}/seed={seed}", (fold, cfg, seed, i == 0)) for i, (fold, seed) in enumerate(jobs)]
     results = run_units(_fold_job, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
-                        context=data, device=device, progress=show, desc="folds x seeds",
+                        context=data, device=device, progress=progress, desc="folds x seeds",
                         resume_dir=resume_dir("ahn.run", cfg, data.corpus.fingerprint(), data.folds, data.t,
                                               data.models, device=device))
     for res in results:
@@ -647,7 +648,7 @@ def run(cfg: Config, data: ChapterData | None = None, *, show: bool = True) -> R
     ys = []
     for adaptive in (False, True):
         s, _ = svm_yardstick(data.corpus, data.folds, feature_set="is10", speaker_adaptive=adaptive, C=cfg.svm_C,
-                             progress=show)
+                             progress=progress)
         ys.append(s)
     yard = pd.concat(ys, ignore_index=True)
 

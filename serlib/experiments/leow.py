@@ -65,7 +65,7 @@ __all__ = [
     "table1_text",
     "verdict",
     "Config",
-    "LeowResults",
+    "Results",
     "N_FFT",
     "HOP_LENGTH",
     "beside_paper",
@@ -364,7 +364,7 @@ def _rows_to_run(cfg: Config) -> list[tuple[str, int | None, float | None]]:
 
 
 @dataclass
-class LeowResults:
+class Results:
     """Everything :func:`run` produced.
 
     Attributes
@@ -552,7 +552,7 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
             "history": fit.history, "probe": probe}
 
 
-def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, progress: bool = True) -> LeowResults:
+def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, progress: bool = True) -> Results:
     """Train every row of Tables 1 and 2 on every fold and seed; keep grid points on validation.
 
     For each (encoder, CNN layers, gamma) row, fold and seed, every architecture grid point
@@ -614,7 +614,7 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
                      resume_dir=resume_dir("leow.run", cfg, folds, inputs, y, spk, list(corpus.labels),
                                            device=device))
     probe_rows += [r for o in outs for r in o["probe"]]
-    return LeowResults(
+    return Results(
         scores=pd.DataFrame([o["score"] for o in outs]), grid=pd.DataFrame([r for o in outs for r in o["grid"]]),
         histories=pd.concat([o["history"] for o in outs], ignore_index=True),
         predictions=pd.concat([o["pred"] for o in outs], ignore_index=True), probe=pd.DataFrame(probe_rows),
@@ -657,7 +657,7 @@ def beside_paper(ours: pd.DataFrame, table: str, corpus_name: str) -> pd.DataFra
     return out[lead + [c for c in out.columns if c not in lead]]
 
 
-def table1(res: LeowResults, corpus_name: str = "embedded") -> pd.DataFrame:
+def table1(res: Results, corpus_name: str = "embedded") -> pd.DataFrame:
     """Table 1: accuracy of the 2D CNN biGRU by CNN depth x gamma (and without AL), beside the
     paper's. Rows the run did not train keep only the paper's number."""
     s = res.scores[res.scores["encoder"] == "cnn_bigru"]
@@ -676,7 +676,7 @@ def _selected_on_validation(s: pd.DataFrame, select: str) -> pd.DataFrame:
     return s.loc[idx.to_numpy()]
 
 
-def table2(res: LeowResults, corpus_name: str = "embedded", select: str = "accuracy") -> pd.DataFrame:
+def table2(res: Results, corpus_name: str = "embedded", select: str = "accuracy") -> pd.DataFrame:
     """Table 2: the three encoders with adversarial learning, beside the paper.
 
     Two numbers per encoder: ``selected on validation`` (per fold and seed, the AL setting --
@@ -722,7 +722,7 @@ def yardstick(corpus: Corpus, folds: Sequence[Fold], *,
     return pd.concat(out, ignore_index=True), cms
 
 
-def comparison(res: LeowResults, svm: pd.DataFrame, select: str = "accuracy") -> pd.DataFrame:
+def comparison(res: Results, svm: pd.DataFrame, select: str = "accuracy") -> pd.DataFrame:
     """Every method on the same folds: the yardstick, the 2D CNN biGRU without and with AL
     (depth and gamma chosen on validation), and the comparison encoders; accuracy and UAR (%)."""
     parts = [svm.assign(seed=0)]
@@ -741,7 +741,7 @@ def comparison(res: LeowResults, svm: pd.DataFrame, select: str = "accuracy") ->
         columns=lambda c: c.replace("ours ", ""))
 
 
-def probe_table(res: LeowResults) -> pd.DataFrame:
+def probe_table(res: Results) -> pd.DataFrame:
     """Speaker-probe accuracy (%) by representation and speaker set, with the majority rate."""
     if res.probe.empty:
         return pd.DataFrame()
@@ -789,7 +789,7 @@ def plot_lambda_schedule(gammas: Sequence[float] = (1.25, 2.5, 3.33)) -> plt.Fig
     return fig
 
 
-def plot_training_curves(res: LeowResults, layers: int | None = None) -> plt.Figure:
+def plot_training_curves(res: Results, layers: int | None = None) -> plt.Figure:
     """J_e, J_s, lambda and validation accuracy per epoch (mean over folds and seeds) for the
     2D CNN biGRU rows at ``layers`` CNN blocks (default: the first depth that was run)."""
     h = res.histories[res.histories["encoder"] == "cnn_bigru"]
@@ -821,7 +821,7 @@ def plot_training_curves(res: LeowResults, layers: int | None = None) -> plt.Fig
     return fig
 
 
-def plot_confusions(res: LeowResults, keys: Sequence[str], extra: dict[str, pd.DataFrame] | None = None) -> plt.Figure:
+def plot_confusions(res: Results, keys: Sequence[str], extra: dict[str, pd.DataFrame] | None = None) -> plt.Figure:
     """Row-normalised confusion matrices of the test predictions (all folds and seeds pooled)."""
     from ..plots import confusion_heatmap
 
@@ -837,7 +837,7 @@ def plot_confusions(res: LeowResults, keys: Sequence[str], extra: dict[str, pd.D
     return fig
 
 
-def plot_projection(res: LeowResults, keys: Sequence[str], rows: np.ndarray | None = None) -> plt.Figure:
+def plot_projection(res: Results, keys: Sequence[str], rows: np.ndarray | None = None) -> plt.Figure:
     """PCA of the pooled encoder features (first fold, first seed), coloured by speaker and by
     emotion, one row of panels per run key; ``rows`` defaults to the fold's training speakers."""
     from sklearn.decomposition import PCA
@@ -899,7 +899,7 @@ def paper_gain(layers: int, gamma: float) -> str:
     return ", ".join(parts)
 
 
-def table1_text(res: LeowResults) -> str:
+def table1_text(res: Results) -> str:
     """One line per (depth, gamma): our accuracy with AL against without AL, and the paper's
     difference at that depth."""
     s = res.scores[res.scores["encoder"] == "cnn_bigru"]
@@ -953,7 +953,7 @@ def verdict(comp: pd.DataFrame) -> str:
     return " ".join(out)
 
 
-def probe_verdict(res: LeowResults) -> str:
+def probe_verdict(res: Results) -> str:
     """How the speaker probe's accuracy changes with AL, per depth of the 2D CNN biGRU."""
     p = res.probe[(res.probe["encoder"] == "cnn_bigru")]
     if p.empty:
@@ -984,7 +984,7 @@ def probe_verdict(res: LeowResults) -> str:
     return "\n".join(lines) if lines else "No (without AL, with AL) pair was probed in this run."
 
 
-def summary_text(res: LeowResults, comp: pd.DataFrame, cfg: Config) -> str:
+def summary_text(res: Results, comp: pd.DataFrame, cfg: Config) -> str:
     """A short summary of the run: AL vs without AL, depth, encoders, yardstick, probe."""
     out = []
     s = res.scores

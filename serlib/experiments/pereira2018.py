@@ -27,6 +27,10 @@ helps, against the same encoder with random weights (frozen), the same network t
 end from scratch, and eGeMAPS + RBF-SVM; and the book's yardstick (IS10 + RBF-SVM, plain and
 speaker-adaptive) on the same folds.
 
+Entry points, as in every chapter: :func:`load` reads the labelled corpus of one protocol,
+:func:`run` runs that protocol and returns its :class:`Results`; the BEGAN's own data and
+training come first (:func:`load_pretrain_corpus`, :func:`pretrain`).
+
 References
 ----------
 I. Pereira, D. Santos, A. Maciel, P. Barros. Semi-supervised model for emotion recognition in
@@ -75,9 +79,11 @@ __all__ = [
     "HEAD_GRID",
     "PROTOCOLS",
     "Pretrained",
+    "Results",
     "chunk_spectrograms",
     "curve_summary",
     "learning_curve",
+    "load",
     "check_protocols_ran",
     "load_pretrain_corpus",
     "plot_convergence",
@@ -88,9 +94,8 @@ __all__ = [
     "table1",
     "table2",
     "table3",
-    "protocol_corpus",
     "protocol_requested",
-    "run_protocol",
+    "run",
     "study_corpus",
     "study_fold",
     "stft_magnitude",
@@ -388,7 +393,7 @@ def protocol_requested(cfg: Config, protocol: str) -> bool:
         getattr(cfg, _PROTOCOL_CORPUS[protocol][1]))
 
 
-def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
+def load(cfg: Config, protocol: str) -> Corpus | None:
     """The labelled corpus a protocol runs on, or ``None`` (logged) when it is optional and absent.
 
     A protocol's own root (``savee_root``, ``omg_root``, ``emodb_root``) selects the paper's
@@ -431,7 +436,7 @@ def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
 def check_protocols_ran(cfg: Config, results: Mapping[str, Any]) -> None:
     """Refuse a chapter run in which no protocol, or not every explicitly requested one, ran.
 
-    ``results`` maps each protocol to its :class:`ProtocolResult` or ``None`` (skipped).
+    ``results`` maps each protocol to its :class:`Results` or ``None`` (skipped).
 
     Raises
     ------
@@ -765,8 +770,8 @@ def svr_yardstick(corpus: Corpus, folds: Sequence[Fold], *, feature_set: str = "
 # A protocol
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class ProtocolResult:
-    """Everything one protocol produced: per-fold scores, confusion, chosen heads."""
+class Results:
+    """Everything one protocol produced (what :func:`run` returns): per-fold scores, confusion, chosen heads."""
 
     protocol: str
     corpus: Corpus
@@ -810,8 +815,8 @@ def _protocol_job(inp: Inputs, cfg: Config, kind: str, fold: Fold, task: str,
     return hp, trials, outs
 
 
-def run_protocol(cfg: Config, protocol: str, corpus: Corpus, pre: Pretrained, *,
-                 progress: bool = True) -> ProtocolResult | None:
+def run(cfg: Config, corpus: Corpus, protocol: str, pre: Pretrained, *,
+        progress: bool = True) -> Results | None:
     """Run the paper's model (and the yardsticks) on one protocol; ``None`` if no fold is usable.
 
     The head's hyper-parameters are searched once per fold (with the first seed) on that
@@ -842,7 +847,7 @@ def run_protocol(cfg: Config, protocol: str, corpus: Corpus, pre: Pretrained, *,
     jobs = [(_protocol_job, (cfg, kind, fold, task, pre if kind == "began_finetune" else None))
             for fold, task in steps]
     keys = [f"fold={fold.name}/task={task}" for fold, task in steps]
-    resume = resume_dir(f"pereira2018.run_protocol.{protocol}", cfg, corpus.fingerprint(), folds, kind, tasks,
+    resume = resume_dir(f"pereira2018.run.{protocol}", cfg, corpus.fingerprint(), folds, kind, tasks,
                         pre.path, pre.fingerprint, device=get_device(cfg.device))
     done = run_jobs(cfg, jobs, desc=protocol, progress=progress, keys=keys, context=inp, resume=resume)
     for (fold, task), (hp, trials, outs) in zip(steps, done):
@@ -869,9 +874,8 @@ def run_protocol(cfg: Config, protocol: str, corpus: Corpus, pre: Pretrained, *,
             if "regression" in tasks:
                 dv = svr_yardstick(corpus, folds, speaker_adaptive=adaptive, progress=progress)
                 dim = pd.concat([dim, dv.assign(protocol=protocol, seed=np.nan)], ignore_index=True)
-    return ProtocolResult(protocol, corpus, folds, scores, dim, cms,
-                          pd.concat(searches, ignore_index=True) if searches else pd.DataFrame(),
-                          time.time() - t0)
+    return Results(protocol, corpus, folds, scores, dim, cms,
+                   pd.concat(searches, ignore_index=True) if searches else pd.DataFrame(), time.time() - t0)
 
 
 def per_fold_table(scores: pd.DataFrame, metric: str = "accuracy", scale: float = 100.0) -> pd.DataFrame:
@@ -904,11 +908,11 @@ def method_summary(scores: pd.DataFrame, metrics: Sequence[str], scale: float = 
 # ---------------------------------------------------------------------------------------------
 # The paper's tables, ours beside them
 # ---------------------------------------------------------------------------------------------
-def _fold_group(res: ProtocolResult) -> dict[str, str]:
+def _fold_group(res: Results) -> dict[str, str]:
     return {f.name: (f.test_groups[0] if len(f.test_groups) == 1 else f.name) for f in res.folds}
 
 
-def table1(res: ProtocolResult) -> pd.DataFrame:
+def table1(res: Results) -> pd.DataFrame:
     """Table 1 layout: accuracy (%) per speaker (mean ± std over runs) and the mean over speakers,
     ours (main method and yardsticks) beside the paper's SAVEE numbers (matched by speaker name)."""
     ours = per_fold_table(res.scores, "accuracy").T.rename(index=_fold_group(res))
@@ -927,7 +931,7 @@ def table1(res: ProtocolResult) -> pd.DataFrame:
     return out.fillna("")
 
 
-def table2(res: ProtocolResult) -> pd.DataFrame:
+def table2(res: Results) -> pd.DataFrame:
     """Table 2 layout: F-score (macro-F1) and arousal / valence CCC, mean ± std over runs."""
     cols: dict[str, dict[str, str]] = {}
     cat = method_summary(res.scores, ["macro_f1"], scale=1.0) if len(res.scores) else pd.DataFrame()
@@ -952,7 +956,7 @@ def table2(res: ProtocolResult) -> pd.DataFrame:
     return out.reindex(["F-score", "arousal CCC", "valence CCC"]).fillna("")
 
 
-def table3(res: ProtocolResult) -> pd.DataFrame:
+def table3(res: Results) -> pd.DataFrame:
     """Table 3 layout: leave-one-speaker-out accuracy (%), ours (mean ± std over runs of the mean
     over folds) beside the paper's Emo-DB rows; UAR too for ours."""
     summ = method_summary(res.scores, ["accuracy", "uar"])

@@ -17,11 +17,12 @@ The pipeline, one fold at a time (leave-one-session-out; or all of one corpus ->
 5. RBF-SVMs trained on synthetic / real / real + synthetic data and tested on the held-out
    real data (Table 1, 3), or trained on real data and tested on synthetic data (Table 2).
 
-:func:`run_protocol` runs every (fold, seed) and returns a :class:`ProtocolResult`: tidy
-scores, loss histories, pooled predictions and real-vs-synthetic similarity measures.
+:func:`load` reads the corpora, their functionals and folds; :func:`run` runs every (fold, seed)
+and returns a :class:`Results`: tidy scores, loss histories, pooled predictions and
+real-vs-synthetic similarity measures.
 :func:`table1`, :func:`table2`, :func:`table3` put them beside the paper's numbers.
 
-Reusable pieces (the mixup-GAN chapter builds on them): :func:`load_data`,
+Reusable pieces (the mixup-GAN chapter builds on them): :func:`load`,
 :func:`fold_features`, :class:`FoldData`, :func:`fit_aae`, :func:`fit_cgan`,
 :func:`svm_scores`, :func:`real_vs_synthetic`, :func:`summary_table`.
 
@@ -78,7 +79,7 @@ __all__ = [
     "FoldData",
     "FoldResult",
     "GMMLabeller",
-    "ProtocolResult",
+    "Results",
     "cgan_schedule",
     "cross_yardstick",
     "curve_summary",
@@ -89,7 +90,7 @@ __all__ = [
     "fold_features",
     "kernel_width",
     "ks_statistics",
-    "load_data",
+    "load",
     "make_prior",
     "paired_difference",
     "plot_adversarial_curves",
@@ -97,8 +98,8 @@ __all__ = [
     "plot_confusions",
     "plot_norms",
     "real_vs_synthetic",
+    "run",
     "run_fold",
-    "run_protocol",
     "similarity_table",
     "summary_table",
     "svm_scores",
@@ -270,7 +271,7 @@ def _load(cfg: Config, name: str, root: str | None, variant: str = "main", role:
     return cfg.load_corpus(name, root, role=role).labelled()
 
 
-def load_data(cfg: Config, *, progress: bool = True) -> ChapterData:
+def load(cfg: Config, *, progress: bool = True) -> ChapterData:
     """Load ``cfg.corpus`` (labelled part), its IS10 functionals and leave-one-session-out folds,
     and ``cfg.cross_corpus`` with its functionals when set.
 
@@ -656,8 +657,8 @@ def _run_task(fd: FoldData, cfg: Config, seed: int, figures: bool, device: str,
 
 
 @dataclass
-class ProtocolResult:
-    """All (fold, seed) results of one protocol, as tidy tables."""
+class Results:
+    """All (fold, seed) results of one protocol (what :func:`run` returns), as tidy tables."""
 
     scores: pd.DataFrame
     similarity: pd.DataFrame
@@ -687,15 +688,21 @@ class ProtocolResult:
         return confusion(yt, yp, self.labels, normalise=normalise)
 
 
-def run_protocol(folds: Sequence[FoldData], cfg: Config, *, progress: bool = True,
-                 figure_fold: int = 0) -> ProtocolResult:
+def run(cfg: Config, data: ChapterData, folds: Sequence[FoldData] | None = None, *, progress: bool = True,
+        figure_fold: int = 0) -> Results:
     """Run :func:`run_fold` for every fold and every seed in ``cfg.seeds``.
+
+    ``folds`` are standardised folds (:func:`fold_features`); by default ``data``'s
+    leave-one-session-out folds. Pass the folds of another protocol (e.g. the cross-corpus
+    split built with :func:`serlib.splits.cross_corpus`) to run that one instead.
 
     The (fold, seed) units run through :func:`serlib.parallel.run_units`: in ``cfg.workers``
     processes with ``cfg.threads`` threads each on a CPU, one after another on a GPU; inside
     ``serbook run`` a killed run resumes from its finished units. Figures' extras are trained
     on fold ``figure_fold`` of the first seed only.
     """
+    if folds is None:
+        folds = fold_features(data.features, data.corpus.y, data.folds, data.labels)
     device = get_device(cfg.device)
     # the real-data SVM does not depend on the seed: fit it once per fold
     real = [svm_scores(fd.x_train, fd.y_train, fd.x_test, fd.y_test, C=cfg.svm_C,
@@ -705,11 +712,11 @@ def run_protocol(folds: Sequence[FoldData], cfg: Config, *, progress: bool = Tru
              for j, seed in enumerate(cfg.seeds) for i, fd in enumerate(folds)]
     results = run_units(_run_task, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
                         device=device, progress=progress, desc="folds x seeds",
-                        resume_dir=resume_dir("sahu2018.run_protocol", cfg, list(folds), figure_fold, device=device))
+                        resume_dir=resume_dir("sahu2018.run", cfg, list(folds), figure_fold, device=device))
     return _collect(results, folds[0].labels)
 
 
-def _collect(results: Sequence[FoldResult], labels: tuple[str, ...]) -> ProtocolResult:
+def _collect(results: Sequence[FoldResult], labels: tuple[str, ...]) -> Results:
     scores = pd.DataFrame([s for r in results for s in r.scores])
     sim = pd.DataFrame([s for r in results for s in r.similarity])
     hist = []
@@ -728,7 +735,7 @@ def _collect(results: Sequence[FoldResult], labels: tuple[str, ...]) -> Protocol
     maps = pd.DataFrame([{"fold": r.fold, "seed": r.seed,
                           **{f"component {i}": labels[m] for i, m in enumerate(r.gmm_mapping)}} for r in results])
     secs = pd.DataFrame([{"fold": r.fold, "seed": r.seed, **r.seconds} for r in results])
-    return ProtocolResult(scores, sim, histories, pooled, codes, labels, maps, secs)
+    return Results(scores, sim, histories, pooled, codes, labels, maps, secs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -762,22 +769,22 @@ def _beside(ours: pd.DataFrame, table: str) -> pd.DataFrame:
     return t.rename(columns={"ours": "ours UAR (%) mean ± std", "mean": "ours mean", "std": "ours std"})
 
 
-def table1(result: ProtocolResult) -> pd.DataFrame:
+def table1(result: Results) -> pd.DataFrame:
     """Table 1: synthetic samples in the training set (leave-one-session-out)."""
     return _beside(summary_table(result.scores, _T1_ROWS, chance=1 / len(result.labels)), "table1")
 
 
-def table2(result: ProtocolResult) -> pd.DataFrame:
+def table2(result: Results) -> pd.DataFrame:
     """Table 2: SVMs trained on real data, tested on synthetic samples."""
     return _beside(summary_table(result.scores, _T2_ROWS), "table2")
 
 
-def table3(result: ProtocolResult) -> pd.DataFrame:
+def table3(result: Results) -> pd.DataFrame:
     """Table 3: cross-corpus (train on one corpus + synthetic, test on the other)."""
     return _beside(summary_table(result.scores, _T3_ROWS), "table3")
 
 
-def similarity_table(result: ProtocolResult) -> pd.DataFrame:
+def similarity_table(result: Results) -> pd.DataFrame:
     """Real-vs-synthetic distinguishability per sample, mean ± std over folds and seeds."""
     if result.similarity.empty:
         return pd.DataFrame()
@@ -806,7 +813,7 @@ def paired_difference(scores: pd.DataFrame, a: str, b: str, metric: str = "uar")
             "wins": int((d > 0).sum()), "losses": int((d < 0).sum())}
 
 
-def curve_summary(result: ProtocolResult, last_fraction: float = 0.2) -> pd.DataFrame:
+def curve_summary(result: Results, last_fraction: float = 0.2) -> pd.DataFrame:
     """Where each adversarial model ended: its losses and D outputs averaged over the last
     ``last_fraction`` of epochs, then over folds and seeds; ``norm ratio`` is the generated
     rows' mean norm over the real ones' (1 = the right scale)."""
@@ -890,7 +897,7 @@ def plot_adversarial_curves(history: pd.DataFrame, *, title: str = "", ax: plt.A
     return fig
 
 
-def plot_norms(result: ProtocolResult, models: Sequence[str], *, ax: plt.Axes | None = None) -> plt.Figure:
+def plot_norms(result: Results, models: Sequence[str], *, ax: plt.Axes | None = None) -> plt.Figure:
     """Mean norm of generated rows (per epoch, first fold and seed) against the real rows' norm."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 3.4))
     real_done = False
@@ -934,7 +941,7 @@ def plot_codes(codes: Mapping[str, np.ndarray], labels: Sequence[str], *, prior:
     return fig
 
 
-def plot_confusions(result: ProtocolResult, conditions: Mapping[str, str]) -> plt.Figure:
+def plot_confusions(result: Results, conditions: Mapping[str, str]) -> plt.Figure:
     """Row-normalised confusion matrices pooled over folds and seeds, one panel per condition."""
     from ..plots import confusion_heatmap
 
