@@ -92,6 +92,18 @@ def _offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+def _model_folder(path: Path, knob: str, kind: str) -> Path:
+    """``path`` if it is a Hugging Face model folder (it has a ``config.json``); otherwise a
+    :class:`FileNotFoundError` naming the parameter ``knob`` and what to put there."""
+    if not path.is_dir():
+        raise FileNotFoundError(f"{knob}={str(path)!r} does not exist: put the {kind} model folder (config.json, "
+                                f"preprocessing or tokenizer files, weights) there or pass another {knob}")
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{knob}={str(path)!r} has no config.json: it is not a Hugging Face model folder; "
+                                f"put the {kind} checkpoint there or pass another {knob}")
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # Audio encoders
 # ---------------------------------------------------------------------------------------------
@@ -150,13 +162,7 @@ def resolve_audio_model(kind: str, model_path: str | os.PathLike[str] | None) ->
             "(a folder with config.json, preprocessor_config.json and the weights) on disk and pass "
             "audio_model_path=<that folder>; serlib never downloads weights. audio_encoder='cnn' needs none."
         )
-    path = Path(model_path).expanduser()
-    if not path.is_dir() or not (path / "config.json").exists():
-        raise FileNotFoundError(
-            f"audio_model_path={str(path)!r} is not a Hugging Face model folder (no config.json there): put the "
-            f"{kind} checkpoint there or pass another audio_model_path"
-        )
-    return path
+    return _model_folder(Path(model_path).expanduser(), "audio_model_path", kind)
 
 
 class HFAudioEncoder(nn.Module):
@@ -260,16 +266,7 @@ def resolve_text_model(encoder: str, model_path: str | os.PathLike[str] | None) 
             )
     else:
         path = Path(model_path).expanduser()
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"text_model_path={str(path)!r} does not exist: put the {encoder} model folder (config.json, "
-            "tokenizer files, weights) there or pass another text_model_path"
-        )
-    if not (path / "config.json").exists():
-        raise FileNotFoundError(
-            f"text_model_path={str(path)!r} has no config.json: it is not a Hugging Face model folder"
-        )
-    return path
+    return _model_folder(path, "text_model_path", encoder)
 
 
 def _model_identity(encoder: str, path: Path) -> dict[str, Any]:
