@@ -687,7 +687,7 @@ def probe_table(res: LeowResults) -> pd.DataFrame:
 def plot_padded_inputs(corpus: Corpus, mfcc: np.ndarray) -> plt.Figure:
     """The padded MFCC matrices of the shortest and the longest utterance (each coefficient
     standardised over the corpus for display, so that padding and speech are both visible)."""
-    z = (mfcc - mfcc.mean(axis=(0, 2), keepdims=True)) / (mfcc.std(axis=(0, 2), keepdims=True) + 1e-8)
+    z = Standardiser.fit(mfcc, floor=0.0, offset=1e-8)(mfcc)
     dur = corpus.table["duration"].to_numpy()
     fig, axes = plt.subplots(1, 2, figsize=(11, 2.8), sharey=True)
     for ax, i, what in zip(axes, (int(np.argmin(dur)), int(np.argmax(dur))), ("shortest", "longest")):
