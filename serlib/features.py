@@ -1,6 +1,6 @@
 """Acoustic features, computed once and cached on disk.
 
-Two families:
+Two families of per-utterance features:
 
 * **functionals** — one fixed-length vector per utterance from openSMILE:
   ``is10`` (IS10_paraling_compat, 1582-d, the stand-in for emobase2010 used by Sahu et al.
@@ -34,8 +34,8 @@ Caching
 -------
 The key is the corpus fingerprint (utterance ids, labels and each audio file's size and
 mtime) + the feature configuration + :data:`FEATURE_VERSION` (:data:`SPECTRO_VERSION` for the
-chunk spectrograms). Writes are atomic; a corrupt
-entry is detected by its checksum and rebuilt (see :mod:`serlib.cache`).
+chunk spectrograms). Writes are atomic; a corrupt entry is detected by its checksum and rebuilt
+(see :mod:`serlib.cache`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from .audio import chunk as chunk_audio
 from .audio import load as load_audio
 from .audio import pad_to, trim_silence
 from .cache import cache_key, cached
-from .config import check_choice, check_positive, get_logger
+from .config import ParameterError, check_choice, check_positive, get_logger
 from .data.corpus import Corpus
 
 __all__ = [
@@ -441,6 +441,9 @@ def chunk_spectrograms(corpus: Corpus, *, chunk_seconds: float = 1.0, n_fft: int
     for name, value in (("chunk_seconds", chunk_seconds), ("n_fft", n_fft), ("hop_length", hop_length),
                         ("freq_bins", freq_bins)):
         check_positive(name, value)
+    if freq_bins > n_fft // 2:
+        raise ParameterError(f"freq_bins={freq_bins} exceeds the {n_fft // 2} non-Nyquist bins of n_fft={n_fft}: "
+                             "give fewer freq_bins or a larger n_fft")
     size = round(chunk_seconds * sample_rate)
     key = cache_key(fp=corpus.fingerprint(), size=size, n_fft=n_fft, hop=hop_length, bins=freq_bins,
                     sr=sample_rate, v=SPECTRO_VERSION)

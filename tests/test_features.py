@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 
 from serlib import features
+from serlib.config import ParameterError
 from serlib.data import load_corpus
 from serlib.data.corpus import Corpus
 from serlib.experiments.common import svm_yardstick
@@ -235,6 +236,10 @@ def test_chunk_spectrograms_weights_shapes_and_cache(tmp_path, tmp_cache, monkey
     np.testing.assert_array_equal(again.data, cs.data)
     with pytest.raises(CacheMiss):
         chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=128, progress=False)
+    with pytest.raises(ParameterError, match="freq_bins=1024 exceeds"):
+        chunk_spectrograms(corpus, freq_bins=1024, progress=False)
+    with pytest.raises(ParameterError, match="chunk_seconds"):
+        chunk_spectrograms(corpus, chunk_seconds=0.0, progress=False)
 
 
 def test_stft_magnitude_frames_and_peak():
