@@ -126,7 +126,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from serlib import plots
+from serlib import features, plots
 from serlib.experiments import leow
 from serlib.papers.leow import gamma_label
 from serlib.results import save_table
@@ -182,7 +182,8 @@ fold_info
 # matrices of the shortest and the longest utterance after padding.
 
 # %%
-mfcc = leow.padded_mfcc(corpus_, n_mfcc=cfg.n_mfcc, sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db)
+mfcc = features.padded_mfcc(corpus_, n_mfcc=cfg.n_mfcc, n_fft=leow.N_FFT, hop_length=leow.HOP_LENGTH,
+                             sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db)
 
 # %% mystnb={"figure": {"caption": "Standardised MFCC matrices (coefficient against frame) of the shortest (left) and the longest (right) utterance of the corpus after trimming and zero-padding to the longest one.", "name": "fig-leow-padded-inputs"}}
 fig = leow.plot_padded_inputs(corpus_, mfcc)
@@ -238,7 +239,7 @@ display(Markdown(leow.table1_text(res)))
 # with the best *mean test* accuracy, which is how the paper's Table 2 repeats the best cells of
 # its Table 1 (optimistic, shown for comparison only). The comparison encoders' inputs: the TDNN
 # reads the same MFCCs; the 1D CNN GRU reads 40 log mel filterbanks plus log energy and log F0
-# (YIN), computed here as described in `serlib.experiments.leow.lmfb_energy_pitch`.
+# (YIN), computed here as described in `serlib.features.lmfb_energy_pitch`.
 
 # %%
 t2 = leow.table2(res, cfg.corpus, cfg.select)

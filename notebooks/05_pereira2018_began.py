@@ -104,7 +104,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import plots
+from serlib import features, plots
 from serlib.experiments import pereira2018 as P
 from serlib.papers.pereira2018 import TABLES
 from serlib.results import save_table
@@ -219,8 +219,8 @@ if pre is not None:
 
 # %% mystnb={"figure": {"caption": "Spectrograms of 1-s chunks (frequency bin upwards, frame rightwards, z-normalised log magnitude): real chunks of the pretraining speech (top), their reconstructions D(x) by the discriminator-autoencoder (middle) and chunks generated from noise G(z) (bottom).", "name": "fig-pereira-chunks"}}
 if pre is not None:
-    chunks = P.chunk_spectrograms(pre_corpus, chunk_seconds=cfg.chunk_seconds, n_fft=cfg.n_fft,
-                                  hop_length=cfg.hop_length, freq_bins=cfg.freq_bins)
+    chunks = features.chunk_spectrograms(pre_corpus, chunk_seconds=cfg.chunk_seconds, n_fft=cfg.n_fft,
+                                         hop_length=cfg.hop_length, freq_bins=cfg.freq_bins)
     full = np.flatnonzero(chunks.weight >= 0.99)
     pick = full[np.linspace(0, len(full) - 1, min(4, len(full))).astype(int)] if len(full) else np.arange(
         min(4, len(chunks)))

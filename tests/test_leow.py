@@ -1,5 +1,5 @@
 """Leow et al. (chapter 4): gradient reversal, the lambda schedule, statistics pooling, the
-encoders, the leave-two-speakers-out folds, the padded MFCC input, and the notebook end to end."""
+encoders, the leave-two-speakers-out folds, and the notebook end to end."""
 
 from __future__ import annotations
 
@@ -220,21 +220,6 @@ def test_paper_tables_copied_from_the_paper():
     assert TABLES["table1_emodb"].values[table1_row(4, None)] == 59.6
     assert TABLES["table2_ravdess"].values["1D CNN GRU (LogMFB, energy, pitch)"] == 30.5
     assert len(TABLES["table1_emodb"].values) == 16
-
-
-def test_padded_mfcc_on_the_tiny_corpus():
-    from serlib.data import load_corpus
-
-    c = load_corpus("embedded", size="tiny", progress=False)
-    m = leow.padded_mfcc(c, progress=False)
-    assert m.shape[:2] == (len(c), 20) and m.dtype == np.float32 and np.isfinite(m).all()
-    # the shortest recording is mostly zero padding: its last frames are identical (silence)
-    short = m[int(np.argmin(c.table["duration"]))]
-    assert np.allclose(short[:, -1], short[:, -3])
-    longest = m[int(np.argmax(c.table["duration"]))]
-    assert not np.allclose(longest[:, -1], longest[:, -3])
-    again = leow.padded_mfcc(c, progress=False)  # from the cache
-    np.testing.assert_array_equal(m, again)
 
 
 def test_run_in_worker_processes_matches_one_process():

@@ -168,36 +168,6 @@ def _write_corpus(tmp_path, durations, sr=16000, seed=0):
     return Corpus("toy", pd.DataFrame(rows), ())
 
 
-def test_chunk_spectrograms_weights_and_shapes(tmp_path, tmp_cache):
-    from serlib.experiments.pereira2018 import chunk_spectrograms
-
-    durations = [0.4, 1.0, 2.3]
-    corpus = _write_corpus(tmp_path, durations)
-    cs = chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=64, progress=False)
-    assert cs.data.shape == (1 + 1 + 3, 64, 32)
-    np.testing.assert_array_equal(cs.rows, [0, 1, 2, 2, 2])
-    # the weights are the share of real audio: they add up to each utterance's duration in chunks
-    for i, d in enumerate(durations):
-        assert cs.weight[cs.rows == i].sum() == pytest.approx(d, abs=1e-4)
-    np.testing.assert_allclose(cs.weight, [0.4, 1.0, 1.0, 1.0, 0.3], atol=1e-4)
-    again = chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=64, progress=False)  # from the cache
-    np.testing.assert_array_equal(again.data, cs.data)
-
-
-def test_stft_magnitude_frames_and_peak():
-    from serlib.experiments.pereira2018 import stft_magnitude
-
-    sr, k = 16000, 40  # bin 40 of a 1024-point FFT is 625 Hz
-    x = np.sin(2 * np.pi * k * sr / 1024 * np.arange(sr) / sr)[None, :]
-    mag = stft_magnitude(x, 1024, 512)
-    assert mag.shape == (1, 513, 32)  # 1 + 16000 // 512 centred frames
-    assert np.all(mag[0, :, 2:-2].argmax(axis=0) == k)
-    # one frame by hand: frame 5 starts at 5 * 512 - 512 in the unpadded signal
-    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(1024) / 1024)
-    seg = x[0, 5 * 512 - 512: 5 * 512 + 512]
-    np.testing.assert_allclose(mag[0, :, 5], np.abs(np.fft.rfft(seg * w)), atol=1e-8)
-
-
 def test_aggregate_by_utterance_hand_computed():
     out = np.array([[0.0, 2.0], [2.0, 0.0], [1.0, 1.0], [4.0, 8.0]])
     ids, pooled = aggregate_by_utterance(out, np.array([7, 7, 3, 7]), np.array([1.0, 1.0, 1.0, 0.5]))

@@ -39,27 +39,31 @@ from torch import nn
 
 from ..config import ParameterError, get_device, get_logger, seed_everything
 from ..data import Corpus, load_corpus
+from ..features import MelBatches, frames
 from ..metrics import uar
-from ..models.infogan import (
+from ..models.encoders import (
     AUDIO_ENCODERS,
-    AlignedSER,
+    TEXT_ENCODERS,
     HFAudioEncoder,
-    InfoGAN,
     LogMelCNN,
-    MelBatches,
     WaveBatches,
+    resolve_audio_model,
+    resolve_text_model,
+    text_embeddings,
+)
+from ..models.infogan import (
+    AlignedSER,
+    InfoGAN,
     embed,
     generate_balanced,
     generate_like,
     multimodal_combinations,
     predicted_text,
     quiet_training,
-    resolve_audio_model,
     stage3_ser,
     train_baseline,
     train_infogan,
 )
-from ..models.text import TEXT_ENCODERS, resolve_text_model, text_embeddings
 from ..papers import beside
 from ..papers.ahn import MULTIMODAL_TABLE, TABLES
 from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
@@ -353,8 +357,6 @@ def load(cfg: Config, *, progress: bool = True) -> ChapterData:
     t = text_embeddings(corpus.table["transcript"].fillna("").tolist(), cfg.text_encoder, cfg.text_model_path,
                         device=dev)
     if cfg.audio_encoder == "cnn":
-        from ..features import frames
-
         inputs: Any = MelBatches(frames(corpus, "logmel", progress=progress), max_frames=cfg.max_frames)
     else:
         from ..audio import load as load_audio

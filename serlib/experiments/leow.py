@@ -4,9 +4,11 @@ The experiment functions the notebook calls:
 
 * :func:`load` -- the labelled corpus of a configuration; :func:`make_folds` -- the
   gender-balanced leave-two-speakers-out folds with a validation pair;
-* :func:`padded_mfcc` -- the paper's input: silence trimmed, every recording zero-padded to
-  the longest of the corpus, 20 MFCCs (frame 2048, hop 512, Hann); :func:`lmfb_energy_pitch`
-  -- the 1D CNN GRU encoder's input (log mel filterbanks + log energy + log F0);
+* the inputs come from :mod:`serlib.features`: :func:`~serlib.features.padded_mfcc` (the
+  paper's: silence trimmed, every recording zero-padded to the longest of the corpus, 20 MFCCs,
+  frame :data:`N_FFT`, hop :data:`HOP_LENGTH`, Hann) and
+  :func:`~serlib.features.lmfb_energy_pitch` (the 1D CNN GRU encoder's: log mel filterbanks +
+  log energy + log F0, frame :data:`LMFB_N_FFT`, hop :data:`LMFB_HOP`);
 * :func:`run` -- every (encoder, CNN depth, gamma) row of Tables 1 and 2 on every fold and
   seed, each grid point trained with its epoch chosen on the validation pair, the grid point
   chosen on the validation pair too; plus the speaker probes of the frozen encoders;
@@ -38,20 +40,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..audio import load as load_audio
-from ..audio import pad_to, trim_silence
-from ..cache import cache_key, cached
 from ..config import ParameterError, get_device, get_logger, seed_everything
 from ..data import Corpus, load_corpus
-from ..features import FEATURE_VERSION, frames
+from ..features import Standardiser, lmfb_energy_pitch, padded_mfcc
 from ..metrics import classification_scores, confusion, summarise
-from ..models.sier import ENCODERS, SIERNet, build_encoder, embed, fit_sier, lambda_schedule, predict_emotions
+from ..models.sier import (
+    ENCODERS,
+    PassGradient,
+    SIERNet,
+    build_encoder,
+    embed,
+    fit_sier,
+    lambda_schedule,
+    predict_emotions,
+)
 from ..papers import PaperTable, beside
 from ..papers.leow import TABLE2_ROWS, TABLES, gamma_label, table1_row
 from ..parallel import Unit, default_workers, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_two_speakers_out
-from ..train import progress as progress_bar
 from .common import svm_yardstick
 
 __all__ = [
@@ -73,10 +80,8 @@ __all__ = [
     "fit_one",
     "fold_table",
     "grid_points",
-    "lmfb_energy_pitch",
     "load",
     "make_folds",
-    "padded_mfcc",
     "plot_confusions",
     "plot_lambda_schedule",
     "plot_padded_inputs",
@@ -97,7 +102,9 @@ N_FFT = 2048
 HOP_LENGTH = 512
 """MFCC hop (samples), as the paper."""
 LMFB_N_FFT = 1024
+"""Frame of the 1D CNN GRU's log mel filterbank + energy + pitch input (samples)."""
 LMFB_HOP = 256
+"""Hop of that input (samples)."""
 
 log = get_logger("experiments.leow")
 
@@ -236,111 +243,6 @@ def fold_table(corpus: Corpus, folds: Sequence[Fold]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("fold")
 
 
-def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, sample_rate: int = 16000, top_db: float = 30.0,
-                progress: bool = True, overwrite: bool = False) -> np.ndarray:
-    """The paper's input: MFCCs of silence-trimmed recordings zero-padded to the longest one.
-
-    Each recording is trimmed (leading and trailing stretches quieter than ``top_db`` below
-    its peak), zero samples are appended up to the longest trimmed recording in the corpus,
-    and 20 MFCCs are taken with a 2048-sample Hann window and a 512-sample hop (librosa).
-
-    Returns
-    -------
-    ``(n_utterances, n_mfcc, n_frames)`` float32, rows in corpus order; cached on disk.
-
-    Notes
-    -----
-    The padding happens on the waveform, as in the paper, so this does its own extraction
-    rather than padding :func:`serlib.features.frames` matrices (whose zero-signal frames
-    would otherwise have to be imitated).
-
-    References
-    ----------
-    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Sec. 4.1.
-    """
-    key = cache_key(fp=corpus.fingerprint(), n_mfcc=n_mfcc, sr=sample_rate, top_db=top_db, n_fft=N_FFT,
-                    hop=HOP_LENGTH, v=FEATURE_VERSION, kind="leow-padded-mfcc")
-
-    def build() -> np.ndarray:
-        import librosa
-
-        sigs = []
-        for path in progress_bar(corpus.table["path"].tolist(), "trim", enabled=progress):
-            x, _ = load_audio(path, sample_rate)
-            sigs.append(trim_silence(x, top_db))
-        longest = max(len(s) for s in sigs)
-        out = []
-        for s in progress_bar(sigs, "mfcc", enabled=progress):
-            out.append(librosa.feature.mfcc(y=pad_to(s, longest), sr=sample_rate, n_mfcc=n_mfcc, n_fft=N_FFT,
-                                            hop_length=HOP_LENGTH, window="hann"))
-        return np.stack(out).astype(np.float32)
-
-    return cached("leow", f"mfcc-{key}", build, overwrite=overwrite)
-
-
-def _energy_pitch(corpus: Corpus, sample_rate: int, top_db: float, progress: bool) -> list[np.ndarray]:
-    """Log RMS energy and log F0 (YIN, 60-400 Hz) on the log-mel frame grid, per utterance."""
-    key = cache_key(fp=corpus.fingerprint(), sr=sample_rate, top_db=top_db, n_fft=LMFB_N_FFT, hop=LMFB_HOP,
-                    v=FEATURE_VERSION, kind="leow-energy-pitch")
-
-    def build() -> list[np.ndarray]:
-        import librosa
-
-        out = []
-        for path in progress_bar(corpus.table["path"].tolist(), "energy+pitch", enabled=progress):
-            x, _ = load_audio(path, sample_rate)
-            x = trim_silence(x, top_db)
-            rms = librosa.feature.rms(y=x, frame_length=LMFB_N_FFT, hop_length=LMFB_HOP)[0]
-            f0 = librosa.yin(x, fmin=60.0, fmax=400.0, sr=sample_rate, frame_length=LMFB_N_FFT,
-                             hop_length=LMFB_HOP)
-            n = min(len(rms), len(f0))
-            out.append(np.stack([np.log(rms[:n] + 1e-6), np.log(f0[:n])]).astype(np.float32))
-        return out
-
-    return cached("leow", f"energy-pitch-{key}", build)
-
-
-def lmfb_energy_pitch(corpus: Corpus, *, n_mels: int = 40, sample_rate: int = 16000, top_db: float = 30.0,
-                      progress: bool = True) -> np.ndarray:
-    """The 1D CNN GRU encoder's input (after Li et al.): log mel filterbanks + energy + pitch.
-
-    ``n_mels`` log mel filterbank energies from :func:`serlib.features.frames` (``logmel``,
-    frame 1024, hop 256, silence trimmed like the MFCCs), log RMS energy and log F0 (YIN) on
-    the same frames, padded to the longest utterance; padded frames repeat each row's lowest
-    value in that utterance (the log-mel floor a zero signal would give, the lowest energy and
-    pitch).
-
-    Returns
-    -------
-    ``(n_utterances, n_mels + 2, n_frames)`` float32.
-
-    References
-    ----------
-    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Table 2.
-    H. Li et al., ICASSP 2020.
-    """
-    mels = frames(corpus, "logmel", sample_rate=sample_rate, progress=progress, n_mels=n_mels,
-                  n_fft=LMFB_N_FFT, hop_length=LMFB_HOP, trim=True, top_db=top_db)
-    ep = _energy_pitch(corpus, sample_rate, top_db, progress)
-    mats = []
-    for m, e in zip(mels, ep):
-        n = min(m.shape[1], e.shape[1])
-        mats.append(np.concatenate([m[:, :n], e[:, :n]], axis=0))
-    longest = max(m.shape[1] for m in mats)
-    out = np.empty((len(mats), mats[0].shape[0], longest), dtype=np.float32)
-    for i, m in enumerate(mats):
-        out[i] = m.min(axis=1, keepdims=True)
-        out[i, :, : m.shape[1]] = m
-    return out
-
-
-def _standardise(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Standardise each feature (row of every matrix) with the statistics of ``rows``."""
-    mu = x[rows].mean(axis=(0, 2), keepdims=True)
-    sd = x[rows].std(axis=(0, 2), keepdims=True)
-    return ((x - mu) / np.where(sd < 1e-8, 1.0, sd)).astype(np.float32)
-
-
 # ---------------------------------------------------------------------------------------------
 # Running the grid
 # ---------------------------------------------------------------------------------------------
@@ -434,7 +336,7 @@ def speaker_probe(z: np.ndarray, speakers: np.ndarray, rows: np.ndarray, *, frac
 
 def _fold_inputs(inputs: dict[str, np.ndarray], kind: str, fold: Fold, norm: str) -> np.ndarray:
     x = inputs[kind]
-    return _standardise(x, fold.train) if norm == "train" else x
+    return Standardiser.fit(x[fold.train])(x) if norm == "train" else x
 
 
 def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, float | None],
@@ -492,20 +394,6 @@ def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: t
     return out
 
 
-def _pass_gradient_layer() -> Any:
-    """A stand-in for the gradient-reversal layer that is the identity both ways (its ``lam``,
-    set by :class:`~serlib.models.sier.SIERNet` at every step, is ignored)."""
-    from torch import nn
-
-    class PassGradient(nn.Module):
-        lam = 0.0
-
-        def forward(self, x: Any) -> Any:
-            return x
-
-    return PassGradient()
-
-
 def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers: int = 1,
             gamma: float | None = 2.5, reversal: bool = True, seed: int = 0) -> dict[str, Any]:
     """Train one 2D CNN biGRU on ``fold`` and probe its frozen encoder (a quick study of one change).
@@ -527,7 +415,7 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
         raise ParameterError("fit_one(reversal=False) needs the speaker branch: give a gamma (with no reversal it sets "
                              "no weight, the speaker loss reaches the encoder unreversed)")
     device = get_device(cfg.device)
-    x = _standardise(mfcc, fold.train) if cfg.input_norm == "train" else mfcc
+    x = Standardiser.fit(mfcc[fold.train])(mfcc) if cfg.input_norm == "train" else mfcc
     y, spk = corpus.y, corpus.speakers
     train_spk = sorted(set(spk[fold.train]))
     s_index = {s: i for i, s in enumerate(train_spk)}
@@ -539,7 +427,7 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
     net = SIERNet(enc, len(corpus.labels), len(train_spk) if gamma is not None else None, fc_units=gp["fc_units"],
                   dropout=cfg.dropout)
     if not reversal:
-        net.grl = _pass_gradient_layer()
+        net.grl = PassGradient()
     fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
                    y[fold.val], epochs=cfg.epochs, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
                    device=device, seed=seed, select=cfg.select)
@@ -580,11 +468,11 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
     needs = {("lmfb" if e == "cnn1d_gru" else "mfcc") for e in cfg.encoders}
     inputs: dict[str, np.ndarray] = {}
     if "mfcc" in needs:
-        inputs["mfcc"] = padded_mfcc(corpus, n_mfcc=cfg.n_mfcc, sample_rate=cfg.sample_rate,
-                                     top_db=cfg.trim_top_db, progress=progress)
+        inputs["mfcc"] = padded_mfcc(corpus, n_mfcc=cfg.n_mfcc, n_fft=N_FFT, hop_length=HOP_LENGTH,
+                                     sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db, progress=progress)
     if "lmfb" in needs:
-        inputs["lmfb"] = lmfb_energy_pitch(corpus, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate,
-                                           top_db=cfg.trim_top_db, progress=progress)
+        inputs["lmfb"] = lmfb_energy_pitch(corpus, n_mels=cfg.n_mels, n_fft=LMFB_N_FFT, hop_length=LMFB_HOP,
+                                           sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db, progress=progress)
     jobs = _rows_to_run(cfg)
     units = [(fi, seed, job) for fi in range(len(folds)) for seed in cfg.seeds for job in jobs]
     total = sum(len(grid_points(cfg, job[0])) for _, _, job in units)
@@ -761,7 +649,7 @@ def probe_table(res: Results) -> pd.DataFrame:
 def plot_padded_inputs(corpus: Corpus, mfcc: np.ndarray) -> plt.Figure:
     """The padded MFCC matrices of the shortest and the longest utterance (each coefficient
     standardised over the corpus for display, so that padding and speech are both visible)."""
-    z = (mfcc - mfcc.mean(axis=(0, 2), keepdims=True)) / (mfcc.std(axis=(0, 2), keepdims=True) + 1e-8)
+    z = Standardiser.fit(mfcc, floor=0.0, offset=1e-8)(mfcc)
     dur = corpus.table["duration"].to_numpy()
     fig, axes = plt.subplots(1, 2, figsize=(11, 2.8), sharey=True)
     for ax, i, what in zip(axes, (int(np.argmin(dur)), int(np.argmax(dur))), ("shortest", "longest")):

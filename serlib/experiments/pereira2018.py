@@ -10,7 +10,8 @@ The pipeline, as the paper describes it:
    chunks only** (stored with the pretrained encoder and applied unchanged to every emotion
    corpus). The final partial chunk of an utterance is zero-padded to a full second, so every
    sample lands in exactly one chunk; with ``chunk_weighting="duration"`` it counts in the
-   utterance's decision in proportion to the audio it holds.
+   utterance's decision in proportion to the audio it holds. (Chunks and spectrograms:
+   :func:`serlib.features.chunk_spectrograms`; the normaliser: :class:`serlib.features.Standardiser`.)
 2. **Unsupervised module** (Sec. 2.1, 2.3): a BEGAN trained once on unlabelled speech
    (LibriSpeech in the paper; the embedded corpus's unlabelled pool by default); its
    discriminator's encoder is saved and reused by every experiment.
@@ -54,12 +55,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..audio import chunk as chunk_audio
-from ..audio import load as load_audio
-from ..cache import cache_key, cached
+from ..cache import cache_key
 from ..config import ParameterError, cache_dir, get_device, get_logger, seed_everything
 from ..data import Corpus, CorpusError, load_corpus
-from ..features import functionals, speaker_normalise
+from ..features import ChunkSet, Standardiser, chunk_spectrograms, functionals, speaker_normalise
 from ..metrics import ccc, classification_scores, confusion, uar
 from ..models.began import (BEGAN, BeganEncoder, ConvHead, SupervisedBEGAN, aggregate_by_utterance,
                             check_input_shape, encode, fit_supervised, predict_outputs, train_began)
@@ -74,13 +73,11 @@ from .common import svm_yardstick
 __all__ = [
     "CHAPTER",
     "CURVE_METHODS",
-    "ChunkSet",
     "Config",
     "HEAD_GRID",
     "PROTOCOLS",
     "Pretrained",
     "Results",
-    "chunk_spectrograms",
     "curve_summary",
     "learning_curve",
     "load",
@@ -98,15 +95,12 @@ __all__ = [
     "run",
     "study_corpus",
     "study_fold",
-    "stft_magnitude",
     "stratified_fraction",
 ]
 
 CHAPTER = "05_pereira2018_began"
 PROTOCOLS: tuple[str, ...] = ("speaker_dependent", "predefined", "loso")
 CURVE_METHODS: tuple[str, ...] = ("began_frozen", "random_frozen", "end_to_end", "egemaps_svm", "is10_svm")
-SPECTRO_VERSION = 2
-"""Bump when the chunk spectrogram extraction changes values."""
 MODEL_VERSION = 2
 """Bump when the BEGAN code changes what a cached encoder would be."""
 
@@ -257,107 +251,6 @@ def set_threads(cfg: Config) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Pre-processing: 1-s chunks -> log STFT spectrograms
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class ChunkSet:
-    """Spectrogram chunks of a corpus.
-
-    ``data`` is ``(n_chunks, freq_bins, frames)`` (``log(1 + |X|)``, float16 in the cache);
-    ``rows`` the corpus row of each chunk; ``weight`` the share of real (not padded) audio in it.
-    """
-
-    data: np.ndarray
-    rows: np.ndarray
-    weight: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def mask(self, rows: np.ndarray) -> np.ndarray:
-        """Boolean mask of the chunks whose utterance is in ``rows``."""
-        return np.isin(self.rows, np.asarray(rows))
-
-
-def stft_magnitude(chunks: np.ndarray, n_fft: int = 1024, hop_length: int = 512) -> np.ndarray:
-    """|STFT| of each row of ``chunks``: periodic Hann window, centred frames (``n_fft // 2`` zeros
-    padded at both ends), shape ``(n, n_fft // 2 + 1, 1 + samples // hop_length)``.
-
-    The same numbers as ``librosa.stft(..., window="hann", center=True, pad_mode="constant")``,
-    in plain NumPy: librosa's first call compiles numba code, which can take minutes in a fresh
-    notebook kernel on a busy machine.
-    """
-    x = np.asarray(chunks, dtype=np.float64)
-    pad = n_fft // 2
-    x = np.pad(x, ((0, 0), (pad, pad)))
-    n_frames = 1 + (x.shape[1] - n_fft) // hop_length
-    idx = np.arange(n_fft)[None, :] + hop_length * np.arange(n_frames)[:, None]
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
-    return np.abs(np.fft.rfft(x[:, idx] * window, axis=-1)).transpose(0, 2, 1)
-
-
-def _spectrogram(chunks: np.ndarray, n_fft: int, hop_length: int, freq_bins: int) -> np.ndarray:
-    mag = stft_magnitude(chunks, n_fft, hop_length)[:, : n_fft // 2]  # drop the Nyquist bin: a power of two
-    n, f, t = mag.shape
-    mag = mag[:, : (f // freq_bins) * freq_bins].reshape(n, freq_bins, f // freq_bins, t).mean(axis=2)
-    return np.log1p(mag).astype(np.float16)
-
-
-def chunk_spectrograms(corpus: Corpus, *, chunk_seconds: float = 1.0, n_fft: int = 1024, hop_length: int = 512,
-                       freq_bins: int = 512, sample_rate: int = 16000, progress: bool = True) -> ChunkSet:
-    """Cut every utterance into non-overlapping chunks and take their log STFT magnitude.
-
-    The last partial chunk is zero-padded to full length (:func:`serlib.audio.chunk` with
-    ``last="pad"``): every sample of an utterance lands in exactly one chunk, and an utterance
-    shorter than a chunk gives one padded chunk. The ``weight`` of a chunk is its share of
-    real samples. Adjacent linear-frequency bins (Nyquist bin dropped) are averaged down to
-    ``freq_bins``. Cached on disk (key: corpus fingerprint + configuration).
-
-    References
-    ----------
-    Pereira et al. 2018, Sec. 3.2.
-    """
-    size = int(round(chunk_seconds * sample_rate))
-    key = cache_key(fp=corpus.fingerprint(), size=size, n_fft=n_fft, hop=hop_length, bins=freq_bins,
-                    sr=sample_rate, v=SPECTRO_VERSION)
-
-    def build() -> ChunkSet:
-        from tqdm.auto import tqdm
-
-        data, rows, weight = [], [], []
-        paths = corpus.table["path"].tolist()
-        for i, path in enumerate(tqdm(paths, desc=f"chunks {corpus.name}", disable=not progress, leave=False)):
-            x, _ = load_audio(path, sample_rate)
-            c = chunk_audio(x, size, last="pad")
-            real = np.clip(len(x) - np.arange(len(c)) * size, 0, size) / size
-            data.append(_spectrogram(c, n_fft, hop_length, freq_bins))
-            rows.append(np.full(len(c), i))
-            weight.append(real.astype(np.float32))
-        return ChunkSet(np.concatenate(data), np.concatenate(rows), np.concatenate(weight))
-
-    return cached("features", f"pereira-chunks-{key}", build)
-
-
-@dataclass
-class Normaliser:
-    """Per-frequency-bin z-normalisation with statistics of the pretraining chunks."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, data: np.ndarray) -> "Normaliser":
-        d = np.asarray(data, dtype=np.float64)
-        mean = d.mean(axis=(0, 2))
-        std = d.std(axis=(0, 2))
-        return cls(mean.astype(np.float32), np.where(std < 1e-6, 1.0, std).astype(np.float32))
-
-    def __call__(self, data: np.ndarray) -> np.ndarray:
-        return ((np.asarray(data, dtype=np.float32) - self.mean[None, :, None]) / self.std[None, :, None]).astype(
-            np.float32)
-
-
-# ---------------------------------------------------------------------------------------------
 # Corpora
 # ---------------------------------------------------------------------------------------------
 def load_pretrain_corpus(cfg: Config) -> Corpus:
@@ -501,7 +394,7 @@ class Pretrained:
     """The pretrained BEGAN with its normaliser, training history and provenance."""
 
     model: BEGAN
-    normaliser: Normaliser
+    normaliser: Standardiser
     history: pd.DataFrame
     corpus_name: str
     fingerprint: str
@@ -549,12 +442,12 @@ def pretrain(cfg: Config, corpus: Corpus, *, progress: bool = True) -> Pretraine
                 model.load_state_dict(ck["began"])
                 log.info("reusing the pretrained BEGAN %s (trained on %s, %d chunks)", path.name, ck["corpus"],
                          ck["n_chunks"])
-                return Pretrained(model.eval(), Normaliser(ck["norm_mean"], ck["norm_std"]),
+                return Pretrained(model.eval(), Standardiser(ck["norm_mean"], ck["norm_std"]),
                                   pd.DataFrame(ck["history"]), ck["corpus"], fp, int(ck["n_chunks"]), str(path),
                                   True, float(ck["seconds"]), dict(ck.get("meta", {})))
             except (KeyError, RuntimeError) as exc:
                 log.warning("cached BEGAN %s does not fit this configuration (%s); retraining", path.name, exc)
-    norm = Normaliser.fit(chunks.data)
+    norm = Standardiser.fit(chunks.data, floor=1e-6, dtype=np.float64)
     x = norm(chunks.data)
     dev = get_device(cfg.device)
     seed_everything(cfg.pretrain_seed)

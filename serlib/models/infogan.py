@@ -3,7 +3,7 @@
 Three stages, each a function here; the notebook's experiment module strings them together.
 
 **Stage 1 -- the baseline SER model** (:class:`AlignedSER`, :func:`train_baseline`). An audio
-encoder gives :math:`h = f_a(x_a)`; a linear classifier gives
+encoder (:mod:`serlib.models.encoders`) gives :math:`h = f_a(x_a)`; a linear classifier gives
 :math:`\\hat y = \\mathrm{softmax}(W_y h + b_y)` trained with cross-entropy
 :math:`\\mathcal L_{SER}`. Cross-modal alignment to a frozen text embedding :math:`t` adds the
 CLAP-style contrastive loss between :math:`t` and :math:`h` (eq. 5, :func:`contrastive_loss`)
@@ -46,10 +46,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,18 +55,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ParameterError, check_choice
+from ..config import check_choice
 from ..metrics import uar
 from ..train import History, batches
 
 __all__ = [
-    "AUDIO_ENCODERS",
     "AlignedSER",
-    "HFAudioEncoder",
     "InfoGAN",
-    "LogMelCNN",
-    "MelBatches",
-    "WaveBatches",
     "contrastive_loss",
     "embed",
     "frozen_report",
@@ -79,19 +72,11 @@ __all__ = [
     "multimodal_combinations",
     "predicted_text",
     "quiet_training",
-    "resolve_audio_model",
     "sample_text_codes",
     "stage3_ser",
     "train_baseline",
     "train_infogan",
 ]
-
-AUDIO_ENCODERS: dict[str, str] = {
-    "cnn": "a small 1-d CNN on log-mel frames, trained from scratch in stage 1",
-    "ast": "MIT/ast-finetuned-audioset-10-10-0.4593 (the paper's SER experiment)",
-    "wav2vec2": "audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim (the paper's multimodal experiment)",
-}
-"""Audio encoders :math:`f_a`, with the checkpoint the paper used for the pretrained ones."""
 
 MULTIMODAL_COMBINATIONS: tuple[str, ...] = ("h+t", "h_hat+t", "h+t'", "h_hat+t'")
 """The four audio/text input combinations of the multimodal case (paper Sec. 3.3)."""
@@ -161,167 +146,6 @@ def mixup(real: torch.Tensor, fake: torch.Tensor, alpha: float,
 
 
 # ---------------------------------------------------------------------------------------------
-# Audio encoders and their inputs
-# ---------------------------------------------------------------------------------------------
-class MelBatches:
-    """Log-mel frame matrices served as padded mini-batches for :class:`LogMelCNN`.
-
-    Parameters
-    ----------
-    frames
-        One (n_mels, n_frames) array per utterance (:func:`serlib.features.frames`).
-    max_frames
-        Longer utterances keep their first ``max_frames`` frames.
-    """
-
-    def __init__(self, frames: Sequence[np.ndarray], max_frames: int = 400) -> None:
-        self.frames = [np.asarray(f[:, :max_frames], dtype=np.float32) for f in frames]
-        self.n_mels = self.frames[0].shape[0]
-        self.mean = np.zeros((self.n_mels, 1), np.float32)
-        self.std = np.ones((self.n_mels, 1), np.float32)
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def fit_stats(self, rows: Sequence[int]) -> MelBatches:
-        """A copy standardised with the per-mel-bin mean and std of ``rows`` (the training part only)."""
-        new = copy.copy(self)
-        cat = np.concatenate([self.frames[i] for i in rows], axis=1)
-        new.mean = cat.mean(axis=1, keepdims=True)
-        new.std = cat.std(axis=1, keepdims=True) + 1e-5
-        return new
-
-    def batch(self, idx: Sequence[int], device: torch.device | str) -> dict[str, torch.Tensor]:
-        mats = [(self.frames[i] - self.mean) / self.std for i in idx]
-        lengths = [m.shape[1] for m in mats]
-        x = np.zeros((len(mats), self.n_mels, max(lengths)), np.float32)
-        for k, m in enumerate(mats):
-            x[k, :, : m.shape[1]] = m
-        return {"x": torch.from_numpy(x).to(device), "lengths": torch.as_tensor(lengths, device=device)}
-
-
-class LogMelCNN(nn.Module):
-    """A small 1-d CNN over log-mel frames with masked mean+std pooling: the default :math:`f_a`.
-
-    Three convolution blocks (conv -> batch norm -> ReLU; the first with stride 2, max-pooling
-    after the first two, i.e. 8x fewer frames at the top), statistics pooling over the valid
-    frames, dropout, and a linear layer to ``dim``. The paper fine-tunes a pretrained AST
-    instead (``audio_encoder="ast"``).
-    """
-
-    def __init__(self, n_mels: int = 64, dim: int = 384, channels: Sequence[int] = (64, 64, 96),
-                 dropout: float = 0.3) -> None:
-        super().__init__()
-        c1, c2, c3 = channels
-        self.blocks = nn.ModuleList([
-            nn.Sequential(nn.Conv1d(n_mels, c1, 5, stride=2, padding=2), nn.BatchNorm1d(c1), nn.ReLU(),
-                          nn.MaxPool1d(2)),
-            nn.Sequential(nn.Conv1d(c1, c2, 5, padding=2), nn.BatchNorm1d(c2), nn.ReLU(), nn.MaxPool1d(2)),
-            nn.Sequential(nn.Conv1d(c2, c3, 3, padding=1), nn.BatchNorm1d(c3), nn.ReLU()),
-        ])
-        self.drop = nn.Dropout(dropout)
-        self.out = nn.Linear(2 * c3, dim)
-        self.dim = dim
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        x, lengths = batch["x"], batch["lengths"]
-        for block in self.blocks:
-            x = block(x)
-        lengths = torch.clamp(lengths // 8, min=1, max=x.shape[-1])
-        mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < lengths[:, None]).to(x.dtype).unsqueeze(1)
-        n = mask.sum(-1)
-        mean = (x * mask).sum(-1) / n
-        var = (((x - mean.unsqueeze(-1)) ** 2) * mask).sum(-1) / n
-        pooled = torch.cat([mean, torch.sqrt(var + 1e-5)], dim=1)
-        return self.out(self.drop(pooled))
-
-
-def resolve_audio_model(kind: str, model_path: str | os.PathLike[str] | None) -> Path | None:
-    """The local folder of a pretrained audio encoder (``None`` for ``cnn``); a clear error if absent.
-
-    Raises
-    ------
-    ParameterError
-        ``ast``/``wav2vec2`` without ``audio_model_path``.
-    FileNotFoundError
-        The folder or its ``config.json`` is missing.
-    """
-    check_choice("audio_encoder", kind, AUDIO_ENCODERS)
-    if kind == "cnn":
-        return None
-    if model_path is None:
-        raise ParameterError(
-            f"audio_encoder={kind!r} needs audio_model_path: put a local copy of {AUDIO_ENCODERS[kind].split(' (')[0]} "
-            "(a folder with config.json, preprocessor_config.json and the weights) on disk and pass "
-            "audio_model_path=<that folder>; serlib never downloads weights. audio_encoder='cnn' needs none."
-        )
-    path = Path(model_path).expanduser()
-    if not path.is_dir() or not (path / "config.json").exists():
-        raise FileNotFoundError(
-            f"audio_model_path={str(path)!r} is not a Hugging Face model folder (no config.json there): put the "
-            f"{kind} checkpoint there or pass another audio_model_path"
-        )
-    return path
-
-
-class HFAudioEncoder(nn.Module):
-    """A pretrained Hugging Face audio transformer (AST or wav2vec 2.0), fine-tuned in stage 1.
-
-    ``h`` is AST's pooled output (mean of the [CLS] and distillation tokens) or the masked
-    mean of wav2vec 2.0's last hidden states. Loaded from a local folder only.
-
-    References
-    ----------
-    Y. Gong, Y.-A. Chung, J. Glass. AST: Audio Spectrogram Transformer. Interspeech 2021.
-    A. Baevski et al. wav2vec 2.0. NeurIPS 2020. Ahn et al. 2025, Sec. 3.1, 4.2, 4.4.
-    """
-
-    def __init__(self, kind: str, model_path: str | os.PathLike[str]) -> None:
-        super().__init__()
-        path = resolve_audio_model(kind, model_path)
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        from transformers import AutoFeatureExtractor, AutoModel
-
-        self.kind = kind
-        self.extractor = AutoFeatureExtractor.from_pretrained(str(path), local_files_only=True)
-        self.model = AutoModel.from_pretrained(str(path), local_files_only=True)
-        self.dim = int(self.model.config.hidden_size)
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        out = self.model(**batch)
-        if self.kind == "ast":
-            return out.pooler_output
-        hidden = out.last_hidden_state
-        mask = batch.get("attention_mask")
-        if mask is None:
-            return hidden.mean(1)
-        m = self.model._get_feature_vector_attention_mask(hidden.shape[1], mask).to(hidden.dtype).unsqueeze(-1)
-        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-
-
-class WaveBatches:
-    """Raw waveforms served through a Hugging Face feature extractor (for :class:`HFAudioEncoder`)."""
-
-    def __init__(self, waves: Sequence[np.ndarray], extractor: Any, sample_rate: int = 16000,
-                 max_seconds: float = 10.0) -> None:
-        self.waves = [np.asarray(w[: int(max_seconds * sample_rate)], dtype=np.float32) for w in waves]
-        self.extractor = extractor
-        self.sample_rate = sample_rate
-
-    def __len__(self) -> int:
-        return len(self.waves)
-
-    def fit_stats(self, rows: Sequence[int]) -> WaveBatches:
-        return self  # the extractor carries its own normalisation
-
-    def batch(self, idx: Sequence[int], device: torch.device | str) -> dict[str, torch.Tensor]:
-        feats = self.extractor([self.waves[i] for i in idx], sampling_rate=self.sample_rate, padding=True,
-                               return_tensors="pt")
-        return {k: v.to(device) for k, v in feats.items() if k in ("input_values", "attention_mask")}
-
-
-# ---------------------------------------------------------------------------------------------
 # Stage 1: the aligned baseline
 # ---------------------------------------------------------------------------------------------
 class AlignedSER(nn.Module):
@@ -384,7 +208,8 @@ def train_baseline(model: AlignedSER, inputs: Any, rows: np.ndarray, y: np.ndarr
                    seed: int = 0, val_rows: np.ndarray | None = None) -> History:
     """Stage 1: train encoder, classifier and text projection together on ``rows``.
 
-    ``inputs`` serves batches (:class:`MelBatches` / :class:`WaveBatches`); ``y`` and ``t`` are
+    ``inputs`` serves batches (:class:`~serlib.features.MelBatches` /
+    :class:`~serlib.models.encoders.WaveBatches`); ``y`` and ``t`` are
     indexed by the same positions as ``inputs``. Adam, fixed number of epochs, no early stop
     (the paper names none). Without ``align`` only :math:`\\mathcal L_{SER}` is used, and the
     text projection is left untouched (the ablation "without cross-modal alignment").

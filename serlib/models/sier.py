@@ -59,6 +59,7 @@ __all__ = [
     "Conv2dBlock",
     "FitResult",
     "GradientReversal",
+    "PassGradient",
     "SIERNet",
     "TDNNBiLSTMEncoder",
     "build_encoder",
@@ -117,6 +118,20 @@ class GradientReversal(nn.Module):
 
     def extra_repr(self) -> str:
         return f"lam={self.lam:.4g}"
+
+
+class PassGradient(nn.Module):
+    """The identity both ways: a stand-in for :class:`GradientReversal` that keeps the speaker
+    branch but lets its gradient reach the encoder unreversed (multi-task learning, the encoder
+    minimising ``J_e + J_s``). Its :attr:`lam`, set by :class:`SIERNet` at every step, is ignored.
+    """
+
+    def __init__(self, lam: float = 0.0) -> None:
+        super().__init__()
+        self.lam = float(lam)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
 
 def lambda_schedule(p: float | np.ndarray, gamma: float) -> float | np.ndarray:
