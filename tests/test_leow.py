@@ -270,6 +270,13 @@ def test_config_profiles_and_checks():
         leow.Config.for_profile("book", compare_gammas=[None])
     ref = leow.Config.reference()
     assert ref.loc["cnn_layers", "paper's value"] == "1, 2, 3, 4"
+    # the length of training is chosen on validation with early stopping, except in the pinned smoke profile
+    smoke = leow.Config.for_profile("smoke")
+    assert smoke.patience == 0 and book.patience > 0 and book.max_epochs > 12 and paper.patience > 0
+    assert {"max_epochs", "patience", "min_delta"} <= set(ref.index) and "epochs" not in ref.index
+    assert all(ref.loc[k, "paper's value"].startswith("not stated") for k in ("max_epochs", "patience", "min_delta"))
+    with pytest.raises(ParameterError):
+        leow.Config.for_profile("book", patience=-1)
 
 
 def test_paper_tables_copied_from_the_paper():

@@ -347,6 +347,16 @@ def test_config_refuses_shapes_that_do_not_divide():
     assert Config.for_profile("paper").freq_bins == 512 and Config.for_profile("paper").epochs == 100
 
 
+def test_head_length_knobs_are_documented_beside_the_paper():
+    from serlib.experiments.pereira2018 import Config
+
+    ref = Config.reference()
+    assert ref.loc["head_max_epochs", "paper's value"].startswith("100")
+    assert ref.loc["head_patience", "paper's value"].startswith("not stated")
+    assert Config.for_profile("smoke").head_patience == 0 and Config.for_profile("book").head_patience > 0
+    assert Config.for_profile("paper").head_max_epochs == 100
+
+
 # ------------------------------------------------------------------------------ the notebook
 def _outputs(nb_path):
     import nbformat
