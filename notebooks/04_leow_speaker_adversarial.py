@@ -60,8 +60,8 @@
 #
 # **What this chapter does.** The same network, losses, schedule and protocol on the embedded
 # corpus (10 speakers, 5 female and 5 male, 4 emotions, hence 5 folds of 6/2/2 like Emo-DB), with
-# the training length (early stopping) and grid points chosen **on the validation pair only**. We add what the paper does not
-# show: the book's yardstick (openSMILE functionals + SVM) on the same folds, and a direct test of
+# the training length (early stopping) and grid points chosen **on the validation pair only**. We
+# add what the paper does not show: the book's yardstick (openSMILE functionals + SVM) on the same folds, and a direct test of
 # the claim behind the method — a fresh *speaker probe* trained on each frozen encoder's output
 # tells how much speaker identity the representation still carries with and without AL.
 

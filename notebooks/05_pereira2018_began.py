@@ -133,7 +133,8 @@ ref = P.Config.reference()
 ref.insert(0, "this run", [getattr(cfg, k) for k in ref.index])
 ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k", "lr", "batch_size", "epochs",
          "latent_size", "filters", "n_scales", "convs_per_scale", "freeze_encoder", "representation",
-         "head_max_epochs", "head_patience", "head_min_delta", "head_batch_size", "search_holdout", "search_trials", "seeds", "pretrain_corpus"],
+         "head_max_epochs", "head_patience", "head_min_delta", "head_batch_size", "search_holdout", "search_trials",
+         "seeds", "pretrain_corpus"],
         ["this run", "paper", "paper's value", "meaning"]]
 
 # %% [markdown]
@@ -183,9 +184,9 @@ ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k
 # valence). Where the protocol has a validation part (OMG-Emotion's) the head stops early on it and
 # keeps its best epoch; where it has none (SAVEE's per-speaker split, leave-one-speaker-out, the
 # embedded corpus) the best epoch is found on the held-out `search_holdout` share of the training
-# utterances, and the head is then trained on all of them for that many epochs. An utterance's class is the argmax of the mean of its
-# chunks' log-probabilities (weighted by the share of real audio in each chunk); its arousal and
-# valence are the means of its chunks' predictions.
+# utterances, and the head is then trained on all of them for that many epochs. An utterance's
+# class is the argmax of the mean of its chunks' log-probabilities (weighted by the share of real
+# audio in each chunk); its arousal and valence are the means of its chunks' predictions.
 
 # %% [markdown]
 # ## 1. Pretraining the BEGAN once
