@@ -82,7 +82,9 @@ convs_per_scale = None  # conv layers per scale (Berthelot et al.: 2)
 pretrain_seed = None  # seed of the BEGAN pretraining
 freeze_encoder = None  # True (paper): frozen encoder; False: fine-tune it
 representation = None  # feature_map | embedding: what the supervised module sees
-head_epochs = None  # epochs of the supervised module (paper: 100)
+head_max_epochs = None  # most epochs of the supervised module (paper: 100, fixed)
+head_patience = None  # early stopping of the supervised module on validation (0: off, train head_max_epochs)
+head_min_delta = None  # smallest rise of the validation score that counts as an improvement
 head_batch_size = None  # batch of the supervised module (paper: 16)
 search_trials = None  # head configurations tried per fold; 1 means no search
 search_holdout = None  # share of a fold's training utterances held out for the search
@@ -94,7 +96,7 @@ yardstick = None  # run the IS10 + RBF-SVM yardstick (plain and speaker-adaptive
 label_fractions = None  # learning curve: shares of training labels
 curve_methods = None  # learning curve: methods compared
 curve_seeds = None  # learning curve seeds; None uses seeds
-curve_epochs = None  # epochs of the end-to-end network in the curve; None uses head_epochs
+curve_epochs = None  # epochs of the end-to-end network in the curve; None: the frozen head's chosen length
 workers = None  # CPU processes running folds and curve points (0: one per core; 1: this process)
 threads = None  # torch CPU threads of each fold or curve point (book: 1)
 
@@ -118,8 +120,9 @@ display(Markdown(cfg.summary()))
 ref = P.Config.reference()
 ref.insert(0, "this run", [getattr(cfg, k) for k in ref.index])
 ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k", "lr", "batch_size", "epochs",
-         "latent_size", "filters", "n_scales", "convs_per_scale", "freeze_encoder", "representation", "head_epochs",
-         "head_batch_size", "search_trials", "seeds", "pretrain_corpus"],
+         "latent_size", "filters", "n_scales", "convs_per_scale", "freeze_encoder", "representation",
+         "head_max_epochs", "head_patience", "head_min_delta", "head_batch_size", "search_holdout", "search_trials",
+         "seeds", "pretrain_corpus"],
         ["this run", "paper", "paper's value", "meaning"]]
 
 # %% [markdown]
@@ -163,9 +166,15 @@ ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k
 # **The supervised module.** The frozen encoder's representation (its last convolutional map)
 # goes through convolutional layers, global pooling and a softmax — or two one-unit heads for
 # arousal and valence. Its hyper-parameters are chosen per fold on a held-out part of the
-# training data (the paper used Hyperas). An utterance's class is the argmax of the mean of its
-# chunks' log-probabilities (weighted by the share of real audio in each chunk); its arousal and
-# valence are the means of its chunks' predictions.
+# training data (the paper used Hyperas), and so is the length of its training: the paper trains
+# a fixed 100 epochs; here the head trains at most `head_max_epochs` epochs and stops after
+# `head_patience` epochs without a better validation score (UAR, or the mean CCC of arousal and
+# valence). Where the protocol has a validation part (OMG-Emotion's) the head stops early on it and
+# keeps its best epoch; where it has none (SAVEE's per-speaker split, leave-one-speaker-out, the
+# embedded corpus) the best epoch is found on the held-out `search_holdout` share of the training
+# utterances, and the head is then trained on all of them for that many epochs. An utterance's
+# class is the argmax of the mean of its chunks' log-probabilities (weighted by the share of real
+# audio in each chunk); its arousal and valence are the means of its chunks' predictions.
 
 # %% [markdown]
 # ## 1. Pretraining the BEGAN once
@@ -264,10 +273,21 @@ if ran:
     searches = [r.search for r in ran.values() if len(r.search)]
     if searches:
         save_table("head_search", pd.concat(searches, ignore_index=True), P.CHAPTER)
+    head_epochs = pd.concat([r.epochs for r in ran.values() if len(r.epochs)], ignore_index=True)
+    save_table("head_epochs", head_epochs, P.CHAPTER,
+               note="per protocol, fold, task and seed: the epochs of the tested head and how that length was chosen")
 display(Markdown("Protocols run: " + (", ".join(f"**{k}** on {r.corpus.name} ({len(r.folds)} folds, "
                                                 f"{r.seconds:.0f} s)" for k, r in ran.items()) or "none")
                  + ("; skipped: " + ", ".join(k for k, r in results.items() if r is None)
                     if any(r is None for r in results.values()) else "")))
+
+# %% [markdown]
+# The training length of the supervised module, per protocol and fold: the epochs behind the head
+# that was tested (mean over seeds when each seed chose its own), and how the length was chosen.
+
+# %%
+if ran:
+    display(P.epochs_table(head_epochs))
 
 # %% [markdown]
 # ### Table 1 — speaker-dependent protocol
@@ -419,8 +439,9 @@ if curve is not None:
 # **Deviations from the paper, all parameters:** `freq_bins` (paper: the full 513-bin STFT),
 # `filters`, `latent_size`, `n_scales`, `convs_per_scale` (the paper gives no architecture; the
 # BEGAN paper's layout with fewer filters in the book profile), `lr` and `epochs` of the BEGAN
-# (paper: 5e-5 and 100; the book trains briefly at a higher rate), `head_epochs` and
-# `head_batch_size` (paper: 100 and 16), `search_trials` (the paper searched with Hyperas, size
+# (paper: 5e-5 and 100; the book trains briefly at a higher rate), `head_max_epochs` and
+# `head_batch_size` (paper: 100 and 16), `head_patience` (the paper trains a fixed 100 epochs; here
+# the length is chosen on validation data), `search_trials` (the paper searched with Hyperas, size
 # not stated), `seeds` (paper: ten runs), and the embedded corpus in place of LibriSpeech,
 # SAVEE, OMG-Emotion and Emo-DB.
 

@@ -76,6 +76,7 @@ __all__ = [
     "N_FFT",
     "HOP_LENGTH",
     "beside_paper",
+    "chosen_epochs",
     "comparison",
     "fit_one",
     "fold_table",
@@ -151,8 +152,18 @@ class Config(ChapterConfig):
                                  paper_value="256, 128")
     fc_units: list[int] = param([64], smoke=[32], paper=[128, 64], low=1,
                                 help="hidden units of the emotion and speaker classifiers", paper_value="128, 64")
-    epochs: int = param(12, smoke=3, paper=60, low=1, help="training epochs (the epoch is chosen on validation)",
-                        paper_value="not stated")
+    max_epochs: int = param(40, smoke=3, paper=60, low=1,
+                            help="most training epochs; the epoch kept is the one with the best validation score, "
+                                 "and the lambda schedule's p = step / (max_epochs x steps per epoch)",
+                            paper_value="not stated")
+    patience: int = param(8, smoke=0, paper=10, low=0,
+                          help="stop after this many epochs without a validation improvement (0 = train all "
+                               "max_epochs)",
+                          paper_value="not stated (no early stopping mentioned)")
+    min_delta: float = param(0.0, low=0.0, high=1.0,
+                             help="smallest rise of the validation score that counts as an improvement (0: any "
+                                  "rise, ties broken by a lower validation loss)",
+                             paper_value="not stated")
     batch_size: int = param(32, low=2, help="mini-batch size", paper_value="not stated")
     lr: float = param(1e-3, low=1e-6, high=1.0, help="Adam learning rate", paper_value="not stated")
     dropout: float = param(0.3, low=0.0, high=0.9, help="dropout in the CNN blocks and classifiers",
@@ -364,7 +375,8 @@ def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: t
         net = SIERNet(enc, n_classes, len(train_spk) if gamma is not None else None, fc_units=gp["fc_units"],
                       dropout=cfg.dropout)
         fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
-                       y[fold.val], epochs=cfg.epochs, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
+                       y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience,
+                       min_delta=cfg.min_delta, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
                        device=device, seed=seed, select=cfg.select)
         pred = predict_emotions(fit.model, x[fold.test])
         hv = fit.history.iloc[fit.best_epoch - 1]
@@ -406,7 +418,7 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
 
     Returns
     -------
-    ``{"scores": test accuracy/UAR/macro-F1, "best_epoch", "history": per-epoch frame,
+    ``{"scores": test accuracy/UAR/macro-F1, "best_epoch", "epochs_trained", "history": per-epoch frame,
     "probe": {"unseen": .., "training": .., "chance unseen": .., "chance training": ..}}`` with
     the speaker-probe accuracies of :func:`speaker_probe` on the fold's unseen (validation +
     test) and training speakers.
@@ -429,15 +441,15 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
     if not reversal:
         net.grl = PassGradient()
     fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
-                   y[fold.val], epochs=cfg.epochs, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
-                   device=device, seed=seed, select=cfg.select)
+                   y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta,
+                   gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size, device=device, seed=seed, select=cfg.select)
     pred = predict_emotions(fit.model, x[fold.test])
     z = embed(fit.model, x)
     probe: dict[str, float] = {}
     for part, rows in (("unseen", np.concatenate([fold.val, fold.test])), ("training", fold.train)):
         probe[part], probe[f"chance {part}"] = speaker_probe(z, spk, rows, fraction=cfg.probe_fraction, seed=seed)
     return {"scores": classification_scores(y[fold.test], pred), "best_epoch": fit.best_epoch,
-            "history": fit.history, "probe": probe}
+            "epochs_trained": fit.epochs_trained, "history": fit.history, "probe": probe}
 
 
 def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, progress: bool = True) -> Results:
@@ -508,7 +520,7 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
         predictions=pd.concat([o["pred"] for o in outs], ignore_index=True), probe=pd.DataFrame(probe_rows),
         embeddings={o["key"]: o["embedding"] for o in outs if o["embedding"] is not None},
         labels=tuple(corpus.labels), speakers=spk, y=y, folds=list(folds), seconds=time.time() - t0,
-        meta={"device": str(device), "networks": total, "processes": workers,
+        meta={"device": str(device), "networks": total, "processes": workers, "max_epochs": cfg.max_epochs,
               "input_shapes": {k: v.shape for k, v in inputs.items()}},
     )
 
@@ -677,9 +689,38 @@ def plot_lambda_schedule(gammas: Sequence[float] = (1.25, 2.5, 3.33)) -> plt.Fig
     return fig
 
 
+def chosen_epochs(res: Results, wide: bool = False) -> pd.DataFrame:
+    """The training length of every kept run: the epoch chosen on the validation pair and the
+    number of epochs trained (fewer than ``max_epochs`` when early stopping ended the run).
+
+    Parameters
+    ----------
+    res
+        The results of :func:`run`.
+    wide
+        ``False``: one row per (encoder, layers, gamma, fold, seed) with ``best_epoch``,
+        ``epochs_trained`` and ``stopped_early``; ``True``: one row per run key, one column per
+        fold, cells ``"best / trained"`` (seeds joined by commas).
+    """
+    if res.scores.empty:
+        return pd.DataFrame()
+    cols = ["encoder", "layers", "gamma", "key", "fold", "seed"]
+    trained = res.histories.groupby(["key", "fold", "seed"], sort=False)["epoch"].max().rename("epochs_trained")
+    out = res.scores[cols + ["best_epoch"]].join(trained, on=["key", "fold", "seed"])
+    max_epochs = int(res.meta.get("max_epochs", out["epochs_trained"].max()))
+    out = out.assign(epochs_trained=out["epochs_trained"].astype(int), stopped_early=out["epochs_trained"] < max_epochs)
+    if not wide:
+        return out.reset_index(drop=True)
+    cell = out.assign(cell=[f"{b} / {t}" for b, t in zip(out["best_epoch"], out["epochs_trained"])])
+    return cell.groupby(["key", "fold"], sort=False)["cell"].agg(", ".join).unstack("fold")
+
+
 def plot_training_curves(res: Results, layers: int | None = None) -> plt.Figure:
     """J_e, J_s, lambda and validation accuracy per epoch (mean over folds and seeds) for the
-    2D CNN biGRU rows at ``layers`` CNN blocks (default: the first depth that was run)."""
+    2D CNN biGRU rows at ``layers`` CNN blocks (default: the first depth that was run).
+
+    With early stopping the runs have different lengths: an epoch's mean is over the runs that
+    reached it. Each run's chosen epoch is marked (▼) at its validation accuracy."""
     h = res.histories[res.histories["encoder"] == "cnn_bigru"]
     if h.empty:
         h = res.histories
@@ -689,6 +730,8 @@ def plot_training_curves(res: Results, layers: int | None = None) -> plt.Figure:
     h = h.assign(setting=[gamma_label(_gamma(g)) for g in h["gamma"]])
     m = h.groupby(["setting", "epoch"], sort=False)[["J_e", "J_s", "lambda", "val_accuracy", "speaker_accuracy"]]
     m = m.mean().reset_index()
+    sc = res.scores[res.scores["key"].isin(set(h["key"]))]
+    chosen = {st: g for st, g in sc.assign(setting=[gamma_label(_gamma(x)) for x in sc["gamma"]]).groupby("setting")}
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     for setting, g in m.groupby("setting", sort=False):
         line = axes[0].plot(g["epoch"], g["J_e"], label=f"J_e ({setting})")[0]
@@ -696,12 +739,16 @@ def plot_training_curves(res: Results, layers: int | None = None) -> plt.Figure:
             axes[0].plot(g["epoch"], g["J_s"], ls="--", color=line.get_color(), label=f"J_s ({setting})")
             axes[1].plot(g["epoch"], g["speaker_accuracy"], color=line.get_color(), label=f"γ = {setting}")
         axes[2].plot(g["epoch"], 100 * g["val_accuracy"], color=line.get_color(), label=setting)
+        kept = chosen.get(setting)
+        if kept is not None and not kept.empty:  # each run's chosen epoch, at its validation accuracy
+            axes[2].scatter(kept["best_epoch"], 100 * kept["val_accuracy"], color=line.get_color(), marker="v",
+                            s=22, alpha=0.7, zorder=3)
     n_spk = len(set(res.speakers[res.folds[0].train])) if res.folds else 0
     if n_spk:
         axes[1].axhline(1 / n_spk, color="grey", ls=":", lw=1, label="chance")
     axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="training losses (J_e solid, J_s dashed)")
     axes[1].set(xlabel="epoch", ylabel="accuracy", title="speaker classifier on training batches")
-    axes[2].set(xlabel="epoch", ylabel="accuracy (%)", title="emotion accuracy, validation pair")
+    axes[2].set(xlabel="epoch", ylabel="accuracy (%)", title="emotion accuracy, validation pair (▼ epoch kept)")
     for ax in axes:
         ax.legend(fontsize="x-small")
     fig.suptitle(f"2D CNN biGRU, {layers} CNN layer(s): mean over folds and seeds" if layers else "training curves")
@@ -913,13 +960,23 @@ def summary_text(res: Results, comp: pd.DataFrame, cfg: Config) -> str:
         base = 100 * p[p["gamma"].isna()]["accuracy"].mean()
         al = 100 * p[p["gamma"].notna()]["accuracy"].mean()
         h = res.histories[res.histories["gamma"].notna()]
-        adv = 100 * h[h["epoch"] == h["epoch"].max()]["speaker_accuracy"].mean() if not h.empty else float("nan")
+        last = h.groupby(["key", "fold", "seed"], sort=False).tail(1)  # each run's last epoch (runs may stop early)
+        adv = 100 * last["speaker_accuracy"].mean() if not h.empty else float("nan")
         out.append(f"* **Speaker probe (unseen speakers).** {base:.1f}% without AL, {al:.1f}% with AL (all depths "
                    f"and γ pooled): AL {'reduced' if al < base - 1 else 'did not clearly reduce'} the speaker "
                    "information a fresh linear classifier can read from the representation"
                    + (f", while the adversary inside the network ended at {adv:.1f}% on its training batches."
                       if np.isfinite(adv) else "."))
     if cfg.profile != "paper":
-        out.append(f"* Profile `{cfg.profile}`: a sub-grid with {cfg.epochs} epochs and seeds {cfg.seeds}; "
+        length = (f"at most {cfg.max_epochs} epochs, stopped after {cfg.patience} without a validation "
+                  "improvement" if cfg.patience else f"{cfg.max_epochs} epochs")
+        out.append(f"* Profile `{cfg.profile}`: a sub-grid with {length} and seeds {cfg.seeds}; "
                    "the `paper` profile runs the full grid.")
+    ce = chosen_epochs(res)
+    if not ce.empty:
+        out.append(f"* **Training length.** The epoch kept was chosen on the validation pair: from epoch "
+                   f"{int(ce['best_epoch'].min())} to {int(ce['best_epoch'].max())} (median "
+                   f"{ce['best_epoch'].median():g}) over the {len(ce)} kept runs, which trained "
+                   f"{int(ce['epochs_trained'].min())} to {int(ce['epochs_trained'].max())} epochs"
+                   + (f"; {int(ce['stopped_early'].sum())} of them stopped early." if cfg.patience else "."))
     return "\n".join(out)
