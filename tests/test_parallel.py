@@ -171,7 +171,7 @@ def test_resume_dir_belongs_to_the_run_and_its_parameters(tmp_path, monkeypatch)
     assert (a / "about.json").exists()
     # the knobs do not change the key; parameters and data do
     assert resume_dir("leow.run", Config.for_profile("smoke", workers=2, threads=2), np.arange(3)) == a
-    assert resume_dir("leow.run", Config.for_profile("smoke", epochs=4), np.arange(3)) != a
+    assert resume_dir("leow.run", Config.for_profile("smoke", max_epochs=4), np.arange(3)) != a
     assert resume_dir("leow.run", cfg, np.arange(4)) != a
     assert resume_dir("other", cfg, np.arange(3)) != a
 
@@ -183,9 +183,9 @@ def test_units_of_other_parameters_are_not_reused(tmp_path, monkeypatch):
     calls = tmp_path / "calls.txt"
     units = [Unit(f"x={x}", (str(calls), x)) for x in range(2)]
     run_units(_counting, units, resume_dir=resume_dir("t", Config.for_profile("smoke")), progress=False)
-    run_units(_counting, units, resume_dir=resume_dir("t", Config.for_profile("smoke", epochs=4)), progress=False)
+    run_units(_counting, units, resume_dir=resume_dir("t", Config.for_profile("smoke", max_epochs=4)), progress=False)
     assert _calls(calls) == [0, 1, 0, 1]
-    run_units(_counting, units, resume_dir=resume_dir("t", Config.for_profile("smoke", epochs=4)), progress=False)
+    run_units(_counting, units, resume_dir=resume_dir("t", Config.for_profile("smoke", max_epochs=4)), progress=False)
     assert _calls(calls) == [0, 1, 0, 1]
 
 
