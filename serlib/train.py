@@ -184,7 +184,8 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
         drop_last: bool = False, validate: Callable[[], Mapping[str, float]] | None = None,
         score: Callable[[Mapping[str, float]], Score] | None = None,
         epoch_end: Callable[[int], Mapping[str, Any]] | None = None, state: dict[str, Any] | None = None,
-        checkpoint: str | Path | None = None, desc: str = "training", show: bool = False) -> FitOutcome:
+        checkpoint: str | Path | None = None, desc: str = "training", show: bool = False,
+        average: str = "rows") -> FitOutcome:
     """Train for ``stopping.max_epochs`` epochs (or fewer, stopping early) by calling ``step``.
 
     Parameters
@@ -216,6 +217,10 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
         It is kept after the run (the caller may remove it).
     desc, show
         The progress bar's label; whether to show it.
+    average
+        How the epoch's history row averages the step's values: ``rows`` (default) weights each
+        batch by its number of rows (the epoch mean over examples); ``steps`` weights every
+        step alike (the mean over the epoch's steps, as GAN papers plot their losses).
 
     Returns
     -------
@@ -225,6 +230,8 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
         stopping = Stopping(max_epochs=stopping)
     if n <= 0:
         raise ValueError(f"{desc}: no training examples")
+    if average not in ("rows", "steps"):
+        raise ParameterError(f"average={average!r} is not one of ['rows', 'steps']")
     optimizers = dict(optimizers or {})
     state = state if state is not None else {}
     score = score or (lambda m: float(next(iter(m.values()))))
@@ -264,7 +271,7 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
             out = step(idx)
             if out is None:
                 continue
-            w = len(idx)
+            w = len(idx) if average == "rows" else 1
             for k, v in out.items():
                 v = v.detach().float() * w
                 sums[k] = sums[k] + v if k in sums else v
