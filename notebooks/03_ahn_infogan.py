@@ -78,7 +78,11 @@
 # The `paper` profile uses IEMOCAP with a local AST audio encoder and BERT text encoder, as the paper
 # does, and is meant for a GPU. Main parameters: `split`, `audio_encoder`, `text_encoder`,
 # `lambda_mi`, `mixup_alpha`, `epochs_gan` and `aug_factor`. Every parameter of the `parameters`
-# cell below can be set with `-p name=value`.
+# cell below can be set with `-p name=value`. Where the protocol has a validation part
+# (MSP-Podcast's Development set), stage 1 keeps its best epoch on it and stops early
+# (`epochs_stage1` at most, `patience_stage1`, `min_delta_stage1`; the paper names neither its
+# epochs nor early stopping); the InfoGAN trains its fixed `epochs_gan`, as a GAN has no
+# validation score.
 # :::
 
 # %% [markdown]
@@ -123,7 +127,9 @@ audio_encoder = None  # cnn | ast | wav2vec2
 audio_model_path = None  # local folder of the AST / wav2vec2 checkpoint
 text_encoder = None  # minilm | bert | roberta | llama
 text_model_path = None  # local folder of the BERT / RoBERTa / Llama checkpoint
-epochs_stage1 = None  # stage-1 epochs
+epochs_stage1 = None  # stage-1 epochs (the most, with a validation part)
+patience_stage1 = None  # stage 1 stops after this many epochs without a validation gain (0: off)
+min_delta_stage1 = None  # smallest validation-UAR gain counted by patience_stage1
 lr_stage1 = None  # stage-1 learning rate
 tau = None  # temperature of the contrastive and InfoNCE losses
 lambda_mi = None  # weight of the MI terms in the generator loss
@@ -160,7 +166,8 @@ cfg = ahn.Config.for_profile(
     missing_text=missing_text,
     max_folds=max_folds, audio_encoder=audio_encoder, audio_model_path=audio_model_path,
     text_encoder=text_encoder, text_model_path=text_model_path, epochs_stage1=epochs_stage1,
-    lr_stage1=lr_stage1, tau=tau, lambda_mi=lambda_mi, mixup_alpha=mixup_alpha, epochs_gan=epochs_gan,
+    patience_stage1=patience_stage1, min_delta_stage1=min_delta_stage1, lr_stage1=lr_stage1, tau=tau,
+    lambda_mi=lambda_mi, mixup_alpha=mixup_alpha, epochs_gan=epochs_gan,
     lr_g=lr_g, lr_d=lr_d, lr_heads=lr_heads, epochs_stage3=epochs_stage3, lr_stage3=lr_stage3,
     aug_factor=aug_factor, balance_classes=balance_classes, ablation=ablation, n_per_class=n_per_class,
     n_jobs=n_jobs)

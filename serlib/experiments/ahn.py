@@ -146,8 +146,17 @@ class Config(ChapterConfig):
                                         paper_value="bert-base-uncased")
     max_frames: int = param(400, low=16, help="log-mel frames kept per utterance (CNN encoder)",
                             paper_value="n/a (AST: 1024 frames)")
-    epochs_stage1: int = param(12, smoke=2, paper=10, low=1, help="stage-1 epochs (baseline SER + alignment)",
-                               paper_value="not stated")
+    epochs_stage1: int = param(12, smoke=2, paper=10, low=1,
+                               help="stage-1 epochs (baseline SER + alignment); with a validation part (MSP-Podcast's "
+                                    "Development set, a predefined 'validation' split) the most, the best epoch's "
+                                    "model is kept", paper_value="not stated")
+    patience_stage1: int = param(3, smoke=0, low=0,
+                                 help="stage 1 stops after this many epochs without a validation-UAR gain larger than "
+                                      "min_delta_stage1 (0: all epochs_stage1); only with a validation part",
+                                 paper_value="not stated (no early stopping named)")
+    min_delta_stage1: float = param(0.0, low=0.0, high=1.0,
+                                    help="smallest validation-UAR gain that counts as an improvement for patience_stage1",
+                                    paper_value="not stated")
     lr_stage1: float = param(1e-3, paper=1e-5, low=1e-7, high=1.0,
                              help="stage-1 Adam learning rate (1e-5 suits fine-tuning a transformer)",
                              paper_value="not stated")
@@ -444,7 +453,8 @@ def run_fold(data: ChapterData, fold: Fold, cfg: Config, seed: int, *, keep_feat
         model = AlignedSER(enc, h_dim, K, t_dim)
         hist = train_baseline(model, inputs, tr, y, T, epochs=cfg.epochs_stage1, lr=cfg.lr_stage1,
                               batch_size=cfg.batch_size, tau=cfg.tau, align=align, align_weight=cfg.align_weight,
-                              device=dev, seed=seed, val_rows=np.asarray(fold.val))
+                              device=dev, seed=seed, val_rows=np.asarray(fold.val),
+                              patience=cfg.patience_stage1, min_delta=cfg.min_delta_stage1)
         out["stage1"].append(hist.frame().assign(model="aligned" if align else "plain", **tags))
         H = embed(model, inputs, device=dev)
         stage1[align] = (model, H)
@@ -581,7 +591,7 @@ def infogan_settings(data: ChapterData, fold: Fold, cfg: Config, seed: int,
     base = AlignedSER(enc, h_dim, K, t_dim)
     train_baseline(base, inputs, tr, y, T, epochs=cfg.epochs_stage1, lr=cfg.lr_stage1, batch_size=cfg.batch_size,
                    tau=cfg.tau, align=align, align_weight=cfg.align_weight, device=dev, seed=seed,
-                   val_rows=np.asarray(fold.val))
+                   val_rows=np.asarray(fold.val), patience=cfg.patience_stage1, min_delta=cfg.min_delta_stage1)
     H = embed(base, inputs, device=dev)
     uar0 = uar(y[te], predict(base.classifier, H[te]))
     rows, hists = [], []
