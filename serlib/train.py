@@ -265,20 +265,26 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
             break
         for m in modules.values():
             m.train()
-        sums: dict[str, torch.Tensor] = {}
+        # each step's values stay on the device, one small stacked tensor per step; they are
+        # weighted, summed and read once, at the end of the epoch
+        logged: dict[tuple[str, ...], tuple[list[torch.Tensor], list[int]]] = {}
         seen = 0
         for idx in batches(n, batch_size, rng, drop_last=drop_last):
             out = step(idx)
             if out is None:
                 continue
             w = len(idx) if average == "rows" else 1
-            for k, v in out.items():
-                v = v.detach().float() * w
-                sums[k] = sums[k] + v if k in sums else v
+            vals, weights = logged.setdefault(tuple(out), ([], []))
+            vals.append(torch.stack([v.detach().float().reshape(()) for v in out.values()]))
+            weights.append(w)
             seen += w
-        keys = list(sums)
-        values = torch.stack([sums[k] for k in keys]).tolist() if keys else []  # one read per epoch
-        row: dict[str, Any] = {"epoch": epoch + 1, **{k: v / max(seen, 1) for k, v in zip(keys, values, strict=True)}}
+        totals: dict[str, float] = {}
+        for names, (vals, weights) in logged.items():
+            stacked = torch.stack(vals)
+            wt = torch.tensor(weights, dtype=stacked.dtype, device=stacked.device)
+            for k, v in zip(names, (stacked * wt[:, None]).sum(0).tolist(), strict=True):  # one read per epoch
+                totals[k] = totals.get(k, 0.0) + v
+        row: dict[str, Any] = {"epoch": epoch + 1, **{k: v / max(seen, 1) for k, v in totals.items()}}
         if epoch_end is not None:
             row.update(epoch_end(epoch + 1))
         for m in modules.values():

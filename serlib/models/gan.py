@@ -220,7 +220,7 @@ def _adversarial_step(model: VanillaGAN | ConditionalGAN, opt_g: torch.optim.Opt
     d_loss.backward()
     opt_d.step()
     # generator: g_steps updates, each on fresh noise (D's weights are frozen meanwhile)
-    g_total = torch.zeros((), device=x_real.device)
+    g_losses = []
     d_params = list(model.discriminator.parameters())
     for p in d_params:
         p.requires_grad_(False)
@@ -231,10 +231,10 @@ def _adversarial_step(model: VanillaGAN | ConditionalGAN, opt_g: torch.optim.Opt
             g_loss = _bce(model.discriminate(model.generate(z, y_fake), y_fake), 1.0)
         g_loss.backward()
         opt_g.step()
-        g_total = g_total + g_loss.detach().float()
+        g_losses.append(g_loss.detach())
     for p in d_params:
         p.requires_grad_(True)
-    return {"d_loss": d_loss.detach(), "g_loss": g_total / max(g_steps, 1),
+    return {"d_loss": d_loss.detach(), "g_loss": torch.stack(g_losses).float().mean(),
             "d_real": torch.sigmoid(d_real.detach().float()).mean(), "d_fake": torch.sigmoid(d_fake.detach().float()).mean()}
 
 

@@ -345,7 +345,7 @@ def mixup_gan_step(model: ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: t
     d_plain = 0.5 * (_bce(d_real, 1.0) + _bce(d_fake, 0.0))
 
     # ---- generator (and encoder): g_steps updates on fresh noise, D frozen ----------------
-    g_total = torch.zeros((), device=dev)
+    g_losses = []
     d_params = list(model.discriminator.parameters())
     for p in d_params:
         p.requires_grad_(False)
@@ -360,10 +360,10 @@ def mixup_gan_step(model: ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: t
                 g_loss = 0.5 * (g_loss + _bce(_disc(model, x_real, enc(x_real), onehot), 0.0))
         g_loss.backward()
         opt_g.step()
-        g_total = g_total + g_loss.detach().float()
+        g_losses.append(g_loss.detach())
     for p in d_params:
         p.requires_grad_(True)
-    return {"d_loss": d_loss.detach(), "d_loss_plain": d_plain, "g_loss": g_total / max(g_steps, 1),
+    return {"d_loss": d_loss.detach(), "d_loss_plain": d_plain, "g_loss": torch.stack(g_losses).float().mean(),
             "d_real": torch.sigmoid(d_real).mean(), "d_fake": torch.sigmoid(d_fake).mean(),
             "lam": torch.full((), lam_mean, device=dev)}
 
