@@ -180,7 +180,9 @@ class Config(ChapterConfig):
                              paper_value="not stated")
     mixup_alpha: float = param(0.2, low=0.0, help="Beta(alpha, alpha) of the real/generated mixup (0: no mixup)",
                                paper_value="mixup used, alpha not stated")
-    epochs_stage3: int = param(40, smoke=3, paper=50, low=1, help="stage-3 epochs (classifier fine-tuning)",
+    epochs_stage3: int = param(40, smoke=3, paper=50, low=1,
+                               help="stage-3 epochs (classifier fine-tuning; a fixed number, the same for every "
+                                    "variant and its control)",
                                paper_value="not stated")
     lr_stage3: float = param(3e-3, low=1e-7, high=1.0, help="stage-3 Adam learning rate", paper_value="not stated")
     batch_size_stage3: int = param(256, low=2, help="stage-3 mini-batch", paper_value="not stated")
