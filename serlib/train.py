@@ -275,7 +275,7 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
                 continue
             w = len(idx) if average == "rows" else 1
             vals, weights = logged.setdefault(tuple(out), ([], []))
-            vals.append(torch.stack([v.detach().float().reshape(()) for v in out.values()]))
+            vals.append(torch.stack(list(out.values())).detach().float().reshape(len(out)))
             weights.append(w)
             seen += w
         totals: dict[str, float] = {}

@@ -19,7 +19,10 @@ apart.
 
 One training *step* is one discriminator update followed by ``g_steps`` generator updates
 (the improved cGAN uses five; Sec. 3.2.2). An *epoch* is one pass of the discriminator over the
-real training data in mini-batches.
+real training data in mini-batches. The epochs run on the book's engine
+(:func:`serlib.train.fit`): the steps return their losses as tensors on the device, read once
+per epoch, and a GAN trains its fixed number of epochs (it has no validation score to stop on;
+the held-out losses are logged).
 
 References
 ----------
@@ -234,7 +237,7 @@ def _adversarial_step(model: VanillaGAN | ConditionalGAN, opt_g: torch.optim.Opt
         g_losses.append(g_loss.detach())
     for p in d_params:
         p.requires_grad_(True)
-    return {"d_loss": d_loss.detach(), "g_loss": torch.stack(g_losses).float().mean(),
+    return {"d_loss": d_loss.detach(), "g_loss": g_losses[0] if g_steps == 1 else torch.stack(g_losses).mean(),
             "d_real": torch.sigmoid(d_real.detach().float()).mean(), "d_fake": torch.sigmoid(d_fake.detach().float()).mean()}
 
 

@@ -363,7 +363,7 @@ def mixup_gan_step(model: ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: t
         g_losses.append(g_loss.detach())
     for p in d_params:
         p.requires_grad_(True)
-    return {"d_loss": d_loss.detach(), "d_loss_plain": d_plain, "g_loss": torch.stack(g_losses).float().mean(),
+    return {"d_loss": d_loss.detach(), "d_loss_plain": d_plain, "g_loss": g_losses[0] if g_steps == 1 else torch.stack(g_losses).mean(),
             "d_real": torch.sigmoid(d_real).mean(), "d_fake": torch.sigmoid(d_fake).mean(),
             "lam": torch.full((), lam_mean, device=dev)}
 
