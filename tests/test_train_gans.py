@@ -180,3 +180,15 @@ def test_fit_averages_over_rows_or_steps():
     assert steps == pytest.approx(7 / 3)
     with pytest.raises(ValueError, match="average"):
         fit(step, n=10, batch_size=4, stopping=1, modules={}, average="batches")
+
+
+def test_engine_ratio_rows_time_both_loops():
+    from serlib.bench_models import RATIO_CASES, RatioCase, engine_ratios
+
+    calls = {"engine": [], "reference": []}
+    case = RatioCase("01 x", "toy", lambda e: calls["engine"].append(e), lambda e: calls["reference"].append(e))
+    (row,) = engine_ratios(epochs=2, repeats=2, cases=[case])
+    assert calls == {"engine": [1, 2, 2], "reference": [1, 2, 2]}  # one warm-up epoch, then the timed runs
+    assert row["ratio"] > 0 and row["epochs"] == 2 and row["device"] == "cpu"
+    # every network of chapters 1-3 is timed against its old loop
+    assert {c.chapter[:2] for c in RATIO_CASES} == {"01", "02", "03"}
