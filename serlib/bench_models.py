@@ -283,8 +283,8 @@ RATIO_CASES = [
 def engine_ratios(epochs: int = 2, repeats: int = 3, cases: list[RatioCase] | None = None) -> list[dict[str, Any]]:
     """CPU seconds of the engine and of the loop it replaced, at the same ``epochs``, per network.
 
-    Both run in this process, alternately, ``repeats`` times after one warm-up each; the
-    fastest run of each is kept (the least disturbed by other work on the machine) and
+    Both run in this process, alternately (the first of each pair swapped every repeat),
+    ``repeats`` times after one warm-up each; the fastest run of each is kept (the least disturbed by other work on the machine) and
     ``ratio`` = engine / reference (target <= 1.05: the engine is no slower).
     """
     rows = []
@@ -292,8 +292,9 @@ def engine_ratios(epochs: int = 2, repeats: int = 3, cases: list[RatioCase] | No
         case.engine(1)
         case.reference(1)  # warm-up: allocations, lazy imports
         times: dict[str, list[float]] = {"engine": [], "reference": []}
-        for _ in range(repeats):
-            for name, fn in (("engine", case.engine), ("reference", case.reference)):
+        order = [("engine", case.engine), ("reference", case.reference)]
+        for r in range(repeats):
+            for name, fn in order if r % 2 == 0 else order[::-1]:  # neither always runs first
                 t0 = time.perf_counter()
                 fn(epochs)
                 times[name].append(time.perf_counter() - t0)

@@ -185,10 +185,11 @@ def test_fit_averages_over_rows_or_steps():
 def test_engine_ratio_rows_time_both_loops():
     from serlib.bench_models import RATIO_CASES, RatioCase, engine_ratios
 
-    calls = {"engine": [], "reference": []}
-    case = RatioCase("01 x", "toy", lambda e: calls["engine"].append(e), lambda e: calls["reference"].append(e))
+    calls = []
+    case = RatioCase("01 x", "toy", lambda e: calls.append(("engine", e)), lambda e: calls.append(("loop", e)))
     (row,) = engine_ratios(epochs=2, repeats=2, cases=[case])
-    assert calls == {"engine": [1, 2, 2], "reference": [1, 2, 2]}  # one warm-up epoch, then the timed runs
+    # one warm-up epoch each, then the timed runs, the first of each pair swapped
+    assert calls == [("engine", 1), ("loop", 1), ("engine", 2), ("loop", 2), ("loop", 2), ("engine", 2)]
     assert row["ratio"] > 0 and row["epochs"] == 2 and row["device"] == "cpu"
     # every network of chapters 1-3 is timed against its old loop
     assert {c.chapter[:2] for c in RATIO_CASES} == {"01", "02", "03"}
