@@ -241,7 +241,7 @@ def _ratio_stage1(ref: bool) -> Callable[[int], Any]:
 
     def run(epochs: int) -> Any:
         rng = np.random.default_rng(0)
-        n = _RATIO_ROWS // 2
+        n = _RATIO_ROWS + 32  # 4 training mini-batches of 32, 32 validation rows
         frames = [rng.standard_normal((64, int(rng.integers(150, 300)))).astype(np.float32) for _ in range(n)]
         t = _x(n, 384, seed=1)
         inputs = MelBatches(frames).fit_stats(np.arange(n))
