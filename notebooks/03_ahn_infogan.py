@@ -78,7 +78,11 @@
 # The `paper` profile uses IEMOCAP with a local AST audio encoder and BERT text encoder, as the paper
 # does, and is meant for a GPU. Main parameters: `split`, `audio_encoder`, `text_encoder`,
 # `lambda_mi`, `mixup_alpha`, `epochs_gan` and `aug_factor`. Every parameter of the `parameters`
-# cell below can be set with `-p name=value`.
+# cell below can be set with `-p name=value`. Where the protocol has a validation part
+# (MSP-Podcast's Development set), stage 1 keeps its best epoch on it and stops early
+# (`epochs_stage1` at most, `patience_stage1`, `min_delta_stage1`; the paper names neither its
+# epochs nor early stopping); the InfoGAN trains its fixed `epochs_gan`, as a GAN has no
+# validation score.
 # :::
 
 # %% [markdown]
@@ -124,7 +128,9 @@ audio_model_path = None  # local folder of the AST / wav2vec2 checkpoint
 text_encoder = None  # minilm | bert | roberta | llama
 text_model_path = None  # local folder of the BERT / RoBERTa / Llama checkpoint
 max_frames = None  # log-mel frames kept per utterance (CNN encoder)
-epochs_stage1 = None  # stage-1 epochs
+epochs_stage1 = None  # stage-1 epochs (the most, with a validation part)
+patience_stage1 = None  # stage 1 stops after this many epochs without a validation gain (0: off)
+min_delta_stage1 = None  # smallest validation-UAR gain counted by patience_stage1
 lr_stage1 = None  # stage-1 learning rate
 batch_size = None  # stage-1 mini-batch (also the InfoNCE negatives)
 tau = None  # temperature of the contrastive and InfoNCE losses

@@ -152,8 +152,17 @@ class Config(ChapterConfig):
                                         paper_value="bert-base-uncased")
     max_frames: int = param(400, low=16, help="log-mel frames kept per utterance (CNN encoder)",
                             paper_value="n/a (AST: 1024 frames)")
-    epochs_stage1: int = param(12, smoke=2, paper=10, low=1, help="stage-1 epochs (baseline SER + alignment)",
-                               paper_value="not stated")
+    epochs_stage1: int = param(12, smoke=2, paper=10, low=1,
+                               help="stage-1 epochs (baseline SER + alignment); with a validation part (MSP-Podcast's "
+                                    "Development set, a predefined 'validation' split) the most, the best epoch's "
+                                    "model is kept", paper_value="not stated")
+    patience_stage1: int = param(3, smoke=0, low=0,
+                                 help="stage 1 stops after this many epochs without a validation-UAR gain larger than "
+                                      "min_delta_stage1 (0: all epochs_stage1); only with a validation part",
+                                 paper_value="not stated (no early stopping named)")
+    min_delta_stage1: float = param(0.0, low=0.0, high=1.0,
+                                    help="smallest validation-UAR gain that counts as an improvement for patience_stage1",
+                                    paper_value="not stated")
     lr_stage1: float = param(1e-3, paper=1e-5, low=1e-7, high=1.0,
                              help="stage-1 Adam learning rate (1e-5 suits fine-tuning a transformer)",
                              paper_value="not stated")
@@ -177,7 +186,9 @@ class Config(ChapterConfig):
                              paper_value="not stated")
     mixup_alpha: float = param(0.2, low=0.0, help="Beta(alpha, alpha) of the real/generated mixup (0: no mixup)",
                                paper_value="mixup used, alpha not stated")
-    epochs_stage3: int = param(40, smoke=3, paper=50, low=1, help="stage-3 epochs (classifier fine-tuning)",
+    epochs_stage3: int = param(40, smoke=3, paper=50, low=1,
+                               help="stage-3 epochs (classifier fine-tuning; a fixed number, the same for every "
+                                    "variant and its control)",
                                paper_value="not stated")
     lr_stage3: float = param(3e-3, low=1e-7, high=1.0, help="stage-3 Adam learning rate", paper_value="not stated")
     batch_size_stage3: int = param(256, low=2, help="stage-3 mini-batch", paper_value="not stated")
@@ -447,7 +458,8 @@ def run_fold(data: ChapterData, fold: Fold, cfg: Config, seed: int, *, keep_feat
         model = AlignedSER(enc, h_dim, K, t_dim)
         hist = train_baseline(model, inputs, tr, y, T, epochs=cfg.epochs_stage1, lr=cfg.lr_stage1,
                               batch_size=cfg.batch_size, tau=cfg.tau, align=align, align_weight=cfg.align_weight,
-                              device=dev, seed=seed, val_rows=np.asarray(fold.val))
+                              device=dev, seed=seed, val_rows=np.asarray(fold.val),
+                              patience=cfg.patience_stage1, min_delta=cfg.min_delta_stage1)
         out["stage1"].append(hist.frame().assign(model="aligned" if align else "plain", **tags))
         H = embed(model, inputs, device=dev)
         stage1[align] = (model, H)
@@ -578,7 +590,7 @@ def infogan_settings(data: ChapterData, fold: Fold, cfg: Config, seed: int,
     base = AlignedSER(enc, h_dim, K, t_dim)
     train_baseline(base, inputs, tr, y, T, epochs=cfg.epochs_stage1, lr=cfg.lr_stage1, batch_size=cfg.batch_size,
                    tau=cfg.tau, align=align, align_weight=cfg.align_weight, device=dev, seed=seed,
-                   val_rows=np.asarray(fold.val))
+                   val_rows=np.asarray(fold.val), patience=cfg.patience_stage1, min_delta=cfg.min_delta_stage1)
     H = embed(base, inputs, device=dev)
     uar0 = uar(y[te], predict(base.classifier, H[te]))
     rows, hists = [], []

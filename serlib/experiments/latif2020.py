@@ -185,7 +185,8 @@ class Config(ChapterConfig):
     clf_hidden: list[int] = param([256, 128], smoke=[32], paper=[1000, 1000], paper_value=_NS + " ('DNN')",
                                   help="DNN hidden widths")
     clf_dropout: float = param(0.3, low=0, high=0.95, paper_value=_NS, help="DNN dropout")
-    clf_epochs: int = param(20, smoke=2, paper=100, low=1, paper_value=_NS, help="DNN epochs")
+    clf_epochs: int = param(20, smoke=2, paper=100, low=1, paper_value=_NS,
+                            help="DNN epochs (a fixed number: the protocol's folds have no validation part to stop on)")
     clf_lr: float = param(1e-3, low=0, paper_value=_NS, help="DNN learning rate (Adam)")
     classifier_alpha: float = param(0.2, low=0, paper_value=_NS, help="mixup alpha of the DNNs (0 = plain training)")
     classifier_mixup: list[str] = param(["real", "real+synthetic"], choices=("real", "synthetic", "real+synthetic",
