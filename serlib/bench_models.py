@@ -237,7 +237,9 @@ def _ratio_mixup_dnn(ref: bool) -> Callable[[int], Any]:
 
 def _ratio_stage1(ref: bool) -> Callable[[int], Any]:
     from .bench_reference_loops import ref_train_baseline
-    from .models.infogan import AlignedSER, LogMelCNN, MelBatches, train_baseline
+    from .features import MelBatches
+    from .models.encoders import LogMelCNN
+    from .models.infogan import AlignedSER, train_baseline
 
     def run(epochs: int) -> Any:
         rng = np.random.default_rng(0)

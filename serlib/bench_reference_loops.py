@@ -446,7 +446,7 @@ def ref_train_baseline(model: AlignedSER, inputs: Any, rows: np.ndarray, y: np.n
                    seed: int = 0, val_rows: np.ndarray | None = None) -> History:
     """Stage 1: train encoder, classifier and text projection together on ``rows``.
 
-    ``inputs`` serves batches (:class:`MelBatches` / :class:`WaveBatches`); ``y`` and ``t`` are
+    ``inputs`` serves batches (:class:`~serlib.features.MelBatches` / :class:`~serlib.models.encoders.WaveBatches`); ``y`` and ``t`` are
     indexed by the same positions as ``inputs``. Adam, fixed number of epochs, no early stop
     (the paper names none). Without ``align`` only :math:`\\mathcal L_{SER}` is used, and the
     text projection is left untouched (the ablation "without cross-modal alignment").
