@@ -156,7 +156,7 @@ class Config(ChapterConfig):
                             help="most training epochs; the epoch kept is the one with the best validation score, "
                                  "and the lambda schedule's p = step / (max_epochs x steps per epoch)",
                             paper_value="not stated")
-    patience: int = param(8, smoke=0, paper=10, low=0,
+    patience: int = param(5, smoke=0, paper=10, low=0,
                           help="stop after this many epochs without a validation improvement (0 = train all "
                                "max_epochs)",
                           paper_value="not stated (no early stopping mentioned)")
