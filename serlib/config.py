@@ -80,7 +80,7 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
-def get_device(device: str = "auto") -> "Any":
+def get_device(device: str = "auto") -> Any:
     """Resolve ``device`` (``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``) to a torch.device.
 
     ``auto`` takes the GPU when one is present. Asking for ``cuda`` on a machine without one is

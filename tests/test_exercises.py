@@ -16,8 +16,8 @@ from serlib.exercises import (
     exercises,
     numbers,
     solution_cells,
-    student_notebook,
     stub_cells,
+    student_notebook,
 )
 
 jupytext = pytest.importorskip("jupytext")

@@ -24,8 +24,8 @@ from serlib.models.sier import (
     stats_pool,
 )
 from serlib.papers.leow import TABLES, table1_row
-from tests.conftest import make_table_corpus
 from tests._pins import check_pins
+from tests.conftest import make_table_corpus
 
 ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "04_leow_speaker_adversarial.py"

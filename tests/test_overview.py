@@ -16,8 +16,8 @@ import pytest
 
 from serlib import overview
 from serlib.config import PROFILES, project_root
-from serlib.papers import beside
 from serlib.papers import ahn as ahn_paper
+from serlib.papers import beside
 from serlib.papers import latif2020 as latif_paper
 from serlib.papers import pereira2018 as pereira_paper
 from serlib.papers import sahu2018 as sahu_paper

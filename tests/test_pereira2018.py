@@ -13,8 +13,20 @@ import torch
 from serlib.audio import chunk
 from serlib.config import project_root
 from serlib.data.corpus import Corpus
-from serlib.models.began import (BEGAN, BeganAutoencoder, BeganDecoder, BeganEncoder, ConvHead, SupervisedBEGAN,
-                                 aggregate_by_utterance, began_step, encode, fit_supervised, m_global, update_k)
+from serlib.models.began import (
+    BEGAN,
+    BeganAutoencoder,
+    BeganDecoder,
+    BeganEncoder,
+    ConvHead,
+    SupervisedBEGAN,
+    aggregate_by_utterance,
+    began_step,
+    encode,
+    fit_supervised,
+    m_global,
+    update_k,
+)
 from tests._pins import check_pins
 
 ROOT = project_root()

@@ -60,8 +60,18 @@ from ..config import ParameterError, cache_dir, get_device, get_logger, seed_eve
 from ..data import Corpus, CorpusError, load_corpus
 from ..features import ChunkSet, Standardiser, chunk_spectrograms, functionals, speaker_normalise
 from ..metrics import ccc, classification_scores, confusion, uar
-from ..models.began import (BEGAN, BeganEncoder, ConvHead, SupervisedBEGAN, aggregate_by_utterance,
-                            check_input_shape, encode, fit_supervised, predict_outputs, train_began)
+from ..models.began import (
+    BEGAN,
+    BeganEncoder,
+    ConvHead,
+    SupervisedBEGAN,
+    aggregate_by_utterance,
+    check_input_shape,
+    encode,
+    fit_supervised,
+    predict_outputs,
+    train_began,
+)
 from ..papers import beside
 from ..papers.pereira2018 import TABLE1_STD, TABLES
 from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param

@@ -195,7 +195,7 @@ class BeganDecoder(nn.Module):
         self.base = (filters, self.output_shape[0] // step, self.output_shape[1] // step)
         self.fc = nn.Linear(hidden, int(np.prod(self.base)))
         blocks: list[nn.Module] = []
-        for s in range(n_scales + 1):
+        for _ in range(n_scales + 1):
             layers: list[nn.Module] = []
             for _ in range(convs_per_scale):
                 layers += [_conv(filters, filters), nn.ELU()]
@@ -518,7 +518,7 @@ class SupervisedBEGAN(nn.Module):
                 p.requires_grad_(False)
             self.encoder.eval()
 
-    def train(self, mode: bool = True) -> "SupervisedBEGAN":
+    def train(self, mode: bool = True) -> SupervisedBEGAN:
         super().train(mode)
         if self.freeze:
             self.encoder.eval()

@@ -408,7 +408,7 @@ class SIERNet(nn.Module):
                  fc_units: int = 64, dropout: float = 0.3) -> None:
         super().__init__()
         self.encoder = encoder
-        d = int(getattr(encoder, "out_dim"))
+        d = int(encoder.out_dim)
         self.emotion = ClassifierHead(d, n_emotions, fc_units, dropout)
         self.grl = GradientReversal(0.0)
         self.speaker = ClassifierHead(d, n_speakers, fc_units, dropout) if n_speakers else None
@@ -577,4 +577,4 @@ def predict_emotions(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np
 def embed(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The encoder's pooled representation ``h5`` for every row of ``x`` (eval mode)."""
     return apply_in_batches(model, model.encoder, x, batch_size=batch_size,
-                            empty=np.zeros((0, int(getattr(model.encoder, "out_dim")))))
+                            empty=np.zeros((0, int(model.encoder.out_dim))))
