@@ -56,7 +56,7 @@ import pandas as pd
 import torch
 
 from ..cache import cache_key
-from ..config import ParameterError, cache_dir, get_device, get_logger, seed_everything
+from ..config import ParameterError, cache_dir, get_device, get_logger, plain_values, seed_everything
 from ..data import Corpus, CorpusError, load_corpus
 from ..features import ChunkSet, Standardiser, chunk_spectrograms, functionals, speaker_normalise
 from ..metrics import ccc, classification_scores, confusion, uar
@@ -495,7 +495,7 @@ def pretrain(cfg: Config, corpus: Corpus, *, progress: bool = True) -> Pretraine
                        points=200, checkpoint=partial, show=progress)
     seconds = time.time() - t0
     model.cpu().eval()
-    meta = {"device": str(dev), "config": _plain(cfg.as_dict())}
+    meta = {"device": str(dev), "config": plain_values(cfg.as_dict())}
     save_checkpoint(path, began=model, norm_mean=torch.from_numpy(np.asarray(norm.mean, dtype=np.float32)),
                     norm_std=torch.from_numpy(np.asarray(norm.std, dtype=np.float32)), history=hist.records,
                     corpus=corpus.name, fingerprint=fp, n_chunks=len(chunks), seconds=seconds, meta=meta)
@@ -508,18 +508,6 @@ def _remove_checkpoint(path: Path) -> None:
     """Remove a checkpoint file and its checksum sidecar, if present."""
     path.unlink(missing_ok=True)
     path.with_name(path.name + ".sha256").unlink(missing_ok=True)
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with tuples as lists and anything not a number, string, bool or None as a
-    string: what ``torch.load(weights_only=True)`` reads back."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
 
 
 def random_encoder(cfg: Config) -> BeganEncoder:
