@@ -90,7 +90,7 @@ def _sier(n: int, device: str) -> None:
     enc = build_encoder("cnn_bigru", 20, frames, cnn_layers=2, filters=128, gru_units=256)
     model = SIERNet(enc, 7, 6, fc_units=128)
     x, y, s = _x(n, 20, frames), _labels(n, 7), _labels(n, 6, seed=2)
-    fit_sier(model, x, y, s, x[:32], y[:32], epochs=1, gamma=2.5, batch_size=32, device=device)
+    fit_sier(model, x, y, s, x[:32], y[:32], max_epochs=1, gamma=2.5, batch_size=32, device=device)
 
 
 def _began(n: int, device: str) -> None:
