@@ -265,20 +265,26 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
             break
         for m in modules.values():
             m.train()
-        # each step's values stay on the device, one small stacked tensor per step; they are
-        # weighted, summed and read once, at the end of the epoch
+        # On a GPU each step's values stay on the device, one small stacked tensor per step,
+        # weighted, summed and read once at the end of the epoch (no synchronisation per step).
+        # On a CPU reading a value costs nothing, so they are summed at once as Python floats,
+        # which is cheaper than keeping tensors around for these small networks.
         logged: dict[tuple[str, ...], tuple[list[torch.Tensor], list[int]]] = {}
+        totals: dict[str, float] = {}
         seen = 0
         for idx in batches(n, batch_size, rng, drop_last=drop_last):
             out = step(idx)
             if out is None:
                 continue
             w = len(idx) if average == "rows" else 1
-            vals, weights = logged.setdefault(tuple(out), ([], []))
-            vals.append(torch.stack(list(out.values())).detach().float().reshape(len(out)))
-            weights.append(w)
+            if next(iter(out.values())).device.type == "cpu":
+                for k, v in out.items():
+                    totals[k] = totals.get(k, 0.0) + v.item() * w
+            else:
+                vals, weights = logged.setdefault(tuple(out), ([], []))
+                vals.append(torch.stack(list(out.values())).detach().float().reshape(len(out)))
+                weights.append(w)
             seen += w
-        totals: dict[str, float] = {}
         for names, (vals, weights) in logged.items():
             stacked = torch.stack(vals)
             wt = torch.tensor(weights, dtype=stacked.dtype, device=stacked.device)
