@@ -1,7 +1,7 @@
 # serbook — every target sets up what it needs on a fresh machine.
 #   make book              execute every chapter (PROFILE=book) and build _build/html
 #   PROFILE=smoke make book   the quick build
-#   make test              the whole test suite
+#   make test              ruff, then the whole test suite
 #   make bench             speed and memory measurements (results in bench/results.json)
 #   make student           the chapters with the exercises' solutions removed, in _build/student
 #   make instructor        the chapters with the solutions, in _build/instructor
@@ -36,6 +36,7 @@ book: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/serbook book --profile $(PROFILE)
 
 test: setup
+	$(VENV)/bin/ruff check serlib tests notebooks
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q
 
 bench: setup

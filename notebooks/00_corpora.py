@@ -65,13 +65,11 @@ from serlib.metrics import summarise
 from serlib.results import save_table
 
 plots.set_style()
-cfg = corpora.Config.for_profile(profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial,
-                                 size=size, variant=variant,
-                                 feature_set=feature_set, svm_C=svm_C, protocol=protocol)
+cfg = corpora.Config.from_notebook(globals())
 display(Markdown(cfg.summary()))
 
 # %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
-corpora.Config.reference().drop(index=["seeds", "device"])
+corpora.Config.reference().drop(index=list(corpora.Config.NOT_IN_NOTEBOOK))
 
 # %% [markdown]
 # ## What is in the corpus
@@ -170,7 +168,8 @@ plt.show()
 # variation; results obtained with it are always labelled as such in this book.
 
 # %%
-scores, cms = corpora.baseline(lab, cfg)
+res = corpora.run(cfg, lab)
+scores, cms = res.scores, res.confusions
 save_table("baseline_folds", scores, corpora.CHAPTER)
 summary = summarise(scores, "method", ["uar", "accuracy"])[["uar", "accuracy", "n"]]
 save_table("baseline_summary", summary, corpora.CHAPTER, protocol=cfg.protocol, feature_set=cfg.feature_set)

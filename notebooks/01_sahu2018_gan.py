@@ -87,7 +87,8 @@ batch_size = None  # mini-batch size
 n_synthetic_per_class = None  # synthetic samples per emotion
 svm_C = None  # RBF-SVM C
 svm_gamma = None  # RBF width rule: "real" (from the real training rows) | "scale"
-n_jobs = None  # parallel (fold, seed) jobs on a CPU
+workers = None  # CPU processes running the (fold, seed) units (0: one per core; 1: this process)
+threads = None  # torch CPU threads of each unit (book: 1)
 
 # %%
 import time
@@ -104,16 +105,7 @@ from serlib.splits import cross_corpus as cross_corpus_folds
 
 plots.set_style()
 t_start = time.time()
-cfg = ch.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial, size=size,
-    cross_corpus=cross_corpus, cross_data_root=cross_data_root,
-    device=device, seeds=seeds, code_dim=code_dim, aae_hidden=aae_hidden, aae_disc_hidden=aae_disc_hidden,
-    aae_epochs=aae_epochs, aae_lr=aae_lr, aae_adv_lr=aae_adv_lr, prior_radius=prior_radius, prior_std=prior_std,
-    label_conditioned_prior=label_conditioned_prior, gan_hidden=gan_hidden, gan_epochs=gan_epochs, gan_lr=gan_lr,
-    gan1582_epochs=gan1582_epochs, cgan_d_hidden=cgan_d_hidden, cgan_epochs=cgan_epochs,
-    cgan_baseline_lr=cgan_baseline_lr, cgan_lr_g=cgan_lr_g, cgan_lr_d=cgan_lr_d,
-    g_steps_per_d_step=g_steps_per_d_step, cgan_variants=cgan_variants, batch_size=batch_size,
-    n_synthetic_per_class=n_synthetic_per_class, svm_C=svm_C, svm_gamma=svm_gamma, n_jobs=n_jobs)
+cfg = ch.Config.from_notebook(globals())
 META = {"profile": cfg.profile, **cfg.as_dict()}
 display(Markdown(cfg.summary()))
 
@@ -140,7 +132,7 @@ ref
 # read against it.
 
 # %%
-data = ch.load_data(cfg)
+data = ch.load(cfg)
 display(Markdown(f"Training corpus: **{data.corpus!r}**; features {data.features.shape}; "
                  f"{len(data.folds)} folds ({', '.join(f.name for f in data.folds)})."
                  + (f"  \nCross corpus: **{data.cross!r}**" if data.cross is not None else "")))
@@ -210,7 +202,7 @@ yard
 # %%
 folds = ch.fold_features(data.features, data.corpus.y, data.folds, data.labels)
 t0 = time.time()
-cv = ch.run_protocol(folds, cfg)
+cv = ch.run(cfg, data, folds)
 cv_seconds = time.time() - t0
 display(Markdown(f"Trained {len(cfg.seeds)} seed(s) x {len(folds)} folds in {cv_seconds:.0f} s."))
 save_table("scores_cv", cv.scores, ch.CHAPTER, **META)
@@ -402,7 +394,7 @@ plt.show()
 if data.cross is not None:
     cfolds = ch.fold_features(data.features, data.corpus.y, cross_corpus_folds(data.corpus, data.cross),
                               data.labels, target_features=data.cross_features, target_y=data.cross.y)
-    xc = ch.run_protocol(cfolds, cfg)
+    xc = ch.run(cfg, data, cfolds)
     save_table("scores_cross", xc.scores, ch.CHAPTER, **META)
     save_table("loss_histories_cross", xc.histories, ch.CHAPTER, **META)
     t3 = ch.table3(xc)

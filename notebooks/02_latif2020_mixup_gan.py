@@ -113,8 +113,8 @@ ablation_grid = None  # every (pairs, alpha) combination instead of two sweeps
 ablation_folds = None  # folds of the ablation (the first k)
 ablation_seeds = None  # seeds of the ablation
 ablation_epochs = None  # GAN epochs in the ablation (None: the same as epochs)
-n_jobs = None  # parallel jobs on a CPU
-torch_threads = None  # torch CPU threads per job (book: 1)
+workers = None  # CPU processes running the units (0: one per core; 1: this process)
+threads = None  # torch CPU threads of each unit (book: 1)
 
 # %%
 import time
@@ -133,18 +133,7 @@ from serlib.results import save_table
 T0 = time.time()
 plots.set_style()
 pd.set_option("display.max_colwidth", 80)
-cfg = ch.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial, size=size, cross_corpus=cross_corpus,
-    cross_data_root=cross_data_root, device=device, seeds=seeds, max_folds=max_folds, mixup_pairs=mixup_pairs,
-    alpha=alpha, lam_per_sample=lam_per_sample, encoder=encoder, conditioning=conditioning, code_dim=code_dim,
-    g_hidden=g_hidden, d_hidden=d_hidden, e_hidden=e_hidden, prior_radius=prior_radius, prior_std=prior_std,
-    epochs=epochs, lr_g=lr_g, lr_d=lr_d, g_steps_per_d_step=g_steps_per_d_step, batch_size=batch_size,
-    n_synthetic_per_class=n_synthetic_per_class, clf_hidden=clf_hidden, clf_dropout=clf_dropout,
-    clf_epochs=clf_epochs, clf_lr=clf_lr, classifier_alpha=classifier_alpha, classifier_mixup=classifier_mixup,
-    compare_chapter1=compare_chapter1, chapter1=chapter1, ablation=ablation, ablation_pairs=ablation_pairs,
-    ablation_alphas=ablation_alphas, ablation_grid=ablation_grid, ablation_folds=ablation_folds,
-    ablation_seeds=ablation_seeds, ablation_epochs=ablation_epochs, n_jobs=n_jobs,
-    torch_threads=torch_threads)
+cfg = ch.Config.from_notebook(globals())
 META = {"profile": cfg.profile, "config": cfg.as_dict(), "changed": cfg.changed}
 display(Markdown(cfg.summary()))
 
@@ -225,7 +214,7 @@ ref.loc[["mixup_pairs", "alpha", "lam_per_sample", "encoder", "conditioning", "c
 
 # %%
 t = time.time()
-data = ch.load_data(cfg)
+data = ch.load(cfg)
 folds = ch.within_folds(data, cfg)
 abl_folds = folds[: cfg.ablation_folds] if cfg.ablation else []
 counts = data.corpus.counts("emotion")
@@ -250,7 +239,7 @@ display(yard.rename(columns={"mean": "UAR (%) mean", "std": "std over folds"}))
 
 # %%
 t = time.time()
-cv = ch.run_protocol(folds, cfg, ablation_folds=abl_folds)
+cv = ch.run(cfg, data, folds, ablation_folds=abl_folds)
 cv_seconds = time.time() - t
 save_table("scores_cv", cv.scores, ch.CHAPTER, **META)
 save_table("loss_histories_cv", cv.histories, ch.CHAPTER, **META)
@@ -329,7 +318,7 @@ save_table("real_vs_synthetic", sim, ch.CHAPTER, **META)
 display(sim)
 
 
-def norm_ratio(result: ch.ProtocolResult, model: str) -> float:
+def norm_ratio(result: ch.Results, model: str) -> float:
     h = result.histories
     if h.empty or "val_fake_norm" not in h:
         return float("nan")
@@ -441,7 +430,7 @@ if not xfolds:
     xc = None
 else:
     t = time.time()
-    xc = ch.run_protocol(xfolds, cfg)
+    xc = ch.run(cfg, data, xfolds)
     save_table("scores_cross", xc.scores, ch.CHAPTER, **META)
     save_table("loss_histories_cross", xc.histories, ch.CHAPTER, **META)
     yard_cross = ch1.cross_yardstick(data)

@@ -78,7 +78,11 @@
 # The `paper` profile uses IEMOCAP with a local AST audio encoder and BERT text encoder, as the paper
 # does, and is meant for a GPU. Main parameters: `split`, `audio_encoder`, `text_encoder`,
 # `lambda_mi`, `mixup_alpha`, `epochs_gan` and `aug_factor`. Every parameter of the `parameters`
-# cell below can be set with `-p name=value`.
+# cell below can be set with `-p name=value`. Where the protocol has a validation part
+# (MSP-Podcast's Development set), stage 1 keeps its best epoch on it and stops early
+# (`epochs_stage1` at most, `patience_stage1`, `min_delta_stage1`; the paper names neither its
+# epochs nor early stopping); the InfoGAN trains its fixed `epochs_gan`, as a GAN has no
+# validation score.
 # :::
 
 # %% [markdown]
@@ -123,22 +127,36 @@ audio_encoder = None  # cnn | ast | wav2vec2
 audio_model_path = None  # local folder of the AST / wav2vec2 checkpoint
 text_encoder = None  # minilm | bert | roberta | llama
 text_model_path = None  # local folder of the BERT / RoBERTa / Llama checkpoint
-epochs_stage1 = None  # stage-1 epochs
+max_frames = None  # log-mel frames kept per utterance (CNN encoder)
+epochs_stage1 = None  # stage-1 epochs (the most, with a validation part)
+patience_stage1 = None  # stage 1 stops after this many epochs without a validation gain (0: off)
+min_delta_stage1 = None  # smallest validation-UAR gain counted by patience_stage1
 lr_stage1 = None  # stage-1 learning rate
+batch_size = None  # stage-1 mini-batch (also the InfoNCE negatives)
 tau = None  # temperature of the contrastive and InfoNCE losses
+align_weight = None  # weight of L_CL + L_MI beside L_SER in stage 1
+z_dim = None  # noise dimension of the generator
+gan_hidden = None  # hidden width of G and D; 0: a single linear layer
 lambda_mi = None  # weight of the MI terms in the generator loss
 mixup_alpha = None  # Beta(alpha, alpha) of the GAN mixup (0: no mixup)
 epochs_gan = None  # InfoGAN epochs
+batch_size_gan = None  # InfoGAN mini-batch
 lr_g = None  # generator learning rate
 lr_d = None  # discriminator learning rate
 lr_heads = None  # learning rate of the shared heads in stage 2 (0 freezes them)
 epochs_stage3 = None  # stage-3 epochs
 lr_stage3 = None  # stage-3 learning rate
+batch_size_stage3 = None  # stage-3 mini-batch
 aug_factor = None  # generated features per real one (1 doubles the data)
 balance_classes = None  # generate only for minority classes, from the label alone
+balance_text = None  # text code for label-only generation: class_gaussian | real
+fusion_scaling = None  # rescaling of the new multimodal inputs: block | dimension | none
+class_weight = None  # inverse-frequency class weights in the stage-3 cross-entropy
 ablation = None  # run the Table III ablation
 n_per_class = None  # generated samples per class for the UAR-vs-amount curve
-n_jobs = None  # CPU processes running folds in parallel
+svm_C = None  # C of the yardstick RBF-SVM
+workers = None  # CPU processes running the (fold, seed) units (0: one per core; 1: this process)
+threads = None  # torch CPU threads of each unit (book: 1)
 
 # %%
 import time
@@ -154,16 +172,7 @@ from serlib.results import save_table
 
 plots.set_style()
 pd.set_option("display.max_colwidth", 80)
-cfg = ahn.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial, size=size, device=device, seeds=seeds,
-    split=split, test_set=test_set, transcripts=transcripts, target_sentences=target_sentences,
-    missing_text=missing_text,
-    max_folds=max_folds, audio_encoder=audio_encoder, audio_model_path=audio_model_path,
-    text_encoder=text_encoder, text_model_path=text_model_path, epochs_stage1=epochs_stage1,
-    lr_stage1=lr_stage1, tau=tau, lambda_mi=lambda_mi, mixup_alpha=mixup_alpha, epochs_gan=epochs_gan,
-    lr_g=lr_g, lr_d=lr_d, lr_heads=lr_heads, epochs_stage3=epochs_stage3, lr_stage3=lr_stage3,
-    aug_factor=aug_factor, balance_classes=balance_classes, ablation=ablation, n_per_class=n_per_class,
-    n_jobs=n_jobs)
+cfg = ahn.Config.from_notebook(globals())
 display(Markdown(cfg.summary()))
 
 # %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
@@ -182,7 +191,7 @@ ref[["this run", "paper's value", "meaning"]]
 
 # %%
 t0 = time.time()
-data = ahn.load(cfg, show=False)
+data = ahn.load(cfg, progress=False)
 split = ahn.split_of(cfg)
 protocol = "the predefined split" if split == "predefined" else f"leave-one-{split}-out"
 if split == "predefined" and len(data.folds[0].val):
@@ -204,7 +213,7 @@ data.corpus.counts("speaker")
 # chapter reads its tables.
 
 # %%
-res = ahn.run(cfg, data, show=False)
+res = ahn.run(cfg, data, progress=False)
 display(Markdown(f"Finished in {time.time() - t0:.0f} s (data {res.seconds['load']:.0f} s, "
                  f"folds {res.seconds['folds']:.0f} s using {res.seconds['folds_cpu']:.0f} CPU-seconds, "
                  f"yardstick {res.seconds['yardstick']:.0f} s)."))

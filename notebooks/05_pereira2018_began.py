@@ -82,7 +82,9 @@ convs_per_scale = None  # conv layers per scale (Berthelot et al.: 2)
 pretrain_seed = None  # seed of the BEGAN pretraining
 freeze_encoder = None  # True (paper): frozen encoder; False: fine-tune it
 representation = None  # feature_map | embedding: what the supervised module sees
-head_epochs = None  # epochs of the supervised module (paper: 100)
+head_max_epochs = None  # most epochs of the supervised module (paper: 100, fixed)
+head_patience = None  # early stopping of the supervised module on validation (0: off, train head_max_epochs)
+head_min_delta = None  # smallest rise of the validation score that counts as an improvement
 head_batch_size = None  # batch of the supervised module (paper: 16)
 search_trials = None  # head configurations tried per fold; 1 means no search
 search_holdout = None  # share of a fold's training utterances held out for the search
@@ -94,8 +96,9 @@ yardstick = None  # run the IS10 + RBF-SVM yardstick (plain and speaker-adaptive
 label_fractions = None  # learning curve: shares of training labels
 curve_methods = None  # learning curve: methods compared
 curve_seeds = None  # learning curve seeds; None uses seeds
-curve_epochs = None  # epochs of the end-to-end network in the curve; None uses head_epochs
-torch_threads = None  # CPU threads for torch (book: 1)
+curve_epochs = None  # epochs of the end-to-end network in the curve; None: the frozen head's chosen length
+workers = None  # CPU processes running folds and curve points (0: one per core; 1: this process)
+threads = None  # torch CPU threads of each fold or curve point (book: 1)
 
 # %%
 import matplotlib.pyplot as plt
@@ -103,25 +106,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import plots
+from serlib import features, plots
 from serlib.experiments import pereira2018 as P
 from serlib.papers.pereira2018 import TABLES
 from serlib.results import save_table
 
 plots.set_style()
-cfg = P.Config.for_profile(
-    profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial,
-    device=device, seeds=seeds, corpus_size=corpus_size,
-    pretrain_corpus=pretrain_corpus, pretrain_data_root=pretrain_data_root,
-    pretrain_max_utterances=pretrain_max_utterances, savee_root=savee_root, omg_root=omg_root,
-    emodb_root=emodb_root, retrain_encoder=retrain_encoder, chunk_seconds=chunk_seconds, n_fft=n_fft,
-    hop_length=hop_length, freq_bins=freq_bins, chunk_weighting=chunk_weighting, gamma=gamma, lambda_k=lambda_k,
-    lr=lr, adam_beta1=adam_beta1, batch_size=batch_size, epochs=epochs, latent_size=latent_size, filters=filters,
-    n_scales=n_scales, convs_per_scale=convs_per_scale, pretrain_seed=pretrain_seed, freeze_encoder=freeze_encoder,
-    representation=representation, head_epochs=head_epochs, head_batch_size=head_batch_size,
-    search_trials=search_trials, search_holdout=search_holdout, protocols=protocols, train_fraction=train_fraction,
-    split_seed=split_seed, max_folds=max_folds, yardstick=yardstick, label_fractions=label_fractions,
-    curve_methods=curve_methods, curve_seeds=curve_seeds, curve_epochs=curve_epochs, torch_threads=torch_threads)
+cfg = P.Config.from_notebook(globals())
 P.set_threads(cfg)
 display(Markdown(cfg.summary()))
 
@@ -129,8 +120,9 @@ display(Markdown(cfg.summary()))
 ref = P.Config.reference()
 ref.insert(0, "this run", [getattr(cfg, k) for k in ref.index])
 ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k", "lr", "batch_size", "epochs",
-         "latent_size", "filters", "n_scales", "convs_per_scale", "freeze_encoder", "representation", "head_epochs",
-         "head_batch_size", "search_trials", "seeds", "pretrain_corpus"],
+         "latent_size", "filters", "n_scales", "convs_per_scale", "freeze_encoder", "representation",
+         "head_max_epochs", "head_patience", "head_min_delta", "head_batch_size", "search_holdout", "search_trials",
+         "seeds", "pretrain_corpus"],
         ["this run", "paper", "paper's value", "meaning"]]
 
 # %% [markdown]
@@ -174,9 +166,15 @@ ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k
 # **The supervised module.** The frozen encoder's representation (its last convolutional map)
 # goes through convolutional layers, global pooling and a softmax — or two one-unit heads for
 # arousal and valence. Its hyper-parameters are chosen per fold on a held-out part of the
-# training data (the paper used Hyperas). An utterance's class is the argmax of the mean of its
-# chunks' log-probabilities (weighted by the share of real audio in each chunk); its arousal and
-# valence are the means of its chunks' predictions.
+# training data (the paper used Hyperas), and so is the length of its training: the paper trains
+# a fixed 100 epochs; here the head trains at most `head_max_epochs` epochs and stops after
+# `head_patience` epochs without a better validation score (UAR, or the mean CCC of arousal and
+# valence). Where the protocol has a validation part (OMG-Emotion's) the head stops early on it and
+# keeps its best epoch; where it has none (SAVEE's per-speaker split, leave-one-speaker-out, the
+# embedded corpus) the best epoch is found on the held-out `search_holdout` share of the training
+# utterances, and the head is then trained on all of them for that many epochs. An utterance's
+# class is the argmax of the mean of its chunks' log-probabilities (weighted by the share of real
+# audio in each chunk); its arousal and valence are the means of its chunks' predictions.
 
 # %% [markdown]
 # ## 1. Pretraining the BEGAN once
@@ -230,8 +228,8 @@ if pre is not None:
 
 # %% mystnb={"figure": {"caption": "Spectrograms of 1-s chunks (frequency bin upwards, frame rightwards, z-normalised log magnitude): real chunks of the pretraining speech (top), their reconstructions D(x) by the discriminator-autoencoder (middle) and chunks generated from noise G(z) (bottom).", "name": "fig-pereira-chunks"}}
 if pre is not None:
-    chunks = P.chunk_spectrograms(pre_corpus, chunk_seconds=cfg.chunk_seconds, n_fft=cfg.n_fft,
-                                  hop_length=cfg.hop_length, freq_bins=cfg.freq_bins)
+    chunks = features.chunk_spectrograms(pre_corpus, chunk_seconds=cfg.chunk_seconds, n_fft=cfg.n_fft,
+                                         hop_length=cfg.hop_length, freq_bins=cfg.freq_bins)
     full = np.flatnonzero(chunks.weight >= 0.99)
     pick = full[np.linspace(0, len(full) - 1, min(4, len(full))).astype(int)] if len(full) else np.arange(
         min(4, len(chunks)))
@@ -262,8 +260,8 @@ for protocol in P.PROTOCOLS:
     if pre is None or protocol not in cfg.protocols:
         results[protocol] = None
         continue
-    lab = P.protocol_corpus(cfg, protocol)
-    results[protocol] = P.run_protocol(cfg, protocol, lab, pre) if lab is not None else None
+    lab = P.load(cfg, protocol)
+    results[protocol] = P.run(cfg, lab, protocol, pre) if lab is not None else None
 P.check_protocols_ran(cfg, results)  # no protocol run, or a requested one missing: the chapter stops here
 ran = {k: r for k, r in results.items() if r is not None}
 if ran:
@@ -275,10 +273,21 @@ if ran:
     searches = [r.search for r in ran.values() if len(r.search)]
     if searches:
         save_table("head_search", pd.concat(searches, ignore_index=True), P.CHAPTER)
+    head_epochs = pd.concat([r.epochs for r in ran.values() if len(r.epochs)], ignore_index=True)
+    save_table("head_epochs", head_epochs, P.CHAPTER,
+               note="per protocol, fold, task and seed: the epochs of the tested head and how that length was chosen")
 display(Markdown("Protocols run: " + (", ".join(f"**{k}** on {r.corpus.name} ({len(r.folds)} folds, "
                                                 f"{r.seconds:.0f} s)" for k, r in ran.items()) or "none")
                  + ("; skipped: " + ", ".join(k for k, r in results.items() if r is None)
                     if any(r is None for r in results.values()) else "")))
+
+# %% [markdown]
+# The training length of the supervised module, per protocol and fold: the epochs behind the head
+# that was tested (mean over seeds when each seed chose its own), and how the length was chosen.
+
+# %%
+if ran:
+    display(P.epochs_table(head_epochs))
 
 # %% [markdown]
 # ### Table 1 — speaker-dependent protocol
@@ -430,8 +439,9 @@ if curve is not None:
 # **Deviations from the paper, all parameters:** `freq_bins` (paper: the full 513-bin STFT),
 # `filters`, `latent_size`, `n_scales`, `convs_per_scale` (the paper gives no architecture; the
 # BEGAN paper's layout with fewer filters in the book profile), `lr` and `epochs` of the BEGAN
-# (paper: 5e-5 and 100; the book trains briefly at a higher rate), `head_epochs` and
-# `head_batch_size` (paper: 100 and 16), `search_trials` (the paper searched with Hyperas, size
+# (paper: 5e-5 and 100; the book trains briefly at a higher rate), `head_max_epochs` and
+# `head_batch_size` (paper: 100 and 16), `head_patience` (the paper trains a fixed 100 epochs; here
+# the length is chosen on validation data), `search_trials` (the paper searched with Hyperas, size
 # not stated), `seeds` (paper: ten runs), and the embedded corpus in place of LibriSpeech,
 # SAVEE, OMG-Emotion and Emo-DB.
 

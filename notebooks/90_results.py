@@ -45,7 +45,7 @@ by_stem = {r.entry.stem: r for r in results}
 other = {r.entry.stem: r.profile for r in results if r.profile != profile}
 display(Markdown(
     f"This book was built with the **{profile}** profile. "
-    + (f"These chapters' saved results come from another profile: "
+    + ("These chapters' saved results come from another profile: "
        + ", ".join(f"`{s}` ({p})" for s, p in other.items())
        + f"; run `serbook run notebooks/<chapter>.py -p profile={profile}` for each to make the book consistent."
        if other else "Every chapter's saved results come from that profile.")))

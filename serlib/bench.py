@@ -7,9 +7,11 @@ Measures on this machine and writes ``bench/results.json`` (and prints a table):
 * each chapter's ``smoke`` and ``book`` run time and peak memory, read from the ``run.json`` that
   ``serbook run`` wrote beside the executed notebooks (``--run-chapters PROFILE`` executes them first);
 * every chapter's networks at the papers' sizes (:mod:`serlib.bench_models`): mini-batches per
-  second and seconds per paper-sized epoch, on the CPU and on the GPU when one is present.
+  second and seconds per paper-sized epoch, on the CPU and on the GPU when one is present;
+* the training engine against the loops it replaced (chapters 1-3), on the CPU at the same
+  number of epochs, in this one run: seconds of each and their ratio (target <= 1.05).
 
-    python -m serlib.bench [--skip-generation] [--run-chapters smoke|book] [--model-steps N]
+    python -m serlib.bench [--skip-generation] [--run-chapters smoke|book] [--model-steps N] [--ratio-epochs N]
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import platform
 import shutil
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from .config import project_root
@@ -34,6 +35,7 @@ TARGETS = {
     "chapter_book_s": ("<", 600.0),
     "chapter_smoke_s": ("<", 90.0),
     "book_peak_rss_mib": ("<", 4096.0),
+    "engine_vs_loop_max_ratio": ("<", 1.05),
 }
 
 
@@ -96,7 +98,7 @@ def _gpu() -> str:
         import torch
 
         return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    except Exception:
+    except Exception:  # noqa: BLE001 - a GPU whose name cannot be read is reported as none
         return "none"
 
 
@@ -107,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="execute every chapter with this profile before collecting timings")
     ap.add_argument("--model-steps", type=int, default=3,
                     help="timed mini-batches per network for the model throughput rows (0 skips them)")
+    ap.add_argument("--ratio-epochs", type=int, default=2,
+                    help="epochs of each engine-vs-loop timing (chapters 1-3, CPU; 0 skips them)")
     args = ap.parse_args(argv)
 
     res: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "gpu": _gpu()},
@@ -131,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         from .bench_models import run_all
 
         res["models"] = run_all(["cpu"] + (["cuda"] if torch.cuda.is_available() else []), args.model_steps)
+    if args.ratio_epochs > 0:
+        from .bench_models import engine_ratios
+
+        res["engine_vs_loop"] = engine_ratios(args.ratio_epochs)
+        res["engine_vs_loop_max_ratio"] = max(r["ratio"] for r in res["engine_vs_loop"])
 
     rows = []
     for key, (op, target) in TARGETS.items():

@@ -94,8 +94,8 @@ def cache_versions() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     from .data.synthetic import GENERATOR_VERSION, SIZES, VARIANTS
-    from .experiments.pereira2018 import MODEL_VERSION, SPECTRO_VERSION
-    from .features import FEATURE_VERSION, FRAME_KINDS, FUNCTIONAL_SETS
+    from .experiments.pereira2018 import MODEL_VERSION
+    from .features import FEATURE_VERSION, FRAME_KINDS, FUNCTIONAL_SETS, SPECTRO_VERSION
 
     out: dict[str, Any] = {"generator": GENERATOR_VERSION, "sizes": sorted(SIZES), "variants": sorted(VARIANTS),
                            "features": FEATURE_VERSION, "functional_sets": FUNCTIONAL_SETS,

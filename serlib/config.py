@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "data_dir",
     "get_device",
     "get_logger",
+    "plain_values",
     "project_root",
     "seed_everything",
 ]
@@ -80,7 +81,7 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
-def get_device(device: str = "auto") -> "Any":
+def get_device(device: str = "auto") -> Any:
     """Resolve ``device`` (``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` | ``mps``) to a torch.device.
 
     ``auto`` takes the GPU when one is present. Asking for ``cuda`` on a machine without one is
@@ -155,3 +156,16 @@ def check_range(
 def check_positive(name: str, value: float) -> float:
     """Return ``value`` if it is > 0."""
     return check_range(name, value, 0, None, low_inclusive=False)
+
+
+def plain_values(value: Any) -> Any:
+    """``value`` made of JSON- and ``torch.load(weights_only=True)``-safe parts: mappings as dicts
+    with string keys, tuples as lists, numbers, strings, bools and ``None`` as they are, anything
+    else as its text."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_values(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

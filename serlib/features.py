@@ -1,13 +1,26 @@
 """Acoustic features, computed once and cached on disk.
 
-Two families:
+Two families of per-utterance features:
 
 * **functionals** — one fixed-length vector per utterance from openSMILE:
   ``is10`` (IS10_paraling_compat, 1582-d, the stand-in for emobase2010 used by Sahu et al.
   2018 and Latif et al. 2020) and ``egemaps`` (eGeMAPSv02, 88-d).
 * **frames** — a (n_features, n_frames) matrix per utterance: ``mfcc`` (Leow et al.: 20
-  coefficients, n_fft 2048, hop 512, Hann), ``logmel``, and ``stft`` (Pereira et al. 2018:
-  log-magnitude, n_fft 1024, hop 512).
+  coefficients, n_fft 2048, hop 512, Hann), ``logmel``, and ``stft`` (log-magnitude, n_fft
+  1024, hop 512).
+
+The inputs of the chapters' networks are built from the same pieces:
+
+* :func:`padded_mfcc` — MFCCs of silence-trimmed recordings zero-padded (on the waveform) to the
+  longest one (Leow et al.); :func:`energy_pitch` and :func:`lmfb_energy_pitch` — log mel
+  filterbanks + log energy + log F0 on one frame grid (Li et al., Leow et al.'s Table 2);
+* :func:`chunk_spectrograms` — every utterance cut into fixed-length chunks, each a
+  frequency-pooled log STFT magnitude (:func:`stft_magnitude`; Pereira et al. 2018);
+* :class:`MelBatches` — log-mel matrices served as padded, standardised mini-batches;
+* normalisers: :class:`Standardiser` (per-feature z-normalisation with statistics of chosen
+  rows: the training part of a fold, or the pretraining chunks) and :func:`speaker_normalise`.
+
+Every extraction shows a progress bar and is cached like the functionals.
 
 emobase2010 vs IS10
 -------------------
@@ -20,36 +33,51 @@ position features differ in scale between the two; we keep them.
 Caching
 -------
 The key is the corpus fingerprint (utterance ids, labels and each audio file's size and
-mtime) + the feature configuration + :data:`FEATURE_VERSION`. Writes are atomic; a corrupt
-entry is detected by its checksum and rebuilt (see :mod:`serlib.cache`).
+mtime) + the feature configuration + :data:`FEATURE_VERSION` (:data:`SPECTRO_VERSION` for the
+chunk spectrograms). Writes are atomic; a corrupt entry is detected by its checksum and rebuilt
+(see :mod:`serlib.cache`).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .audio import chunk as chunk_audio
 from .audio import load as load_audio
-from .audio import trim_silence
+from .audio import pad_to, trim_silence
 from .cache import cache_key, cached
-from .config import check_choice, check_positive, get_logger
+from .config import ParameterError, check_choice, check_positive, get_logger
 from .data.corpus import Corpus
 
 __all__ = [
     "FEATURE_VERSION",
     "FRAME_KINDS",
     "FUNCTIONAL_SETS",
+    "SPECTRO_VERSION",
+    "ChunkSet",
+    "MelBatches",
+    "Standardiser",
+    "chunk_spectrograms",
+    "energy_pitch",
     "frame_config",
     "frames",
     "functionals",
+    "lmfb_energy_pitch",
+    "padded_mfcc",
     "speaker_normalise",
+    "stft_magnitude",
 ]
 
 FEATURE_VERSION = 1
 """Bump when the extraction code changes in a way that alters values."""
+SPECTRO_VERSION = 2
+"""Bump when the chunk spectrogram extraction (:func:`chunk_spectrograms`) changes values."""
 
 FUNCTIONAL_SETS: dict[str, str] = {"is10": "IS10", "egemaps": "eGeMAPSv02"}
 FRAME_KINDS: tuple[str, ...] = ("mfcc", "logmel", "stft")
@@ -202,3 +230,335 @@ def speaker_normalise(x: np.ndarray, speakers: Sequence[str] | np.ndarray, eps: 
         sd = x[m].std(axis=0)
         out[m] = (x[m] - mu) / np.where(sd < eps, 1.0, sd)
     return out.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Padded inputs for recurrent networks: MFCC, log mel filterbanks + energy + pitch
+# ---------------------------------------------------------------------------------------------
+def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_length: int = 512,
+                sample_rate: int = 16000, top_db: float = 30.0, progress: bool = True,
+                overwrite: bool = False) -> np.ndarray:
+    """MFCCs of silence-trimmed recordings zero-padded to the longest one (Leow et al.'s input).
+
+    Each recording is trimmed (leading and trailing stretches quieter than ``top_db`` below
+    its peak), zero samples are appended up to the longest trimmed recording in the corpus,
+    and ``n_mfcc`` MFCCs are taken with an ``n_fft``-sample Hann window and a ``hop_length``
+    hop (librosa; the paper: 20 coefficients, 2048, 512).
+
+    Parameters
+    ----------
+    corpus
+        Any :class:`~serlib.data.Corpus`.
+    n_mfcc, n_fft, hop_length
+        MFCC coefficients, frame and hop (samples).
+    sample_rate
+        Audio is resampled to this rate first.
+    top_db
+        Silence-trimming threshold, dB below the peak.
+    progress
+        Show progress bars while extracting.
+    overwrite
+        Recompute even if a cached array exists.
+
+    Returns
+    -------
+    ``(n_utterances, n_mfcc, n_frames)`` float32, rows in corpus order; cached on disk.
+
+    Notes
+    -----
+    The padding happens on the waveform, as in the paper, so this does its own extraction
+    rather than padding :func:`frames` matrices (whose zero-signal frames would otherwise have
+    to be imitated).
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Sec. 4.1.
+    """
+    cfg = frame_config("mfcc", n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, trim=False, top_db=top_db)
+    key = cache_key(fp=corpus.fingerprint(), cfg=cfg, sr=sample_rate, v=FEATURE_VERSION)
+
+    def build() -> np.ndarray:
+        paths = corpus.table["path"].tolist()
+        sigs = [trim_silence(load_audio(path, sample_rate)[0], top_db)
+                for path in _progress(paths, len(paths), f"trim {corpus.name}", progress)]
+        longest = max(len(s) for s in sigs)
+        out = [_frame_matrix(pad_to(s, longest), sample_rate, "mfcc", cfg)
+               for s in _progress(sigs, len(sigs), f"padded mfcc {corpus.name}", progress)]
+        return np.stack(out).astype(np.float32)
+
+    return cached("features", f"padded-mfcc-{key}", build, overwrite=overwrite)
+
+
+def energy_pitch(corpus: Corpus, *, n_fft: int = 1024, hop_length: int = 256, sample_rate: int = 16000,
+                 top_db: float = 30.0, fmin: float = 60.0, fmax: float = 400.0, progress: bool = True,
+                 overwrite: bool = False) -> list[np.ndarray]:
+    """Log RMS energy and log F0 (YIN, ``fmin``-``fmax`` Hz) of each silence-trimmed utterance.
+
+    Frames of ``n_fft`` samples every ``hop_length``: the frame grid of :func:`frames`'s
+    ``logmel`` at the same settings.
+
+    Returns
+    -------
+    One ``(2, n_frames)`` float32 array per utterance (row 0 log energy, row 1 log F0); cached.
+    """
+    check_positive("n_fft", n_fft)
+    check_positive("hop_length", hop_length)
+    key = cache_key(fp=corpus.fingerprint(), sr=sample_rate, top_db=top_db, n_fft=n_fft, hop=hop_length,
+                    fmin=fmin, fmax=fmax, v=FEATURE_VERSION)
+
+    def build() -> list[np.ndarray]:
+        import librosa
+
+        out = []
+        paths = corpus.table["path"].tolist()
+        for path in _progress(paths, len(paths), f"energy+pitch {corpus.name}", progress):
+            x, _ = load_audio(path, sample_rate)
+            x = trim_silence(x, top_db)
+            rms = librosa.feature.rms(y=x, frame_length=n_fft, hop_length=hop_length)[0]
+            f0 = librosa.yin(x, fmin=fmin, fmax=fmax, sr=sample_rate, frame_length=n_fft, hop_length=hop_length)
+            n = min(len(rms), len(f0))
+            out.append(np.stack([np.log(rms[:n] + 1e-6), np.log(f0[:n])]).astype(np.float32))
+        return out
+
+    return cached("features", f"energy-pitch-{key}", build, overwrite=overwrite)
+
+
+def lmfb_energy_pitch(corpus: Corpus, *, n_mels: int = 40, n_fft: int = 1024, hop_length: int = 256,
+                      sample_rate: int = 16000, top_db: float = 30.0, progress: bool = True,
+                      overwrite: bool = False) -> np.ndarray:
+    """Log mel filterbanks + log energy + log pitch per frame, padded to the longest utterance.
+
+    ``n_mels`` log mel filterbank energies from :func:`frames` (``logmel``, silence trimmed like
+    :func:`padded_mfcc`), log RMS energy and log F0 (:func:`energy_pitch`) on the same frames;
+    padded frames repeat each row's lowest value in that utterance (the log-mel floor a zero
+    signal would give, the lowest energy and pitch). Both parts are cached.
+
+    Returns
+    -------
+    ``(n_utterances, n_mels + 2, n_frames)`` float32.
+
+    References
+    ----------
+    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Table 2.
+    H. Li, M. Tu, J. Huang, S. Narayanan, P. Georgiou. Speaker-invariant affective
+    representation learning via adversarial training. ICASSP 2020.
+    """
+    mels = frames(corpus, "logmel", sample_rate=sample_rate, progress=progress, overwrite=overwrite, n_mels=n_mels,
+                  n_fft=n_fft, hop_length=hop_length, trim=True, top_db=top_db)
+    ep = energy_pitch(corpus, n_fft=n_fft, hop_length=hop_length, sample_rate=sample_rate, top_db=top_db,
+                      progress=progress, overwrite=overwrite)
+    mats = []
+    for m, e in zip(mels, ep):
+        n = min(m.shape[1], e.shape[1])
+        mats.append(np.concatenate([m[:, :n], e[:, :n]], axis=0))
+    longest = max(m.shape[1] for m in mats)
+    out = np.empty((len(mats), mats[0].shape[0], longest), dtype=np.float32)
+    for i, m in enumerate(mats):
+        out[i] = m.min(axis=1, keepdims=True)
+        out[i, :, : m.shape[1]] = m
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed-length chunks -> log STFT spectrograms
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ChunkSet:
+    """Spectrogram chunks of a corpus.
+
+    ``data`` is ``(n_chunks, freq_bins, frames)`` (``log(1 + |X|)``, float16 in the cache);
+    ``rows`` the corpus row of each chunk; ``weight`` the share of real (not padded) audio in it.
+    """
+
+    data: np.ndarray
+    rows: np.ndarray
+    weight: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def mask(self, rows: np.ndarray) -> np.ndarray:
+        """Boolean mask of the chunks whose utterance is in ``rows``."""
+        return np.isin(self.rows, np.asarray(rows))
+
+
+def stft_magnitude(chunks: np.ndarray, n_fft: int = 1024, hop_length: int = 512) -> np.ndarray:
+    """|STFT| of each row of ``chunks``: periodic Hann window, centred frames (``n_fft // 2`` zeros
+    padded at both ends), shape ``(n, n_fft // 2 + 1, 1 + samples // hop_length)``.
+
+    The same numbers as ``librosa.stft(..., window="hann", center=True, pad_mode="constant")``,
+    in plain NumPy: librosa's first call compiles numba code, which can take minutes in a fresh
+    notebook kernel on a busy machine.
+    """
+    x = np.asarray(chunks, dtype=np.float64)
+    pad = n_fft // 2
+    x = np.pad(x, ((0, 0), (pad, pad)))
+    n_frames = 1 + (x.shape[1] - n_fft) // hop_length
+    idx = np.arange(n_fft)[None, :] + hop_length * np.arange(n_frames)[:, None]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    return np.abs(np.fft.rfft(x[:, idx] * window, axis=-1)).transpose(0, 2, 1)
+
+
+def _spectrogram(chunks: np.ndarray, n_fft: int, hop_length: int, freq_bins: int) -> np.ndarray:
+    mag = stft_magnitude(chunks, n_fft, hop_length)[:, : n_fft // 2]  # drop the Nyquist bin: a power of two
+    n, f, t = mag.shape
+    mag = mag[:, : (f // freq_bins) * freq_bins].reshape(n, freq_bins, f // freq_bins, t).mean(axis=2)
+    return np.log1p(mag).astype(np.float16)
+
+
+def chunk_spectrograms(corpus: Corpus, *, chunk_seconds: float = 1.0, n_fft: int = 1024, hop_length: int = 512,
+                       freq_bins: int = 512, sample_rate: int = 16000, progress: bool = True,
+                       overwrite: bool = False) -> ChunkSet:
+    """Cut every utterance into non-overlapping chunks and take their log STFT magnitude.
+
+    The last partial chunk is zero-padded to full length (:func:`serlib.audio.chunk` with
+    ``last="pad"``): every sample of an utterance lands in exactly one chunk, and an utterance
+    shorter than a chunk gives one padded chunk. The ``weight`` of a chunk is its share of
+    real samples. Adjacent linear-frequency bins (Nyquist bin dropped) are averaged down to
+    ``freq_bins``. Cached on disk (key: corpus fingerprint + configuration + :data:`SPECTRO_VERSION`).
+
+    Parameters
+    ----------
+    corpus
+        Any :class:`~serlib.data.Corpus`.
+    chunk_seconds
+        Chunk length in seconds.
+    n_fft, hop_length
+        STFT size and hop (samples).
+    freq_bins
+        Frequency bins kept: the ``n_fft // 2`` non-Nyquist bins averaged in equal groups.
+    sample_rate
+        Audio is resampled to this rate first.
+    progress
+        Show a progress bar while extracting.
+    overwrite
+        Recompute even if a cached entry exists.
+
+    References
+    ----------
+    Pereira et al. 2018, Sec. 3.2.
+    """
+    for name, value in (("chunk_seconds", chunk_seconds), ("n_fft", n_fft), ("hop_length", hop_length),
+                        ("freq_bins", freq_bins)):
+        check_positive(name, value)
+    if freq_bins > n_fft // 2:
+        raise ParameterError(f"freq_bins={freq_bins} exceeds the {n_fft // 2} non-Nyquist bins of n_fft={n_fft}: "
+                             "give fewer freq_bins or a larger n_fft")
+    size = round(chunk_seconds * sample_rate)
+    key = cache_key(fp=corpus.fingerprint(), size=size, n_fft=n_fft, hop=hop_length, bins=freq_bins,
+                    sr=sample_rate, v=SPECTRO_VERSION)
+
+    def build() -> ChunkSet:
+        data, rows, weight = [], [], []
+        paths = corpus.table["path"].tolist()
+        for i, path in enumerate(_progress(paths, len(paths), f"chunks {corpus.name}", progress)):
+            x, _ = load_audio(path, sample_rate)
+            c = chunk_audio(x, size, last="pad")
+            real = np.clip(len(x) - np.arange(len(c)) * size, 0, size) / size
+            data.append(_spectrogram(c, n_fft, hop_length, freq_bins))
+            rows.append(np.full(len(c), i))
+            weight.append(real.astype(np.float32))
+        return ChunkSet(np.concatenate(data), np.concatenate(rows), np.concatenate(weight))
+
+    return cached("features", f"chunks-{key}", build, overwrite=overwrite)
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisers and batches
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Standardiser:
+    """Per-feature z-normalisation of frame matrices with statistics fitted on chosen data.
+
+    A feature is a row of a ``(n_features, n_frames)`` matrix; its mean and standard deviation
+    pool every frame of every matrix it is fitted on (the training rows of a fold, the
+    pretraining chunks). Applied unchanged to any other data, so held-out speakers never
+    contribute to the statistics.
+
+    Attributes
+    ----------
+    mean, std
+        ``(n_features,)`` float32; ``std`` is already safe to divide by (see :meth:`fit`).
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, data: np.ndarray | Sequence[np.ndarray], *, floor: float = 1e-8, offset: float = 0.0,
+            dtype: Any = np.float32) -> Standardiser:
+        """Statistics of ``data``.
+
+        Parameters
+        ----------
+        data
+            A ``(n, n_features, n_frames)`` array, or a sequence of ``(n_features, n_frames_i)``
+            matrices of any lengths (concatenated along time).
+        floor
+            A standard deviation below ``floor`` (a constant feature) becomes 1.
+        offset
+            Added to every standard deviation before the floor (a smoothing constant).
+        dtype
+            Precision of the statistics' computation (they are stored as float32).
+        """
+        if isinstance(data, np.ndarray) and data.ndim == 3:
+            d = np.asarray(data, dtype=dtype)
+            mean, std = d.mean(axis=(0, 2)), d.std(axis=(0, 2))
+        else:
+            mats = [np.asarray(m, dtype=dtype) for m in data]
+            if not mats or any(m.ndim != 2 for m in mats):
+                raise ValueError("Standardiser.fit needs a (n, features, frames) array or a non-empty sequence of "
+                                 "(features, frames) matrices")
+            cat = np.concatenate(mats, axis=1)
+            mean, std = cat.mean(axis=1), cat.std(axis=1)
+        std = np.where(std + offset < floor, 1.0, std + offset)
+        return cls(mean.astype(np.float32), std.astype(np.float32))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(x - mean) / std`` per feature of a ``(n_features, n_frames)`` matrix or a
+        ``(n, n_features, n_frames)`` array, as float32."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim == 2:
+            return ((x - self.mean[:, None]) / self.std[:, None]).astype(np.float32)
+        return ((x - self.mean[None, :, None]) / self.std[None, :, None]).astype(np.float32)
+
+
+class MelBatches:
+    """Log-mel frame matrices served as padded, standardised mini-batches (torch tensors).
+
+    Parameters
+    ----------
+    frames
+        One (n_mels, n_frames) array per utterance (:func:`frames`, ``logmel``).
+    max_frames
+        Longer utterances keep their first ``max_frames`` frames.
+
+    Until :meth:`fit_stats` is called the matrices are served as they are.
+    """
+
+    def __init__(self, frames: Sequence[np.ndarray], max_frames: int = 400) -> None:
+        check_positive("max_frames", max_frames)
+        self.frames = [np.asarray(f[:, :max_frames], dtype=np.float32) for f in frames]
+        self.n_mels = self.frames[0].shape[0]
+        self.norm = Standardiser(np.zeros(self.n_mels, np.float32), np.ones(self.n_mels, np.float32))
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def fit_stats(self, rows: Sequence[int]) -> MelBatches:
+        """A copy standardised with the per-mel-bin mean and std (+ 1e-5) of ``rows`` (the
+        training part only)."""
+        new = copy.copy(self)
+        new.norm = Standardiser.fit([self.frames[i] for i in rows], floor=0.0, offset=1e-5)
+        return new
+
+    def batch(self, idx: Sequence[int], device: Any) -> dict[str, Any]:
+        """``{"x": (len(idx), n_mels, longest) zero-padded, "lengths": frames of each}`` on ``device``."""
+        import torch
+
+        mats = [self.norm(self.frames[i]) for i in idx]
+        lengths = [m.shape[1] for m in mats]
+        x = np.zeros((len(mats), self.n_mels, max(lengths)), np.float32)
+        for k, m in enumerate(mats):
+            x[k, :, : m.shape[1]] = m
+        return {"x": torch.from_numpy(x).to(device), "lengths": torch.as_tensor(lengths, device=device)}

@@ -8,15 +8,19 @@ A chapter declares a dataclass deriving from :class:`ChapterConfig`::
 
 and its notebook's ``parameters`` cell holds ``profile`` plus every knob set to ``None`` (= the
 profile's default). ``Config.for_profile(profile, **knobs)`` fills the defaults, refuses unknown
-names and out-of-range values, and records what the reader changed. The same declarations
-generate the book's parameters reference.
+names and out-of-range values, and records what the reader changed; a notebook builds its
+configuration in one call, ``cfg = Config.from_notebook(globals())``, which takes ``profile`` and
+exactly the Config's fields from the notebook's namespace. The same declarations generate the
+book's parameters reference.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import pandas as pd
 
@@ -26,7 +30,11 @@ from .data.coverage import check_allow_partial
 if TYPE_CHECKING:
     from .data import Corpus
 
-__all__ = ["ChapterConfig", "param"]
+__all__ = ["NOTEBOOK_ONLY", "ChapterConfig", "param"]
+
+NOTEBOOK_ONLY: frozenset[str] = frozenset({"profile"})
+"""Names a chapter's ``parameters`` cell may hold that are not fields of its Config: ``profile``
+picks the defaults every other knob falls back to."""
 
 
 def param(default: Any, *, smoke: Any = dataclasses.MISSING, paper: Any = dataclasses.MISSING,
@@ -59,6 +67,10 @@ class ChapterConfig:
     changed: dict[str, Any] = field(default_factory=dict, repr=False)
 
     CHAPTER: ClassVar[str] = ""
+    NOT_IN_NOTEBOOK: ClassVar[tuple[str, ...]] = ()
+    """Fields this chapter has no use for (inherited from the base, e.g. ``device`` in a chapter that
+    trains nothing): its notebook's ``parameters`` cell leaves them out and they keep the profile's
+    value."""
 
     @classmethod
     def fields_meta(cls) -> list[dataclasses.Field[Any]]:
@@ -74,7 +86,7 @@ class ChapterConfig:
         return out
 
     @classmethod
-    def for_profile(cls, profile: str = "book", **overrides: Any) -> "ChapterConfig":
+    def for_profile(cls, profile: str = "book", **overrides: Any) -> Self:
         """The configuration of ``profile`` with every non-``None`` override applied and checked."""
         values = cls.defaults(profile)
         known = set(values)
@@ -88,6 +100,47 @@ class ChapterConfig:
         cfg = cls(profile=profile, changed=changed, **values)
         cfg.validate()
         return cfg
+
+    @classmethod
+    def knobs(cls) -> list[str]:
+        """The fields a reader sets from the notebook's ``parameters`` cell (every field but
+        ``profile``, ``changed`` and :attr:`NOT_IN_NOTEBOOK`), in declaration order."""
+        return [f.name for f in cls.fields_meta() if f.name not in cls.NOT_IN_NOTEBOOK]
+
+    @classmethod
+    def from_notebook(cls, namespace: Mapping[str, Any]) -> Self:
+        """The configuration a notebook's ``parameters`` cell asks for: ``cfg = Config.from_notebook(globals())``.
+
+        ``profile`` (default ``"book"``) picks the defaults; every knob (:meth:`knobs`) found in
+        ``namespace`` is passed to :meth:`for_profile`, so ``None`` means the profile's value and
+        anything else is checked and recorded as changed. Other names (imports, helpers) are
+        ignored; a knob missing from ``namespace`` keeps the profile's value.
+
+        Parameters
+        ----------
+        namespace
+            The notebook's (or a script's) namespace after its ``parameters`` cell and the
+            parameters papermill injected after it: ``globals()`` (or ``locals()``).
+
+        Raises
+        ------
+        ParameterError
+            A value is out of range or not one of its choices, the profile is unknown, or a knob's
+            name is bound to a module, function or class (an import shadowing it).
+        """
+        profile = namespace.get("profile", "book")
+        picked: dict[str, Any] = {}
+        for name in cls.knobs():
+            if name not in namespace:
+                continue
+            value = namespace[name]
+            if isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)):
+                raise ParameterError(
+                    f"{cls.__name__}.from_notebook: the name {name!r} is bound to {value!r}, not a parameter "
+                    f"value; set {name} in the parameters cell and do not import or define anything under "
+                    "that name before building the configuration")
+            picked[name] = value
+        return cls.for_profile(profile, **picked)
 
     def validate(self) -> None:
         """Check choices and ranges declared with :func:`param`; subclasses may add more."""

@@ -11,7 +11,10 @@ with the ``python3`` kernel in the notebooks folder, and writes
   ``allow_partial``, the git commit and whether the tree was dirty, and the device used.
 
 A failed run keeps its partial notebook as ``<name>.failed.ipynb`` and never replaces a good
-earlier output.
+earlier output. It also keeps ``<name>.results/.units/``, the units (fold x grid point x seed)
+that :mod:`serlib.parallel` finished: running the same notebook with the same parameters into
+the same output folder computes only the others and ends with the same tables. A successful
+run removes ``.units``.
 
 Parameters may also come from a YAML file (``serbook run NB -f params.yaml``; ``-p`` wins), and a
 value list (``-p gamma=1.25,2.5,3.33``, or a ``sweep:`` mapping in the file) runs one execution per
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +38,7 @@ from typing import Any
 
 from .cache import atomic_write_bytes
 from .config import PROFILES, ParameterError, cache_dir, get_logger, project_root
+from .parallel import UNITS_FOLDER
 
 __all__ = ["BOOK_CHAPTERS", "KERNEL_FILE", "NotebookFailed", "SweepResult", "build_book", "check_parameters",
            "execute", "expand_grid", "git_state", "load_params_file", "merge_params", "parse_params",
@@ -305,6 +310,8 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
     atomic_write_bytes(results / "run.json", json.dumps(record, indent=2, default=str).encode())
     for done in (RECORD_FILE, KERNEL_FILE):
         (results / done).unlink(missing_ok=True)
+    # the finished units of serlib.parallel served a resume; the run is complete, so they go
+    shutil.rmtree(results / UNITS_FOLDER, ignore_errors=True)
     log.info("%s done in %.1f s -> %s", src.name, elapsed, final)
     return final
 
@@ -675,13 +682,14 @@ def sweep(notebook: str | Path, grid: Mapping[str, Any], base_params: Mapping[st
     its combination, cell and error; the others go on. Then each results table that every successful
     run saved is concatenated, with one column per swept parameter (``swept_<name>`` if the table
     already has a column of that name), into ``<stem>.sweep/<table>.csv``. ``sweep.json`` there
-    lists the runs. Re-running replaces the ``<stem>.sweep`` folder.
+    lists the runs. Re-running replaces the ``<stem>.sweep`` folder, except the finished units
+    (:mod:`serlib.parallel`) of runs that did not finish: a combination run again with the same
+    parameters resumes from them.
 
     ``jobs`` defaults to the number of cores; each run is a separate process, and the kernels share
     the cores (``OMP_NUM_THREADS`` = cores // jobs unless already set).
     """
     import multiprocessing as mp
-    import shutil
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     import jupytext
@@ -708,13 +716,28 @@ def sweep(notebook: str | Path, grid: Mapping[str, Any], base_params: Mapping[st
     out_dir = Path(output_dir) if output_dir else project_root() / BOOK_CHAPTERS
     folder = out_dir / f"{src.stem}.sweep"
     manifest = folder / "sweep.json"
+    labels = _unique_labels(combos)
+    units = out_dir / f".{src.stem}.sweep.units"
     if folder.exists():
         if not manifest.exists():
             raise FileExistsError(f"{folder} exists but holds no sweep.json, so no sweep wrote it; move it away "
                                   f"or choose another --output-dir")
+        # a run of the same combination resumes from the units an interrupted one finished
+        # (their keys hash the parameters, so units of other parameters are never reused)
+        shutil.rmtree(units, ignore_errors=True)
+        for label in labels:
+            kept = folder / label / f"{src.stem}.results" / UNITS_FOLDER
+            if kept.is_dir():
+                units.mkdir(parents=True, exist_ok=True)
+                os.replace(kept, units / label)
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    labels = _unique_labels(combos)
+    if units.is_dir():
+        for kept in units.iterdir():
+            target = folder / kept.name / f"{src.stem}.results"
+            target.mkdir(parents=True, exist_ok=True)
+            os.replace(kept, target / UNITS_FOLDER)
+        shutil.rmtree(units, ignore_errors=True)
     runs = [{"label": label, "parameters": combo, "folder": str(folder / label), "ok": False,
              "error": "not run", "seconds": None} for label, combo in zip(labels, combos)]
 

@@ -184,7 +184,8 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
         drop_last: bool = False, validate: Callable[[], Mapping[str, float]] | None = None,
         score: Callable[[Mapping[str, float]], Score] | None = None,
         epoch_end: Callable[[int], Mapping[str, Any]] | None = None, state: dict[str, Any] | None = None,
-        checkpoint: str | Path | None = None, desc: str = "training", show: bool = False) -> FitOutcome:
+        checkpoint: str | Path | None = None, desc: str = "training", show: bool = False,
+        average: str = "rows") -> FitOutcome:
     """Train for ``stopping.max_epochs`` epochs (or fewer, stopping early) by calling ``step``.
 
     Parameters
@@ -216,6 +217,10 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
         It is kept after the run (the caller may remove it).
     desc, show
         The progress bar's label; whether to show it.
+    average
+        How the epoch's history row averages the step's values: ``rows`` (default) weights each
+        batch by its number of rows (the epoch mean over examples); ``steps`` weights every
+        step alike (the mean over the epoch's steps, as GAN papers plot their losses).
 
     Returns
     -------
@@ -225,6 +230,8 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
         stopping = Stopping(max_epochs=stopping)
     if n <= 0:
         raise ValueError(f"{desc}: no training examples")
+    if average not in ("rows", "steps"):
+        raise ParameterError(f"average={average!r} is not one of ['rows', 'steps']")
     optimizers = dict(optimizers or {})
     state = state if state is not None else {}
     score = score or (lambda m: float(next(iter(m.values()))))
@@ -258,20 +265,32 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
             break
         for m in modules.values():
             m.train()
-        sums: dict[str, torch.Tensor] = {}
+        # On a GPU each step's values stay on the device, one small stacked tensor per step,
+        # weighted, summed and read once at the end of the epoch (no synchronisation per step).
+        # On a CPU reading a value costs nothing, so they are summed at once as Python floats,
+        # which is cheaper than keeping tensors around for these small networks.
+        logged: dict[tuple[str, ...], tuple[list[torch.Tensor], list[int]]] = {}
+        totals: dict[str, float] = {}
         seen = 0
         for idx in batches(n, batch_size, rng, drop_last=drop_last):
             out = step(idx)
             if out is None:
                 continue
-            w = len(idx)
-            for k, v in out.items():
-                v = v.detach().float() * w
-                sums[k] = sums[k] + v if k in sums else v
+            w = len(idx) if average == "rows" else 1
+            if next(iter(out.values())).device.type == "cpu":
+                for k, v in out.items():
+                    totals[k] = totals.get(k, 0.0) + v.item() * w
+            else:
+                vals, weights = logged.setdefault(tuple(out), ([], []))
+                vals.append(torch.stack(list(out.values())).detach().float().reshape(len(out)))
+                weights.append(w)
             seen += w
-        keys = list(sums)
-        values = torch.stack([sums[k] for k in keys]).tolist() if keys else []  # one read per epoch
-        row: dict[str, Any] = {"epoch": epoch + 1, **{k: v / max(seen, 1) for k, v in zip(keys, values, strict=True)}}
+        for names, (vals, weights) in logged.items():
+            stacked = torch.stack(vals)
+            wt = torch.tensor(weights, dtype=stacked.dtype, device=stacked.device)
+            for k, v in zip(names, (stacked * wt[:, None]).sum(0).tolist(), strict=True):  # one read per epoch
+                totals[k] = totals.get(k, 0.0) + v
+        row: dict[str, Any] = {"epoch": epoch + 1, **{k: v / max(seen, 1) for k, v in totals.items()}}
         if epoch_end is not None:
             row.update(epoch_end(epoch + 1))
         for m in modules.values():

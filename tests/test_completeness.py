@@ -248,7 +248,7 @@ from serlib.params import ChapterConfig
 from serlib.results import save_table
 import pandas as pd
 block = np.ones(int(megabytes) * 2**20 // 8) if megabytes else None
-cfg = ChapterConfig.for_profile(profile, corpus=corpus, data_root=data_root, allow_partial=allow_partial)
+cfg = ChapterConfig.from_notebook(globals())
 c = cfg.load_corpus(size="tiny", part="labelled") if corpus == "embedded" else cfg.load_corpus()
 save_table("n", pd.DataFrame({"n": [len(c)]}))
 '''

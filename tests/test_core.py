@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -87,6 +86,34 @@ def test_chapter_config_profiles_and_checks():
         _Cfg.for_profile("fast")
     ref = _Cfg.reference()
     assert ref.loc["epochs", "paper's value"] == "100" and ref.loc["epochs", "smoke"] == 1
+
+
+def test_from_notebook_picks_the_config_fields_with_the_profile_applied():
+    import os
+
+    namespace = {"profile": "smoke", "epochs": None, "mode": "b", "np": np, "unrelated": 3}
+    cfg = _Cfg.from_notebook(namespace)
+    assert cfg.profile == "smoke" and cfg.epochs == 1 and cfg.mode == "b"
+    assert cfg.changed == {"mode": "b"}
+    assert cfg.as_dict() == _Cfg.for_profile("smoke", epochs=None, mode="b").as_dict()
+    # a field absent from the namespace keeps the profile's value; no profile means "book"
+    assert _Cfg.from_notebook({"mode": "a"}).epochs == 10
+    assert _Cfg.from_notebook({"seeds": 4}).seeds == [4]
+    with pytest.raises(config.ParameterError, match="out of range"):
+        _Cfg.from_notebook({"profile": "book", "epochs": 0})
+    with pytest.raises(config.ParameterError, match="'mode' is bound to"):
+        _Cfg.from_notebook({"profile": "book", "mode": os})
+
+
+@dataclasses.dataclass
+class _HiddenCfg(_Cfg):
+    NOT_IN_NOTEBOOK = ("device",)
+
+
+def test_not_in_notebook_fields_are_not_read_from_the_namespace():
+    assert "device" not in _HiddenCfg.knobs() and "epochs" in _HiddenCfg.knobs()
+    cfg = _HiddenCfg.from_notebook({"profile": "book", "device": "cuda:7"})
+    assert cfg.device == "auto" and cfg.changed == {}
 
 
 def test_corpus_table_checks(table_corpus):

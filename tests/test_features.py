@@ -1,5 +1,6 @@
 """Pins of the feature path and the yardstick: shapes, values that follow from the definitions,
-caching, and the embedded corpus's difficulty band.
+caching (hits, misses, keys that follow the parameters), the normalisers and batches, and the
+embedded corpus's difficulty band.
 
 These hold the behaviour still while the training and feature code is reorganised: a broken
 generator, feature extractor or normaliser changes one of them.
@@ -12,10 +13,24 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from serlib import features
+from serlib.config import ParameterError
 from serlib.data import load_corpus
 from serlib.data.corpus import Corpus
 from serlib.experiments.common import svm_yardstick
-from serlib.features import frame_config, frames, functionals, speaker_normalise
+from serlib.features import (
+    MelBatches,
+    Standardiser,
+    chunk_spectrograms,
+    energy_pitch,
+    frame_config,
+    frames,
+    functionals,
+    lmfb_energy_pitch,
+    padded_mfcc,
+    speaker_normalise,
+    stft_magnitude,
+)
 from serlib.splits import Fold, leave_one_session_out
 
 SR = 16000
@@ -128,3 +143,170 @@ def test_embedded_corpus_difficulty_band():
     assert 0.40 <= plain["uar"].mean() <= 0.70
     assert 0.65 <= adaptive["uar"].mean() <= 0.90
     assert adaptive["uar"].mean() - plain["uar"].mean() >= 0.15
+
+
+# ---------------------------------------------------------------------------------------------
+# Network inputs: padded MFCC, log mel + energy + pitch, chunk spectrograms
+# ---------------------------------------------------------------------------------------------
+def _entries(cache, prefix: str) -> list[str]:
+    return sorted(p.name for p in (cache / "features").glob(f"{prefix}-*.pkl"))
+
+
+class CacheMiss(Exception):
+    """Raised by an audio read once :func:`_no_extraction` is in force."""
+
+
+def _no_extraction(monkeypatch) -> None:
+    """From here on any audio read raises :class:`CacheMiss`: a call must be served by the cache."""
+
+    def refuse(*args, **kwargs):
+        raise CacheMiss(args[0] if args else "")
+
+    monkeypatch.setattr(features, "load_audio", refuse)
+
+
+def test_padded_mfcc_on_the_tiny_corpus():
+    c = load_corpus("embedded", size="tiny", progress=False)
+    m = padded_mfcc(c, progress=False)
+    assert m.shape[:2] == (len(c), 20) and m.dtype == np.float32 and np.isfinite(m).all()
+    # the shortest recording is mostly zero padding: its last frames are identical (silence)
+    short = m[int(np.argmin(c.table["duration"]))]
+    assert np.allclose(short[:, -1], short[:, -3])
+    longest = m[int(np.argmax(c.table["duration"]))]
+    assert not np.allclose(longest[:, -1], longest[:, -3])
+    again = padded_mfcc(c, progress=False)  # from the cache
+    np.testing.assert_array_equal(m, again)
+
+
+def test_padded_mfcc_pads_to_the_longest_and_caches_per_configuration(tones, tmp_cache, monkeypatch):
+    m = padded_mfcc(tones, progress=False)
+    # the tones have no silence to trim: the longest (1 s) sets the length, 1 + 16000 // 512 frames
+    assert m.shape == (3, 20, 1 + SR // 512) and m.dtype == np.float32
+    # the 0.5 s tone's padded half is silence: identical frames from well after its end
+    assert np.allclose(m[0, :, -1], m[0, :, -5]) and not np.allclose(m[1, :, -1], m[1, :, -5])
+    assert len(_entries(tmp_cache, "padded-mfcc")) == 1
+    other = padded_mfcc(tones, n_mfcc=13, hop_length=256, progress=False)  # a miss: another key
+    assert other.shape == (3, 13, 1 + SR // 256)
+    assert len(_entries(tmp_cache, "padded-mfcc")) == 2
+    _no_extraction(monkeypatch)
+    np.testing.assert_array_equal(padded_mfcc(tones, progress=False), m)  # a hit
+    with pytest.raises(CacheMiss):
+        padded_mfcc(tones, top_db=20.0, progress=False)  # the threshold is part of the key
+
+
+def test_energy_pitch_and_lmfb_on_one_frame_grid(tones, tmp_cache, monkeypatch):
+    ep = energy_pitch(tones, progress=False)
+    assert [e.shape[0] for e in ep] == [2, 2, 2] and all(e.dtype == np.float32 for e in ep)
+    # the 220 Hz tones: YIN's F0 is 220 Hz away from the edges
+    for e in ep:
+        np.testing.assert_allclose(np.exp(np.median(e[1])), 220.0, rtol=0.02)
+    x = lmfb_energy_pitch(tones, n_mels=24, progress=False)
+    longest = max(e.shape[1] for e in ep)
+    assert x.shape == (3, 24 + 2, longest) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[2, 24:, : ep[2].shape[1]], ep[2])
+    # padded frames repeat each row's lowest value of that utterance
+    n0 = ep[0].shape[1]
+    assert n0 < longest
+    np.testing.assert_array_equal(x[0, :, -1], x[0, :, :n0].min(axis=1))
+    assert len(_entries(tmp_cache, "energy-pitch")) == 1
+    _no_extraction(monkeypatch)
+    np.testing.assert_array_equal(lmfb_energy_pitch(tones, n_mels=24, progress=False), x)  # both parts cached
+    with pytest.raises(CacheMiss):
+        energy_pitch(tones, hop_length=128, progress=False)
+
+
+def test_chunk_spectrograms_weights_shapes_and_cache(tmp_path, tmp_cache, monkeypatch):
+    durations = (0.4, 1.0, 2.3)
+    corpus = _tone_corpus(tmp_path, durations)
+    cs = chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=64, progress=False)
+    assert cs.data.shape == (1 + 1 + 3, 64, 32) and cs.data.dtype == np.float16
+    np.testing.assert_array_equal(cs.rows, [0, 1, 2, 2, 2])
+    # the weights are the share of real audio: they add up to each utterance's duration in chunks
+    for i, d in enumerate(durations):
+        assert cs.weight[cs.rows == i].sum() == pytest.approx(d, abs=1e-4)
+    np.testing.assert_allclose(cs.weight, [0.4, 1.0, 1.0, 1.0, 0.3], atol=1e-4)
+    assert cs.mask(np.array([2])).tolist() == [False, False, True, True, True] and len(cs) == 5
+    # 220 Hz lies in the second of 64 bins of 125 Hz (125-250 Hz)
+    assert np.all(cs.data[1].astype(np.float32).mean(axis=1).argmax() == 1)
+    half = chunk_spectrograms(corpus, chunk_seconds=0.5, freq_bins=32, progress=False)  # a miss
+    assert half.data.shape == (1 + 2 + 5, 32, 16)
+    assert len(_entries(tmp_cache, "chunks")) == 2
+    _no_extraction(monkeypatch)
+    again = chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=64, progress=False)  # a hit
+    np.testing.assert_array_equal(again.data, cs.data)
+    with pytest.raises(CacheMiss):
+        chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=128, progress=False)
+    with pytest.raises(ParameterError, match="freq_bins=1024 exceeds"):
+        chunk_spectrograms(corpus, freq_bins=1024, progress=False)
+    with pytest.raises(ParameterError, match="chunk_seconds"):
+        chunk_spectrograms(corpus, chunk_seconds=0.0, progress=False)
+
+
+def test_stft_magnitude_frames_and_peak():
+    sr, k = 16000, 40  # bin 40 of a 1024-point FFT is 625 Hz
+    x = np.sin(2 * np.pi * k * sr / 1024 * np.arange(sr) / sr)[None, :]
+    mag = stft_magnitude(x, 1024, 512)
+    assert mag.shape == (1, 513, 32)  # 1 + 16000 // 512 centred frames
+    assert np.all(mag[0, :, 2:-2].argmax(axis=0) == k)
+    # one frame by hand: frame 5 starts at 5 * 512 - 512 in the unpadded signal
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(1024) / 1024)
+    seg = x[0, 5 * 512 - 512: 5 * 512 + 512]
+    np.testing.assert_allclose(mag[0, :, 5], np.abs(np.fft.rfft(seg * w)), atol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisers and batches
+# ---------------------------------------------------------------------------------------------
+def test_standardiser_uses_the_fitted_rows_only():
+    rng = np.random.default_rng(3)
+    x = rng.normal(4.0, 3.0, (10, 5, 7)).astype(np.float32)
+    x[:, 4] = 2.0  # a constant feature: divided by 1, not by ~0
+    x[6:] += 100.0  # held-out rows far away must not move the statistics
+    train = np.arange(6)
+    norm = Standardiser.fit(x[train])
+    assert norm.mean.shape == norm.std.shape == (5,) and norm.std.dtype == np.float32
+    z = norm(x)
+    assert z.shape == x.shape and z.dtype == np.float32
+    np.testing.assert_allclose(z[train][:, :4].mean(axis=(0, 2)), 0, atol=1e-5)
+    np.testing.assert_allclose(z[train][:, :4].std(axis=(0, 2)), 1, atol=1e-5)
+    np.testing.assert_array_equal(z[train, 4], 0)
+    np.testing.assert_array_equal(z[6:, 4], 100.0)  # the constant feature's std became 1
+    assert z[6:, :4].mean() > 20  # the held-out rows keep their offset
+    # a matrix is normalised like a row of the array; a ragged list fits the same statistics
+    np.testing.assert_allclose(norm(x[7]), z[7], atol=1e-6)
+    ragged = Standardiser.fit([m for m in x[train]])
+    np.testing.assert_allclose(ragged.mean, norm.mean, rtol=1e-5)
+    np.testing.assert_allclose(ragged.std, norm.std, rtol=1e-5)
+
+
+def test_standardiser_floor_offset_precision_and_bad_input():
+    x = np.ones((3, 2, 4), np.float16)
+    x[:, 1] = np.arange(4)
+    coarse = Standardiser.fit(x, floor=1e-6, dtype=np.float64)
+    np.testing.assert_array_equal(coarse.std, np.float32([1.0, np.std(np.arange(4))]))
+    smooth = Standardiser.fit([m for m in x], floor=0.0, offset=1e-5)
+    np.testing.assert_allclose(smooth.std, [1e-5, np.std(np.arange(4)) + 1e-5], rtol=1e-6)
+    with pytest.raises(ValueError, match="Standardiser.fit"):
+        Standardiser.fit([])
+    with pytest.raises(ValueError, match="Standardiser.fit"):
+        Standardiser.fit([np.ones(4)])
+
+
+def test_mel_batches_pad_cut_and_standardise_with_training_rows():
+    rng = np.random.default_rng(4)
+    mats = [rng.normal(i, 1.0 + i, (6, n)).astype(np.float32) for i, n in enumerate((30, 50, 12))]
+    raw = MelBatches(mats, max_frames=40)
+    assert len(raw) == 3 and raw.n_mels == 6
+    b = raw.batch([0, 1, 2], "cpu")
+    assert tuple(b["x"].shape) == (3, 6, 40) and b["lengths"].tolist() == [30, 40, 12]
+    np.testing.assert_array_equal(b["x"][2, :, :12].numpy(), mats[2])  # unfitted: served as they are
+    assert float(b["x"][2, :, 12:].abs().sum()) == 0.0  # zero padding after the end
+    fitted = raw.fit_stats([0, 1])
+    assert fitted is not raw and np.all(raw.norm.std == 1)  # a standardised copy; the original unchanged
+    cat = np.concatenate([mats[0], mats[1][:, :40]], axis=1)
+    np.testing.assert_allclose(fitted.norm.mean, cat.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(fitted.norm.std, cat.std(axis=1) + 1e-5, rtol=1e-5)
+    x = fitted.batch([0, 1], "cpu")["x"].numpy()
+    pooled = np.concatenate([x[0, :, :30], x[1]], axis=1)
+    np.testing.assert_allclose(pooled.mean(axis=1), 0, atol=1e-4)
+    np.testing.assert_allclose(pooled.std(axis=1), 1, atol=1e-3)

@@ -1,9 +1,8 @@
 """Leow et al. (chapter 4): gradient reversal, the lambda schedule, statistics pooling, the
-encoders, the leave-two-speakers-out folds, the padded MFCC input, and the notebook end to end."""
+encoders, the leave-two-speakers-out folds, and the notebook end to end."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
@@ -25,12 +24,11 @@ from serlib.models.sier import (
     stats_pool,
 )
 from serlib.papers.leow import TABLES, table1_row
-from tests.conftest import make_table_corpus
 from tests._pins import check_pins
+from tests.conftest import make_table_corpus
 
 ROOT = project_root()
 NOTEBOOK = ROOT / "notebooks" / "04_leow_speaker_adversarial.py"
-HAS_FIXTURES = importlib.util.find_spec("serlib.data.fixtures") is not None
 
 
 # small networks train faster, and reproducibly, on one thread
@@ -102,15 +100,70 @@ def test_training_follows_the_schedule_to_its_end():
     x[:, 0, :] += y[:, None]  # a learnable emotion cue
     s = np.arange(40) % 5
     net = SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, 5, fc_units=8)
-    fit = fit_sier(net, x, y, s, x[:8], y[:8], epochs=3, gamma=2.5, batch_size=10)
+    fit = fit_sier(net, x, y, s, x[:8], y[:8], max_epochs=3, gamma=2.5, batch_size=10)
     h = fit.history
     assert list(h["epoch"]) == [1, 2, 3]
     assert h["lambda"].iloc[-1] == pytest.approx(lambda_schedule(1.0, 2.5))
     assert h["lambda"].is_monotonic_increasing and h["J_s"].notna().all()
     assert 1 <= fit.best_epoch <= 3
     plain = fit_sier(SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, None, fc_units=8),
-                     x, y, None, x[:8], y[:8], epochs=2, gamma=None, batch_size=10)
+                     x, y, None, x[:8], y[:8], max_epochs=2, gamma=None, batch_size=10)
     assert (plain.history["lambda"] == 0).all() and plain.history["J_s"].isna().all()
+
+
+def test_early_stopping_is_wired_and_the_schedule_counts_max_epochs():
+    """patience=1 stops at the first epoch that does not beat the best; lambda's p runs over the
+    steps of max_epochs epochs, so a stopped run ends below the schedule's end value."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 20, 24)).astype(np.float32)
+    y = np.arange(40) % 4
+    s = np.arange(40) % 5
+    xv, yv = rng.normal(size=(12, 20, 24)).astype(np.float32), np.arange(12) % 4  # noise: no lasting progress
+
+    def net():
+        torch.manual_seed(0)
+        return SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, 5, fc_units=8)
+
+    full = fit_sier(net(), x, y, s, xv, yv, max_epochs=30, gamma=2.5, batch_size=10)
+    early = fit_sier(net(), x, y, s, xv, yv, max_epochs=30, patience=1, gamma=2.5, batch_size=10)
+    assert full.epochs_trained == 30 and not full.stopped_early
+    h = full.history
+    best, stop = None, None
+    for _, r in h.iterrows():  # the first epoch whose (accuracy, -loss) does not beat the best so far
+        sc = (r["val_accuracy"], -r["val_loss"])
+        if best is not None and not sc > best:
+            stop = int(r["epoch"])
+            break
+        best = sc
+    assert stop is not None and stop < 30
+    assert early.stopped_early and early.epochs_trained == stop == len(early.history)
+    assert early.best_epoch == stop - 1
+    np.testing.assert_allclose(early.history["val_accuracy"], h["val_accuracy"].iloc[:stop])
+    steps_per_epoch = 4
+    assert early.history["lambda"].iloc[-1] == pytest.approx(lambda_schedule(stop * steps_per_epoch / 120, 2.5))
+    assert early.history["lambda"].iloc[-1] < lambda_schedule(1.0, 2.5)
+
+
+def test_chosen_epochs_table_records_the_validation_choice():
+    from serlib.data import load_corpus
+
+    c = load_corpus("embedded", size="tiny", progress=False)
+    folds = leow.make_folds(c)[:2]
+    cfg = leow.Config.for_profile("smoke", workers=1, encoders=["cnn_bigru"], gammas=[None], cnn_layers=[1],
+                                  max_epochs=12, patience=1, filters=[4], gru_units=[8], fc_units=[8], probe=False)
+    res = leow.run(cfg, c, folds, progress=False)
+    ce = leow.chosen_epochs(res)
+    assert list(ce["fold"]) == [f.name for f in folds]
+    for _, r in ce.iterrows():
+        h = res.histories[(res.histories["key"] == r["key"]) & (res.histories["fold"] == r["fold"])]
+        assert r["epochs_trained"] == len(h) <= 12
+        top = h.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable").iloc[0]
+        assert r["best_epoch"] == int(top["epoch"])  # the best validation accuracy, ties to the lower loss
+        assert r["stopped_early"] == (len(h) < 12)
+        if r["stopped_early"]:  # patience 1: the run stopped one epoch after its best
+            assert r["epochs_trained"] == r["best_epoch"] + 1
+    wide = leow.chosen_epochs(res, wide=True)
+    assert wide.shape == (1, 2) and all(" / " in v for v in wide.iloc[0])
 
 
 # --------------------------------------------------------------------------- shapes
@@ -184,7 +237,6 @@ def test_folds_on_a_table_corpus_emodb_and_ravdess_shapes():
     assert leow.fold_table(rav, folds).shape[0] == 12
 
 
-@pytest.mark.skipif(not HAS_FIXTURES, reason="serlib.data.fixtures is not available yet")
 def test_folds_on_the_emodb_fixture(tmp_path):
     from serlib.data import load_corpus
     from serlib.data.fixtures import make_fixture
@@ -215,6 +267,13 @@ def test_config_profiles_and_checks():
         leow.Config.for_profile("book", compare_gammas=[None])
     ref = leow.Config.reference()
     assert ref.loc["cnn_layers", "paper's value"] == "1, 2, 3, 4"
+    # the length of training is chosen on validation with early stopping, except in the pinned smoke profile
+    smoke = leow.Config.for_profile("smoke")
+    assert smoke.patience == 0 and book.patience > 0 and book.max_epochs > 12 and paper.patience > 0
+    assert {"max_epochs", "patience", "min_delta"} <= set(ref.index) and "epochs" not in ref.index
+    assert all(ref.loc[k, "paper's value"].startswith("not stated") for k in ("max_epochs", "patience", "min_delta"))
+    with pytest.raises(ParameterError):
+        leow.Config.for_profile("book", patience=-1)
 
 
 def test_paper_tables_copied_from_the_paper():
@@ -225,27 +284,12 @@ def test_paper_tables_copied_from_the_paper():
     assert len(TABLES["table1_emodb"].values) == 16
 
 
-def test_padded_mfcc_on_the_tiny_corpus():
-    from serlib.data import load_corpus
-
-    c = load_corpus("embedded", size="tiny", progress=False)
-    m = leow.padded_mfcc(c, progress=False)
-    assert m.shape[:2] == (len(c), 20) and m.dtype == np.float32 and np.isfinite(m).all()
-    # the shortest recording is mostly zero padding: its last frames are identical (silence)
-    short = m[int(np.argmin(c.table["duration"]))]
-    assert np.allclose(short[:, -1], short[:, -3])
-    longest = m[int(np.argmax(c.table["duration"]))]
-    assert not np.allclose(longest[:, -1], longest[:, -3])
-    again = leow.padded_mfcc(c, progress=False)  # from the cache
-    np.testing.assert_array_equal(m, again)
-
-
 def test_run_in_worker_processes_matches_one_process():
     from serlib.data import load_corpus
 
     c = load_corpus("embedded", size="tiny", progress=False)
     folds = leow.make_folds(c)[:2]
-    knobs = dict(encoders=["cnn_bigru"], gammas=[2.5], cnn_layers=[1], epochs=1, filters=[4], gru_units=[8],
+    knobs = dict(encoders=["cnn_bigru"], gammas=[2.5], cnn_layers=[1], max_epochs=1, filters=[4], gru_units=[8],
                  fc_units=[8], probe=False)
     one = leow.run(leow.Config.for_profile("smoke", workers=1, **knobs), c, folds, progress=False)
     two = leow.run(leow.Config.for_profile("smoke", workers=2, **knobs), c, folds, progress=False)
@@ -282,13 +326,12 @@ def test_notebook_smoke(tmp_path):
     assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
 
 
-@pytest.mark.skipif(not HAS_FIXTURES, reason="serlib.data.fixtures is not available yet")
 def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path):
     from serlib.data.fixtures import make_fixture
     from serlib.run import NotebookFailed, execute
 
     root = make_fixture("emodb", tmp_path / "data")
-    params = {"profile": "paper", "corpus": "emodb", "data_root": str(root), "epochs": 1, "seeds": [0],
+    params = {"profile": "paper", "corpus": "emodb", "data_root": str(root), "max_epochs": 1, "seeds": [0],
               "threads": 1, "workers": 1, "encoders": ["cnn_bigru"], "gammas": [None, 2.5], "cnn_layers": [1],
               "kernel_sizes": [2], "filters": [4], "gru_units": [8], "fc_units": [8], "batch_size": 16,
               "allow_partial": True}  # the fixture is a small copy, so partial against the full release

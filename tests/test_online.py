@@ -19,7 +19,7 @@ from serlib.config import project_root
 
 ROOT = project_root()
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
-import serbook_sphinx
+import serbook_sphinx  # noqa: E402 - importable only once book/_ext is on the path
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO = CONFIG["repository"]["url"].rstrip("/")

@@ -16,8 +16,8 @@ import pytest
 
 from serlib import overview
 from serlib.config import PROFILES, project_root
-from serlib.papers import beside
 from serlib.papers import ahn as ahn_paper
+from serlib.papers import beside
 from serlib.papers import latif2020 as latif_paper
 from serlib.papers import pereira2018 as pereira_paper
 from serlib.papers import sahu2018 as sahu_paper
@@ -300,6 +300,74 @@ def test_parameters_reference_lists_every_parameter(stem):
         field = next(f for f in dataclasses.fields(cfg) if f.name == name)
         assert ref.at[name, "paper's value"] == str(field.metadata.get("paper_value") or "")
     assert ref.at["profile", "set with -p"] == "yes"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_chapter_has_the_same_entry_points(stem):
+    """``Config``, ``load(cfg, ...)``, ``run(cfg, data, ...)`` and a ``Results`` dataclass in each chapter."""
+    import importlib
+    import inspect
+
+    mod = importlib.import_module(overview.chapter(stem).module)
+    for name in ("Config", "Results", "load", "run"):
+        assert name in mod.__all__, f"{mod.__name__} does not export {name}"
+    assert dataclasses.is_dataclass(mod.Results), f"{mod.__name__}.Results is not a dataclass"
+    assert next(iter(inspect.signature(mod.load).parameters)) == "cfg", f"{mod.__name__}.load must take cfg first"
+    assert list(inspect.signature(mod.run).parameters)[:2] in (["cfg", "data"], ["cfg", "corpus"]), (
+        f"{mod.__name__}.run must take (cfg, data/corpus, ...)")
+    assert inspect.signature(mod.run).return_annotation in ("Results", "Results | None"), mod.__name__
+    for fn in (mod.load, mod.run):  # a progress switch, where there is one, has one name
+        assert not {"show", "verbose", "progress_bar"} & set(inspect.signature(fn).parameters), fn
+    for old in ("load_data", "run_protocol", "ProtocolResult", "LeowResults"):
+        assert not hasattr(mod, old), f"{mod.__name__}.{old} is the old name"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_parameters_cell_and_config_name_the_same_knobs(stem):
+    """Every name of a chapter's parameters cell is a knob of its Config (or a notebook-only name such
+    as ``profile``), and every knob a reader can set appears in the cell."""
+    from serlib.params import NOTEBOOK_ONLY
+
+    cfg = overview.chapter(stem).config
+    cell = set(overview.notebook_parameters(stem))
+    knobs = set(cfg.knobs())
+    strays = sorted(cell - knobs - NOTEBOOK_ONLY)
+    assert not strays, (f"notebooks/{stem}.py: parameters cell sets {strays}, which {cfg.__module__}.Config does "
+                        f"not declare; add them to the Config (param(...)) or remove them from the cell")
+    missing = [k for k in cfg.knobs() if k not in cell]
+    assert not missing, (f"notebooks/{stem}.py: {cfg.__module__}.Config knob(s) {missing} are missing from the "
+                         f"parameters cell; add `name = None  # meaning` there (or list the field in "
+                         f"Config.NOT_IN_NOTEBOOK if the chapter has no use for it)")
+    assert "profile" in cell, f"notebooks/{stem}.py: the parameters cell sets no profile"
+    hidden = set(cfg.NOT_IN_NOTEBOOK)
+    assert hidden <= {f.name for f in cfg.fields_meta()}, (stem, hidden)
+    assert not hidden & cell, f"notebooks/{stem}.py: {sorted(hidden & cell)} are NOT_IN_NOTEBOOK yet in the cell"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_parameters_cell_reaches_the_config_in_one_call(stem):
+    """Executing a chapter's parameters cell and calling ``Config.from_notebook`` on its namespace gives
+    the profile's configuration, and a value injected after the cell (what papermill does) lands."""
+    import jupytext
+
+    nb = jupytext.read(project_root() / "notebooks" / f"{stem}.py")
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cfg_cls = overview.chapter(stem).config
+    for profile in PROFILES:
+        namespace: dict = {}
+        exec(cell.source, namespace)  # noqa: S102 - the book's own parameters cell
+        namespace["profile"] = profile
+        got = cfg_cls.from_notebook(namespace)
+        assert got.as_dict() == cfg_cls.for_profile(profile).as_dict(), (stem, profile)
+        assert got.changed == {}
+    knob = "allow_partial"
+    namespace = {}
+    exec(cell.source, namespace)  # noqa: S102
+    namespace.update(profile="smoke", seeds=7, **{knob: True})
+    got = cfg_cls.from_notebook(namespace)
+    assert got.profile == "smoke" and got.allow_partial is True and got.seeds == (
+        [7] if "seeds" in cfg_cls.knobs() else cfg_cls.defaults("smoke")["seeds"])
+    assert got.changed.get(knob) is True
 
 
 def test_notebook_parameters_reads_names_and_comments(tmp_path):

@@ -13,8 +13,20 @@ import torch
 from serlib.audio import chunk
 from serlib.config import project_root
 from serlib.data.corpus import Corpus
-from serlib.models.began import (BEGAN, BeganAutoencoder, BeganDecoder, BeganEncoder, ConvHead, SupervisedBEGAN,
-                                 aggregate_by_utterance, began_step, encode, fit_supervised, m_global, update_k)
+from serlib.models.began import (
+    BEGAN,
+    BeganAutoencoder,
+    BeganDecoder,
+    BeganEncoder,
+    ConvHead,
+    SupervisedBEGAN,
+    aggregate_by_utterance,
+    began_step,
+    encode,
+    fit_supervised,
+    m_global,
+    update_k,
+)
 from tests._pins import check_pins
 
 ROOT = project_root()
@@ -54,9 +66,12 @@ def test_began_step_follows_the_equations():
     x = torch.randn(6, 1, 16, 8)
     g_before = [p.detach().clone() for p in model.generator.parameters()]
     rec = began_step(model, x, opt_d, opt_g, k=0.25, gamma=0.7, lambda_k=0.05)
-    assert rec.loss_d == pytest.approx(rec.loss_real - 0.25 * rec.loss_fake, rel=1e-5)
-    assert rec.k == pytest.approx(update_k(0.25, 0.7, 0.05, rec.loss_real, rec.loss_fake))
-    assert rec.m_global == pytest.approx(m_global(rec.loss_real, rec.loss_fake, 0.7))
+    # k and M_global stay on the device, in float64: the controller never waits for the device
+    assert rec.k.dtype == torch.float64 and rec.k.dim() == 0 and rec.m_global.dtype == torch.float64
+    lr_, lf_ = float(rec.loss_real), float(rec.loss_fake)
+    assert float(rec.loss_d) == pytest.approx(lr_ - 0.25 * lf_, rel=1e-5)
+    assert float(rec.k) == update_k(0.25, 0.7, 0.05, lr_, lf_)  # the same float64 arithmetic, bit for bit
+    assert float(rec.m_global) == m_global(lr_, lf_, 0.7)
     assert any(not torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
     # the discriminator's parameters are trainable again after the generator's step
     assert all(p.requires_grad for p in model.discriminator.parameters())
@@ -97,7 +112,7 @@ def test_frozen_encoder_receives_no_gradient():
     enc_before = {k: v.clone() for k, v in enc.state_dict().items()}
     head_before = {k: v.clone() for k, v in head.state_dict().items()}
     x, y = _toy_task()
-    fit_supervised(model, x, y, epochs=3, lr=1e-2, batch_size=8, n_classes=3)
+    fit_supervised(model, x, y, max_epochs=3, lr=1e-2, batch_size=8, n_classes=3)
     for p in enc.parameters():
         assert not p.requires_grad
         assert p.grad is None or torch.count_nonzero(p.grad) == 0
@@ -115,7 +130,7 @@ def test_unfrozen_encoder_is_trained_end_to_end():
     model = SupervisedBEGAN(enc, ConvHead(enc.map_shape[0], 3, filters=(8,)), freeze=False)
     before = {k: v.clone() for k, v in enc.state_dict().items()}
     x, y = _toy_task()
-    fit_supervised(model, x, y, epochs=2, lr=1e-2, batch_size=8, n_classes=3)
+    fit_supervised(model, x, y, max_epochs=2, lr=1e-2, batch_size=8, n_classes=3)
     assert any(not torch.equal(v, before[k]) for k, v in enc.state_dict().items())
 
 
@@ -168,36 +183,6 @@ def _write_corpus(tmp_path, durations, sr=16000, seed=0):
     return Corpus("toy", pd.DataFrame(rows), ())
 
 
-def test_chunk_spectrograms_weights_and_shapes(tmp_path, tmp_cache):
-    from serlib.experiments.pereira2018 import chunk_spectrograms
-
-    durations = [0.4, 1.0, 2.3]
-    corpus = _write_corpus(tmp_path, durations)
-    cs = chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=64, progress=False)
-    assert cs.data.shape == (1 + 1 + 3, 64, 32)
-    np.testing.assert_array_equal(cs.rows, [0, 1, 2, 2, 2])
-    # the weights are the share of real audio: they add up to each utterance's duration in chunks
-    for i, d in enumerate(durations):
-        assert cs.weight[cs.rows == i].sum() == pytest.approx(d, abs=1e-4)
-    np.testing.assert_allclose(cs.weight, [0.4, 1.0, 1.0, 1.0, 0.3], atol=1e-4)
-    again = chunk_spectrograms(corpus, chunk_seconds=1.0, freq_bins=64, progress=False)  # from the cache
-    np.testing.assert_array_equal(again.data, cs.data)
-
-
-def test_stft_magnitude_frames_and_peak():
-    from serlib.experiments.pereira2018 import stft_magnitude
-
-    sr, k = 16000, 40  # bin 40 of a 1024-point FFT is 625 Hz
-    x = np.sin(2 * np.pi * k * sr / 1024 * np.arange(sr) / sr)[None, :]
-    mag = stft_magnitude(x, 1024, 512)
-    assert mag.shape == (1, 513, 32)  # 1 + 16000 // 512 centred frames
-    assert np.all(mag[0, :, 2:-2].argmax(axis=0) == k)
-    # one frame by hand: frame 5 starts at 5 * 512 - 512 in the unpadded signal
-    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(1024) / 1024)
-    seg = x[0, 5 * 512 - 512: 5 * 512 + 512]
-    np.testing.assert_allclose(mag[0, :, 5], np.abs(np.fft.rfft(seg * w)), atol=1e-8)
-
-
 def test_aggregate_by_utterance_hand_computed():
     out = np.array([[0.0, 2.0], [2.0, 0.0], [1.0, 1.0], [4.0, 8.0]])
     ids, pooled = aggregate_by_utterance(out, np.array([7, 7, 3, 7]), np.array([1.0, 1.0, 1.0, 0.5]))
@@ -225,8 +210,8 @@ def test_parallel_jobs_give_the_sequential_results():
 
     y = np.repeat([0, 1, 2], [10, 6, 8])
     jobs = [(stratified_fraction, (np.arange(len(y)), y, 0.5, seed)) for seed in range(3)]
-    seq = run_jobs(Config.for_profile("smoke", n_jobs=1), jobs, progress=False)
-    par = run_jobs(Config.for_profile("smoke", n_jobs=2), jobs, progress=False)
+    seq = run_jobs(Config.for_profile("smoke", workers=1), jobs, progress=False)
+    par = run_jobs(Config.for_profile("smoke", workers=2), jobs, progress=False)
     for a, b in zip(seq, par):
         np.testing.assert_array_equal(a, b)
 
@@ -252,6 +237,89 @@ def test_pretrained_encoder_is_cached_and_reused(tmp_path, tmp_cache):
     assert not other.reused  # another configuration is another encoder
 
 
+def _chunks(n=40, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, 16, 8)).astype(np.float32)
+
+
+def test_killed_began_pretraining_resumes_to_the_same_weights(tmp_path, tmp_cache, monkeypatch):
+    """A pretraining killed in its second epoch resumes from the epoch checkpoint beside the cache
+    entry and ends with the uninterrupted run's weights and history; the partial file is removed
+    and the stored entry loads with weights_only=True."""
+    import serlib.models.began as began_mod
+    from serlib.experiments.pereira2018 import Config, pretrain
+    from serlib.train import load_checkpoint
+
+    corpus = _write_corpus(tmp_path, [1.2, 0.7, 2.0, 1.5, 3.0, 2.2])
+    cfg = Config.for_profile("smoke", epochs=3, filters=2, latent_size=4, freq_bins=32, batch_size=4, device="cpu")
+    whole = pretrain(cfg, corpus, progress=False)
+    entry = next((tmp_cache / "pereira2018").glob("began-*.pt"))
+    ck = load_checkpoint(entry)  # weights_only=True inside; None would mean unreadable
+    assert ck is not None and torch.is_tensor(ck["norm_mean"]) and ck["meta"]["config"]["epochs"] == 3
+    entry.unlink()
+
+    real_step, calls = began_mod.began_step, {"n": 0}
+    per_epoch = int(np.ceil(whole.n_chunks / 4))
+
+    def dying_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > per_epoch + 1:  # killed during the second epoch
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(began_mod, "began_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(cfg, corpus, progress=False)
+    partial = entry.with_name(entry.name + ".partial")
+    assert partial.exists() and not entry.exists() and load_checkpoint(partial)["epoch"] == 1
+    monkeypatch.setattr(began_mod, "began_step", real_step)
+    resumed = pretrain(cfg, corpus, progress=False)
+    assert not resumed.reused and entry.exists() and not partial.exists()
+    for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    pd.testing.assert_frame_equal(whole.history, resumed.history)
+
+
+def test_train_began_history_windows_and_k_on_the_device():
+    from serlib.models.began import train_began
+
+    torch.manual_seed(0)
+    model = BEGAN((16, 8), filters=4, hidden=8, n_scales=2, convs_per_scale=1)
+    hist = train_began(model, _chunks(), epochs=2, batch_size=8, lr=1e-3, lambda_k=0.05, points=4).frame()
+    assert list(hist["step"]) == [2, 4, 6, 8, 10] and hist["epoch"].iloc[-1] == 2.0  # 10 steps, windows of 2
+    assert hist["k"].between(0, 1).all() and hist["k"].iloc[-1] > 0
+    assert (hist["m_global"] >= hist["loss_real"] - 1e-12).all()  # M_global = L(x) + |gamma L(x) - L(G(z))|
+    assert np.isfinite(hist.to_numpy()).all()
+
+
+def test_supervised_head_early_stopping_is_wired():
+    x, y = _toy_task()
+    xv, yv = _toy_task(seed=5)
+
+    def make():
+        torch.manual_seed(0)
+        return ConvHead(1, 3, filters=(4,))
+
+    def validator(model):
+        def validate():
+            with torch.no_grad():
+                logits = model.eval()(torch.as_tensor(xv))
+            return {"val_uar": float((logits.argmax(1).numpy() == yv).mean()),
+                    "val_loss": float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(yv)))}
+        return validate
+
+    full_model = make()
+    full = fit_supervised(full_model, x, y, max_epochs=25, lr=3e-2, batch_size=8, n_classes=3,
+                          validate=validator(full_model), score=lambda m: (m["val_uar"], -m["val_loss"]))
+    model = make()
+    early = fit_supervised(model, x, y, max_epochs=25, patience=1, lr=3e-2, batch_size=8, n_classes=3,
+                           validate=validator(model), score=lambda m: (m["val_uar"], -m["val_loss"]))
+    assert full.epochs_trained == 25 and early.stopped_early and early.epochs_trained < 25
+    assert early.best_epoch == early.epochs_trained - 1 and len(early.history) == early.epochs_trained
+    np.testing.assert_allclose(early.history["val_uar"], full.history["val_uar"].iloc[:early.epochs_trained])
+    with pytest.raises(ValueError, match="validate"):
+        fit_supervised(make(), x, y, max_epochs=3, patience=2, n_classes=3)
+
+
 def test_config_refuses_shapes_that_do_not_divide():
     from serlib.config import ParameterError
     from serlib.experiments.pereira2018 import Config
@@ -259,6 +327,16 @@ def test_config_refuses_shapes_that_do_not_divide():
     with pytest.raises(ParameterError, match="divide"):
         Config.for_profile("book", chunk_seconds=0.3)  # 1 + 4800 // 512 = 10 frames
     assert Config.for_profile("paper").freq_bins == 512 and Config.for_profile("paper").epochs == 100
+
+
+def test_head_length_knobs_are_documented_beside_the_paper():
+    from serlib.experiments.pereira2018 import Config
+
+    ref = Config.reference()
+    assert ref.loc["head_max_epochs", "paper's value"].startswith("100")
+    assert ref.loc["head_patience", "paper's value"].startswith("not stated")
+    assert Config.for_profile("smoke").head_patience == 0 and Config.for_profile("book").head_patience > 0
+    assert Config.for_profile("paper").head_max_epochs == 100
 
 
 # ------------------------------------------------------------------------------ the notebook
@@ -304,8 +382,8 @@ def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache):
     params = {"profile": "paper", "savee_root": roots["savee"], "omg_root": roots["omg"],
               "emodb_root": roots["emodb"], "pretrain_data_root": roots["librispeech"], "device": "cpu",
               "epochs": 1, "filters": 2, "latent_size": 4, "freq_bins": 32, "convs_per_scale": 1,
-              "head_epochs": 1, "search_trials": 2, "seeds": [0], "max_folds": 2, "label_fractions": [1.0],
-              "torch_threads": 1, "allow_partial": True}  # fixtures are partial against the full releases
+              "head_max_epochs": 2, "search_trials": 2, "seeds": [0], "max_folds": 2, "label_fractions": [1.0],
+              "threads": 1, "allow_partial": True}  # fixtures are partial against the full releases
     nb_path = execute(NOTEBOOK, params, output_dir=tmp_path / "out", progress=False)
     _, outs = _outputs(nb_path)
     assert not [o for o in outs if o.output_type == "error"]
@@ -321,6 +399,12 @@ def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache):
     assert len(hist) > 0
     meta = json.loads((res / "began_history.json").read_text())
     assert meta["pretrain_corpus"] == "librispeech"
+    # the paper profile chooses the heads' length on validation: OMG's validation part, else a held-out share
+    ep = pd.read_csv(res / "head_epochs.csv", index_col=0)
+    assert set(ep["protocol"]) == {"speaker_dependent", "predefined", "loso"}
+    chosen = dict(ep.groupby("protocol")["chosen_by"].first())
+    assert "validation part" in chosen["predefined"] and "held-out" in chosen["loso"]
+    assert ep["epochs"].between(1, 2).all() and (ep["epochs"] <= ep["epochs_trained"]).all()
 
 
 # ------------------------------------------------------------------ honest failures of a chapter run
@@ -339,14 +423,14 @@ def test_unloadable_pretraining_corpus_is_an_error(tmp_path):
 
 def test_requested_protocols_must_run(tmp_path):
     from serlib.data import CorpusError
-    from serlib.experiments.pereira2018 import Config, check_protocols_ran, protocol_corpus
+    from serlib.experiments.pereira2018 import Config, check_protocols_ran, load
 
     paper = Config.for_profile("paper", protocols=["loso"])
     with pytest.raises(CorpusError, match="emodb_root"):
-        protocol_corpus(paper, "loso")  # named in protocols, but no Emo-DB folder
-    assert protocol_corpus(Config.for_profile("paper"), "loso") is None  # optional: skipped with a log line
+        load(paper, "loso")  # named in protocols, but no Emo-DB folder
+    assert load(Config.for_profile("paper"), "loso") is None  # optional: skipped with a log line
     with pytest.raises(CorpusError, match="cannot be loaded"):
-        protocol_corpus(Config.for_profile("smoke", emodb_root=str(tmp_path / "nothing")), "loso")
+        load(Config.for_profile("smoke", emodb_root=str(tmp_path / "nothing")), "loso")
     with pytest.raises(CorpusError, match="none of the protocols"):
         check_protocols_ran(Config.for_profile("paper"), dict.fromkeys(("speaker_dependent", "predefined", "loso")))
     with pytest.raises(CorpusError, match="loso"):
@@ -373,13 +457,13 @@ def test_chapter_run_with_a_failing_pretraining_corpus_exits_non_zero(tmp_path):
     assert not (out / "05_pereira2018_began.ipynb").exists()
 
 
-def test_protocol_corpus_skips_predefined_on_a_corpus_without_split(tmp_path):
+def test_load_skips_predefined_on_a_corpus_without_split(tmp_path):
     """Emo-DB has no predefined split: that protocol (and the exercise built on it) is skipped, the others run."""
     from serlib.data.fixtures import make_fixture
     from serlib.experiments import pereira2018 as P
 
     root = make_fixture("emodb", tmp_path / "data")
     cfg = P.Config.for_profile("smoke", corpus="emodb", data_root=str(root))
-    assert P.protocol_corpus(cfg, "predefined") is None
-    loso = P.protocol_corpus(cfg, "loso")
+    assert P.load(cfg, "predefined") is None
+    loso = P.load(cfg, "loso")
     assert loso is not None and loso.table["speaker"].nunique() == 10

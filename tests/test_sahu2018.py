@@ -356,7 +356,7 @@ def test_notebook_paper_profile_on_fixtures(tmp_path, monkeypatch):
     msp = make_fixture("msp_improv", tmp_path / "data")
     tiny = {"aae_hidden": [16], "aae_disc_hidden": [8], "aae_epochs": 2, "gan_hidden": [8], "gan_epochs": 2,
             "gan1582_epochs": 1, "cgan_d_hidden": [16], "cgan_epochs": 1, "batch_size": 8, "n_synthetic_per_class": 4,
-            "seeds": [0], "n_jobs": 1, "cgan_variants": ["baseline", "improved"]}
+            "seeds": [0], "workers": 1, "cgan_variants": ["baseline", "improved"]}
     nb = execute(NOTEBOOK, {"profile": "paper", "data_root": str(iemocap), "cross_data_root": str(msp),
                                 "allow_partial": True, **tiny},
                  output_dir=tmp_path / "out", progress=False)

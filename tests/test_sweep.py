@@ -7,8 +7,16 @@ import pytest
 from serlib.cli import main
 from serlib.config import ParameterError
 from serlib.results import load_table
-from serlib.run import (expand_grid, load_params_file, merge_params, parse_params, parse_sweep_params, run_label,
-                        split_values, sweep)
+from serlib.run import (
+    expand_grid,
+    load_params_file,
+    merge_params,
+    parse_params,
+    parse_sweep_params,
+    run_label,
+    split_values,
+    sweep,
+)
 
 # A notebook small enough to run several times: it saves a one-row table that depends on its
 # parameters, a second table only when gamma > 2, and fails when gamma < 0.

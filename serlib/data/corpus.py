@@ -118,13 +118,13 @@ class Corpus:
         return self.table["session"].astype(str).to_numpy()
 
     # ------------------------------------------------------------------ views
-    def subset(self, rows: Sequence[int] | np.ndarray | pd.Series, name: str | None = None) -> "Corpus":
+    def subset(self, rows: Sequence[int] | np.ndarray | pd.Series, name: str | None = None) -> Corpus:
         """A new corpus with the selected rows (integer positions or a boolean mask)."""
         rows = np.asarray(rows)
         table = self.table[rows] if rows.dtype == bool else self.table.iloc[rows]
         return Corpus(name or self.name, table.copy(), self.labels, self.root, dict(self.meta))
 
-    def labelled(self) -> "Corpus":
+    def labelled(self) -> Corpus:
         """Only the rows that carry an emotion label."""
         return self.subset(self.table["emotion"].notna().to_numpy())
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..config import plain_values
 from .corpus import Corpus
 
 __all__ = ["RECORD_FILE", "fingerprint_files", "fingerprint_tree", "read_records", "record_corpus"]
@@ -84,17 +85,6 @@ def _fingerprint(corpus: Corpus) -> dict[str, Any]:
     return fingerprint_files(items)
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe options (tuples as lists, anything odd as its text)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
 def record_corpus(corpus: Corpus, role: str = "main", options: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """Append ``corpus`` to the run's record when inside ``serbook run``; return the entry.
 
@@ -108,7 +98,7 @@ def record_corpus(corpus: Corpus, role: str = "main", options: Mapping[str, Any]
     cov = corpus.meta.get("coverage") or coverage(corpus).as_dict()
     entry = {"name": corpus.name, "role": role,
              "root": str(corpus.root) if corpus.root is not None and corpus.name != "embedded" else None,
-             "options": _plain(dict(options or {})), "fingerprint": _fingerprint(corpus), "coverage": cov}
+             "options": plain_values(dict(options or {})), "fingerprint": _fingerprint(corpus), "coverage": cov}
     Path(folder).mkdir(parents=True, exist_ok=True)
     line = json.dumps(entry, default=str) + "\n"
     fd = os.open(os.path.join(folder, RECORD_FILE), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -876,11 +876,11 @@ def _move_into_place(tmp: Path, final: Path) -> None:
                 old = None
     try:
         os.replace(tmp, final)
-    except OSError:
+    except OSError as exc:
         # another process published the corpus meanwhile; keep theirs if it is sound
         shutil.rmtree(tmp, ignore_errors=True)
         if _quick_problems(final):
-            raise CorpusError(f"could not move the generated corpus into {final}; remove that folder and retry")
+            raise CorpusError(f"could not move the generated corpus into {final}; remove that folder and retry") from exc
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

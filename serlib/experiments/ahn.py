@@ -39,32 +39,38 @@ from torch import nn
 
 from ..config import ParameterError, get_device, get_logger, seed_everything
 from ..data import Corpus, load_corpus
+from ..features import MelBatches, frames
 from ..metrics import uar
-from ..models.infogan import (
+from ..models.encoders import (
     AUDIO_ENCODERS,
-    AlignedSER,
+    TEXT_ENCODERS,
     HFAudioEncoder,
-    InfoGAN,
     LogMelCNN,
-    MelBatches,
     WaveBatches,
+    resolve_audio_model,
+    resolve_text_model,
+    text_embeddings,
+)
+from ..models.infogan import (
+    AlignedSER,
+    InfoGAN,
     embed,
     generate_balanced,
     generate_like,
     multimodal_combinations,
     predicted_text,
     quiet_training,
-    resolve_audio_model,
     stage3_ser,
     train_baseline,
     train_infogan,
 )
-from ..models.text import TEXT_ENCODERS, resolve_text_model, text_embeddings
 from ..papers import beside
 from ..papers.ahn import MULTIMODAL_TABLE, TABLES
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out, leave_one_speaker_out, predefined
-from ..train import fit_classifier, predict, progress
+from ..train import fit_classifier, predict
+from ..train import progress as progress_bar
 from .common import evaluate_predictions, svm_yardstick
 
 __all__ = [
@@ -146,8 +152,17 @@ class Config(ChapterConfig):
                                         paper_value="bert-base-uncased")
     max_frames: int = param(400, low=16, help="log-mel frames kept per utterance (CNN encoder)",
                             paper_value="n/a (AST: 1024 frames)")
-    epochs_stage1: int = param(12, smoke=2, paper=10, low=1, help="stage-1 epochs (baseline SER + alignment)",
-                               paper_value="not stated")
+    epochs_stage1: int = param(12, smoke=2, paper=10, low=1,
+                               help="stage-1 epochs (baseline SER + alignment); with a validation part (MSP-Podcast's "
+                                    "Development set, a predefined 'validation' split) the most, the best epoch's "
+                                    "model is kept", paper_value="not stated")
+    patience_stage1: int = param(3, smoke=0, low=0,
+                                 help="stage 1 stops after this many epochs without a validation-UAR gain larger than "
+                                      "min_delta_stage1 (0: all epochs_stage1); only with a validation part",
+                                 paper_value="not stated (no early stopping named)")
+    min_delta_stage1: float = param(0.0, low=0.0, high=1.0,
+                                    help="smallest validation-UAR gain that counts as an improvement for patience_stage1",
+                                    paper_value="not stated")
     lr_stage1: float = param(1e-3, paper=1e-5, low=1e-7, high=1.0,
                              help="stage-1 Adam learning rate (1e-5 suits fine-tuning a transformer)",
                              paper_value="not stated")
@@ -171,7 +186,9 @@ class Config(ChapterConfig):
                              paper_value="not stated")
     mixup_alpha: float = param(0.2, low=0.0, help="Beta(alpha, alpha) of the real/generated mixup (0: no mixup)",
                                paper_value="mixup used, alpha not stated")
-    epochs_stage3: int = param(40, smoke=3, paper=50, low=1, help="stage-3 epochs (classifier fine-tuning)",
+    epochs_stage3: int = param(40, smoke=3, paper=50, low=1,
+                               help="stage-3 epochs (classifier fine-tuning; a fixed number, the same for every "
+                                    "variant and its control)",
                                paper_value="not stated")
     lr_stage3: float = param(3e-3, low=1e-7, high=1.0, help="stage-3 Adam learning rate", paper_value="not stated")
     batch_size_stage3: int = param(256, low=2, help="stage-3 mini-batch", paper_value="not stated")
@@ -195,9 +212,8 @@ class Config(ChapterConfig):
                                    help="generated samples per class for the UAR-vs-amount curve (not in the paper)",
                                    paper_value="n/a (not in the paper)")
     svm_C: float = param(1.0, low=1e-4, high=1e4, help="C of the yardstick RBF-SVM", paper_value="n/a")
-    n_jobs: int = param(2, smoke=1, paper=1, low=1,
-                        help="CPU processes running folds in parallel (one torch thread each); a GPU run uses 1",
-                        paper_value="n/a")
+    workers: int | None = workers_param(2, smoke=1, paper=1, units="(fold, seed) units")
+    threads: int | None = threads_param(1, why="small networks: threads only contend")
 
     CHAPTER = CHAPTER
 
@@ -344,7 +360,7 @@ def load_text_corpus(cfg: Config) -> Corpus:
     return corpus
 
 
-def load(cfg: Config, *, show: bool = True) -> ChapterData:
+def load(cfg: Config, *, progress: bool = True) -> ChapterData:
     """Corpus (labelled part, with text), encoder inputs, cached text embeddings and the folds of ``cfg``."""
     models = check_local_models(cfg)
     corpus = load_text_corpus(cfg)
@@ -352,14 +368,12 @@ def load(cfg: Config, *, show: bool = True) -> ChapterData:
     t = text_embeddings(corpus.table["transcript"].fillna("").tolist(), cfg.text_encoder, cfg.text_model_path,
                         device=dev)
     if cfg.audio_encoder == "cnn":
-        from ..features import frames
-
-        inputs: Any = MelBatches(frames(corpus, "logmel", progress=show), max_frames=cfg.max_frames)
+        inputs: Any = MelBatches(frames(corpus, "logmel", progress=progress), max_frames=cfg.max_frames)
     else:
         from ..audio import load as load_audio
 
         enc = HFAudioEncoder(cfg.audio_encoder, cfg.audio_model_path)  # checks the folder; weights reloaded per fold
-        waves = [load_audio(p, 16000)[0] for p in progress(corpus.table["path"], "audio", enabled=show)]
+        waves = [load_audio(p, 16000)[0] for p in progress_bar(corpus.table["path"], "audio", enabled=progress)]
         inputs = WaveBatches(waves, enc.extractor)
         del enc
     folds = _folds(corpus, cfg)
@@ -444,7 +458,8 @@ def run_fold(data: ChapterData, fold: Fold, cfg: Config, seed: int, *, keep_feat
         model = AlignedSER(enc, h_dim, K, t_dim)
         hist = train_baseline(model, inputs, tr, y, T, epochs=cfg.epochs_stage1, lr=cfg.lr_stage1,
                               batch_size=cfg.batch_size, tau=cfg.tau, align=align, align_weight=cfg.align_weight,
-                              device=dev, seed=seed, val_rows=np.asarray(fold.val))
+                              device=dev, seed=seed, val_rows=np.asarray(fold.val),
+                              patience=cfg.patience_stage1, min_delta=cfg.min_delta_stage1)
         out["stage1"].append(hist.frame().assign(model="aligned" if align else "plain", **tags))
         H = embed(model, inputs, device=dev)
         stage1[align] = (model, H)
@@ -530,17 +545,11 @@ def _last_pred(out: dict[str, list[Any]], method: str) -> np.ndarray:
 
 
 def _fold_job(data: ChapterData, fold: Fold, cfg: Config, seed: int, keep: bool) -> dict[str, Any]:
-    """:func:`run_fold` with one torch thread on a CPU (small networks: threads only contend)."""
-    n = torch.get_num_threads()
-    if get_device(cfg.device).type == "cpu":
-        torch.set_num_threads(1)
+    """:func:`run_fold` with its CPU time (one unit of :func:`serlib.parallel.run_units`)."""
     cpu = time.process_time()
-    try:
-        out = run_fold(data, fold, cfg, seed, keep_features=keep)
-        out["cpu_seconds"] = time.process_time() - cpu
-        return out
-    finally:
-        torch.set_num_threads(n)
+    out = run_fold(data, fold, cfg, seed, keep_features=keep)
+    out["cpu_seconds"] = time.process_time() - cpu
+    return out
 
 
 SETTING_KEYS = frozenset({"use_text", "use_mi", "lambda_mi", "mixup_alpha", "epochs_gan", "lr_g", "lr_d", "lr_heads",
@@ -581,7 +590,7 @@ def infogan_settings(data: ChapterData, fold: Fold, cfg: Config, seed: int,
     base = AlignedSER(enc, h_dim, K, t_dim)
     train_baseline(base, inputs, tr, y, T, epochs=cfg.epochs_stage1, lr=cfg.lr_stage1, batch_size=cfg.batch_size,
                    tau=cfg.tau, align=align, align_weight=cfg.align_weight, device=dev, seed=seed,
-                   val_rows=np.asarray(fold.val))
+                   val_rows=np.asarray(fold.val), patience=cfg.patience_stage1, min_delta=cfg.min_delta_stage1)
     H = embed(base, inputs, device=dev)
     uar0 = uar(y[te], predict(base.classifier, H[te]))
     rows, hists = [], []
@@ -630,23 +639,20 @@ class Results:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run(cfg: Config, data: ChapterData | None = None, *, show: bool = True) -> Results:
+def run(cfg: Config, data: ChapterData | None = None, *, progress: bool = True) -> Results:
     """Run every fold and seed of ``cfg`` (see the module docstring), plus the yardstick."""
     t0 = time.time()
-    data = data if data is not None else load(cfg, show=show)
+    data = data if data is not None else load(cfg, progress=progress)
     t_load = time.time() - t0
     parts: dict[str, list[Any]] = {k: [] for k in ("scores", "predictions", "stage1", "gan", "curve", "quality")}
     features: dict[str, Any] = {}
     jobs = [(f, s) for f in data.folds for s in cfg.seeds]
-    parallel = cfg.n_jobs > 1 and get_device(cfg.device).type == "cpu" and len(jobs) > 1
-    if parallel:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(cfg.n_jobs, len(jobs)), backend="loky")(
-            delayed(_fold_job)(data, fold, cfg, seed, i == 0) for i, (fold, seed) in enumerate(jobs))
-    else:
-        results = [_fold_job(data, fold, cfg, seed, i == 0)
-                   for i, (fold, seed) in enumerate(progress(jobs, "folds x seeds", enabled=show))]
+    device = get_device(cfg.device)
+    units = [Unit(f"fold={fold.name}/seed={seed}", (fold, cfg, seed, i == 0)) for i, (fold, seed) in enumerate(jobs)]
+    results = run_units(_fold_job, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
+                        context=data, device=device, progress=progress, desc="folds x seeds",
+                        resume_dir=resume_dir("ahn.run", cfg, data.corpus.fingerprint(), data.folds, data.t,
+                                              data.models, device=device))
     for res in results:
         for k, items in parts.items():
             items.extend(res[k])
@@ -656,7 +662,7 @@ def run(cfg: Config, data: ChapterData | None = None, *, show: bool = True) -> R
     ys = []
     for adaptive in (False, True):
         s, _ = svm_yardstick(data.corpus, data.folds, feature_set="is10", speaker_adaptive=adaptive, C=cfg.svm_C,
-                             progress=show)
+                             progress=progress)
         ys.append(s)
     yard = pd.concat(ys, ignore_index=True)
 

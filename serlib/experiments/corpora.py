@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,7 +14,7 @@ from ..params import ChapterConfig, param
 from ..splits import leave_one_session_out, leave_one_speaker_out
 from .common import svm_yardstick
 
-__all__ = ["Config", "baseline", "emotion_examples", "feature_distributions", "load", "plot_examples",
+__all__ = ["Config", "Results", "emotion_examples", "feature_distributions", "load", "plot_examples", "run",
            "sessions_hold_several_speakers"]
 
 CHAPTER = "00_corpora"
@@ -35,6 +35,7 @@ class Config(ChapterConfig):
                           help="leave-one-session-out or leave-one-speaker-out")
 
     CHAPTER = CHAPTER
+    NOT_IN_NOTEBOOK = ("device", "seeds")  # nothing here trains, and the SVM baseline is deterministic
 
 
 def load(cfg: Config) -> tuple[Corpus, Corpus | None]:
@@ -109,15 +110,21 @@ def sessions_hold_several_speakers(corpus: Corpus) -> bool:
     return bool((corpus.table.groupby("session")["speaker"].nunique() > 1).any())
 
 
-def baseline(corpus: Corpus, cfg: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The functionals + RBF-SVM baseline, plain and speaker-adaptive, on the chapter's protocol.
+@dataclass
+class Results:
+    """What :func:`run` returns: per-fold scores of both variants (``method`` column) and each
+    variant's pooled confusion matrix, keyed by method name."""
 
-    Returns per-fold scores (both variants) and the two pooled confusion matrices.
-    """
+    scores: pd.DataFrame
+    confusions: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def run(cfg: Config, corpus: Corpus) -> Results:
+    """The functionals + RBF-SVM baseline, plain and speaker-adaptive, on the chapter's protocol."""
     folds = leave_one_session_out(corpus) if cfg.protocol == "session" else leave_one_speaker_out(corpus)
     scores, cms = [], {}
     for adaptive in (False, True):
         s, cm = svm_yardstick(corpus, folds, feature_set=cfg.feature_set, speaker_adaptive=adaptive, C=cfg.svm_C)
         scores.append(s)
         cms[s["method"].iloc[0]] = cm
-    return pd.concat(scores, ignore_index=True), cms
+    return Results(pd.concat(scores, ignore_index=True), cms)

@@ -11,7 +11,7 @@ says "not stated in the summary".
 The pipeline, one fold at a time (leave-one-session-out, or all of one corpus -> another):
 
 1. 1582-d IS10 functionals standardised with the training sessions' statistics (chapter 1's
-   :func:`~serlib.experiments.sahu2018.load_data` and
+   :func:`~serlib.experiments.sahu2018.load` and
    :func:`~serlib.experiments.sahu2018.fold_features`).
 2. The mixup GAN (:func:`fit_mixup_gan`): a conditional GAN whose discriminator is trained on
    mixup-interpolated batches (``mixup_pairs``, ``alpha``) and, with ``encoder="bigan"``, a
@@ -25,8 +25,8 @@ The pipeline, one fold at a time (leave-one-session-out, or all of one corpus ->
    :attr:`Config.ablation_settings`, each scored by the synthetic-only UAR, a real-vs-synthetic
    two-sample test and its losses.
 
-:func:`run_protocol` runs (fold, seed) jobs in parallel processes and returns a
-:class:`ProtocolResult`; :func:`table3`, :func:`table4`, :func:`paper_layout` and
+:func:`load` reads the data (chapter 1's loader); :func:`run` runs (fold, seed) jobs through
+:func:`serlib.parallel.run_units` and returns a :class:`Results`; :func:`table3`, :func:`table4`, :func:`paper_layout` and
 :func:`ablation_table` put them beside the summary's numbers.
 
 References
@@ -44,7 +44,6 @@ adversarial networks. Interspeech 2018.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,10 +62,10 @@ from ..models.mixup_gan import CONDITIONING, MIXUP_PAIRS, MixupGAN, encode, fit_
 from ..papers import beside
 from ..papers.latif2020 import CONDITIONS as PAPER_COLUMNS
 from ..papers.latif2020 import STDS, STUDIES, TABLES
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import cross_corpus
 from ..train import predict
-from ..train import progress as progress_bar
 from . import sahu2018 as ch1
 from .sahu2018 import ChapterData, FoldData
 
@@ -76,22 +75,22 @@ __all__ = [
     "ENCODERS",
     "AblationSetting",
     "Config",
-    "ProtocolResult",
+    "Results",
     "ablation_table",
     "chapter1_config",
     "cross_folds",
     "dnn_scores",
     "fit_mixup_gan",
-    "load_data",
+    "load",
     "make_prior",
     "paper_layout",
     "plot_ablation",
     "plot_ablation_curves",
     "plot_losses",
     "plot_projection",
+    "run",
     "run_ablation_cell",
     "run_fold",
-    "run_protocol",
     "similarity_table",
     "summary_table",
     "table3",
@@ -186,7 +185,8 @@ class Config(ChapterConfig):
     clf_hidden: list[int] = param([256, 128], smoke=[32], paper=[1000, 1000], paper_value=_NS + " ('DNN')",
                                   help="DNN hidden widths")
     clf_dropout: float = param(0.3, low=0, high=0.95, paper_value=_NS, help="DNN dropout")
-    clf_epochs: int = param(20, smoke=2, paper=100, low=1, paper_value=_NS, help="DNN epochs")
+    clf_epochs: int = param(20, smoke=2, paper=100, low=1, paper_value=_NS,
+                            help="DNN epochs (a fixed number: the protocol's folds have no validation part to stop on)")
     clf_lr: float = param(1e-3, low=0, paper_value=_NS, help="DNN learning rate (Adam)")
     classifier_alpha: float = param(0.2, low=0, paper_value=_NS, help="mixup alpha of the DNNs (0 = plain training)")
     classifier_mixup: list[str] = param(["real", "real+synthetic"], choices=("real", "synthetic", "real+synthetic",
@@ -209,10 +209,8 @@ class Config(ChapterConfig):
                                 help="folds of the ablation (the first k leave-one-session-out folds)")
     ablation_seeds: list[int] = param([0], paper=[0, 1, 2], help="seeds of the ablation")
     ablation_epochs: int | None = param(None, low=1, help="GAN epochs in the ablation (None = epochs)")
-    n_jobs: int | None = param(None, smoke=1, low=1,
-                               help="parallel jobs; None = the CPU count (max 4) on a CPU, 1 on a GPU")
-    torch_threads: int | None = param(1, low=1, help="torch CPU threads per job (None = torch's default); "
-                                                     "these small networks run fastest on one")
+    workers: int | None = workers_param(None, smoke=1, units="(fold, seed) and ablation units")
+    threads: int | None = threads_param(1, why="these small networks run fastest on one")
 
     def validate(self) -> None:
         super().validate()
@@ -265,12 +263,12 @@ def chapter1_config(cfg: Config) -> ch1.Config:
 # ---------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------
-def load_data(cfg: Config, *, progress: bool = True) -> ChapterData:
+def load(cfg: Config, *, progress: bool = True) -> ChapterData:
     """The labelled corpus, its IS10 functionals and folds, and the cross corpus (chapter 1's loader)."""
     c1 = chapter1_config(cfg)
     if not cfg.cross_corpus:
         c1.cross_corpus = None
-    return ch1.load_data(c1, progress=progress)
+    return ch1.load(c1, progress=progress)
 
 
 def within_folds(data: ChapterData, cfg: Config) -> list[FoldData]:
@@ -338,7 +336,7 @@ def dnn_scores(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
 
 @dataclass
 class FoldResult:
-    """What one (fold, seed) job produced (see :class:`ProtocolResult` for the columns)."""
+    """What one (fold, seed) job produced (see :class:`Results` for the columns)."""
 
     fold: str
     seed: int
@@ -480,8 +478,8 @@ def run_ablation_cell(fd: FoldData, cfg: Config, seed: int, setting: AblationSet
 # All folds
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class ProtocolResult:
-    """All jobs of one protocol, as tidy tables.
+class Results:
+    """All jobs of one protocol (what :func:`run` returns), as tidy tables.
 
     ``scores``: condition, fold, seed, mixup_classifier, uar, accuracy, macro_f1;
     ``similarity``: sample, fold, seed, auc, ks_median, ks_mean; ``histories``: per-epoch losses
@@ -513,32 +511,28 @@ class ProtocolResult:
         return h[(h["fold"] == first["fold"]) & (h["seed"] == first["seed"])].reset_index(drop=True)
 
 
-def _default_jobs(n_jobs: int | None, device: Any) -> int:
-    if getattr(device, "type", str(device)) != "cpu":
-        return 1
-    if n_jobs:
-        return int(n_jobs)
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def _job(kind: str, fd: FoldData, cfg: Config, seed: int, extra: Any, device: str, threads: int | None) -> FoldResult:
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+def _job(kind: str, fd: FoldData, cfg: Config, seed: int, extra: Any, device: str) -> FoldResult:
+    """One unit of :func:`run`: a (fold, seed) of the main model, or an ablation cell."""
     if kind == "main":
         return run_fold(fd, cfg, seed, figures=bool(extra), device=device)
     return run_ablation_cell(fd, cfg, seed, extra, device=device)
 
 
-def run_protocol(folds: Sequence[FoldData], cfg: Config, *, ablation_folds: Sequence[FoldData] = (),
-                 progress: bool = True, figure_fold: int = 0) -> ProtocolResult:
+def run(cfg: Config, data: ChapterData, folds: Sequence[FoldData] | None = None, *,
+        ablation_folds: Sequence[FoldData] = (), progress: bool = True, figure_fold: int = 0) -> Results:
     """Run :func:`run_fold` on every fold and seed and, on ``ablation_folds``, every ablation cell.
+
+    ``folds`` are standardised folds; by default ``data``'s leave-one-session-out folds
+    (:func:`within_folds`). :func:`cross_folds` gives the across-corpus protocol's one fold.
 
     Ablation cells identical to the main model (same setting, fold, seed and epochs) are taken
     from the main jobs instead of being trained twice. Jobs run in parallel processes on a
-    CPU (``cfg.torch_threads`` torch threads each) and one after another on a GPU.
+    CPU (``cfg.workers`` processes, ``cfg.threads`` threads each) and one after another on a GPU
+    (:func:`serlib.parallel.run_units`); inside ``serbook run`` a killed run resumes from its
+    finished units.
     """
+    if folds is None:
+        folds = within_folds(data, cfg)
     device = get_device(cfg.device)
     tasks: list[tuple[str, FoldData, int, Any]] = [
         ("main", fd, seed, i == figure_fold and j == 0) for j, seed in enumerate(cfg.seeds)
@@ -552,28 +546,18 @@ def run_protocol(folds: Sequence[FoldData], cfg: Config, *, ablation_folds: Sequ
                 if setting == main_setting and same_epochs and (fd.name, seed) in main_keys:
                     continue  # the main job trained exactly this GAN
                 tasks.append(("ablation", fd, seed, setting))
-    n_jobs = _default_jobs(cfg.n_jobs, device)
     dev = str(device)
-    threads = cfg.torch_threads if device.type == "cpu" else None
-    if n_jobs > 1 and len(tasks) > 1:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(n_jobs, len(tasks)), backend="loky")(
-            delayed(_job)(kind, fd, cfg, seed, extra, dev, threads) for kind, fd, seed, extra in tasks)
-    else:
-        import torch
-
-        before = torch.get_num_threads()
-        try:
-            results = [_job(kind, fd, cfg, seed, extra, dev, threads)
-                       for kind, fd, seed, extra in progress_bar(tasks, "jobs", enabled=progress)]
-        finally:
-            torch.set_num_threads(before)
+    units = [Unit(f"{kind}/fold={fd.name}/seed={seed}" + (f"/{extra.name}" if kind == "ablation" else ""),
+                  (kind, fd, cfg, seed, extra, dev)) for kind, fd, seed, extra in tasks]
+    results = run_units(_job, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
+                        device=device, progress=progress, desc="jobs",
+                        resume_dir=resume_dir("latif2020.run", cfg, list(folds), list(ablation_folds),
+                                              figure_fold, device=device))
     return _collect(results, folds[0].labels if folds else (), ablation_folds, cfg)
 
 
 def _collect(results: Sequence[FoldResult], labels: tuple[str, ...], ablation_folds: Sequence[FoldData],
-             cfg: Config) -> ProtocolResult:
+             cfg: Config) -> Results:
     main = [r for r in results if r.kind == "main"]
     scores = pd.DataFrame([s for r in main for s in r.scores])
     sim = pd.DataFrame([s for r in main for s in r.similarity])
@@ -593,7 +577,7 @@ def _collect(results: Sequence[FoldResult], labels: tuple[str, ...], ablation_fo
     ablation = pd.DataFrame(rows) if ablation_folds else pd.DataFrame()
     figures = next((r.figures for r in main if r.figures), {})
     secs = pd.DataFrame([{"kind": r.kind, "fold": r.fold, "seed": r.seed, **r.seconds} for r in results])
-    return ProtocolResult(scores, sim, histories, ablation, figures, tuple(labels), secs)
+    return Results(scores, sim, histories, ablation, figures, tuple(labels), secs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -624,7 +608,7 @@ def _paper_table(scores: pd.DataFrame, table: str) -> pd.DataFrame:
     return t.rename(columns={"ours": "ours UAR (%) mean ± std", "mean": "ours mean", "std": "ours std"})
 
 
-def table3(result: ProtocolResult) -> pd.DataFrame:
+def table3(result: Results) -> pd.DataFrame:
     """Table 3 analogue: within-corpus (leave-one-session-out) UAR beside the summary's numbers.
 
     A row "<study>: <condition>" holds the published value and, beside it, ours for the model
@@ -633,12 +617,12 @@ def table3(result: ProtocolResult) -> pd.DataFrame:
     return _paper_table(result.scores, "table3")
 
 
-def table4(result: ProtocolResult) -> pd.DataFrame:
+def table4(result: Results) -> pd.DataFrame:
     """Table 4 analogue: cross-corpus UAR beside the summary's numbers (see :func:`table3`)."""
     return _paper_table(result.scores, "table4")
 
 
-def paper_layout(result: ProtocolResult, table: str = "table3", yardstick: pd.DataFrame | None = None
+def paper_layout(result: Results, table: str = "table3", yardstick: pd.DataFrame | None = None
                  ) -> pd.DataFrame:
     """The summary's layout -- studies as rows, Real / Syn. / Real+Syn. as columns -- with our
     two models below (and the yardstick, when given as per-fold rows with ``method`` and
@@ -660,13 +644,13 @@ def paper_layout(result: ProtocolResult, table: str = "table3", yardstick: pd.Da
     return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=list(PAPER_COLUMNS)).fillna("")
 
 
-def similarity_table(result: ProtocolResult) -> pd.DataFrame:
+def similarity_table(result: Results) -> pd.DataFrame:
     """Real-vs-synthetic distinguishability per sample, mean ± std over folds and seeds
     (chapter 1's :func:`~serlib.experiments.sahu2018.similarity_table` on our rows)."""
     return ch1.similarity_table(result)  # type: ignore[arg-type]
 
 
-def ablation_table(result: ProtocolResult) -> pd.DataFrame:
+def ablation_table(result: Results) -> pd.DataFrame:
     """Per ablation setting, mean ± std over its folds and seeds: synthetic-only UAR (%),
     two-sample AUC, median KS, and the losses at the end of training."""
     a = result.ablation
@@ -691,7 +675,7 @@ def ablation_table(result: ProtocolResult) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------------------------
-def plot_losses(result: ProtocolResult) -> plt.Figure:
+def plot_losses(result: Results) -> plt.Figure:
     """Losses per epoch of the mixup GAN (left: the loss D minimised and the plain loss; G) and
     of chapter 1's improved cGAN (right), training (solid) and held-out session (dashed)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
@@ -808,7 +792,7 @@ def plot_ablation(table: pd.DataFrame, *, chance: float | None = None, real_uar:
     return fig
 
 
-def plot_ablation_curves(result: ProtocolResult, column: str = "d_loss_plain") -> plt.Figure:
+def plot_ablation_curves(result: Results, column: str = "d_loss_plain") -> plt.Figure:
     """``column`` per epoch for every ablation setting, averaged over its folds and seeds."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     h = result.histories

@@ -4,9 +4,11 @@ The experiment functions the notebook calls:
 
 * :func:`load` -- the labelled corpus of a configuration; :func:`make_folds` -- the
   gender-balanced leave-two-speakers-out folds with a validation pair;
-* :func:`padded_mfcc` -- the paper's input: silence trimmed, every recording zero-padded to
-  the longest of the corpus, 20 MFCCs (frame 2048, hop 512, Hann); :func:`lmfb_energy_pitch`
-  -- the 1D CNN GRU encoder's input (log mel filterbanks + log energy + log F0);
+* the inputs come from :mod:`serlib.features`: :func:`~serlib.features.padded_mfcc` (the
+  paper's: silence trimmed, every recording zero-padded to the longest of the corpus, 20 MFCCs,
+  frame :data:`N_FFT`, hop :data:`HOP_LENGTH`, Hann) and
+  :func:`~serlib.features.lmfb_energy_pitch` (the 1D CNN GRU encoder's: log mel filterbanks +
+  log energy + log F0, frame :data:`LMFB_N_FFT`, hop :data:`LMFB_HOP`);
 * :func:`run` -- every (encoder, CNN depth, gamma) row of Tables 1 and 2 on every fold and
   seed, each grid point trained with its epoch chosen on the validation pair, the grid point
   chosen on the validation pair too; plus the speaker probes of the frozen encoders;
@@ -29,7 +31,6 @@ learning via adversarial training. ICASSP 2020.
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,19 +40,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..audio import load as load_audio
-from ..audio import pad_to, trim_silence
-from ..cache import cache_key, cached
 from ..config import ParameterError, get_device, get_logger, seed_everything
 from ..data import Corpus, load_corpus
-from ..features import FEATURE_VERSION, frames
+from ..features import Standardiser, lmfb_energy_pitch, padded_mfcc
 from ..metrics import classification_scores, confusion, summarise
-from ..models.sier import ENCODERS, SIERNet, build_encoder, embed, fit_sier, lambda_schedule, predict_emotions
+from ..models.sier import (
+    ENCODERS,
+    PassGradient,
+    SIERNet,
+    build_encoder,
+    embed,
+    fit_sier,
+    lambda_schedule,
+    predict_emotions,
+)
 from ..papers import PaperTable, beside
 from ..papers.leow import TABLE2_ROWS, TABLES, gamma_label, table1_row
+from ..parallel import Unit, default_workers, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_two_speakers_out
-from ..train import progress as progress_bar
 from .common import svm_yardstick
 
 __all__ = [
@@ -65,18 +72,17 @@ __all__ = [
     "table1_text",
     "verdict",
     "Config",
-    "LeowResults",
+    "Results",
     "N_FFT",
     "HOP_LENGTH",
     "beside_paper",
+    "chosen_epochs",
     "comparison",
     "fit_one",
     "fold_table",
     "grid_points",
-    "lmfb_energy_pitch",
     "load",
     "make_folds",
-    "padded_mfcc",
     "plot_confusions",
     "plot_lambda_schedule",
     "plot_padded_inputs",
@@ -97,7 +103,9 @@ N_FFT = 2048
 HOP_LENGTH = 512
 """MFCC hop (samples), as the paper."""
 LMFB_N_FFT = 1024
+"""Frame of the 1D CNN GRU's log mel filterbank + energy + pitch input (samples)."""
 LMFB_HOP = 256
+"""Hop of that input (samples)."""
 
 log = get_logger("experiments.leow")
 
@@ -144,8 +152,18 @@ class Config(ChapterConfig):
                                  paper_value="256, 128")
     fc_units: list[int] = param([64], smoke=[32], paper=[128, 64], low=1,
                                 help="hidden units of the emotion and speaker classifiers", paper_value="128, 64")
-    epochs: int = param(12, smoke=3, paper=60, low=1, help="training epochs (the epoch is chosen on validation)",
-                        paper_value="not stated")
+    max_epochs: int = param(40, smoke=3, paper=60, low=1,
+                            help="most training epochs; the epoch kept is the one with the best validation score, "
+                                 "and the lambda schedule's p = step / (max_epochs x steps per epoch)",
+                            paper_value="not stated")
+    patience: int = param(5, smoke=0, paper=10, low=0,
+                          help="stop after this many epochs without a validation improvement (0 = train all "
+                               "max_epochs)",
+                          paper_value="not stated (no early stopping mentioned)")
+    min_delta: float = param(0.0, low=0.0, high=1.0,
+                             help="smallest rise of the validation score that counts as an improvement (0: any "
+                                  "rise, ties broken by a lower validation loss)",
+                             paper_value="not stated")
     batch_size: int = param(32, low=2, help="mini-batch size", paper_value="not stated")
     lr: float = param(1e-3, low=1e-6, high=1.0, help="Adam learning rate", paper_value="not stated")
     dropout: float = param(0.3, low=0.0, high=0.9, help="dropout in the CNN blocks and classifiers",
@@ -164,11 +182,8 @@ class Config(ChapterConfig):
                             paper_value="not stated")
     n_mels: int = param(40, low=8, high=128, help="log mel filterbanks of the 1D CNN GRU's input",
                         paper_value="not stated (Li et al.'s LogMFB)")
-    threads: int | None = param(None, smoke=1, low=1,
-                                help="torch CPU threads in this process (None keeps torch's default)")
-    workers: int = param(0, smoke=1, low=0,
-                         help="CPU worker processes for the (fold, seed, row) trainings, one torch thread "
-                              "each; 0 = one per core (a GPU always uses 1)")
+    workers: int | None = workers_param(0, smoke=1, units="(fold, seed, row) trainings")
+    threads: int | None = threads_param(None, smoke=1, unit="training")
     probe: bool = param(True, help="train speaker probes on the frozen encoders (beyond the paper)")
     probe_fraction: float = param(0.5, low=0.1, high=0.9,
                                   help="fraction of each speaker's utterances that trains the probe")
@@ -239,111 +254,6 @@ def fold_table(corpus: Corpus, folds: Sequence[Fold]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("fold")
 
 
-def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, sample_rate: int = 16000, top_db: float = 30.0,
-                progress: bool = True, overwrite: bool = False) -> np.ndarray:
-    """The paper's input: MFCCs of silence-trimmed recordings zero-padded to the longest one.
-
-    Each recording is trimmed (leading and trailing stretches quieter than ``top_db`` below
-    its peak), zero samples are appended up to the longest trimmed recording in the corpus,
-    and 20 MFCCs are taken with a 2048-sample Hann window and a 512-sample hop (librosa).
-
-    Returns
-    -------
-    ``(n_utterances, n_mfcc, n_frames)`` float32, rows in corpus order; cached on disk.
-
-    Notes
-    -----
-    The padding happens on the waveform, as in the paper, so this does its own extraction
-    rather than padding :func:`serlib.features.frames` matrices (whose zero-signal frames
-    would otherwise have to be imitated).
-
-    References
-    ----------
-    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Sec. 4.1.
-    """
-    key = cache_key(fp=corpus.fingerprint(), n_mfcc=n_mfcc, sr=sample_rate, top_db=top_db, n_fft=N_FFT,
-                    hop=HOP_LENGTH, v=FEATURE_VERSION, kind="leow-padded-mfcc")
-
-    def build() -> np.ndarray:
-        import librosa
-
-        sigs = []
-        for path in progress_bar(corpus.table["path"].tolist(), "trim", enabled=progress):
-            x, _ = load_audio(path, sample_rate)
-            sigs.append(trim_silence(x, top_db))
-        longest = max(len(s) for s in sigs)
-        out = []
-        for s in progress_bar(sigs, "mfcc", enabled=progress):
-            out.append(librosa.feature.mfcc(y=pad_to(s, longest), sr=sample_rate, n_mfcc=n_mfcc, n_fft=N_FFT,
-                                            hop_length=HOP_LENGTH, window="hann"))
-        return np.stack(out).astype(np.float32)
-
-    return cached("leow", f"mfcc-{key}", build, overwrite=overwrite)
-
-
-def _energy_pitch(corpus: Corpus, sample_rate: int, top_db: float, progress: bool) -> list[np.ndarray]:
-    """Log RMS energy and log F0 (YIN, 60-400 Hz) on the log-mel frame grid, per utterance."""
-    key = cache_key(fp=corpus.fingerprint(), sr=sample_rate, top_db=top_db, n_fft=LMFB_N_FFT, hop=LMFB_HOP,
-                    v=FEATURE_VERSION, kind="leow-energy-pitch")
-
-    def build() -> list[np.ndarray]:
-        import librosa
-
-        out = []
-        for path in progress_bar(corpus.table["path"].tolist(), "energy+pitch", enabled=progress):
-            x, _ = load_audio(path, sample_rate)
-            x = trim_silence(x, top_db)
-            rms = librosa.feature.rms(y=x, frame_length=LMFB_N_FFT, hop_length=LMFB_HOP)[0]
-            f0 = librosa.yin(x, fmin=60.0, fmax=400.0, sr=sample_rate, frame_length=LMFB_N_FFT,
-                             hop_length=LMFB_HOP)
-            n = min(len(rms), len(f0))
-            out.append(np.stack([np.log(rms[:n] + 1e-6), np.log(f0[:n])]).astype(np.float32))
-        return out
-
-    return cached("leow", f"energy-pitch-{key}", build)
-
-
-def lmfb_energy_pitch(corpus: Corpus, *, n_mels: int = 40, sample_rate: int = 16000, top_db: float = 30.0,
-                      progress: bool = True) -> np.ndarray:
-    """The 1D CNN GRU encoder's input (after Li et al.): log mel filterbanks + energy + pitch.
-
-    ``n_mels`` log mel filterbank energies from :func:`serlib.features.frames` (``logmel``,
-    frame 1024, hop 256, silence trimmed like the MFCCs), log RMS energy and log F0 (YIN) on
-    the same frames, padded to the longest utterance; padded frames repeat each row's lowest
-    value in that utterance (the log-mel floor a zero signal would give, the lowest energy and
-    pitch).
-
-    Returns
-    -------
-    ``(n_utterances, n_mels + 2, n_frames)`` float32.
-
-    References
-    ----------
-    Leow et al., Speaker-invariant emotion recognition with adversarial learning, Table 2.
-    H. Li et al., ICASSP 2020.
-    """
-    mels = frames(corpus, "logmel", sample_rate=sample_rate, progress=progress, n_mels=n_mels,
-                  n_fft=LMFB_N_FFT, hop_length=LMFB_HOP, trim=True, top_db=top_db)
-    ep = _energy_pitch(corpus, sample_rate, top_db, progress)
-    mats = []
-    for m, e in zip(mels, ep):
-        n = min(m.shape[1], e.shape[1])
-        mats.append(np.concatenate([m[:, :n], e[:, :n]], axis=0))
-    longest = max(m.shape[1] for m in mats)
-    out = np.empty((len(mats), mats[0].shape[0], longest), dtype=np.float32)
-    for i, m in enumerate(mats):
-        out[i] = m.min(axis=1, keepdims=True)
-        out[i, :, : m.shape[1]] = m
-    return out
-
-
-def _standardise(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Standardise each feature (row of every matrix) with the statistics of ``rows``."""
-    mu = x[rows].mean(axis=(0, 2), keepdims=True)
-    sd = x[rows].std(axis=(0, 2), keepdims=True)
-    return ((x - mu) / np.where(sd < 1e-8, 1.0, sd)).astype(np.float32)
-
-
 # ---------------------------------------------------------------------------------------------
 # Running the grid
 # ---------------------------------------------------------------------------------------------
@@ -367,7 +277,7 @@ def _rows_to_run(cfg: Config) -> list[tuple[str, int | None, float | None]]:
 
 
 @dataclass
-class LeowResults:
+class Results:
     """Everything :func:`run` produced.
 
     Attributes
@@ -435,32 +345,22 @@ def speaker_probe(z: np.ndarray, speakers: np.ndarray, rows: np.ndarray, *, frac
     return acc, float(counts.max() / counts.sum())
 
 
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(inputs: dict[str, np.ndarray], y: np.ndarray, spk: np.ndarray, threads: int | None) -> None:
-    """Worker-process initialiser: keep the inputs once per process; set torch's thread count."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
-    _WORKER.update(inputs=inputs, y=y, spk=spk)
-
-
 def _fold_inputs(inputs: dict[str, np.ndarray], kind: str, fold: Fold, norm: str) -> np.ndarray:
     x = inputs[kind]
-    return _standardise(x, fold.train) if norm == "train" else x
+    return Standardiser.fit(x[fold.train])(x) if norm == "train" else x
 
 
-def _train_unit(cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, float | None], n_classes: int,
-              device: str, keep_embedding: bool) -> dict[str, Any]:
+def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, float | None],
+                n_classes: int, device: str, keep_embedding: bool) -> dict[str, Any]:
     """Train one (encoder, layers, gamma) row on one fold and seed over the architecture grid.
 
-    Returns the grid rows, the row kept on validation, its history, test predictions,
-    speaker-probe results and (if asked) the pooled features of every utterance.
+    ``data`` holds the input arrays (``inputs``), labels (``y``) and speakers (``spk``), sent
+    once to each worker process by :func:`serlib.parallel.run_units`. Returns the grid rows, the
+    row kept on validation, its history, test predictions, speaker-probe results and (if
+    asked) the pooled features of every utterance.
     """
     encoder, layers, gamma = job
-    inputs, y, spk = _WORKER["inputs"], _WORKER["y"], _WORKER["spk"]
+    inputs, y, spk = data["inputs"], data["y"], data["spk"]
     x = _fold_inputs(inputs, "lmfb" if encoder == "cnn1d_gru" else "mfcc", fold, cfg.input_norm)
     train_spk = sorted(set(spk[fold.train]))
     s_index = {s: i for i, s in enumerate(train_spk)}
@@ -475,7 +375,8 @@ def _train_unit(cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, 
         net = SIERNet(enc, n_classes, len(train_spk) if gamma is not None else None, fc_units=gp["fc_units"],
                       dropout=cfg.dropout)
         fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
-                       y[fold.val], epochs=cfg.epochs, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
+                       y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience,
+                       min_delta=cfg.min_delta, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
                        device=device, seed=seed, select=cfg.select)
         pred = predict_emotions(fit.model, x[fold.test])
         hv = fit.history.iloc[fit.best_epoch - 1]
@@ -505,20 +406,6 @@ def _train_unit(cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, 
     return out
 
 
-def _pass_gradient_layer() -> Any:
-    """A stand-in for the gradient-reversal layer that is the identity both ways (its ``lam``,
-    set by :class:`~serlib.models.sier.SIERNet` at every step, is ignored)."""
-    from torch import nn
-
-    class PassGradient(nn.Module):
-        lam = 0.0
-
-        def forward(self, x: Any) -> Any:
-            return x
-
-    return PassGradient()
-
-
 def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers: int = 1,
             gamma: float | None = 2.5, reversal: bool = True, seed: int = 0) -> dict[str, Any]:
     """Train one 2D CNN biGRU on ``fold`` and probe its frozen encoder (a quick study of one change).
@@ -531,7 +418,7 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
 
     Returns
     -------
-    ``{"scores": test accuracy/UAR/macro-F1, "best_epoch", "history": per-epoch frame,
+    ``{"scores": test accuracy/UAR/macro-F1, "best_epoch", "epochs_trained", "history": per-epoch frame,
     "probe": {"unseen": .., "training": .., "chance unseen": .., "chance training": ..}}`` with
     the speaker-probe accuracies of :func:`speaker_probe` on the fold's unseen (validation +
     test) and training speakers.
@@ -540,7 +427,7 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
         raise ParameterError("fit_one(reversal=False) needs the speaker branch: give a gamma (with no reversal it sets "
                              "no weight, the speaker loss reaches the encoder unreversed)")
     device = get_device(cfg.device)
-    x = _standardise(mfcc, fold.train) if cfg.input_norm == "train" else mfcc
+    x = Standardiser.fit(mfcc[fold.train])(mfcc) if cfg.input_norm == "train" else mfcc
     y, spk = corpus.y, corpus.speakers
     train_spk = sorted(set(spk[fold.train]))
     s_index = {s: i for i, s in enumerate(train_spk)}
@@ -552,32 +439,20 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
     net = SIERNet(enc, len(corpus.labels), len(train_spk) if gamma is not None else None, fc_units=gp["fc_units"],
                   dropout=cfg.dropout)
     if not reversal:
-        net.grl = _pass_gradient_layer()
+        net.grl = PassGradient()
     fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
-                   y[fold.val], epochs=cfg.epochs, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
-                   device=device, seed=seed, select=cfg.select)
+                   y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta,
+                   gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size, device=device, seed=seed, select=cfg.select)
     pred = predict_emotions(fit.model, x[fold.test])
     z = embed(fit.model, x)
     probe: dict[str, float] = {}
     for part, rows in (("unseen", np.concatenate([fold.val, fold.test])), ("training", fold.train)):
         probe[part], probe[f"chance {part}"] = speaker_probe(z, spk, rows, fraction=cfg.probe_fraction, seed=seed)
     return {"scores": classification_scores(y[fold.test], pred), "best_epoch": fit.best_epoch,
-            "history": fit.history, "probe": probe}
+            "epochs_trained": fit.epochs_trained, "history": fit.history, "probe": probe}
 
 
-def _n_workers(cfg: Config, device: Any, n_units: int) -> int:
-    if device.type != "cpu":
-        return 1
-    if cfg.workers:
-        return max(1, min(int(cfg.workers), n_units))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, n_units))
-
-
-def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, progress: bool = True) -> LeowResults:
+def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, progress: bool = True) -> Results:
     """Train every row of Tables 1 and 2 on every fold and seed; keep grid points on validation.
 
     For each (encoder, CNN layers, gamma) row, fold and seed, every architecture grid point
@@ -588,8 +463,10 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
     features: on the unseen validation + test speakers and on the training speakers, half of
     each speaker's utterances training the probe.
 
-    On a CPU the (fold, seed, row) trainings run in ``cfg.workers`` processes (default: one per
-    core), each with one torch thread; on a GPU they run one after the other.
+    The (fold, seed, row) trainings are the units of :func:`serlib.parallel.run_units`: on a CPU
+    they run in ``cfg.workers`` processes (default: one per core) with ``cfg.threads`` torch
+    threads each, on a GPU one after the other; inside ``serbook run`` a killed run resumes from
+    its finished units.
 
     References
     ----------
@@ -603,15 +480,15 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
     needs = {("lmfb" if e == "cnn1d_gru" else "mfcc") for e in cfg.encoders}
     inputs: dict[str, np.ndarray] = {}
     if "mfcc" in needs:
-        inputs["mfcc"] = padded_mfcc(corpus, n_mfcc=cfg.n_mfcc, sample_rate=cfg.sample_rate,
-                                     top_db=cfg.trim_top_db, progress=progress)
+        inputs["mfcc"] = padded_mfcc(corpus, n_mfcc=cfg.n_mfcc, n_fft=N_FFT, hop_length=HOP_LENGTH,
+                                     sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db, progress=progress)
     if "lmfb" in needs:
-        inputs["lmfb"] = lmfb_energy_pitch(corpus, n_mels=cfg.n_mels, sample_rate=cfg.sample_rate,
-                                           top_db=cfg.trim_top_db, progress=progress)
+        inputs["lmfb"] = lmfb_energy_pitch(corpus, n_mels=cfg.n_mels, n_fft=LMFB_N_FFT, hop_length=LMFB_HOP,
+                                           sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db, progress=progress)
     jobs = _rows_to_run(cfg)
     units = [(fi, seed, job) for fi in range(len(folds)) for seed in cfg.seeds for job in jobs]
     total = sum(len(grid_points(cfg, job[0])) for _, _, job in units)
-    workers = _n_workers(cfg, device, len(units))
+    workers = default_workers(cfg.workers, len(units), device)
     log.info("training %d networks (%d rows x %d folds x %d seeds x grid) on %s, %d process(es)", total, len(jobs),
              len(folds), len(cfg.seeds), device, workers)
 
@@ -628,36 +505,22 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
                                        "key": f"input/{kind}", "fold": fold.name, "seed": None, "speakers": part,
                                        "accuracy": acc, "chance": chance})
 
-    def args(t: tuple[int, int, tuple[str, int | None, float | None]]) -> tuple[Any, ...]:
-        fi, seed, job = t
-        return (cfg, folds[fi], seed, job, len(corpus.labels), str(device), fi == 0 and seed == cfg.seeds[0])
-
-    bar = progress_bar(range(total), "networks", total=total, enabled=progress)
-    outs: list[dict[str, Any]] = []
-    if workers == 1:
-        _init_worker(inputs, y, spk, None)
-        for t in units:
-            outs.append(_train_unit(*args(t)))
-            bar.update(outs[-1]["networks"])
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(inputs, y, spk, 1)) as pool:
-            futures = [pool.submit(_train_unit, *args(t)) for t in units]
-            for fut in as_completed(futures):
-                bar.update(fut.result()["networks"])
-            outs = [f.result() for f in futures]  # in order: folds, seeds, rows
-    bar.close()
+    work = [Unit(f"fold={folds[fi].name}/seed={seed}/{run_key(*job)}",
+                 (cfg, folds[fi], seed, job, len(corpus.labels), str(device), fi == 0 and seed == cfg.seeds[0]),
+                 weight=len(grid_points(cfg, job[0])))
+            for fi, seed, job in units]
+    outs = run_units(_train_unit, work, workers=workers, threads=cfg.threads, device=device,
+                     context={"inputs": inputs, "y": y, "spk": spk}, progress=progress, desc="networks",
+                     resume_dir=resume_dir("leow.run", cfg, folds, inputs, y, spk, list(corpus.labels),
+                                           device=device))
     probe_rows += [r for o in outs for r in o["probe"]]
-    return LeowResults(
+    return Results(
         scores=pd.DataFrame([o["score"] for o in outs]), grid=pd.DataFrame([r for o in outs for r in o["grid"]]),
         histories=pd.concat([o["history"] for o in outs], ignore_index=True),
         predictions=pd.concat([o["pred"] for o in outs], ignore_index=True), probe=pd.DataFrame(probe_rows),
         embeddings={o["key"]: o["embedding"] for o in outs if o["embedding"] is not None},
         labels=tuple(corpus.labels), speakers=spk, y=y, folds=list(folds), seconds=time.time() - t0,
-        meta={"device": str(device), "networks": total, "processes": workers,
+        meta={"device": str(device), "networks": total, "processes": workers, "max_epochs": cfg.max_epochs,
               "input_shapes": {k: v.shape for k, v in inputs.items()}},
     )
 
@@ -694,7 +557,7 @@ def beside_paper(ours: pd.DataFrame, table: str, corpus_name: str) -> pd.DataFra
     return out[lead + [c for c in out.columns if c not in lead]]
 
 
-def table1(res: LeowResults, corpus_name: str = "embedded") -> pd.DataFrame:
+def table1(res: Results, corpus_name: str = "embedded") -> pd.DataFrame:
     """Table 1: accuracy of the 2D CNN biGRU by CNN depth x gamma (and without AL), beside the
     paper's. Rows the run did not train keep only the paper's number."""
     s = res.scores[res.scores["encoder"] == "cnn_bigru"]
@@ -713,7 +576,7 @@ def _selected_on_validation(s: pd.DataFrame, select: str) -> pd.DataFrame:
     return s.loc[idx.to_numpy()]
 
 
-def table2(res: LeowResults, corpus_name: str = "embedded", select: str = "accuracy") -> pd.DataFrame:
+def table2(res: Results, corpus_name: str = "embedded", select: str = "accuracy") -> pd.DataFrame:
     """Table 2: the three encoders with adversarial learning, beside the paper.
 
     Two numbers per encoder: ``selected on validation`` (per fold and seed, the AL setting --
@@ -759,7 +622,7 @@ def yardstick(corpus: Corpus, folds: Sequence[Fold], *,
     return pd.concat(out, ignore_index=True), cms
 
 
-def comparison(res: LeowResults, svm: pd.DataFrame, select: str = "accuracy") -> pd.DataFrame:
+def comparison(res: Results, svm: pd.DataFrame, select: str = "accuracy") -> pd.DataFrame:
     """Every method on the same folds: the yardstick, the 2D CNN biGRU without and with AL
     (depth and gamma chosen on validation), and the comparison encoders; accuracy and UAR (%)."""
     parts = [svm.assign(seed=0)]
@@ -778,7 +641,7 @@ def comparison(res: LeowResults, svm: pd.DataFrame, select: str = "accuracy") ->
         columns=lambda c: c.replace("ours ", ""))
 
 
-def probe_table(res: LeowResults) -> pd.DataFrame:
+def probe_table(res: Results) -> pd.DataFrame:
     """Speaker-probe accuracy (%) by representation and speaker set, with the majority rate."""
     if res.probe.empty:
         return pd.DataFrame()
@@ -798,7 +661,7 @@ def probe_table(res: LeowResults) -> pd.DataFrame:
 def plot_padded_inputs(corpus: Corpus, mfcc: np.ndarray) -> plt.Figure:
     """The padded MFCC matrices of the shortest and the longest utterance (each coefficient
     standardised over the corpus for display, so that padding and speech are both visible)."""
-    z = (mfcc - mfcc.mean(axis=(0, 2), keepdims=True)) / (mfcc.std(axis=(0, 2), keepdims=True) + 1e-8)
+    z = Standardiser.fit(mfcc, floor=0.0, offset=1e-8)(mfcc)
     dur = corpus.table["duration"].to_numpy()
     fig, axes = plt.subplots(1, 2, figsize=(11, 2.8), sharey=True)
     for ax, i, what in zip(axes, (int(np.argmin(dur)), int(np.argmax(dur))), ("shortest", "longest")):
@@ -826,9 +689,38 @@ def plot_lambda_schedule(gammas: Sequence[float] = (1.25, 2.5, 3.33)) -> plt.Fig
     return fig
 
 
-def plot_training_curves(res: LeowResults, layers: int | None = None) -> plt.Figure:
+def chosen_epochs(res: Results, wide: bool = False) -> pd.DataFrame:
+    """The training length of every kept run: the epoch chosen on the validation pair and the
+    number of epochs trained (fewer than ``max_epochs`` when early stopping ended the run).
+
+    Parameters
+    ----------
+    res
+        The results of :func:`run`.
+    wide
+        ``False``: one row per (encoder, layers, gamma, fold, seed) with ``best_epoch``,
+        ``epochs_trained`` and ``stopped_early``; ``True``: one row per run key, one column per
+        fold, cells ``"best / trained"`` (seeds joined by commas).
+    """
+    if res.scores.empty:
+        return pd.DataFrame()
+    cols = ["encoder", "layers", "gamma", "key", "fold", "seed"]
+    trained = res.histories.groupby(["key", "fold", "seed"], sort=False)["epoch"].max().rename("epochs_trained")
+    out = res.scores[cols + ["best_epoch"]].join(trained, on=["key", "fold", "seed"])
+    max_epochs = int(res.meta.get("max_epochs", out["epochs_trained"].max()))
+    out = out.assign(epochs_trained=out["epochs_trained"].astype(int), stopped_early=out["epochs_trained"] < max_epochs)
+    if not wide:
+        return out.reset_index(drop=True)
+    cell = out.assign(cell=[f"{b} / {t}" for b, t in zip(out["best_epoch"], out["epochs_trained"])])
+    return cell.groupby(["key", "fold"], sort=False)["cell"].agg(", ".join).unstack("fold")
+
+
+def plot_training_curves(res: Results, layers: int | None = None) -> plt.Figure:
     """J_e, J_s, lambda and validation accuracy per epoch (mean over folds and seeds) for the
-    2D CNN biGRU rows at ``layers`` CNN blocks (default: the first depth that was run)."""
+    2D CNN biGRU rows at ``layers`` CNN blocks (default: the first depth that was run).
+
+    With early stopping the runs have different lengths: an epoch's mean is over the runs that
+    reached it. Each run's chosen epoch is marked (▼) at its validation accuracy."""
     h = res.histories[res.histories["encoder"] == "cnn_bigru"]
     if h.empty:
         h = res.histories
@@ -838,6 +730,8 @@ def plot_training_curves(res: LeowResults, layers: int | None = None) -> plt.Fig
     h = h.assign(setting=[gamma_label(_gamma(g)) for g in h["gamma"]])
     m = h.groupby(["setting", "epoch"], sort=False)[["J_e", "J_s", "lambda", "val_accuracy", "speaker_accuracy"]]
     m = m.mean().reset_index()
+    sc = res.scores[res.scores["key"].isin(set(h["key"]))]
+    chosen = {st: g for st, g in sc.assign(setting=[gamma_label(_gamma(x)) for x in sc["gamma"]]).groupby("setting")}
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     for setting, g in m.groupby("setting", sort=False):
         line = axes[0].plot(g["epoch"], g["J_e"], label=f"J_e ({setting})")[0]
@@ -845,12 +739,16 @@ def plot_training_curves(res: LeowResults, layers: int | None = None) -> plt.Fig
             axes[0].plot(g["epoch"], g["J_s"], ls="--", color=line.get_color(), label=f"J_s ({setting})")
             axes[1].plot(g["epoch"], g["speaker_accuracy"], color=line.get_color(), label=f"γ = {setting}")
         axes[2].plot(g["epoch"], 100 * g["val_accuracy"], color=line.get_color(), label=setting)
+        kept = chosen.get(setting)
+        if kept is not None and not kept.empty:  # each run's chosen epoch, at its validation accuracy
+            axes[2].scatter(kept["best_epoch"], 100 * kept["val_accuracy"], color=line.get_color(), marker="v",
+                            s=22, alpha=0.7, zorder=3)
     n_spk = len(set(res.speakers[res.folds[0].train])) if res.folds else 0
     if n_spk:
         axes[1].axhline(1 / n_spk, color="grey", ls=":", lw=1, label="chance")
     axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="training losses (J_e solid, J_s dashed)")
     axes[1].set(xlabel="epoch", ylabel="accuracy", title="speaker classifier on training batches")
-    axes[2].set(xlabel="epoch", ylabel="accuracy (%)", title="emotion accuracy, validation pair")
+    axes[2].set(xlabel="epoch", ylabel="accuracy (%)", title="emotion accuracy, validation pair (▼ epoch kept)")
     for ax in axes:
         ax.legend(fontsize="x-small")
     fig.suptitle(f"2D CNN biGRU, {layers} CNN layer(s): mean over folds and seeds" if layers else "training curves")
@@ -858,7 +756,7 @@ def plot_training_curves(res: LeowResults, layers: int | None = None) -> plt.Fig
     return fig
 
 
-def plot_confusions(res: LeowResults, keys: Sequence[str], extra: dict[str, pd.DataFrame] | None = None) -> plt.Figure:
+def plot_confusions(res: Results, keys: Sequence[str], extra: dict[str, pd.DataFrame] | None = None) -> plt.Figure:
     """Row-normalised confusion matrices of the test predictions (all folds and seeds pooled)."""
     from ..plots import confusion_heatmap
 
@@ -874,7 +772,7 @@ def plot_confusions(res: LeowResults, keys: Sequence[str], extra: dict[str, pd.D
     return fig
 
 
-def plot_projection(res: LeowResults, keys: Sequence[str], rows: np.ndarray | None = None) -> plt.Figure:
+def plot_projection(res: Results, keys: Sequence[str], rows: np.ndarray | None = None) -> plt.Figure:
     """PCA of the pooled encoder features (first fold, first seed), coloured by speaker and by
     emotion, one row of panels per run key; ``rows`` defaults to the fold's training speakers."""
     from sklearn.decomposition import PCA
@@ -936,7 +834,7 @@ def paper_gain(layers: int, gamma: float) -> str:
     return ", ".join(parts)
 
 
-def table1_text(res: LeowResults) -> str:
+def table1_text(res: Results) -> str:
     """One line per (depth, gamma): our accuracy with AL against without AL, and the paper's
     difference at that depth."""
     s = res.scores[res.scores["encoder"] == "cnn_bigru"]
@@ -990,7 +888,7 @@ def verdict(comp: pd.DataFrame) -> str:
     return " ".join(out)
 
 
-def probe_verdict(res: LeowResults) -> str:
+def probe_verdict(res: Results) -> str:
     """How the speaker probe's accuracy changes with AL, per depth of the 2D CNN biGRU."""
     p = res.probe[(res.probe["encoder"] == "cnn_bigru")]
     if p.empty:
@@ -1021,7 +919,7 @@ def probe_verdict(res: LeowResults) -> str:
     return "\n".join(lines) if lines else "No (without AL, with AL) pair was probed in this run."
 
 
-def summary_text(res: LeowResults, comp: pd.DataFrame, cfg: Config) -> str:
+def summary_text(res: Results, comp: pd.DataFrame, cfg: Config) -> str:
     """A short summary of the run: AL vs without AL, depth, encoders, yardstick, probe."""
     out = []
     s = res.scores
@@ -1062,13 +960,23 @@ def summary_text(res: LeowResults, comp: pd.DataFrame, cfg: Config) -> str:
         base = 100 * p[p["gamma"].isna()]["accuracy"].mean()
         al = 100 * p[p["gamma"].notna()]["accuracy"].mean()
         h = res.histories[res.histories["gamma"].notna()]
-        adv = 100 * h[h["epoch"] == h["epoch"].max()]["speaker_accuracy"].mean() if not h.empty else float("nan")
+        last = h.groupby(["key", "fold", "seed"], sort=False).tail(1)  # each run's last epoch (runs may stop early)
+        adv = 100 * last["speaker_accuracy"].mean() if not h.empty else float("nan")
         out.append(f"* **Speaker probe (unseen speakers).** {base:.1f}% without AL, {al:.1f}% with AL (all depths "
                    f"and γ pooled): AL {'reduced' if al < base - 1 else 'did not clearly reduce'} the speaker "
                    "information a fresh linear classifier can read from the representation"
                    + (f", while the adversary inside the network ended at {adv:.1f}% on its training batches."
                       if np.isfinite(adv) else "."))
     if cfg.profile != "paper":
-        out.append(f"* Profile `{cfg.profile}`: a sub-grid with {cfg.epochs} epochs and seeds {cfg.seeds}; "
+        length = (f"at most {cfg.max_epochs} epochs, stopped after {cfg.patience} without a validation "
+                  "improvement" if cfg.patience else f"{cfg.max_epochs} epochs")
+        out.append(f"* Profile `{cfg.profile}`: a sub-grid with {length} and seeds {cfg.seeds}; "
                    "the `paper` profile runs the full grid.")
+    ce = chosen_epochs(res)
+    if not ce.empty:
+        out.append(f"* **Training length.** The epoch kept was chosen on the validation pair: from epoch "
+                   f"{int(ce['best_epoch'].min())} to {int(ce['best_epoch'].max())} (median "
+                   f"{ce['best_epoch'].median():g}) over the {len(ce)} kept runs, which trained "
+                   f"{int(ce['epochs_trained'].min())} to {int(ce['epochs_trained'].max())} epochs"
+                   + (f"; {int(ce['stopped_early'].sum())} of them stopped early." if cfg.patience else "."))
     return "\n".join(out)

@@ -10,7 +10,8 @@ The pipeline, as the paper describes it:
    chunks only** (stored with the pretrained encoder and applied unchanged to every emotion
    corpus). The final partial chunk of an utterance is zero-padded to a full second, so every
    sample lands in exactly one chunk; with ``chunk_weighting="duration"`` it counts in the
-   utterance's decision in proportion to the audio it holds.
+   utterance's decision in proportion to the audio it holds. (Chunks and spectrograms:
+   :func:`serlib.features.chunk_spectrograms`; the normaliser: :class:`serlib.features.Standardiser`.)
 2. **Unsupervised module** (Sec. 2.1, 2.3): a BEGAN trained once on unlabelled speech
    (LibriSpeech in the paper; the embedded corpus's unlabelled pool by default); its
    discriminator's encoder is saved and reused by every experiment.
@@ -27,6 +28,10 @@ helps, against the same encoder with random weights (frozen), the same network t
 end from scratch, and eGeMAPS + RBF-SVM; and the book's yardstick (IS10 + RBF-SVM, plain and
 speaker-adaptive) on the same folds.
 
+Entry points, as in every chapter: :func:`load` reads the labelled corpus of one protocol,
+:func:`run` runs that protocol and returns its :class:`Results`; the BEGAN's own data and
+training come first (:func:`load_pretrain_corpus`, :func:`pretrain`).
+
 References
 ----------
 I. Pereira, D. Santos, A. Maciel, P. Barros. Semi-supervised model for emotion recognition in
@@ -42,6 +47,7 @@ import copy
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -49,33 +55,44 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..audio import chunk as chunk_audio
-from ..audio import load as load_audio
-from ..cache import cache_key, cached
-from ..config import ParameterError, cache_dir, get_device, get_logger, seed_everything
+from ..cache import cache_key
+from ..config import ParameterError, cache_dir, get_device, get_logger, plain_values, seed_everything
 from ..data import Corpus, CorpusError, load_corpus
-from ..features import functionals, speaker_normalise
+from ..features import ChunkSet, Standardiser, chunk_spectrograms, functionals, speaker_normalise
 from ..metrics import ccc, classification_scores, confusion, uar
-from ..models.began import (BEGAN, BeganEncoder, ConvHead, SupervisedBEGAN, aggregate_by_utterance,
-                            check_input_shape, encode, fit_supervised, predict_outputs, train_began)
+from ..models.began import (
+    BEGAN,
+    BeganEncoder,
+    ConvHead,
+    SupervisedBEGAN,
+    aggregate_by_utterance,
+    check_input_shape,
+    encode,
+    fit_supervised,
+    predict_outputs,
+    train_began,
+)
 from ..papers import beside
 from ..papers.pereira2018 import TABLE1_STD, TABLES
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, FoldError, check_fold, leave_one_speaker_out, per_speaker_holdout, predefined
-from ..train import load_checkpoint, save_checkpoint
+from ..train import FitOutcome, load_checkpoint, save_checkpoint
 from .common import svm_yardstick
 
 __all__ = [
     "CHAPTER",
     "CURVE_METHODS",
-    "ChunkSet",
     "Config",
     "HEAD_GRID",
     "PROTOCOLS",
     "Pretrained",
-    "chunk_spectrograms",
+    "Results",
     "curve_summary",
+    "epochs_table",
     "learning_curve",
+    "load",
+    "length_source",
     "check_protocols_ran",
     "load_pretrain_corpus",
     "plot_convergence",
@@ -86,22 +103,19 @@ __all__ = [
     "table1",
     "table2",
     "table3",
-    "protocol_corpus",
     "protocol_requested",
-    "run_protocol",
+    "run",
     "study_corpus",
     "study_fold",
-    "stft_magnitude",
     "stratified_fraction",
 ]
 
 CHAPTER = "05_pereira2018_began"
 PROTOCOLS: tuple[str, ...] = ("speaker_dependent", "predefined", "loso")
 CURVE_METHODS: tuple[str, ...] = ("began_frozen", "random_frozen", "end_to_end", "egemaps_svm", "is10_svm")
-SPECTRO_VERSION = 2
-"""Bump when the chunk spectrogram extraction changes values."""
-MODEL_VERSION = 2
-"""Bump when the BEGAN code changes what a cached encoder would be."""
+MODEL_VERSION = 3
+"""Bump when the BEGAN code changes what a cached encoder would be (3: the entry holds only
+weights_only-loadable values: tensors, numbers, strings and containers)."""
 
 METHOD_NAMES: dict[str, str] = {
     "began_frozen": "BEGAN encoder (pretrained, frozen) + conv head",
@@ -190,15 +204,26 @@ class Config(ChapterConfig):
     representation: str = param("feature_map", choices=("feature_map", "embedding"),
                                 paper_value="not stated (the encoder's output; the classifier is convolutional)",
                                 help="what the head sees: the encoder's last conv map, or the h code")
-    head_epochs: int = param(12, smoke=2, paper=100, low=1, paper_value="100",
-                             help="epochs of the supervised module")
+    head_max_epochs: int = param(25, smoke=2, paper=100, low=1, paper_value="100 (fixed)",
+                                 help="most epochs of the supervised module (all of them when head_patience is 0)")
+    head_patience: int = param(4, smoke=0, paper=10, low=0, paper_value="not stated (no early stopping mentioned)",
+                               help="early stopping of the supervised module: stop after this many epochs without "
+                                    "a better validation score and keep the best epoch (0 = train head_max_epochs). "
+                                    "Validation: the protocol's validation part where it has one (OMG-Emotion), "
+                                    "else the held-out search_holdout share of the fold's training utterances, "
+                                    "after which the head is retrained on all of them for the chosen length")
+    head_min_delta: float = param(0.0, low=0.0, high=1.0, paper_value="not stated",
+                                  help="smallest rise of the validation score (UAR, or mean CCC) that counts as an "
+                                       "improvement (0: any rise, ties broken by a lower validation loss)")
     head_batch_size: int = param(64, smoke=32, paper=16, low=2, paper_value="16",
                                  help="mini-batch of the supervised module (chunks)")
     search_trials: int = param(2, smoke=1, paper=12, low=1, high=len(HEAD_GRID),
                                paper_value="Hyperas search (size not stated)",
                                help="candidate head configurations tried per fold (1 = no search)")
     search_holdout: float = param(0.2, low=0.05, high=0.5, paper_value="not stated",
-                                  help="share of a fold's training utterances held out to choose the head")
+                                  help="share of a fold's training utterances held out to choose the head and "
+                                       "(with head_patience) its training length, when the protocol has no "
+                                       "validation part")
     # protocols
     protocols: list[str] = param(list(PROTOCOLS), choices=PROTOCOLS,
                                  help="which of the three protocols to run")
@@ -215,12 +240,13 @@ class Config(ChapterConfig):
     curve_seeds: list[int] | None = param([0, 1], smoke=None, paper=None,
                                          help="learning curve seeds (None = seeds)")
     curve_epochs: int | None = param(None, low=1,
-                                     help="epochs of the end-to-end network in the curve (None = head_epochs)")
-    n_jobs: int = param(2, smoke=1, paper=1, low=1,
-                        help="worker processes for independent folds and curve points (results do not depend on it)")
-    torch_threads: int | None = param(1, paper=None, low=1,
-                                      help="CPU threads for torch (None = torch's default); these small networks "
-                                           "gain little from more and lose much when the cores are shared")
+                                     help="epochs of the end-to-end network in the curve (None = the length chosen "
+                                          "for the pretrained frozen head at the same seed and fraction, or "
+                                          "head_max_epochs)")
+    workers: int | None = workers_param(2, smoke=1, paper=1, units="independent folds and curve points")
+    threads: int | None = threads_param(1, paper=None, unit="fold or curve point",
+                                        why="these small networks gain little from more and lose much when the "
+                                            "cores are shared")
 
     CHAPTER = CHAPTER
 
@@ -245,110 +271,9 @@ class Config(ChapterConfig):
 
 
 def set_threads(cfg: Config) -> None:
-    """Apply ``torch_threads`` (CPU only; a GPU run is not affected)."""
-    if cfg.torch_threads:
-        torch.set_num_threads(int(cfg.torch_threads))
-
-
-# ---------------------------------------------------------------------------------------------
-# Pre-processing: 1-s chunks -> log STFT spectrograms
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class ChunkSet:
-    """Spectrogram chunks of a corpus.
-
-    ``data`` is ``(n_chunks, freq_bins, frames)`` (``log(1 + |X|)``, float16 in the cache);
-    ``rows`` the corpus row of each chunk; ``weight`` the share of real (not padded) audio in it.
-    """
-
-    data: np.ndarray
-    rows: np.ndarray
-    weight: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def mask(self, rows: np.ndarray) -> np.ndarray:
-        """Boolean mask of the chunks whose utterance is in ``rows``."""
-        return np.isin(self.rows, np.asarray(rows))
-
-
-def stft_magnitude(chunks: np.ndarray, n_fft: int = 1024, hop_length: int = 512) -> np.ndarray:
-    """|STFT| of each row of ``chunks``: periodic Hann window, centred frames (``n_fft // 2`` zeros
-    padded at both ends), shape ``(n, n_fft // 2 + 1, 1 + samples // hop_length)``.
-
-    The same numbers as ``librosa.stft(..., window="hann", center=True, pad_mode="constant")``,
-    in plain NumPy: librosa's first call compiles numba code, which can take minutes in a fresh
-    notebook kernel on a busy machine.
-    """
-    x = np.asarray(chunks, dtype=np.float64)
-    pad = n_fft // 2
-    x = np.pad(x, ((0, 0), (pad, pad)))
-    n_frames = 1 + (x.shape[1] - n_fft) // hop_length
-    idx = np.arange(n_fft)[None, :] + hop_length * np.arange(n_frames)[:, None]
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
-    return np.abs(np.fft.rfft(x[:, idx] * window, axis=-1)).transpose(0, 2, 1)
-
-
-def _spectrogram(chunks: np.ndarray, n_fft: int, hop_length: int, freq_bins: int) -> np.ndarray:
-    mag = stft_magnitude(chunks, n_fft, hop_length)[:, : n_fft // 2]  # drop the Nyquist bin: a power of two
-    n, f, t = mag.shape
-    mag = mag[:, : (f // freq_bins) * freq_bins].reshape(n, freq_bins, f // freq_bins, t).mean(axis=2)
-    return np.log1p(mag).astype(np.float16)
-
-
-def chunk_spectrograms(corpus: Corpus, *, chunk_seconds: float = 1.0, n_fft: int = 1024, hop_length: int = 512,
-                       freq_bins: int = 512, sample_rate: int = 16000, progress: bool = True) -> ChunkSet:
-    """Cut every utterance into non-overlapping chunks and take their log STFT magnitude.
-
-    The last partial chunk is zero-padded to full length (:func:`serlib.audio.chunk` with
-    ``last="pad"``): every sample of an utterance lands in exactly one chunk, and an utterance
-    shorter than a chunk gives one padded chunk. The ``weight`` of a chunk is its share of
-    real samples. Adjacent linear-frequency bins (Nyquist bin dropped) are averaged down to
-    ``freq_bins``. Cached on disk (key: corpus fingerprint + configuration).
-
-    References
-    ----------
-    Pereira et al. 2018, Sec. 3.2.
-    """
-    size = int(round(chunk_seconds * sample_rate))
-    key = cache_key(fp=corpus.fingerprint(), size=size, n_fft=n_fft, hop=hop_length, bins=freq_bins,
-                    sr=sample_rate, v=SPECTRO_VERSION)
-
-    def build() -> ChunkSet:
-        from tqdm.auto import tqdm
-
-        data, rows, weight = [], [], []
-        paths = corpus.table["path"].tolist()
-        for i, path in enumerate(tqdm(paths, desc=f"chunks {corpus.name}", disable=not progress, leave=False)):
-            x, _ = load_audio(path, sample_rate)
-            c = chunk_audio(x, size, last="pad")
-            real = np.clip(len(x) - np.arange(len(c)) * size, 0, size) / size
-            data.append(_spectrogram(c, n_fft, hop_length, freq_bins))
-            rows.append(np.full(len(c), i))
-            weight.append(real.astype(np.float32))
-        return ChunkSet(np.concatenate(data), np.concatenate(rows), np.concatenate(weight))
-
-    return cached("features", f"pereira-chunks-{key}", build)
-
-
-@dataclass
-class Normaliser:
-    """Per-frequency-bin z-normalisation with statistics of the pretraining chunks."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(cls, data: np.ndarray) -> "Normaliser":
-        d = np.asarray(data, dtype=np.float64)
-        mean = d.mean(axis=(0, 2))
-        std = d.std(axis=(0, 2))
-        return cls(mean.astype(np.float32), np.where(std < 1e-6, 1.0, std).astype(np.float32))
-
-    def __call__(self, data: np.ndarray) -> np.ndarray:
-        return ((np.asarray(data, dtype=np.float32) - self.mean[None, :, None]) / self.std[None, :, None]).astype(
-            np.float32)
+    """Apply ``threads`` to this process (CPU only; a GPU run is not affected)."""
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +312,7 @@ def protocol_requested(cfg: Config, protocol: str) -> bool:
         getattr(cfg, _PROTOCOL_CORPUS[protocol][1]))
 
 
-def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
+def load(cfg: Config, protocol: str) -> Corpus | None:
     """The labelled corpus a protocol runs on, or ``None`` (logged) when it is optional and absent.
 
     A protocol's own root (``savee_root``, ``omg_root``, ``emodb_root``) selects the paper's
@@ -430,7 +355,7 @@ def protocol_corpus(cfg: Config, protocol: str) -> Corpus | None:
 def check_protocols_ran(cfg: Config, results: Mapping[str, Any]) -> None:
     """Refuse a chapter run in which no protocol, or not every explicitly requested one, ran.
 
-    ``results`` maps each protocol to its :class:`ProtocolResult` or ``None`` (skipped).
+    ``results`` maps each protocol to its :class:`Results` or ``None`` (skipped).
 
     Raises
     ------
@@ -495,7 +420,7 @@ class Pretrained:
     """The pretrained BEGAN with its normaliser, training history and provenance."""
 
     model: BEGAN
-    normaliser: Normaliser
+    normaliser: Standardiser
     history: pd.DataFrame
     corpus_name: str
     fingerprint: str
@@ -523,8 +448,14 @@ def pretrain(cfg: Config, corpus: Corpus, *, progress: bool = True) -> Pretraine
 
     The checkpoint lives in ``$SERLIB_CACHE/pereira2018/began-<key>.pt``, the key made of the
     pretraining corpus's fingerprint and every setting that changes the network. It holds the
-    whole BEGAN (discriminator-autoencoder and generator, for the figures), the normaliser and
-    the training history. ``retrain_encoder=True`` trains afresh.
+    whole BEGAN (discriminator-autoencoder and generator, for the figures), the normaliser (as
+    tensors) and the training history, all loadable with ``weights_only=True``.
+    ``retrain_encoder=True`` trains afresh.
+
+    While it trains, the whole training state is saved after every epoch in
+    ``began-<key>.pt.partial`` beside it: a pretraining that is killed resumes there on the next
+    call and ends with the same weights as an uninterrupted one (on a CPU); the partial file is
+    removed once the encoder is stored. ``seconds`` then counts the last call's training only.
 
     References
     ----------
@@ -543,27 +474,40 @@ def pretrain(cfg: Config, corpus: Corpus, *, progress: bool = True) -> Pretraine
                 model.load_state_dict(ck["began"])
                 log.info("reusing the pretrained BEGAN %s (trained on %s, %d chunks)", path.name, ck["corpus"],
                          ck["n_chunks"])
-                return Pretrained(model.eval(), Normaliser(ck["norm_mean"], ck["norm_std"]),
+                norm = Standardiser(np.asarray(ck["norm_mean"], dtype=np.float32),
+                                    np.asarray(ck["norm_std"], dtype=np.float32))
+                return Pretrained(model.eval(), norm,
                                   pd.DataFrame(ck["history"]), ck["corpus"], fp, int(ck["n_chunks"]), str(path),
                                   True, float(ck["seconds"]), dict(ck.get("meta", {})))
             except (KeyError, RuntimeError) as exc:
                 log.warning("cached BEGAN %s does not fit this configuration (%s); retraining", path.name, exc)
-    norm = Normaliser.fit(chunks.data)
+    norm = Standardiser.fit(chunks.data, floor=1e-6, dtype=np.float64)
     x = norm(chunks.data)
     dev = get_device(cfg.device)
+    partial = path.with_name(path.name + ".partial")
+    if cfg.retrain_encoder:
+        _remove_checkpoint(partial)  # a fresh training, not the end of an earlier one
     seed_everything(cfg.pretrain_seed)
     model = BEGAN((cfg.freq_bins, cfg.frames), **_began_kwargs(cfg))
     t0 = time.time()
     hist = train_began(model, x, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, gamma=cfg.gamma,
                        lambda_k=cfg.lambda_k, betas=(cfg.adam_beta1, 0.999), device=dev, seed=cfg.pretrain_seed,
-                       points=200, show=progress)
+                       points=200, checkpoint=partial, show=progress)
     seconds = time.time() - t0
     model.cpu().eval()
-    meta = {"device": str(dev), "config": {k: v for k, v in cfg.as_dict().items()}}
-    save_checkpoint(path, began=model, norm_mean=norm.mean, norm_std=norm.std, history=hist.records,
+    meta = {"device": str(dev), "config": plain_values(cfg.as_dict())}
+    save_checkpoint(path, began=model, norm_mean=torch.from_numpy(np.asarray(norm.mean, dtype=np.float32)),
+                    norm_std=torch.from_numpy(np.asarray(norm.std, dtype=np.float32)), history=hist.records,
                     corpus=corpus.name, fingerprint=fp, n_chunks=len(chunks), seconds=seconds, meta=meta)
+    _remove_checkpoint(partial)
     log.info("pretrained the BEGAN on %s (%d chunks) in %.0f s -> %s", corpus.name, len(chunks), seconds, path)
     return Pretrained(model, norm, hist.frame(), corpus.name, fp, len(chunks), str(path), False, seconds, meta)
+
+
+def _remove_checkpoint(path: Path) -> None:
+    """Remove a checkpoint file and its checksum sidecar, if present."""
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".sha256").unlink(missing_ok=True)
 
 
 def random_encoder(cfg: Config) -> BeganEncoder:
@@ -626,20 +570,32 @@ def _chunk_weights(cfg: Config, inp: Inputs, mask: np.ndarray) -> np.ndarray | N
     return inp.weights[mask] if cfg.chunk_weighting == "duration" else None
 
 
-def fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, test_rows: np.ndarray, task: str,
-                hp: dict[str, Any], seed: int, *, pre: Pretrained | None = None,
-                epochs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Train the supervised module on ``train_rows``' chunks, predict ``test_rows`` per utterance.
+def _validator(cfg: Config, inp: Inputs, model: torch.nn.Module, x_val: np.ndarray, val_mask: np.ndarray,
+               task: str, mu: np.ndarray | None, sd: np.ndarray | None) -> Any:
+    """A ``validate()`` for :func:`serlib.train.fit`: the head's utterance-level score on the
+    validation chunks (their outputs pooled per utterance as for the test): ``val_uar`` and the
+    mean negative pooled log-probability of the true class, or ``val_ccc`` (mean of arousal and
+    valence) and the mean squared error."""
+    targets = _targets(inp.corpus, task)
+    rows, weights = inp.chunks.rows[val_mask], _chunk_weights(cfg, inp, val_mask)
 
-    ``kind``: ``began_frozen`` / ``random_frozen`` (the head on the precomputed frozen
-    representation), ``began_finetune`` (pretrained encoder trained end to end with the head),
-    ``end_to_end`` (the same network from random weights, trained end to end).
+    def validate() -> dict[str, float]:
+        ids, pooled = aggregate_by_utterance(predict_outputs(model, x_val, task=task), rows, weights)
+        y_true = targets[ids]
+        if task == "classification":
+            return {"val_uar": uar(y_true, pooled.argmax(1)),
+                    "val_loss": float(-np.mean(pooled[np.arange(len(ids)), y_true]))}
+        pred = pooled * sd + mu
+        return {"val_ccc": float(np.mean([ccc(y_true[:, j], pred[:, j]) for j in range(y_true.shape[1])])),
+                "val_loss": float(np.mean((pred - y_true) ** 2))}
 
-    Returns
-    -------
-    (corpus rows of the test utterances, their pooled outputs: class log-probabilities or
-    arousal/valence predictions in the corpus's units)
-    """
+    return validate
+
+
+def _fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, test_rows: np.ndarray, task: str,
+                 hp: dict[str, Any], seed: int, *, pre: Pretrained | None = None, epochs: int | None = None,
+                 val_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, FitOutcome]:
+    """:func:`fit_predict`, also returning the training's :class:`~serlib.train.FitOutcome`."""
     dev = get_device(cfg.device)
     targets = _targets(inp.corpus, task)
     tr = inp.chunks.mask(train_rows)
@@ -656,7 +612,7 @@ def fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, tes
     if kind in ("began_frozen", "random_frozen"):
         rep = inp.reps["began" if kind == "began_frozen" else "random"]
         model: torch.nn.Module = ConvHead(rep.shape[1], n_out, filters=hp["filters"], dropout=hp["dropout"], task=task)
-        x_tr, x_te = rep[tr], rep[te]
+        source = rep
     elif kind in ("began_finetune", "end_to_end"):
         if kind == "began_finetune":
             if pre is None:
@@ -668,16 +624,51 @@ def fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, tes
         in_ch = enc.map_shape[0] if cfg.representation == "feature_map" else 1
         head = ConvHead(in_ch, n_out, filters=hp["filters"], dropout=hp["dropout"], task=task)
         model = SupervisedBEGAN(enc, head, representation=cfg.representation, freeze=False)
-        x_tr, x_te = inp.x[tr], inp.x[te]
+        source = inp.x
     else:
         raise ValueError(f"unknown method kind {kind!r}")
-    fit_supervised(model, x_tr, y, task=task, epochs=epochs or cfg.head_epochs, lr=hp["lr"],
-                   batch_size=cfg.head_batch_size, weight_decay=hp["weight_decay"], n_classes=n_out,
-                   device=dev, seed=seed)
-    out = predict_outputs(model, x_te, task=task)
-    ids, pooled = aggregate_by_utterance(out, inp.chunks.rows[te], _chunk_weights(cfg, inp, te))
+    stop: dict[str, Any] = {"max_epochs": epochs or cfg.head_max_epochs}
+    if epochs is None and val_rows is not None and len(val_rows) and cfg.head_patience:
+        va = inp.chunks.mask(val_rows)
+        key = "val_uar" if task == "classification" else "val_ccc"
+        stop.update(patience=cfg.head_patience, min_delta=cfg.head_min_delta,
+                    validate=_validator(cfg, inp, model, source[va], va, task, mu, sd),
+                    score=lambda m: (m[key], -m["val_loss"]))
+    out = fit_supervised(model, source[tr], y, task=task, lr=hp["lr"], batch_size=cfg.head_batch_size,
+                         weight_decay=hp["weight_decay"], n_classes=n_out, device=dev, seed=seed, **stop)
+    pred = predict_outputs(model, source[te], task=task)
+    ids, pooled = aggregate_by_utterance(pred, inp.chunks.rows[te], _chunk_weights(cfg, inp, te))
     if task == "regression":
         pooled = pooled * sd + mu
+    return ids, pooled, out
+
+
+def fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, test_rows: np.ndarray, task: str,
+                hp: dict[str, Any], seed: int, *, pre: Pretrained | None = None, epochs: int | None = None,
+                val_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Train the supervised module on ``train_rows``' chunks, predict ``test_rows`` per utterance.
+
+    ``kind``: ``began_frozen`` / ``random_frozen`` (the head on the precomputed frozen
+    representation), ``began_finetune`` (pretrained encoder trained end to end with the head),
+    ``end_to_end`` (the same network from random weights, trained end to end).
+
+    Length of training: ``epochs`` when given (fixed); else, with ``head_patience`` > 0, at most
+    ``head_max_epochs`` epochs with early stopping on the utterance-level validation score of
+    ``val_rows`` (the best epoch kept) or, without ``val_rows``, the best epoch of a training on
+    ``train_rows`` less a held-out ``search_holdout`` share (stratified), early-stopped on that
+    share, after which the head is trained on all of ``train_rows`` for that many epochs; with
+    ``head_patience=0``, ``head_max_epochs``.
+
+    Returns
+    -------
+    (corpus rows of the test utterances, their pooled outputs: class log-probabilities or
+    arousal/valence predictions in the corpus's units)
+    """
+    if epochs is None and cfg.head_patience and (val_rows is None or not len(val_rows)):
+        fit_rows, held = _inner_split(inp.corpus, np.asarray(train_rows), task, cfg.search_holdout, seed)
+        epochs = _fit_predict(cfg, inp, kind, fit_rows, held, task, hp, seed, pre=pre, val_rows=held)[2].best_epoch
+    ids, pooled, _ = _fit_predict(cfg, inp, kind, train_rows, test_rows, task, hp, seed, pre=pre, epochs=epochs,
+                                  val_rows=val_rows)
     return ids, pooled
 
 
@@ -703,30 +694,52 @@ def _inner_split(corpus: Corpus, train_rows: np.ndarray, task: str, holdout: flo
 
 def search_head(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, task: str, seed: int, *,
                 val_rows: np.ndarray | None = None,
-                pre: Pretrained | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Choose the head's hyper-parameters on training data only.
+                pre: Pretrained | None = None) -> tuple[dict[str, Any], int | None, pd.DataFrame]:
+    """Choose the head's hyper-parameters, and where needed its training length, on training data only.
 
     Tries the first ``search_trials`` configurations of :data:`HEAD_GRID`: each is trained on
     the fold's training utterances minus a held-out ``search_holdout`` share (stratified by
-    class) — or on all of them when the corpus provides a validation part (OMG-Emotion) — and
-    scored on the held-out utterances (UAR, or the mean of the arousal and valence CCC). The
-    best is returned with the table of trials. With one trial there is no search.
+    class) — or on all of them when the protocol provides a validation part (OMG-Emotion) — and
+    scored on the held-out utterances (UAR, or the mean of the arousal and valence CCC). With
+    ``head_patience`` > 0 each trial stops early on that score and is scored at its best epoch.
+
+    Returns
+    -------
+    (the best configuration, the training length, the table of trials). The length is the
+    best trial's best epoch when it was chosen on a held-out share (``head_patience`` > 0 and no
+    validation part: the final heads train that many epochs on all the training utterances);
+    ``None`` otherwise (the final heads then stop early on the validation part themselves, or
+    train ``head_max_epochs``). With one trial and nothing to choose there is no search.
     """
-    if cfg.search_trials <= 1:
-        return dict(HEAD_GRID[0]), pd.DataFrame()
-    if val_rows is not None and len(val_rows):
+    has_val = val_rows is not None and len(val_rows) > 0
+    choose_length = bool(cfg.head_patience) and not has_val
+    if cfg.search_trials <= 1 and not choose_length:
+        return dict(HEAD_GRID[0]), None, pd.DataFrame()
+    if has_val:
         fit_rows, held = np.asarray(train_rows), np.asarray(val_rows)
     else:
         fit_rows, held = _inner_split(inp.corpus, np.asarray(train_rows), task, cfg.search_holdout, seed)
     targets = _targets(inp.corpus, task)
     rows = []
-    for i, hp in enumerate(HEAD_GRID[: cfg.search_trials]):
-        ids, pooled = fit_predict(cfg, inp, kind, fit_rows, held, task, hp, seed, pre=pre)
+    for i, hp in enumerate(HEAD_GRID[: max(1, cfg.search_trials)]):
+        ids, pooled, out = _fit_predict(cfg, inp, kind, fit_rows, held, task, hp, seed, pre=pre,
+                                        val_rows=held if cfg.head_patience else None)
         rows.append({"trial": i, **{k: str(v) if isinstance(v, tuple) else v for k, v in hp.items()},
-                     "score": _score(task, targets[ids], pooled)})
+                     "score": _score(task, targets[ids], pooled), "best_epoch": out.best_epoch,
+                     "epochs_trained": out.epochs_trained})
     trials = pd.DataFrame(rows)
     best = int(trials["score"].idxmax())
-    return dict(HEAD_GRID[int(trials.loc[best, "trial"])]), trials
+    length = int(trials.loc[best, "best_epoch"]) if choose_length else None
+    return dict(HEAD_GRID[int(trials.loc[best, "trial"])]), length, trials
+
+
+def length_source(cfg: Config, has_val: bool) -> str:
+    """How the supervised module's training length is chosen, in words (for the tables)."""
+    if not cfg.head_patience:
+        return f"fixed: head_max_epochs = {cfg.head_max_epochs}"
+    if has_val:
+        return "early stopping on the protocol's validation part"
+    return f"early stopping on a held-out {cfg.search_holdout:.0%} of the training utterances"
 
 
 def _class_row(y_true: np.ndarray, pooled: np.ndarray, **tags: Any) -> dict[str, Any]:
@@ -764,8 +777,8 @@ def svr_yardstick(corpus: Corpus, folds: Sequence[Fold], *, feature_set: str = "
 # A protocol
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class ProtocolResult:
-    """Everything one protocol produced: per-fold scores, confusion, chosen heads."""
+class Results:
+    """Everything one protocol produced (what :func:`run` returns): per-fold scores, confusion, chosen heads."""
 
     protocol: str
     corpus: Corpus
@@ -775,37 +788,55 @@ class ProtocolResult:
     confusion: dict[str, pd.DataFrame]
     search: pd.DataFrame
     seconds: float
+    epochs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per (fold, task, seed): the training length of the supervised module
+    (``epochs``, the epochs behind the tested head), ``epochs_trained`` by the training that
+    chose it, and how it was chosen."""
+
+
+def _apply(context: tuple[Any], fn: Any, *args: Any) -> Any:
+    return fn(*args) if context[0] is None else fn(context[0], *args)
 
 
 def run_jobs(cfg: Config, jobs: Sequence[tuple[Any, tuple[Any, ...]]], *, desc: str = "",
-             progress: bool = True) -> list[Any]:
-    """Run ``[(function, args), ...]`` in order, or in ``n_jobs`` worker processes (results in order).
+             progress: bool = True, keys: Sequence[str] | None = None, context: Any = None,
+             resume: Path | None = None) -> list[Any]:
+    """Run ``[(function, args), ...]`` through :func:`serlib.parallel.run_units` (results in order).
 
-    Every job seeds itself, so the results do not depend on ``n_jobs``.
+    In ``cfg.workers`` processes with ``cfg.threads`` threads each on a CPU, one after the other
+    on a GPU. Every job seeds itself, so the results depend on neither knob. With a ``context``
+    (sent once to each worker) a job is called ``function(context, *args)``; ``keys`` name the
+    jobs stably (default: their position) for ``resume``, the folder of finished jobs.
     """
-    if cfg.n_jobs <= 1 or len(jobs) <= 1:
-        from tqdm.auto import tqdm
-
-        return [fn(*args) for fn, args in tqdm(jobs, desc=desc, disable=not progress, leave=False)]
-    from joblib import Parallel, delayed
-
-    return list(Parallel(n_jobs=cfg.n_jobs, backend="loky")(delayed(fn)(*args) for fn, args in jobs))
+    dev = get_device(cfg.device)
+    keys = list(keys) if keys is not None else [f"job={i}" for i in range(len(jobs))]
+    units = [Unit(k, (fn, *args)) for k, (fn, args) in zip(keys, jobs)]
+    return run_units(_apply, units, workers=cfg.workers, threads=cfg.threads if dev.type == "cpu" else None,
+                     context=(context,), device=dev, resume_dir=resume, progress=progress, desc=desc or "jobs")
 
 
-def _protocol_job(cfg: Config, inp: Inputs, kind: str, fold: Fold, task: str,
-                  pre: Pretrained | None) -> tuple[dict[str, Any], pd.DataFrame, list[tuple[int, np.ndarray, np.ndarray]]]:
-    """One fold and task of a protocol: the head search (first seed), then one training per seed."""
-    set_threads(cfg)
-    hp, trials = search_head(cfg, inp, kind, fold.train, task, cfg.seeds[0], val_rows=fold.val, pre=pre)
+def _protocol_job(inp: Inputs, cfg: Config, kind: str, fold: Fold, task: str,
+                  pre: Pretrained | None) -> tuple[dict[str, Any], pd.DataFrame, list[tuple[Any, ...]]]:
+    """One fold and task of a protocol: the head search (first seed), then one training per seed.
+
+    The training length: chosen by the search on a held-out share (when the protocol has no
+    validation part), by early stopping on the validation part (each seed), or fixed
+    (``head_patience=0``)."""
+    hp, length, trials = search_head(cfg, inp, kind, fold.train, task, cfg.seeds[0], val_rows=fold.val, pre=pre)
+    has_val = len(fold.val) > 0
+    searched = int(trials.loc[trials["score"].idxmax(), "epochs_trained"]) if length is not None else None
     outs = []
     for seed in cfg.seeds:
-        ids, pooled = fit_predict(cfg, inp, kind, fold.train, fold.test, task, hp, seed, pre=pre)
-        outs.append((seed, ids, pooled))
+        ids, pooled, out = _fit_predict(cfg, inp, kind, fold.train, fold.test, task, hp, seed, pre=pre,
+                                        epochs=length, val_rows=fold.val if has_val else None)
+        outs.append((seed, ids, pooled, {"epochs": out.best_epoch,
+                                         "epochs_trained": searched if searched is not None else out.epochs_trained,
+                                         "chosen_by": length_source(cfg, has_val)}))
     return hp, trials, outs
 
 
-def run_protocol(cfg: Config, protocol: str, corpus: Corpus, pre: Pretrained, *,
-                 progress: bool = True) -> ProtocolResult | None:
+def run(cfg: Config, corpus: Corpus, protocol: str, pre: Pretrained, *,
+        progress: bool = True) -> Results | None:
     """Run the paper's model (and the yardsticks) on one protocol; ``None`` if no fold is usable.
 
     The head's hyper-parameters are searched once per fold (with the first seed) on that
@@ -830,17 +861,23 @@ def run_protocol(cfg: Config, protocol: str, corpus: Corpus, pre: Pretrained, *,
         log.warning("predefined protocol on %s: no complete arousal/valence columns, dimensional part skipped",
                     corpus.name)
     y = corpus.y
-    rows, dims, searches = [], [], []
+    rows, dims, searches, lengths = [], [], [], []
     y_all, p_all = [], []
     steps = [(f, t) for f in folds for t in tasks]
-    jobs = [(_protocol_job, (cfg, inp, kind, fold, task, pre if kind == "began_finetune" else None))
+    jobs = [(_protocol_job, (cfg, kind, fold, task, pre if kind == "began_finetune" else None))
             for fold, task in steps]
-    for (fold, task), (hp, trials, outs) in zip(steps, run_jobs(cfg, jobs, desc=protocol, progress=progress)):
+    keys = [f"fold={fold.name}/task={task}" for fold, task in steps]
+    resume = resume_dir(f"pereira2018.run.{protocol}", cfg, corpus.fingerprint(), folds, kind, tasks,
+                        pre.path, pre.fingerprint, device=get_device(cfg.device))
+    done = run_jobs(cfg, jobs, desc=protocol, progress=progress, keys=keys, context=inp, resume=resume)
+    for (fold, task), (hp, trials, outs) in zip(steps, done):
         if len(trials):
             searches.append(trials.assign(protocol=protocol, fold=fold.name, task=task,
                                           chosen=[t == trials["score"].idxmax() for t in trials.index]))
-        for seed, ids, pooled in outs:
+        for seed, ids, pooled, length in outs:
             tag = dict(protocol=protocol, method=method, fold=fold.name, seed=seed, head=str(hp))
+            lengths.append({"protocol": protocol, "method": method, "fold": fold.name, "task": task, "seed": seed,
+                            **length})
             if task == "classification":
                 rows.append(_class_row(y[ids], pooled, **tag))
                 y_all.append(y[ids])
@@ -859,9 +896,20 @@ def run_protocol(cfg: Config, protocol: str, corpus: Corpus, pre: Pretrained, *,
             if "regression" in tasks:
                 dv = svr_yardstick(corpus, folds, speaker_adaptive=adaptive, progress=progress)
                 dim = pd.concat([dim, dv.assign(protocol=protocol, seed=np.nan)], ignore_index=True)
-    return ProtocolResult(protocol, corpus, folds, scores, dim, cms,
-                          pd.concat(searches, ignore_index=True) if searches else pd.DataFrame(),
-                          time.time() - t0)
+    return Results(protocol, corpus, folds, scores, dim, cms,
+                   pd.concat(searches, ignore_index=True) if searches else pd.DataFrame(), time.time() - t0,
+                   pd.DataFrame(lengths))
+
+
+def epochs_table(epochs: pd.DataFrame) -> pd.DataFrame:
+    """``(protocol, task) x fold`` table of the supervised module's training length (mean over
+    seeds, with the range when the seeds differ), with how it was chosen."""
+    if epochs.empty:
+        return pd.DataFrame()
+    g = epochs.groupby(["protocol", "task", "chosen_by", "fold"], sort=False)["epochs"]
+    lo, hi, mean = g.min(), g.max(), g.mean()
+    text = [f"{m:g}" if a == b else f"{m:.1f} ({a}-{b})" for m, a, b in zip(mean, lo, hi, strict=True)]
+    return pd.Series(text, index=mean.index).unstack("fold").fillna("")
 
 
 def per_fold_table(scores: pd.DataFrame, metric: str = "accuracy", scale: float = 100.0) -> pd.DataFrame:
@@ -894,11 +942,11 @@ def method_summary(scores: pd.DataFrame, metrics: Sequence[str], scale: float = 
 # ---------------------------------------------------------------------------------------------
 # The paper's tables, ours beside them
 # ---------------------------------------------------------------------------------------------
-def _fold_group(res: ProtocolResult) -> dict[str, str]:
+def _fold_group(res: Results) -> dict[str, str]:
     return {f.name: (f.test_groups[0] if len(f.test_groups) == 1 else f.name) for f in res.folds}
 
 
-def table1(res: ProtocolResult) -> pd.DataFrame:
+def table1(res: Results) -> pd.DataFrame:
     """Table 1 layout: accuracy (%) per speaker (mean ± std over runs) and the mean over speakers,
     ours (main method and yardsticks) beside the paper's SAVEE numbers (matched by speaker name)."""
     ours = per_fold_table(res.scores, "accuracy").T.rename(index=_fold_group(res))
@@ -917,7 +965,7 @@ def table1(res: ProtocolResult) -> pd.DataFrame:
     return out.fillna("")
 
 
-def table2(res: ProtocolResult) -> pd.DataFrame:
+def table2(res: Results) -> pd.DataFrame:
     """Table 2 layout: F-score (macro-F1) and arousal / valence CCC, mean ± std over runs."""
     cols: dict[str, dict[str, str]] = {}
     cat = method_summary(res.scores, ["macro_f1"], scale=1.0) if len(res.scores) else pd.DataFrame()
@@ -942,7 +990,7 @@ def table2(res: ProtocolResult) -> pd.DataFrame:
     return out.reindex(["F-score", "arousal CCC", "valence CCC"]).fillna("")
 
 
-def table3(res: ProtocolResult) -> pd.DataFrame:
+def table3(res: Results) -> pd.DataFrame:
     """Table 3 layout: leave-one-speaker-out accuracy (%), ours (mean ± std over runs of the mean
     over folds) beside the paper's Emo-DB rows; UAR too for ours."""
     summ = method_summary(res.scores, ["accuracy", "uar"])
@@ -979,9 +1027,10 @@ def learning_curve(cfg: Config, corpus: Corpus, pre: Pretrained, *, progress: bo
     out fold. For each seed and label fraction the training utterances are subsampled
     (stratified, nested); each method then trains on that subset and is tested on the full
     test part. The frozen heads search their hyper-parameters on the subset as in the
-    protocols; the end-to-end network reuses the configuration chosen for the pretrained frozen
-    head at the same seed and fraction (a search of its own would multiply the most expensive
-    training), trained for ``curve_epochs``.
+    protocols (and, with ``head_patience``, their training length on the subset's held-out
+    share); the end-to-end network reuses the configuration and the length chosen for the
+    pretrained frozen head at the same seed and fraction (a search of its own would multiply the
+    most expensive training), or trains ``curve_epochs`` when that is set.
 
     Returns one row per (method, fraction, seed) with uar, accuracy, macro_f1 and n_train.
     """
@@ -993,8 +1042,12 @@ def learning_curve(cfg: Config, corpus: Corpus, pre: Pretrained, *, progress: bo
     steps = [(s, f) for s in cfg.run_seeds for f in cfg.label_fractions]
     subs = {(seed, frac): stratified_fraction(fold.train, y, frac, seed) for seed, frac in steps}
     neural = [m for m in cfg.curve_methods if m in ("began_frozen", "random_frozen", "end_to_end")]
-    jobs = [(_curve_job, (cfg, inp, neural, subs[(seed, frac)], fold.test, seed)) for seed, frac in steps]
-    results = run_jobs(cfg, jobs, desc="learning curve", progress=progress) if neural else [[] for _ in steps]
+    jobs = [(_curve_job, (cfg, neural, subs[(seed, frac)], fold.test, seed)) for seed, frac in steps]
+    keys = [f"seed={seed}/fraction={frac!r}" for seed, frac in steps]
+    resume = resume_dir("pereira2018.learning_curve", cfg, corpus.fingerprint(), fold, neural, pre.path,
+                        pre.fingerprint, device=get_device(cfg.device))
+    results = (run_jobs(cfg, jobs, desc="learning curve", progress=progress, keys=keys, context=inp, resume=resume)
+               if neural else [[] for _ in steps])
     for (seed, frac), outs in zip(steps, results):
         sub = subs[(seed, frac)]
         tag = dict(fraction=frac, seed=seed, n_train=len(sub), fold=fold.name)
@@ -1018,22 +1071,21 @@ def learning_curve(cfg: Config, corpus: Corpus, pre: Pretrained, *, progress: bo
     return out
 
 
-def _curve_job(cfg: Config, inp: Inputs, methods: Sequence[str], sub: np.ndarray, test: np.ndarray,
+def _curve_job(inp: Inputs, cfg: Config, methods: Sequence[str], sub: np.ndarray, test: np.ndarray,
                seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """One (seed, label fraction) point of the learning curve for the neural methods."""
-    set_threads(cfg)
     outs = []
-    hp_began = None
+    hp_began, length_began = None, None
     for m in methods:
         if m in ("began_frozen", "random_frozen"):
-            hp, _ = search_head(cfg, inp, m, sub, "classification", seed)
+            hp, length, _ = search_head(cfg, inp, m, sub, "classification", seed)
             if m == "began_frozen":
-                hp_began = hp
-            ids, pooled = fit_predict(cfg, inp, m, sub, test, "classification", hp, seed)
+                hp_began, length_began = hp, length
+            ids, pooled = fit_predict(cfg, inp, m, sub, test, "classification", hp, seed, epochs=length)
         else:
             hp = hp_began or dict(HEAD_GRID[0])
             ids, pooled = fit_predict(cfg, inp, m, sub, test, "classification", hp, seed,
-                                      epochs=cfg.curve_epochs or cfg.head_epochs)
+                                      epochs=cfg.curve_epochs or length_began or cfg.head_max_epochs)
         outs.append((m, ids, pooled))
     return outs
 

@@ -17,11 +17,12 @@ The pipeline, one fold at a time (leave-one-session-out; or all of one corpus ->
 5. RBF-SVMs trained on synthetic / real / real + synthetic data and tested on the held-out
    real data (Table 1, 3), or trained on real data and tested on synthetic data (Table 2).
 
-:func:`run_protocol` runs every (fold, seed) and returns a :class:`ProtocolResult`: tidy
-scores, loss histories, pooled predictions and real-vs-synthetic similarity measures.
+:func:`load` reads the corpora, their functionals and folds; :func:`run` runs every (fold, seed)
+and returns a :class:`Results`: tidy scores, loss histories, pooled predictions and
+real-vs-synthetic similarity measures.
 :func:`table1`, :func:`table2`, :func:`table3` put them beside the paper's numbers.
 
-Reusable pieces (the mixup-GAN chapter builds on them): :func:`load_data`,
+Reusable pieces (the mixup-GAN chapter builds on them): :func:`load`,
 :func:`fold_features`, :class:`FoldData`, :func:`fit_aae`, :func:`fit_cgan`,
 :func:`svm_scores`, :func:`real_vs_synthetic`, :func:`summary_table`.
 
@@ -36,7 +37,6 @@ speech based emotion recognition. Interspeech 2017.
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -65,9 +65,9 @@ from ..models.gan import (
 )
 from ..papers import beside
 from ..papers.sahu2018 import TABLES
+from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out
-from ..train import progress as progress_bar
 from .common import svm_yardstick
 
 __all__ = [
@@ -79,7 +79,7 @@ __all__ = [
     "FoldData",
     "FoldResult",
     "GMMLabeller",
-    "ProtocolResult",
+    "Results",
     "cgan_schedule",
     "cross_yardstick",
     "curve_summary",
@@ -90,7 +90,7 @@ __all__ = [
     "fold_features",
     "kernel_width",
     "ks_statistics",
-    "load_data",
+    "load",
     "make_prior",
     "paired_difference",
     "plot_adversarial_curves",
@@ -98,8 +98,8 @@ __all__ = [
     "plot_confusions",
     "plot_norms",
     "real_vs_synthetic",
+    "run",
     "run_fold",
-    "run_protocol",
     "similarity_table",
     "summary_table",
     "svm_scores",
@@ -223,8 +223,9 @@ class Config(ChapterConfig):
     svm_gamma: str = param("real", choices=("real", "scale"), paper_value="not stated",
                            help="RBF width: 'real' = 1/(n_features Var) of the real training rows for every SVM "
                                 "of a fold; 'scale' = the same rule on each SVM's own training rows")
-    n_jobs: int | None = param(None, smoke=1, low=1,
-                               help="parallel (fold, seed) jobs; None = the CPU count (max 4) on a CPU, 1 on a GPU")
+    workers: int | None = workers_param(None, smoke=1, units="(fold, seed) units")
+    threads: int | None = threads_param(1, why="small networks and 2x2 linear algebra gain nothing from more "
+                                             "and lose much when the cores are shared")
 
     def validate(self) -> None:
         super().validate()
@@ -270,7 +271,7 @@ def _load(cfg: Config, name: str, root: str | None, variant: str = "main", role:
     return cfg.load_corpus(name, root, role=role).labelled()
 
 
-def load_data(cfg: Config, *, progress: bool = True) -> ChapterData:
+def load(cfg: Config, *, progress: bool = True) -> ChapterData:
     """Load ``cfg.corpus`` (labelled part), its IS10 functionals and leave-one-session-out folds,
     and ``cfg.cross_corpus`` with its functionals when set.
 
@@ -649,30 +650,15 @@ def run_fold(fd: FoldData, cfg: Config, seed: int, *, figures: bool = False, dev
     return res
 
 
-def _run_task(fd: FoldData, cfg: Config, seed: int, figures: bool, device: str, threads: int | None,
+def _run_task(fd: FoldData, cfg: Config, seed: int, figures: bool, device: str,
               real_scores: tuple[dict[str, float], np.ndarray] | None) -> FoldResult:
-    """One (fold, seed) with ``threads`` torch and BLAS threads (None: leave them as they are).
-
-    Small networks and 2x2 linear algebra gain nothing from several threads and lose a lot
-    when the cores are shared, so parallel jobs run single-threaded.
-    """
-    if not threads:
-        return run_fold(fd, cfg, seed, figures=figures, device=device, real_scores=real_scores)
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads):
-            return run_fold(fd, cfg, seed, figures=figures, device=device, real_scores=real_scores)
-    finally:
-        torch.set_num_threads(before)
+    """One (fold, seed): a unit of :func:`serlib.parallel.run_units` (which sets its threads)."""
+    return run_fold(fd, cfg, seed, figures=figures, device=device, real_scores=real_scores)
 
 
 @dataclass
-class ProtocolResult:
-    """All (fold, seed) results of one protocol, as tidy tables."""
+class Results:
+    """All (fold, seed) results of one protocol (what :func:`run` returns), as tidy tables."""
 
     scores: pd.DataFrame
     similarity: pd.DataFrame
@@ -702,43 +688,35 @@ class ProtocolResult:
         return confusion(yt, yp, self.labels, normalise=normalise)
 
 
-def _default_jobs(n_jobs: int | None, device: Any) -> int:
-    if getattr(device, "type", str(device)) != "cpu":
-        return 1
-    if n_jobs:
-        return int(n_jobs)
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def run_protocol(folds: Sequence[FoldData], cfg: Config, *, progress: bool = True,
-                 figure_fold: int = 0) -> ProtocolResult:
+def run(cfg: Config, data: ChapterData, folds: Sequence[FoldData] | None = None, *, progress: bool = True,
+        figure_fold: int = 0) -> Results:
     """Run :func:`run_fold` for every fold and every seed in ``cfg.seeds``.
 
-    Jobs run in parallel processes (``cfg.n_jobs``; one torch thread each) on a CPU and one
-    after another on a GPU. Figures' extras are trained on fold ``figure_fold`` of the first
-    seed only.
+    ``folds`` are standardised folds (:func:`fold_features`); by default ``data``'s
+    leave-one-session-out folds. Pass the folds of another protocol (e.g. the cross-corpus
+    split built with :func:`serlib.splits.cross_corpus`) to run that one instead.
+
+    The (fold, seed) units run through :func:`serlib.parallel.run_units`: in ``cfg.workers``
+    processes with ``cfg.threads`` threads each on a CPU, one after another on a GPU; inside
+    ``serbook run`` a killed run resumes from its finished units. Figures' extras are trained
+    on fold ``figure_fold`` of the first seed only.
     """
+    if folds is None:
+        folds = fold_features(data.features, data.corpus.y, data.folds, data.labels)
     device = get_device(cfg.device)
-    n_jobs = _default_jobs(cfg.n_jobs, device)
     # the real-data SVM does not depend on the seed: fit it once per fold
     real = [svm_scores(fd.x_train, fd.y_train, fd.x_test, fd.y_test, C=cfg.svm_C,
                        gamma=kernel_width(fd.x_train, cfg.svm_gamma)) for fd in folds]
-    tasks = [(fd, seed, i == figure_fold and j == 0, real[i])
-             for j, seed in enumerate(cfg.seeds) for i, fd in enumerate(folds)]
     dev = str(device)
-    if n_jobs > 1 and len(tasks) > 1:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(n_jobs, len(tasks)), backend="loky")(
-            delayed(_run_task)(fd, cfg, seed, fig, dev, 1, rs) for fd, seed, fig, rs in tasks)
-    else:
-        threads = 1 if device.type == "cpu" else None
-        results = [_run_task(fd, cfg, seed, fig, dev, threads, rs)
-                   for fd, seed, fig, rs in progress_bar(tasks, "folds x seeds", enabled=progress)]
+    units = [Unit(f"fold={fd.name}/seed={seed}", (fd, cfg, seed, i == figure_fold and j == 0, dev, real[i]))
+             for j, seed in enumerate(cfg.seeds) for i, fd in enumerate(folds)]
+    results = run_units(_run_task, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
+                        device=device, progress=progress, desc="folds x seeds",
+                        resume_dir=resume_dir("sahu2018.run", cfg, list(folds), figure_fold, device=device))
     return _collect(results, folds[0].labels)
 
 
-def _collect(results: Sequence[FoldResult], labels: tuple[str, ...]) -> ProtocolResult:
+def _collect(results: Sequence[FoldResult], labels: tuple[str, ...]) -> Results:
     scores = pd.DataFrame([s for r in results for s in r.scores])
     sim = pd.DataFrame([s for r in results for s in r.similarity])
     hist = []
@@ -757,7 +735,7 @@ def _collect(results: Sequence[FoldResult], labels: tuple[str, ...]) -> Protocol
     maps = pd.DataFrame([{"fold": r.fold, "seed": r.seed,
                           **{f"component {i}": labels[m] for i, m in enumerate(r.gmm_mapping)}} for r in results])
     secs = pd.DataFrame([{"fold": r.fold, "seed": r.seed, **r.seconds} for r in results])
-    return ProtocolResult(scores, sim, histories, pooled, codes, labels, maps, secs)
+    return Results(scores, sim, histories, pooled, codes, labels, maps, secs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -791,22 +769,22 @@ def _beside(ours: pd.DataFrame, table: str) -> pd.DataFrame:
     return t.rename(columns={"ours": "ours UAR (%) mean ± std", "mean": "ours mean", "std": "ours std"})
 
 
-def table1(result: ProtocolResult) -> pd.DataFrame:
+def table1(result: Results) -> pd.DataFrame:
     """Table 1: synthetic samples in the training set (leave-one-session-out)."""
     return _beside(summary_table(result.scores, _T1_ROWS, chance=1 / len(result.labels)), "table1")
 
 
-def table2(result: ProtocolResult) -> pd.DataFrame:
+def table2(result: Results) -> pd.DataFrame:
     """Table 2: SVMs trained on real data, tested on synthetic samples."""
     return _beside(summary_table(result.scores, _T2_ROWS), "table2")
 
 
-def table3(result: ProtocolResult) -> pd.DataFrame:
+def table3(result: Results) -> pd.DataFrame:
     """Table 3: cross-corpus (train on one corpus + synthetic, test on the other)."""
     return _beside(summary_table(result.scores, _T3_ROWS), "table3")
 
 
-def similarity_table(result: ProtocolResult) -> pd.DataFrame:
+def similarity_table(result: Results) -> pd.DataFrame:
     """Real-vs-synthetic distinguishability per sample, mean ± std over folds and seeds."""
     if result.similarity.empty:
         return pd.DataFrame()
@@ -835,7 +813,7 @@ def paired_difference(scores: pd.DataFrame, a: str, b: str, metric: str = "uar")
             "wins": int((d > 0).sum()), "losses": int((d < 0).sum())}
 
 
-def curve_summary(result: ProtocolResult, last_fraction: float = 0.2) -> pd.DataFrame:
+def curve_summary(result: Results, last_fraction: float = 0.2) -> pd.DataFrame:
     """Where each adversarial model ended: its losses and D outputs averaged over the last
     ``last_fraction`` of epochs, then over folds and seeds; ``norm ratio`` is the generated
     rows' mean norm over the real ones' (1 = the right scale)."""
@@ -919,7 +897,7 @@ def plot_adversarial_curves(history: pd.DataFrame, *, title: str = "", ax: plt.A
     return fig
 
 
-def plot_norms(result: ProtocolResult, models: Sequence[str], *, ax: plt.Axes | None = None) -> plt.Figure:
+def plot_norms(result: Results, models: Sequence[str], *, ax: plt.Axes | None = None) -> plt.Figure:
     """Mean norm of generated rows (per epoch, first fold and seed) against the real rows' norm."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 3.4))
     real_done = False
@@ -963,7 +941,7 @@ def plot_codes(codes: Mapping[str, np.ndarray], labels: Sequence[str], *, prior:
     return fig
 
 
-def plot_confusions(result: ProtocolResult, conditions: Mapping[str, str]) -> plt.Figure:
+def plot_confusions(result: Results, conditions: Mapping[str, str]) -> plt.Figure:
     """Row-normalised confusion matrices pooled over folds and seeds, one panel per condition."""
     from ..plots import confusion_heatmap
 

@@ -34,14 +34,16 @@ adversarial networks. Interspeech 2018.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..train import History, apply_in_batches, batches, progress
+from ..train import Engine, History, apply_in_batches, as_engine, fit
 
 __all__ = [
     "AdversarialAutoencoder",
@@ -215,80 +217,87 @@ class AdversarialAutoencoder(nn.Module):
 
 def aae_step(model: AdversarialAutoencoder, opt_rec: torch.optim.Optimizer, opt_disc: torch.optim.Optimizer,
              opt_gen: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, prior: GMMPrior, *,
-             generator: torch.Generator | None = None) -> dict[str, float]:
+             generator: torch.Generator | None = None,
+             autocast: Callable[[], AbstractContextManager[Any]] = nullcontext) -> dict[str, torch.Tensor]:
     """One mini-batch of AAE training: reconstruction phase, then regularisation phase.
 
     Returns the batch's reconstruction MSE, discriminator loss (mean of the real and fake
-    binary cross-entropies) and encoder (generator) loss ``-log D(q(z|x))``.
+    binary cross-entropies) and encoder (generator) loss ``-log D(q(z|x))``, as tensors on the
+    device. ``autocast`` is the forward passes' context (``Engine.autocast``).
     """
     bce = F.binary_cross_entropy_with_logits
     # 1. reconstruction phase: encoder + decoder
     opt_rec.zero_grad(set_to_none=True)
-    _, x_hat = model(x)
-    rec = F.mse_loss(x_hat, x)
+    with autocast():
+        _, x_hat = model(x)
+        rec = F.mse_loss(x_hat.float(), x)
     rec.backward()
     opt_rec.step()
     # 2a. regularisation phase, discriminator: prior samples are "real", codes are "fake"
     comps = y if model.label_conditioned else None
     z_prior, c_prior = prior.sample(len(x), None if comps is None else comps.cpu(), generator=generator,
                                     device=x.device)
-    with torch.no_grad():
-        z_fake = model.encoder(x)
     opt_disc.zero_grad(set_to_none=True)
-    d_real = model.discriminate(z_prior, c_prior)
-    d_fake = model.discriminate(z_fake, y)
-    d_loss = 0.5 * (bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake)))
+    with autocast():
+        with torch.no_grad():
+            z_fake = model.encoder(x)
+        d_real = model.discriminate(z_prior, c_prior)
+        d_fake = model.discriminate(z_fake, y)
+        d_loss = 0.5 * (bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake)))
     d_loss.backward()
     opt_disc.step()
     # 2b. regularisation phase, generator (= encoder): fool the discriminator
     opt_gen.zero_grad(set_to_none=True)
-    g_out = model.discriminate(model.encoder(x), y)
-    g_loss = bce(g_out, torch.ones_like(g_out))
+    with autocast():
+        g_out = model.discriminate(model.encoder(x), y)
+        g_loss = bce(g_out, torch.ones_like(g_out))
     g_loss.backward()
     opt_gen.step()
-    return {"recon": float(rec.detach()), "d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach())}
+    return {"recon": rec.detach(), "d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
 
 def train_aae(model: AdversarialAutoencoder, x: np.ndarray, y: np.ndarray, prior: GMMPrior, *, epochs: int,
-              lr: float = 1e-3, adv_lr: float = 1e-4, batch_size: int = 64, device: torch.device | str = "cpu",
-              seed: int = 0, show: bool = False) -> History:
+              lr: float = 1e-3, adv_lr: float = 1e-4, batch_size: int = 64,
+              device: torch.device | str | Engine = "cpu", seed: int = 0, show: bool = False) -> History:
     """Train ``model`` on standardised features ``x`` with labels ``y`` (ints in ``[0, n_classes)``).
 
     Adam optimisers: ``lr`` for the reconstruction phase (encoder + decoder), ``adv_lr`` for the
-    discriminator and for the encoder's adversarial update.
+    discriminator and for the encoder's adversarial update. :func:`aae_step` on every
+    mini-batch (one-row batches skipped) for a fixed number of ``epochs`` on the engine
+    (:func:`serlib.train.fit`): an autoencoder with an adversarial prior has no validation
+    score to choose its length by.
 
     Returns
     -------
-    History with one row per epoch: ``epoch, recon, d_loss, g_loss`` (means over batches).
+    History with one row per epoch: ``epoch, recon, d_loss, g_loss`` (means over the epoch's rows).
 
     References
     ----------
     Makhzani et al. 2016, Sec. 2 (the two training phases); Sahu et al. 2017.
     """
-    dev = torch.device(device)
-    model.to(dev).train()
+    eng = as_engine(device)
+    model.to(eng.device).train()
     if prior.n_components != model.n_classes or prior.dim != model.code_dim:
         raise ValueError(f"{prior} does not match the AAE (n_classes={model.n_classes}, code_dim={model.code_dim})")
-    xt = torch.tensor(np.asarray(x), dtype=torch.float32, device=dev)
-    yt = torch.tensor(np.asarray(y), dtype=torch.long, device=dev)
+    xt = eng.tensor(x)
+    yt = eng.tensor(y, torch.long)
     opt_rec = adam(list(model.encoder.parameters()) + list(model.decoder.parameters()), lr=lr)
     opt_disc = adam(model.discriminator.parameters(), lr=adv_lr, betas=(0.5, 0.999))
     opt_gen = adam(model.encoder.parameters(), lr=adv_lr, betas=(0.5, 0.999))
-    rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
+
+    def step(idx: np.ndarray) -> dict[str, torch.Tensor] | None:
+        if len(idx) < 2:
+            return None
+        return aae_step(model, opt_rec, opt_disc, opt_gen, xt[idx], yt[idx], prior, generator=gen,
+                        autocast=eng.autocast)
+
+    out = fit(step, n=len(xt), batch_size=batch_size, stopping=epochs, modules={"model": model},
+              optimizers={"rec": opt_rec, "disc": opt_disc, "gen": opt_gen}, rng=np.random.default_rng(seed),
+              desc="AAE", show=show)
     hist = History()
-    for epoch in progress(range(epochs), "AAE", enabled=show):
-        sums = {"recon": 0.0, "d_loss": 0.0, "g_loss": 0.0}
-        n = 0
-        for idx in batches(len(xt), batch_size, rng):
-            if len(idx) < 2:
-                continue
-            out = aae_step(model, opt_rec, opt_disc, opt_gen, xt[idx], yt[idx], prior, generator=gen)
-            for k in sums:
-                sums[k] += out[k] * len(idx)
-            n += len(idx)
-        hist.log(epoch=epoch + 1, **{k: v / max(n, 1) for k, v in sums.items()})
-    model.eval()
+    for rec in out.history.to_dict("records"):
+        hist.log(**rec)
     return hist
 
 

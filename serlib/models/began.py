@@ -38,15 +38,18 @@ arXiv:1703.10717, 2017.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..train import History, batches, progress
+from ..train import Engine, FitOutcome, History, Stopping, as_engine, fit
 
 __all__ = [
     "BEGAN",
@@ -192,7 +195,7 @@ class BeganDecoder(nn.Module):
         self.base = (filters, self.output_shape[0] // step, self.output_shape[1] // step)
         self.fc = nn.Linear(hidden, int(np.prod(self.base)))
         blocks: list[nn.Module] = []
-        for s in range(n_scales + 1):
+        for _ in range(n_scales + 1):
             layers: list[nn.Module] = []
             for _ in range(convs_per_scale):
                 layers += [_conv(filters, filters), nn.ELU()]
@@ -282,70 +285,92 @@ class BEGAN(nn.Module):
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class BeganStep:
-    """The numbers of one BEGAN update (floats, detached)."""
+    """The numbers of one BEGAN update, as detached 0-d tensors on the model's device (no host
+    synchronisation): the losses in the step's precision, ``k`` (``k_{t+1}``) and ``m_global`` in
+    float64."""
 
-    loss_real: float
-    loss_fake: float
-    loss_d: float
-    loss_g: float
-    k: float
-    m_global: float
+    loss_real: torch.Tensor
+    loss_fake: torch.Tensor
+    loss_d: torch.Tensor
+    loss_g: torch.Tensor
+    k: torch.Tensor
+    m_global: torch.Tensor
 
 
 def began_step(model: BEGAN, x: torch.Tensor, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer, *,
-               k: float, gamma: float, lambda_k: float) -> BeganStep:
+               k: float | torch.Tensor, gamma: float, lambda_k: float,
+               autocast: Callable[[], AbstractContextManager[Any]] = nullcontext) -> BeganStep:
     """One BEGAN update: ``theta_D`` on ``L_D``, then ``theta_G`` on ``L_G``, then ``k_t``.
 
     ``L(G(z))`` in the ``k_t`` and ``M_global`` updates is the value seen by the discriminator
-    step (before either network moved), as in the reference implementations. ``k`` in the
-    returned record is ``k_{t+1}``.
+    step (before either network moved), as in the reference implementations. ``k`` (a number
+    or a float64 tensor) is updated with tensor operations in float64, on the model's device:
+    the controller never waits for the device. ``autocast`` is the context of the forward
+    passes (:meth:`serlib.train.Engine.autocast`: bf16 on a GPU, nothing on a CPU).
 
     References
     ----------
     Berthelot et al. 2017, Eq. 4.
     """
     d, g = model.discriminator, model.generator
+    k_t = torch.as_tensor(k, dtype=torch.float64, device=x.device)
     z = model.sample_z(len(x))
-    fake = g(z)
     # discriminator step: L_D = L(x) - k_t L(G(z))
-    loss_real = l1_reconstruction(x, d(x))
-    fake_d = fake.detach()
-    loss_fake = l1_reconstruction(fake_d, d(fake_d))
-    loss_d = loss_real - k * loss_fake
+    with autocast():
+        fake = g(z)
+        loss_real = l1_reconstruction(x, d(x).float())
+        fake_d = fake.detach()
+        loss_fake = l1_reconstruction(fake_d.float(), d(fake_d).float())
+        loss_d = loss_real - k_t.to(loss_fake.dtype) * loss_fake
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
     # generator step: L_G = L(G(z)); D's weights receive no update (and no gradient)
     for p in d.parameters():
         p.requires_grad_(False)
-    loss_g = l1_reconstruction(fake, d(fake))
+    with autocast():
+        loss_g = l1_reconstruction(fake.float(), d(fake).float())
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
     for p in d.parameters():
         p.requires_grad_(True)
-    lr_, lf_ = float(loss_real.detach()), float(loss_fake.detach())
-    k_next = update_k(k, gamma, lambda_k, lr_, lf_)
-    return BeganStep(lr_, lf_, float(loss_d.detach()), float(loss_g.detach()), k_next, m_global(lr_, lf_, gamma))
+    lr_, lf_ = loss_real.detach().double(), loss_fake.detach().double()
+    k_next = (k_t + lambda_k * (gamma * lr_ - lf_)).clamp(0.0, 1.0)  # update_k, on the device
+    return BeganStep(loss_real.detach(), loss_fake.detach(), loss_d.detach(), loss_g.detach(), k_next,
+                     lr_ + (gamma * lr_ - lf_).abs())
+
+
+_BEGAN_FIELDS = ("loss_real", "loss_fake", "loss_d", "loss_g", "m_global")
 
 
 def train_began(model: BEGAN, data: np.ndarray, *, epochs: int, batch_size: int = 16, lr: float = 5e-5,
                 gamma: float = 0.7, lambda_k: float = 0.001, k0: float = 0.0, betas: tuple[float, float] = (0.5, 0.999),
-                device: torch.device | str = "cpu", seed: int = 0, points: int = 400,
-                show: bool = False) -> History:
+                device: torch.device | str | Engine = "cpu", seed: int = 0, points: int = 400,
+                checkpoint: str | Path | None = None, show: bool = False) -> History:
     """Train a BEGAN on spectrogram chunks ``data`` (``(n, freq_bins, frames)`` or ``(n, 1, F, T)``).
 
     Both networks use Adam with learning rate ``lr`` (Pereira et al.: 5e-5 for both). One epoch
     is one pass over ``data`` in shuffled mini-batches of ``batch_size`` (Pereira et al.: 16).
-    The history holds about ``points`` records, each the mean over a window of steps of
-    ``loss_real = L(x)``, ``loss_fake = L(G(z))``, ``loss_d``, ``loss_g``, ``m_global`` and the
-    value of ``k`` at the window's end, with ``epoch`` (fractional) and ``step``.
+    The epochs run in :func:`serlib.train.fit`; the step is :func:`began_step`, and ``k_t``
+    lives in the step's state as a float64 tensor on the device. The history holds about
+    ``points`` records, each the mean over a window of steps of ``loss_real = L(x)``,
+    ``loss_fake = L(G(z))``, ``loss_d``, ``loss_g``, ``m_global`` and the value of ``k`` at the
+    window's end, with ``epoch`` (fractional) and ``step``; the windows are summed on the device
+    and read once per epoch.
+
+    ``checkpoint``: a file where the whole training state (both networks, both optimisers, the
+    random generators, ``k_t`` and the history so far) is saved after every epoch; a re-run with
+    the same file continues after the last finished epoch and ends with the same weights as an
+    uninterrupted run (on a CPU). The file is left in place (the caller removes it once the
+    result is stored).
 
     References
     ----------
     Berthelot et al. 2017, Sec. 3.3-3.4; Pereira et al. 2018, Sec. 3.3.
     """
-    dev = torch.device(device) if isinstance(device, str) else device
+    eng = as_engine(device)
+    dev = eng.device
     torch.manual_seed(seed)
     model.to(dev).train()
     arr = np.asarray(data)
@@ -356,31 +381,53 @@ def train_began(model: BEGAN, data: np.ndarray, *, epochs: int, batch_size: int 
         raise ValueError("train_began got no training chunks")
     opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=betas)
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=betas)
-    rng = np.random.default_rng(seed)
     steps_per_epoch = int(np.ceil(n / batch_size))
     window = max(1, (steps_per_epoch * epochs) // max(points, 1))
-    hist = History()
-    k = float(k0)
-    acc: list[BeganStep] = []
-    step = 0
-    for epoch in progress(range(epochs), "BEGAN", enabled=show):
-        for idx in batches(n, batch_size, rng):
-            x = torch.as_tensor(arr[idx], dtype=torch.float32, device=dev)
-            rec = began_step(model, x, opt_d, opt_g, k=k, gamma=gamma, lambda_k=lambda_k)
-            k = rec.k
-            acc.append(rec)
-            step += 1
-            if len(acc) == window:
-                hist.log(step=step, epoch=step / steps_per_epoch, k=k,
-                         **{f: float(np.mean([getattr(r, f) for r in acc]))
-                            for f in ("loss_real", "loss_fake", "loss_d", "loss_g", "m_global")})
-                acc = []
-    if acc:
-        hist.log(step=step, epoch=step / steps_per_epoch, k=k,
-                 **{f: float(np.mean([getattr(r, f) for r in acc]))
-                    for f in ("loss_real", "loss_fake", "loss_d", "loss_g", "m_global")})
+    state: dict[str, Any] = {"k": torch.tensor(float(k0), dtype=torch.float64, device=dev), "step": 0,
+                             "window_sum": torch.zeros(len(_BEGAN_FIELDS), dtype=torch.float64, device=dev),
+                             "window_n": 0, "pending": [], "records": []}
+
+    def close_window() -> None:
+        """The window's means (and k at its end) join the records to read; the sums restart."""
+        state["pending"].append({"step": state["step"], "epoch": state["step"] / steps_per_epoch,
+                                 "values": torch.cat([state["k"].view(1), state["window_sum"] / state["window_n"]])})
+        state["window_sum"] = torch.zeros_like(state["window_sum"])
+        state["window_n"] = 0
+
+    def read_windows() -> None:
+        """One device read for every window closed since the last one."""
+        if state["pending"]:
+            values = torch.stack([w["values"] for w in state["pending"]]).tolist()
+            for w, v in zip(state["pending"], values, strict=True):
+                state["records"].append({"step": w["step"], "epoch": w["epoch"], "k": v[0],
+                                         **dict(zip(_BEGAN_FIELDS, v[1:], strict=True))})
+            state["pending"] = []
+
+    def step(idx: np.ndarray) -> dict[str, torch.Tensor]:
+        x = torch.as_tensor(arr[idx], dtype=torch.float32, device=dev)
+        k = state["k"].to(dev)  # a resumed state comes back on the CPU
+        rec = began_step(model, x, opt_d, opt_g, k=k, gamma=gamma, lambda_k=lambda_k, autocast=eng.autocast)
+        values = torch.stack([getattr(rec, f).double() for f in _BEGAN_FIELDS])
+        state["k"] = rec.k
+        state["step"] += 1
+        state["window_sum"] = state["window_sum"].to(dev) + values
+        state["window_n"] += 1
+        if state["window_n"] == window:
+            close_window()
+        return {f: getattr(rec, f) for f in (*_BEGAN_FIELDS, "k")}
+
+    def epoch_end(epoch: int) -> dict[str, Any]:
+        read_windows()
+        return {}
+
+    fit(step, n=n, batch_size=batch_size, stopping=epochs, modules={"began": model},
+        optimizers={"d": opt_d, "g": opt_g}, rng=np.random.default_rng(seed), epoch_end=epoch_end, state=state,
+        checkpoint=checkpoint, desc="BEGAN", show=show)
+    if state["window_n"]:
+        close_window()
+    read_windows()
     model.eval()
-    return hist
+    return History(list(state["records"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,7 +518,7 @@ class SupervisedBEGAN(nn.Module):
                 p.requires_grad_(False)
             self.encoder.eval()
 
-    def train(self, mode: bool = True) -> "SupervisedBEGAN":
+    def train(self, mode: bool = True) -> SupervisedBEGAN:
         super().train(mode)
         if self.freeze:
             self.encoder.eval()
@@ -515,20 +562,37 @@ def encode(encoder: BeganEncoder, data: np.ndarray, *, representation: str = "fe
 
 
 def fit_supervised(model: nn.Module, x: np.ndarray, y: np.ndarray, *, task: str = "classification",
-                   epochs: int = 30, lr: float = 1e-3, batch_size: int = 16, weight_decay: float = 0.0,
-                   class_weight: bool = True, n_classes: int | None = None,
-                   device: torch.device | str = "cpu", seed: int = 0, show: bool = False) -> History:
+                   max_epochs: int = 30, patience: int = 0, min_delta: float = 0.0,
+                   validate: Callable[[], Mapping[str, float]] | None = None,
+                   score: Callable[[Mapping[str, float]], float | tuple[float, ...]] | None = None,
+                   lr: float = 1e-3, batch_size: int = 16, weight_decay: float = 0.0, class_weight: bool = True,
+                   n_classes: int | None = None, device: torch.device | str | Engine = "cpu", seed: int = 0,
+                   show: bool = False) -> FitOutcome:
     """Train ``model`` on chunk inputs ``x`` with Adam; only parameters with ``requires_grad`` move.
 
     ``task="classification"``: cross-entropy on integer targets, weighted by inverse class
     frequency if ``class_weight``. ``task="regression"``: mean squared error on float targets
     ``(n, k)`` (standardise them first).
 
+    The epochs run in :func:`serlib.train.fit`. Without ``validate`` the head trains
+    ``max_epochs`` epochs and the last one is kept. With ``validate`` (a callable returning
+    validation metrics, ``score`` turning them into the number or tuple to maximise) the best
+    epoch is kept, and with ``patience`` > 0 training stops after that many epochs without an
+    improvement larger than ``min_delta``.
+
+    Returns
+    -------
+    :class:`serlib.train.FitOutcome` (history, best epoch, epochs trained); the model is left in
+    eval mode with the kept epoch's weights.
+
     References
     ----------
     Pereira et al. 2018, Sec. 2.3 and 3.3 (100 epochs, batch size 16).
     """
-    dev = torch.device(device) if isinstance(device, str) else device
+    if patience and validate is None:
+        raise ValueError("fit_supervised: patience > 0 (early stopping) needs a validate callable")
+    eng = as_engine(device)
+    dev = eng.device
     torch.manual_seed(seed)
     model.to(dev).train()
     arr = np.asarray(x)
@@ -548,23 +612,24 @@ def fit_supervised(model: nn.Module, x: np.ndarray, y: np.ndarray, *, task: str 
         raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    rng = np.random.default_rng(seed)
-    hist = History()
     n = len(arr)
-    for epoch in progress(range(epochs), "supervised", enabled=show):
-        total = 0.0
-        for idx in batches(n, batch_size, rng):
-            if len(idx) < 2 and n >= 2:  # BatchNorm needs two examples; fold a lone one into the epoch's end
-                continue
-            xb = torch.as_tensor(arr[idx], dtype=torch.float32, device=dev)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yt[idx])
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        hist.log(epoch=epoch, loss=total / max(n, 1))
-    model.eval()
-    return hist
+
+    def step(idx: np.ndarray) -> dict[str, torch.Tensor] | None:
+        if len(idx) < 2 and n >= 2:  # BatchNorm needs two examples; fold a lone one into the epoch's end
+            return None
+        xb = torch.as_tensor(arr[idx], dtype=torch.float32, device=dev)
+        opt.zero_grad(set_to_none=True)
+        with eng.autocast():
+            out = model(xb)
+        loss = loss_fn(out.float(), yt[idx])
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    return fit(step, n=n, batch_size=batch_size,
+               stopping=Stopping(max_epochs=max_epochs, patience=patience, min_delta=min_delta),
+               modules={"model": model}, optimizers={"opt": opt}, rng=np.random.default_rng(seed),
+               validate=validate, score=score, desc="supervised", show=show)
 
 
 @torch.no_grad()

