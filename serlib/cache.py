@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from .config import cache_dir, get_logger
 
-__all__ = ["atomic_write_bytes", "cache_key", "cache_versions", "cached", "ci_cache_key", "load_verified",
-           "save_verified"]
+__all__ = ["atomic_write_bytes", "cache_key", "cache_versions", "cached", "checksum_file", "ci_cache_key",
+           "load_verified", "read_verified_bytes", "remove_verified", "save_verified", "write_verified_bytes"]
 
 T = TypeVar("T")
 log = get_logger("cache")
@@ -48,11 +48,46 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def checksum_file(path: Path) -> Path:
+    """The sha256 sidecar of ``path``."""
+    return path.with_name(path.name + ".sha256")
+
+
+def write_verified_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, then its sha256 sidecar: the sidecar is removed
+    first and written last, so it never vouches for a file it was not computed from."""
+    side = checksum_file(path)
+    side.unlink(missing_ok=True)
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(side, hashlib.sha256(data).hexdigest().encode())
+
+
+def read_verified_bytes(path: Path) -> tuple[bytes | None, str | None]:
+    """The bytes of a file written by :func:`write_verified_bytes`.
+
+    Returns ``(data, None)`` when the file is whole, ``(None, None)`` when it is absent, and
+    ``(None, why)`` when it must not be trusted (``why`` completes "the file ...").
+    """
+    if not path.exists():
+        return None, None
+    side = checksum_file(path)
+    if not side.exists():
+        return None, "has no checksum file (its write was cut short)"
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != side.read_text().strip():
+        return None, "is corrupt (its checksum does not match)"
+    return data, None
+
+
+def remove_verified(path: Path) -> None:
+    """Remove a file written by :func:`write_verified_bytes` and its sidecar, if present."""
+    path.unlink(missing_ok=True)
+    checksum_file(path).unlink(missing_ok=True)
+
+
 def save_verified(path: Path, obj: Any) -> None:
     """Pickle ``obj`` to ``path`` atomically, with a checksum sidecar written last."""
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    atomic_write_bytes(path, data)
-    atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
+    write_verified_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def load_verified(path: Path) -> Any | None:

@@ -52,7 +52,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .cache import atomic_write_bytes
+from .cache import atomic_write_bytes, read_verified_bytes, write_verified_bytes
 from .config import ParameterError, get_logger
 
 __all__ = ["ALLOWED_BUILTINS", "ALLOWED_MODULES", "KNOBS", "STOP_ENV", "UNITS_FOLDER", "RunStopped", "Unit", "code_version", "default_threads",
@@ -278,8 +278,7 @@ def _save_unit(folder: Path, key: str, result: Any) -> None:
         _loads(data)
     except pickle.UnpicklingError as exc:
         log.warning("unit %r: its result cannot be resumed (%s); a resumed run computes it again", key, exc)
-    atomic_write_bytes(path, data)
-    atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
+    write_verified_bytes(path, data)
 
 
 _MISSING = object()
@@ -318,15 +317,10 @@ def _loads(data: bytes) -> Any:
 def _load_unit(folder: Path, key: str) -> Any:
     """The saved result of ``key``, or ``_MISSING`` (absent, or unusable: logged, then redone)."""
     path = _unit_path(folder, key)
-    side = path.with_name(path.name + ".sha256")
-    if not path.exists():
-        return _MISSING
-    if not side.exists():
-        log.warning("unit file %s has no checksum file (its write was cut short); computing the unit again", path)
-        return _MISSING
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != side.read_text().strip():
-        log.warning("unit file %s is corrupt (checksum mismatch); computing the unit again", path)
+    data, why = read_verified_bytes(path)
+    if data is None:
+        if why is not None:
+            log.warning("unit file %s %s; computing the unit again", path, why)
         return _MISSING
     try:
         payload = _loads(data)

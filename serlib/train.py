@@ -30,7 +30,6 @@ autocast), so the engine stays here, in one file.
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -43,7 +42,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .cache import atomic_write_bytes
+from .cache import read_verified_bytes, remove_verified, write_verified_bytes
 from .config import ParameterError, get_device, get_logger
 
 __all__ = ["Engine", "FitOutcome", "History", "Stopping", "apply_in_batches", "batches", "fit", "fit_classifier",
@@ -394,10 +393,6 @@ def predict(model: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarra
                             empty=np.zeros(0, dtype=int))
 
 
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + ".sha256")
-
-
 def save_checkpoint(path: str | Path, **state: Any) -> None:
     """Save modules' state dicts, tensors and plain values atomically, with a sha256 sidecar.
 
@@ -407,11 +402,7 @@ def save_checkpoint(path: str | Path, **state: Any) -> None:
     path = Path(path)
     buf = io.BytesIO()
     torch.save({k: (v.state_dict() if isinstance(v, nn.Module) else v) for k, v in state.items()}, buf)
-    data = buf.getvalue()
-    side = _sidecar(path)
-    side.unlink(missing_ok=True)  # never a stale checksum beside a new file
-    atomic_write_bytes(path, data)
-    atomic_write_bytes(side, hashlib.sha256(data).hexdigest().encode())
+    write_verified_bytes(path, buf.getvalue())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
@@ -422,21 +413,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     returned: the caller then redoes the work it held.
     """
     path = Path(path)
-    if not path.exists():
-        return None
-    side = _sidecar(path)
-    data = path.read_bytes()
-    why = None
-    if not side.exists():
-        why = "it has no checksum file (an interrupted write)"
-    elif hashlib.sha256(data).hexdigest() != side.read_text().strip():
-        why = "its checksum does not match (a corrupt file)"
-    else:
+    data, why = read_verified_bytes(path)
+    if data is not None:
         try:
             return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is redone, and said so
-            why = f"it cannot be read ({type(exc).__name__}: {exc})"
-    log.warning("checkpoint %s is not used and will be redone: %s", path, why)
-    path.unlink(missing_ok=True)
-    side.unlink(missing_ok=True)
+            why = f"cannot be read ({type(exc).__name__}: {exc})"
+    if why is None:
+        return None
+    log.warning("checkpoint %s %s; it is not used and will be redone", path, why)
+    remove_verified(path)
     return None

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..cache import cache_key
+from ..cache import cache_key, remove_verified
 from ..config import ParameterError, cache_dir, get_device, get_logger, plain_values, seed_everything
 from ..data import Corpus, CorpusError, load_corpus
 from ..features import ChunkSet, Standardiser, chunk_spectrograms, functionals, speaker_normalise
@@ -486,7 +486,7 @@ def pretrain(cfg: Config, corpus: Corpus, *, progress: bool = True) -> Pretraine
     dev = get_device(cfg.device)
     partial = path.with_name(path.name + ".partial")
     if cfg.retrain_encoder:
-        _remove_checkpoint(partial)  # a fresh training, not the end of an earlier one
+        remove_verified(partial)  # a fresh training, not the end of an earlier one
     seed_everything(cfg.pretrain_seed)
     model = BEGAN((cfg.freq_bins, cfg.frames), **_began_kwargs(cfg))
     t0 = time.time()
@@ -499,15 +499,9 @@ def pretrain(cfg: Config, corpus: Corpus, *, progress: bool = True) -> Pretraine
     save_checkpoint(path, began=model, norm_mean=torch.from_numpy(np.asarray(norm.mean, dtype=np.float32)),
                     norm_std=torch.from_numpy(np.asarray(norm.std, dtype=np.float32)), history=hist.records,
                     corpus=corpus.name, fingerprint=fp, n_chunks=len(chunks), seconds=seconds, meta=meta)
-    _remove_checkpoint(partial)
+    remove_verified(partial)
     log.info("pretrained the BEGAN on %s (%d chunks) in %.0f s -> %s", corpus.name, len(chunks), seconds, path)
     return Pretrained(model, norm, hist.frame(), corpus.name, fp, len(chunks), str(path), False, seconds, meta)
-
-
-def _remove_checkpoint(path: Path) -> None:
-    """Remove a checkpoint file and its checksum sidecar, if present."""
-    path.unlink(missing_ok=True)
-    path.with_name(path.name + ".sha256").unlink(missing_ok=True)
 
 
 def random_encoder(cfg: Config) -> BeganEncoder:
