@@ -129,8 +129,15 @@ def _serbook_footer():
             device = f"cuda:{{i}} ({{torch.cuda.get_device_name(i)}})"
     except Exception:
         pass
+    kernels = None
+    try:
+        if torch is not None:
+            kernels = torch.backends.cpu.get_cpu_capability()
+    except Exception:
+        pass
     ap = globals().get("allow_partial")
-    record = {{"peak_rss_mib": round(peak, 1), "device": device, "allow_partial": ap if isinstance(ap, bool) else None}}
+    record = {{"peak_rss_mib": round(peak, 1), "device": device, "cpu_kernels": kernels,
+               "allow_partial": ap if isinstance(ap, bool) else None}}
     folder = os.environ.get("SERBOOK_RESULTS_DIR")
     if folder:
         with open(os.path.join(folder, "{KERNEL_FILE}"), "w") as f:
@@ -306,7 +313,7 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
               "parameters": params, "seconds": round(elapsed, 1), "peak_rss_mib": kernel.get("peak_rss_mib"),
               "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "versions": versions(),
               "corpora": read_records(results), "allow_partial": allow_partial, "git": git_state(),
-              "device": kernel.get("device")}
+              "device": kernel.get("device"), "cpu_kernels": kernel.get("cpu_kernels")}
     atomic_write_bytes(results / "run.json", json.dumps(record, indent=2, default=str).encode())
     for done in (RECORD_FILE, KERNEL_FILE):
         (results / done).unlink(missing_ok=True)

@@ -281,7 +281,7 @@ def test_run_json_records_provenance(fresh, probe_nb, tmp_path):
     assert entry["coverage"]["complete"] is False and "70 of 535" in entry["coverage"]["summary"]
     assert entry["fingerprint"] == fingerprint_tree(root)
     assert entry["fingerprint"]["files"] == 70 and len(entry["fingerprint"]["sha256"]) == 64
-    assert set(run["git"]) == {"commit", "dirty"} and run["device"] == "cpu"
+    assert set(run["git"]) == {"commit", "dirty"} and run["device"] == "cpu" and "cpu_kernels" in run
     assert run["peak_rss_mib"] > 10 and "peak_child_rss_mib" not in run
     assert not (out / "probe.results" / "corpora.jsonl").exists()
     executed = nbformat.read(nb, as_version=4)

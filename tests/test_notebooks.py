@@ -1,9 +1,5 @@
 """The corpora chapter executes end to end in the smoke profile, and its saved results are sane."""
 
-import json
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 
@@ -23,7 +19,9 @@ def corpora_run(tmp_path_factory):
 
 def test_corpora_chapter_smoke(corpora_run):
     nb, res = corpora_run
-    check_pins("00_corpora", res)
+    # chapter 0 trains no network: its counts and eGeMAPS + SVM baselines are kernel-free
+    check_pins("00_corpora", res, exact={t: ["*"] for t in ("baseline_folds.csv", "baseline_summary.csv",
+                                                             "counts_by_speaker.csv")})
     import nbformat
 
     book = nbformat.read(nb, as_version=4)
@@ -35,15 +33,9 @@ def test_corpora_chapter_smoke(corpora_run):
     summary = pd.read_csv(res / "baseline_summary.csv", index_col=0)
     assert set(summary.index) == {"EGEMAPS + RBF-SVM", "EGEMAPS + RBF-SVM (speaker-adaptive norm.)"}
     folds = pd.read_csv(res / "baseline_folds.csv")
-    assert folds["uar"].between(0, 1).all() and folds["fold"].nunique() == 5
-    assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
-
-
-def test_corpora_chapter_nbval_lax(corpora_run):
-    nb, _ = corpora_run
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider",
-                           "--rootdir", str(nb.parent), str(nb)], capture_output=True, text=True, cwd=ROOT / "notebooks")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert folds["fold"].nunique() == 5
+    # the baseline learns: both SVMs are well above the 4-class chance level on average
+    assert (folds.groupby("method")["uar"].mean() > 0.4).all(), folds.groupby("method")["uar"].mean()
 
 
 def _heading_levels(markdown: str) -> list[tuple[int, str]]:
