@@ -53,7 +53,7 @@
 # (a jupytext notebook), or run it from the project folder, one command per profile:
 #
 # ```bash
-# # smoke: the tiny corpus, two folds; under a minute
+# # smoke: the tiny corpus, every fold; under a minute
 # serbook run notebooks/02_latif2020_mixup_gan.py -p profile=smoke
 # # book: what this page shows (the embedded corpus, 3 seeds)
 # serbook run notebooks/02_latif2020_mixup_gan.py -p profile=book

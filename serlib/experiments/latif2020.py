@@ -146,7 +146,7 @@ class Config(ChapterConfig):
                                      help="test corpus of Table 4 ('embedded:cross' = the embedded corpus's cross "
                                           "variant; None or '' skips it)")
     cross_data_root: str | None = param(None, help="folder of the cross corpus; None uses $SERLIB_DATA/<corpus>")
-    max_folds: int | None = param(None, smoke=2, low=1, paper_value="all sessions (cross-validation)",
+    max_folds: int | None = param(None, low=1, paper_value="all sessions (cross-validation)",
                                   help="run only the first k leave-one-session-out folds (None = all)")
     # ---- mixup in the GAN ---------------------------------------------------------------------
     mixup_pairs: str = param("both", choices=MIXUP_PAIRS, paper_value=_NS + " (mixup is used 'to train a GAN')",
@@ -164,28 +164,28 @@ class Config(ChapterConfig):
                               help="how the discriminator sees the label: projection (Miyato & Koyama) or concat "
                                    "(chapter 1's cGAN)")
     code_dim: int = param(8, low=1, paper_value=_NS, help="size of the code = the generator's noise")
-    g_hidden: list[int] = param([128, 128], smoke=[32], paper=[1000, 1000], paper_value=_NS,
+    g_hidden: list[int] = param([128, 128], smoke=[64], paper=[1000, 1000], paper_value=_NS,
                                 help="generator hidden widths")
-    d_hidden: list[int] = param([128, 128], smoke=[32], paper=[1000, 1000], paper_value=_NS,
+    d_hidden: list[int] = param([128, 128], smoke=[64], paper=[1000, 1000], paper_value=_NS,
                                 help="discriminator hidden widths")
     e_hidden: list[int] = param([128, 128], smoke=[32], paper=[1000, 1000], paper_value=_NS,
                                 help="BiGAN encoder hidden widths")
     prior_radius: float = param(4.0, low=0, paper_value=_NS + " (chapter 1's mixture prior)",
                                 help="distance of each noise-mixture component's mean from the origin")
     prior_std: float = param(1.0, low=0, paper_value=_NS, help="standard deviation of each mixture component")
-    epochs: int = param(50, smoke=2, paper=300, low=1, paper_value=_NS,
+    epochs: int = param(50, smoke=30, paper=300, low=1, paper_value=_NS,
                         help="GAN epochs (discriminator passes over the training data)")
-    lr_g: float = param(2e-4, low=0, paper_value=_NS, help="generator (and encoder) learning rate (Adam, beta1 0.5)")
-    lr_d: float = param(2e-4, low=0, paper_value=_NS, help="discriminator learning rate")
+    lr_g: float = param(2e-4, smoke=2e-3, low=0, paper_value=_NS, help="generator (and encoder) learning rate (Adam, beta1 0.5)")
+    lr_d: float = param(2e-4, smoke=2e-3, low=0, paper_value=_NS, help="discriminator learning rate")
     g_steps_per_d_step: int = param(1, low=1, paper_value=_NS, help="generator updates per discriminator update")
     batch_size: int = param(64, smoke=16, low=2, paper_value=_NS, help="mini-batch size of the GANs and the DNNs")
-    n_synthetic_per_class: int = param(100, smoke=8, paper=1000, low=1, paper_value=_NS,
+    n_synthetic_per_class: int = param(100, smoke=25, paper=1000, low=1, paper_value=_NS,
                                        help="synthetic samples generated per emotion")
     # ---- the DNN classifiers ------------------------------------------------------------------
     clf_hidden: list[int] = param([256, 128], smoke=[32], paper=[1000, 1000], paper_value=_NS + " ('DNN')",
                                   help="DNN hidden widths")
     clf_dropout: float = param(0.3, low=0, high=0.95, paper_value=_NS, help="DNN dropout")
-    clf_epochs: int = param(20, smoke=2, paper=100, low=1, paper_value=_NS,
+    clf_epochs: int = param(20, smoke=10, paper=100, low=1, paper_value=_NS,
                             help="DNN epochs (a fixed number: the protocol's folds have no validation part to stop on)")
     clf_lr: float = param(1e-3, low=0, paper_value=_NS, help="DNN learning rate (Adam)")
     classifier_alpha: float = param(0.2, low=0, paper_value=_NS, help="mixup alpha of the DNNs (0 = plain training)")
@@ -205,9 +205,9 @@ class Config(ChapterConfig):
     ablation_alphas: list[float] = param([0.1, 0.2, 0.4, 1.0], smoke=[0.2, 1.0], low=0,
                                          help="alphas compared with the chapter's mixup_pairs")
     ablation_grid: bool = param(False, help="every (pairs, alpha) combination instead of the two sweeps")
-    ablation_folds: int = param(3, smoke=1, paper=5, low=1,
+    ablation_folds: int = param(3, smoke=2, paper=5, low=1,
                                 help="folds of the ablation (the first k leave-one-session-out folds)")
-    ablation_seeds: list[int] = param([0], paper=[0, 1, 2], help="seeds of the ablation")
+    ablation_seeds: list[int] = param([0], smoke=[0, 1], paper=[0, 1, 2], help="seeds of the ablation")
     ablation_epochs: int | None = param(None, low=1, help="GAN epochs in the ablation (None = epochs)")
     workers: int | None = workers_param(None, smoke=1, units="(fold, seed) and ablation units")
     threads: int | None = threads_param(1, why="these small networks run fastest on one")

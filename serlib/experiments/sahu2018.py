@@ -175,6 +175,8 @@ class Config(ChapterConfig):
 
     corpus: str = param("embedded", paper="iemocap", paper_value="IEMOCAP (5531 utterances, 4 classes)",
                         help="training corpus (leave-one-session-out)")
+    seeds: list[int] = param([0, 1, 2], smoke=[0, 1], paper_value="not stated",
+                             help="random seeds; results are mean ± std over them")
     size: str = param("default", smoke="tiny", choices=("tiny", "default", "large"),
                       help="size of the embedded corpus (ignored for real corpora)")
     cross_corpus: str | None = param("embedded:cross", paper="msp_improv", paper_value="MSP-IMPROV",
@@ -187,18 +189,18 @@ class Config(ChapterConfig):
                                   help="AAE encoder hidden widths (decoder and cGAN generator mirror them)")
     aae_disc_hidden: list[int] = param([64, 64], smoke=[16], paper=[1000, 1000], paper_value="not stated",
                                        help="AAE code-discriminator hidden widths")
-    aae_epochs: int = param(30, smoke=2, paper=200, low=1, paper_value="not stated", help="AAE training epochs")
+    aae_epochs: int = param(30, smoke=60, paper=200, low=1, paper_value="not stated", help="AAE training epochs")
     aae_lr: float = param(1e-3, low=0, paper_value="not stated", help="AAE reconstruction-phase learning rate (Adam)")
-    aae_adv_lr: float = param(1e-3, low=0, paper_value="not stated",
+    aae_adv_lr: float = param(1e-3, smoke=3e-3, low=0, paper_value="not stated",
                               help="AAE regularisation-phase learning rate (discriminator and encoder)")
     prior_radius: float = param(4.0, low=0, paper_value="not stated",
                                 help="distance of each mixture component's mean from the origin")
     prior_std: float = param(1.0, low=0, paper_value="not stated", help="standard deviation of each component")
     label_conditioned_prior: bool = param(True, paper_value="semi-supervised AAE (Sahu et al. 2017)",
                                           help="AAE discriminator sees the label; prior sample drawn from its class")
-    gan_hidden: list[int] = param([64, 64], smoke=[16], paper=[128, 128], paper_value="not stated",
+    gan_hidden: list[int] = param([64, 64], smoke=[32], paper=[128, 128], paper_value="not stated",
                                   help="hidden widths of the vanilla GAN on 2-d codes (G and D)")
-    gan_epochs: int = param(60, smoke=3, paper=300, low=1, paper_value="not stated",
+    gan_epochs: int = param(60, smoke=60, paper=300, low=1, paper_value="not stated",
                             help="epochs of the vanilla GAN on 2-d codes")
     gan_lr: float = param(1e-3, low=0, paper_value="not stated", help="learning rate of the 2-d GAN (G and D)")
     gan1582_epochs: int = param(20, smoke=2, paper=200, low=0, paper_value="not stated",
@@ -217,7 +219,7 @@ class Config(ChapterConfig):
                                      help="cGAN set-ups trained in every fold (decoder_init is always trained "
                                           "once for the Fig. 4 curves)")
     batch_size: int = param(64, smoke=16, low=2, paper_value="not stated", help="mini-batch size of every network")
-    n_synthetic_per_class: int = param(100, smoke=8, paper=1000, low=1, paper_value="not stated",
+    n_synthetic_per_class: int = param(100, smoke=25, paper=1000, low=1, paper_value="not stated",
                                        help="synthetic samples generated per emotion (2-d GAN: 4x this in total)")
     svm_C: float = param(1.0, low=0, paper_value="not stated", help="RBF-SVM penalty C")
     svm_gamma: str = param("real", choices=("real", "scale"), paper_value="not stated",
