@@ -64,7 +64,7 @@
 # notebook), or run it from the project folder, one command per profile:
 #
 # ```bash
-# # smoke: the tiny corpus, two folds; under a minute
+# # smoke: the tiny corpus, four folds; under a minute
 # serbook run notebooks/03_ahn_infogan.py -p profile=smoke
 # # book: what this page shows (the embedded corpus, every speaker)
 # serbook run notebooks/03_ahn_infogan.py -p profile=book

@@ -250,6 +250,68 @@ def test_config_documents_the_paper():
 
 
 # ---------------------------------------------------------------------------------- notebook
+# Numbers of the smoke tables that no CPU math kernel can move; the rest are model numbers.
+PIN_EXACT = {
+    "yardstick_per_fold.csv": ["*"],
+    "yardstick_vs_ours.csv": ["folds"],
+    "table_ii.csv": ["paper UAR (%)"],
+    "table_iii.csv": ["paper UAR (%)"],
+    "table_iv_multimodal.csv": ["paper unweighted accuracy (%)"],
+    "scores_per_fold.csv": ["seed"],
+    "gan_history.csv": ["epoch", "seed"],
+    "stage1_history.csv": ["epoch", "seed"],
+    "uar_vs_generated.csv": ["n_per_class"],
+}
+PIN_MODEL_TEXT = {
+    "table_ii.csv": ["ours UAR (%)"],
+    "table_iii.csv": ["ours UAR (%)"],
+    "table_iv_multimodal.csv": ["ours UAR (%)"],
+    "yardstick_vs_ours.csv": ["ours"],
+    # differences of two small-test-set UARs that sit near zero: 20 % of their largest value is one
+    # flipped prediction, so only their empty cells are pinned (the learning checks below hold the rest)
+    "fold_gains.csv": ["gain", "gain over control"],
+}
+CHANCE = 0.25  # four emotions
+
+
+def check_smoke(res, nb) -> None:
+    """The smoke run's tables match their pins, and all three stages learn.
+
+    Stage 1 and stage 3: the SER models (every method, fold) are clearly above chance on
+    aggregate, and stage 1's losses fall. Stage 2: the mutual-information term makes the
+    generated features carry their emotion code -- the shared classifier W_y assigns them to it
+    far more often than chance and than in the variant trained without the MI term -- and the
+    MI losses fall over training.
+    """
+    check_pins("03_ahn_infogan", res, exact=PIN_EXACT, model_text=PIN_MODEL_TEXT)
+    scores = pd.read_csv(res / "scores_per_fold.csv", index_col=0)
+    assert scores["uar"].mean() >= CHANCE + 0.15, scores.groupby("method", sort=False)["uar"].mean()
+    stage3 = scores[scores["variant"].notna()]  # the classifiers fine-tuned on real + generated features
+    assert len(stage3) == len(ahn.VARIANTS) * scores["fold"].nunique()
+    assert stage3["uar"].mean() >= CHANCE + 0.15, stage3.groupby("method", sort=False)["uar"].mean()
+    stage1 = scores[scores["method"].isin([ahn.NO_AUG, ahn.PLAIN])]
+    assert stage1["uar"].mean() >= CHANCE + 0.1, stage1.groupby("method")["uar"].mean()
+
+    hist = pd.read_csv(res / "stage1_history.csv", index_col=0)
+    per_epoch = hist.groupby(["model", "epoch"])[["loss_total", "loss_cl", "loss_mi"]].mean()
+    for model, d in per_epoch.groupby(level="model"):
+        first, last = d.iloc[0], d.iloc[-1]
+        assert last["loss_total"] <= 0.6 * first["loss_total"], (model, d)
+        if model == "aligned":  # the contrastive and InfoNCE alignment losses fall too
+            assert last["loss_cl"] <= 0.8 * first["loss_cl"] and last["loss_mi"] <= 0.8 * first["loss_mi"], d
+
+    quality = pd.read_csv(res / "mi_quality.csv", index_col=0)
+    with_mi = [v.label for v in ahn.VARIANTS if v.use_mi]
+    without_mi = [v.label for v in ahn.VARIANTS if not v.use_mi]
+    acc_mi, acc_no_mi = quality.loc[with_mi, "acc_y_fake"].mean(), quality.loc[without_mi, "acc_y_fake"].mean()
+    assert acc_mi >= 0.6, quality["acc_y_fake"]
+    assert acc_mi >= acc_no_mi + 0.3, quality["acc_y_fake"]
+    gan = pd.read_csv(res / "gan_history.csv", index_col=0)
+    mi = gan[gan["variant"].isin(with_mi)].groupby("epoch")[["mi_y_fake", "mi_t_fake"]].mean()
+    assert mi["mi_y_fake"].iloc[-1] <= mi["mi_y_fake"].iloc[0] - 0.25, mi["mi_y_fake"]
+    assert mi["mi_t_fake"].iloc[-1] <= 0.5 * mi["mi_t_fake"].iloc[0], mi["mi_t_fake"]
+
+
 def test_notebook_smoke(tmp_path):
     from serlib.run import execute
 
@@ -261,18 +323,23 @@ def test_notebook_smoke(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
     res = tmp_path / "03_ahn_infogan.results"
-    check_pins("03_ahn_infogan", res)
+    check_smoke(res, nb)
     scores = pd.read_csv(res / "scores_per_fold.csv", index_col=0)
-    assert scores["uar"].between(0, 1).all() and scores["fold"].nunique() == 2
+    cfg = ahn.Config.for_profile("smoke")
+    assert scores["fold"].nunique() == cfg.max_folds
     assert {ahn.NO_AUG, ahn.WITH_AUG, ahn.REAL_ONLY, ahn.PLAIN, "Ours — Audio + Text"} <= set(scores["method"])
     t2 = pd.read_csv(res / "table_ii.csv", index_col=0)
     assert t2.loc["Ours — with augmentation", "paper UAR (%)"] == pytest.approx(63.40)
-    assert "±" in t2.loc["Ours — with augmentation", "ours UAR (%)"]
+    with_aug = scores.loc[scores["method"] == ahn.WITH_AUG, "uar"].mean() * 100
+    assert t2.loc["Ours — with augmentation", "mean"] == pytest.approx(with_aug)
+    assert t2.loc["Ours — with augmentation", "ours UAR (%)"].startswith(f"{with_aug:.2f} ± ")
     t3 = pd.read_csv(res / "table_iii.csv", index_col=0)
-    assert t3["mean"].notna().sum() == 5 and t3["mean"].between(0, 100).all()
+    assert t3["mean"].notna().sum() == 5
     gan = pd.read_csv(res / "gan_history.csv", index_col=0)
-    assert gan["variant"].nunique() == 4 and np.isfinite(gan["mi_y_fake"]).all()
-    assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
+    assert gan["variant"].nunique() == 4 and len(gan) == 4 * cfg.epochs_gan * cfg.max_folds
+    assert np.isfinite(gan["mi_y_fake"]).all()
+    run = json.loads((res / "run.json").read_text())
+    assert run["corpora"][0]["coverage"]["loaded"] == 80
 
 
 # ------------------------------------------------------------------ real multimodal corpora (Tables V, VI)

@@ -138,7 +138,7 @@ class Config(ChapterConfig):
     missing_text: str = param("refuse", choices=("refuse", "exclude"),
                               help="utterances without text: refuse the run (naming how many), or leave them out "
                                    "and say how many", paper_value="not stated")
-    max_folds: int | None = param(None, smoke=2, low=1,
+    max_folds: int | None = param(None, smoke=4, low=1,
                                   help="run only the first N folds (None: all)", paper_value="all")
     audio_encoder: str = param("cnn", paper="ast", choices=tuple(AUDIO_ENCODERS),
                                help="f_a: a log-mel CNN trained in stage 1, or a local AST / wav2vec2 fine-tuned",
@@ -152,7 +152,7 @@ class Config(ChapterConfig):
                                         paper_value="bert-base-uncased")
     max_frames: int = param(400, low=16, help="log-mel frames kept per utterance (CNN encoder)",
                             paper_value="n/a (AST: 1024 frames)")
-    epochs_stage1: int = param(12, smoke=2, paper=10, low=1,
+    epochs_stage1: int = param(12, paper=10, low=1,
                                help="stage-1 epochs (baseline SER + alignment); with a validation part (MSP-Podcast's "
                                     "Development set, a predefined 'validation' split) the most, the best epoch's "
                                     "model is kept", paper_value="not stated")
@@ -163,7 +163,7 @@ class Config(ChapterConfig):
     min_delta_stage1: float = param(0.0, low=0.0, high=1.0,
                                     help="smallest validation-UAR gain that counts as an improvement for patience_stage1",
                                     paper_value="not stated")
-    lr_stage1: float = param(1e-3, paper=1e-5, low=1e-7, high=1.0,
+    lr_stage1: float = param(1e-3, smoke=3e-3, paper=1e-5, low=1e-7, high=1.0,
                              help="stage-1 Adam learning rate (1e-5 suits fine-tuning a transformer)",
                              paper_value="not stated")
     batch_size: int = param(32, paper=16, low=2, help="stage-1 mini-batch (also the InfoNCE negatives)",
@@ -175,10 +175,12 @@ class Config(ChapterConfig):
     z_dim: int = param(64, low=1, help="noise dimension of the generator", paper_value="not stated")
     gan_hidden: int = param(0, low=0, help="hidden width of G and D; 0 = a single linear layer, no activation",
                             paper_value="0 (linear, no activation)")
-    epochs_gan: int = param(80, smoke=3, paper=200, low=1, help="InfoGAN epochs", paper_value="not stated")
-    batch_size_gan: int = param(128, low=2, help="InfoGAN mini-batch", paper_value="not stated")
-    lr_g: float = param(2e-4, low=1e-7, high=1.0, help="generator Adam learning rate", paper_value="not stated")
-    lr_d: float = param(2e-4, low=1e-7, high=1.0, help="discriminator Adam learning rate", paper_value="not stated")
+    epochs_gan: int = param(80, smoke=30, paper=200, low=1, help="InfoGAN epochs", paper_value="not stated")
+    batch_size_gan: int = param(128, smoke=32, low=2, help="InfoGAN mini-batch", paper_value="not stated")
+    lr_g: float = param(2e-4, smoke=1e-3, low=1e-7, high=1.0, help="generator Adam learning rate",
+                        paper_value="not stated")
+    lr_d: float = param(2e-4, smoke=1e-3, low=1e-7, high=1.0, help="discriminator Adam learning rate",
+                        paper_value="not stated")
     lr_heads: float = param(1e-4, low=0.0, high=1.0,
                             help="learning rate of the shared heads W_y, W_t in stage 2 (0 freezes them)",
                             paper_value="not stated ('can be further fine-tuned')")
@@ -186,7 +188,7 @@ class Config(ChapterConfig):
                              paper_value="not stated")
     mixup_alpha: float = param(0.2, low=0.0, help="Beta(alpha, alpha) of the real/generated mixup (0: no mixup)",
                                paper_value="mixup used, alpha not stated")
-    epochs_stage3: int = param(40, smoke=3, paper=50, low=1,
+    epochs_stage3: int = param(40, paper=50, low=1,
                                help="stage-3 epochs (classifier fine-tuning; a fixed number, the same for every "
                                     "variant and its control)",
                                paper_value="not stated")
