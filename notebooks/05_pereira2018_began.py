@@ -32,7 +32,7 @@
 # (a jupytext notebook), or run it from the project folder, one command per profile:
 #
 # ```bash
-# # smoke: the tiny corpus, one BEGAN epoch; seconds
+# # smoke: the tiny corpus, a short BEGAN pretraining; under a minute
 # serbook run notebooks/05_pereira2018_began.py -p profile=smoke
 # # book: what this page shows (embedded corpus, unlabelled pool)
 # serbook run notebooks/05_pereira2018_began.py -p profile=book

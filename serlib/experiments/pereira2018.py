@@ -189,7 +189,7 @@ class Config(ChapterConfig):
     adam_beta1: float = param(0.5, low=0.0, high=1.0, paper_value="not stated (BEGAN reference code: 0.5)",
                               help="Adam beta1 of the BEGAN optimisers")
     batch_size: int = param(16, low=1, paper_value="16", help="BEGAN mini-batch size")
-    epochs: int = param(12, smoke=1, paper=100, low=1, paper_value="100", help="BEGAN training epochs")
+    epochs: int = param(12, smoke=60, paper=100, low=1, paper_value="100", help="BEGAN training epochs")
     latent_size: int = param(64, smoke=16, paper=64, low=1, paper_value="not stated (Berthelot et al.: 64)",
                              help="BEGAN embedding h and noise z size")
     filters: int = param(8, smoke=4, paper=64, low=1, paper_value="not stated (Berthelot et al.: 64 or 128)",
@@ -204,7 +204,7 @@ class Config(ChapterConfig):
     representation: str = param("feature_map", choices=("feature_map", "embedding"),
                                 paper_value="not stated (the encoder's output; the classifier is convolutional)",
                                 help="what the head sees: the encoder's last conv map, or the h code")
-    head_max_epochs: int = param(25, smoke=2, paper=100, low=1, paper_value="100 (fixed)",
+    head_max_epochs: int = param(25, smoke=60, paper=100, low=1, paper_value="100 (fixed)",
                                  help="most epochs of the supervised module (all of them when head_patience is 0)")
     head_patience: int = param(4, smoke=0, paper=10, low=0, paper_value="not stated (no early stopping mentioned)",
                                help="early stopping of the supervised module: stop after this many epochs without "
@@ -215,7 +215,7 @@ class Config(ChapterConfig):
     head_min_delta: float = param(0.0, low=0.0, high=1.0, paper_value="not stated",
                                   help="smallest rise of the validation score (UAR, or mean CCC) that counts as an "
                                        "improvement (0: any rise, ties broken by a lower validation loss)")
-    head_batch_size: int = param(64, smoke=32, paper=16, low=2, paper_value="16",
+    head_batch_size: int = param(64, smoke=16, paper=16, low=2, paper_value="16",
                                  help="mini-batch of the supervised module (chunks)")
     search_trials: int = param(2, smoke=1, paper=12, low=1, high=len(HEAD_GRID),
                                paper_value="Hyperas search (size not stated)",
