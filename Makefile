@@ -3,6 +3,8 @@
 #   PROFILE=smoke make book   the quick build
 #   make test              ruff, then the whole test suite
 #   make bench             speed and memory measurements (results in bench/results.json)
+#   make mutants           apply each deliberate bug of tests/mutants.py to a copy; the fast tests must catch it
+#                          (MUTANTS="name ..." runs some of them)
 #   make student           the chapters with the exercises' solutions removed, in _build/student
 #   make instructor        the chapters with the solutions, in _build/instructor
 #   make publish           push _build/html to the gh-pages branch (ghp-import), for publishing by hand
@@ -19,7 +21,7 @@ REAL_DATA ?= $(CURDIR)/_build/corpora
 REAL_CORPORA ?= emodb ravdess
 REAL_CHAPTERS ?= 00_corpora 04_leow_speaker_adversarial 05_pereira2018_began
 
-.PHONY: setup book test bench clean notebooks student instructor publish real-corpora
+.PHONY: setup book test bench mutants clean notebooks student instructor publish real-corpora
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +43,10 @@ test: setup
 
 bench: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m serlib.bench
+
+mutants: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
+	  $(PY) -m tests.mutants $(MUTANTS)
 
 student: setup
 	$(VENV)/bin/serbook edition student
