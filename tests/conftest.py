@@ -1,4 +1,5 @@
-"""Shared test fixtures: small synthetic Corpus tables that need no audio, and a temporary cache."""
+"""Shared test fixtures: small synthetic Corpus tables that need no audio, a temporary cache, and the
+whole book built strictly once per test session (``strict_book``)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def strict_book(tmp_path_factory, request):
+    """The whole book, every toc chapter executed in the smoke profile, built with ``-W -n`` into a
+    temporary folder: once per test session, whoever asks first (see ``tests/_book.py``)."""
+    from tests._book import BuildTimeNote, build_strict_book
+
+    book = build_strict_book(tmp_path_factory.mktemp("strict_book"))
+    request.config.pluginmanager.register(BuildTimeNote(book), "serbook-strict-book-time")
+    return book

@@ -1,15 +1,17 @@
 """The built book, read in headless Chromium: every page loads cleanly and its maths renders.
 
-The book is built from a temporary copy of its sources (``_config.yml``, ``_toc.yml``,
-``book/``, the notebook sources) with every toc chapter executed in the ``smoke`` profile, served from
-``_build/html`` on localhost, and opened page by page in headless Chromium, driven through the
-DevTools protocol. A page fails on any console error or uncaught exception, a failed or >= 400
-request, an image that did not load, raw TeX left outside MathJax (or a MathJax error), and any
-request to a host other than localhost. Every toc page is saved as a PNG screenshot in
-``_build/screenshots/``.
+The book is the session's strict build (the ``strict_book`` fixture of ``tests/conftest.py``, made by
+``tests/_book.py``: a temporary copy of its sources with every toc chapter executed in the ``smoke``
+profile, built with ``-W -n``); this module only serves its ``_build/html`` on localhost and opens it
+page by page in headless Chromium, driven through the DevTools protocol. A page fails on any console
+error or uncaught exception, a failed or >= 400 request, an image that did not load, raw TeX left
+outside MathJax (or a MathJax error), and any request to a host other than localhost. Every toc page
+is saved as a PNG screenshot in ``_build/screenshots/``.
 
-Needs a Chromium binary (``chromium``, ``chromium-browser`` or ``google-chrome``); without one
-the tests are skipped. On Debian/Ubuntu: ``sudo apt-get install chromium``.
+Needs a Chromium binary (``chromium``, ``chromium-browser`` or ``google-chrome``); without one the
+tests are skipped, except under CI (``CI=true``), where a missing Chromium fails them. The strict
+build itself is checked by ``tests/test_online.py`` whether or not Chromium is installed. On
+Debian/Ubuntu: ``sudo apt-get install chromium``.
 
     python -m pytest tests/test_browser.py
 """
@@ -26,7 +28,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import zlib
@@ -35,12 +36,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
-import jupytext
 import pytest
-import yaml
 
 from serlib.config import project_root
-from serlib.run import BOOK_CHAPTERS, _declared_parameters, execute, toc_notebooks
+from serlib.run import BOOK_CHAPTERS
+from tests._book import book_pages, toc_files, toc_pages
 
 ROOT = project_root()
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -61,7 +61,22 @@ def find_chromium() -> str | None:
     return None
 
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(find_chromium() is None, reason=INSTALL_HINT)]
+def under_ci() -> bool:
+    """True on a CI runner (``CI=true``, as GitHub Actions and ``.ci/run`` set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_chromium() -> str:
+    """The Chromium binary; skips the test without one, or fails it under CI."""
+    binary = find_chromium()
+    if binary is None:
+        if under_ci():
+            pytest.fail(f"CI=true and {INSTALL_HINT}", pytrace=False)
+        pytest.skip(INSTALL_HINT)
+    return binary
+
+
+pytestmark = [pytest.mark.browser]
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,65 +376,8 @@ MATHJAX_ERRORS = r"""[
 
 
 # --------------------------------------------------------------------------------------------
-# building and serving
+# serving
 # --------------------------------------------------------------------------------------------
-
-def toc_files(toc: Any) -> list[str]:
-    """Every ``root`` and ``file`` entry of a toc, in reading order."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if key in node:
-                    out.append(str(node[key]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(toc)
-    return out
-
-
-def build_book_copy(dest: Path, toc: dict[str, Any] | None = None, strict: bool = True) -> Path:
-    """Copy the book's sources to ``dest``, execute the toc's chapters (smoke), build strictly.
-
-    The copy holds ``_config.yml``, ``_toc.yml``, ``book/`` (less any executed chapters) and the
-    notebook sources, which the chapters offer for download.
-
-    ``toc`` replaces ``_toc.yml`` in the copy (default: the project's). ``strict=False`` lets warnings
-    pass (a partial toc leaves the prose pages' links to the other chapters unresolved). Returns
-    ``dest/_build/html``.
-    """
-    shutil.copy2(ROOT / "_config.yml", dest / "_config.yml")
-    chapters_src = ROOT / BOOK_CHAPTERS
-    shutil.copytree(ROOT / "book", dest / "book",
-                    ignore=lambda folder, names: names if Path(folder) == chapters_src else [])
-    if toc is None:
-        shutil.copy2(ROOT / "_toc.yml", dest / "_toc.yml")
-    else:
-        (dest / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
-    (dest / "notebooks").mkdir()
-    for src in (ROOT / "notebooks").glob("*.py"):  # the chapters link their jupytext sources for download
-        shutil.copy2(src, dest / "notebooks" / src.name)
-    chapters = dest / BOOK_CHAPTERS
-    chapters.mkdir(parents=True, exist_ok=True)
-    for src in toc_notebooks(dest / "_toc.yml"):
-        params: dict[str, Any] = {"profile": "smoke"}
-        if "chapters_dir" in (_declared_parameters(jupytext.read(src)) or set()):
-            params["chapters_dir"] = str(chapters)  # a chapter that reads the others' saved results
-        execute(src, params, output_dir=chapters, progress=False)
-    jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb)] if jb.exists() else [sys.executable, "-m", "jupyter_book"]
-    cmd += ["build", str(dest), "--builder", "html"] + (["-W", "-n", "--keep-going"] if strict else [])
-    proc = subprocess.run(cmd, cwd=dest, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise AssertionError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n"
-                             f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return dest / "_build" / "html"
-
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
@@ -446,33 +404,21 @@ def serve():
 
 @pytest.fixture(scope="module")
 def chromium(tmp_path_factory) -> Iterator[Chromium]:
-    browser = Chromium(find_chromium(), tmp_path_factory.mktemp("chromium"))
+    browser = Chromium(require_chromium(), tmp_path_factory.mktemp("chromium"))
     yield browser
     browser.close()
-
-
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory) -> Path:
-    """The whole book (every toc chapter executed in the smoke profile), built into a temporary copy."""
-    return build_book_copy(tmp_path_factory.mktemp("browser_book"))
-
-
-def book_pages(html: Path) -> list[str]:
-    """Every HTML page of a built book, relative to ``html`` (Sphinx's own folders left out)."""
-    pages = [p.relative_to(html).as_posix() for p in html.rglob("*.html")]
-    return sorted(p for p in pages if not p.split("/")[0].startswith("_"))
 
 
 def check_book(browser: Chromium, html: Path, base_url: str, toc: Any, shots: Path | None) -> dict[str, list[str]]:
     """Problems per page (only pages that have some), checking every page; toc pages are screenshotted."""
     pages = book_pages(html)
-    toc_pages = [f"{f.removesuffix('.md').removesuffix('.ipynb')}.html" for f in toc_files(toc)]
+    listed = toc_pages(toc)
     problems: dict[str, list[str]] = {}
-    for page in toc_pages:
+    for page in listed:
         if page not in pages:
             problems[page] = [f"listed in _toc.yml but not built (no {html / page})"]
     for page in pages:
-        shot = shots / f"{Path(page).stem}.png" if shots is not None and page in toc_pages else None
+        shot = shots / f"{Path(page).stem}.png" if shots is not None and page in listed else None
         target = meta_refresh_target(html / page)
         redirect = urljoin(base_url + page, target) if target else None
         found = browser.check_page(base_url + page, shot, redirect_to=redirect)
@@ -506,11 +452,11 @@ class _ScreenshotNote:
 # --------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_every_book_page_renders_cleanly(chromium, built_book, serve, request):
-    toc = yaml.safe_load((built_book.parent.parent / "_toc.yml").read_text())
+def test_every_book_page_renders_cleanly(chromium, strict_book, serve, request):
+    toc = strict_book.toc
     if SCREENSHOTS.exists():
         shutil.rmtree(SCREENSHOTS)
-    problems = check_book(chromium, built_book, serve(built_book), toc, SCREENSHOTS)
+    problems = check_book(chromium, strict_book.html, serve(strict_book.html), toc, SCREENSHOTS)
     shots = sorted(SCREENSHOTS.glob("*.png"))
     if shots:
         request.config.pluginmanager.register(_ScreenshotNote(SCREENSHOTS, len(shots)), "serbook-screenshots")
@@ -574,3 +520,20 @@ def test_checker_finds_each_kind_of_problem(chromium, serve, tmp_path):
     problems = check_book(chromium, site, base, {"root": "clean", "chapters": [{"file": "broken"}]}, None)
     assert list(problems) == ["broken.html"]  # forward.html reaches clean.html and passes
     assert "broken.html:\n    " in format_problems(problems)
+
+
+def test_missing_chromium_skips_locally_and_fails_under_ci(monkeypatch):
+    monkeypatch.setitem(globals(), "find_chromium", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true and no Chromium binary found"):
+        require_chromium()
+    for value in (None, "", "false"):
+        if value is None:
+            monkeypatch.delenv("CI", raising=False)
+        else:
+            monkeypatch.setenv("CI", value)
+        with pytest.raises(pytest.skip.Exception, match="no Chromium binary found"):
+            require_chromium()
+    monkeypatch.setitem(globals(), "find_chromium", lambda: "/usr/bin/chromium")
+    monkeypatch.setenv("CI", "true")
+    assert require_chromium() == "/usr/bin/chromium"

@@ -1,6 +1,8 @@
-"""The book online: on built pages every repository, edit, source and launch link points to a file the
-repository has (or the built site, for downloads); the address derivations; and a real-corpus run
-recorded with `serbook results add` appears, with provenance, in the next build's chapter page."""
+"""The book online: the whole book builds strictly (``-W -n``, every chapter executed in the smoke
+profile: the session's ``strict_book`` fixture, built once and shared with the browser test); on its
+pages every repository, edit, source and launch link points to a file the repository has (or the
+built site, for downloads); the address derivations; and a real-corpus run recorded with
+`serbook results add` appears, with provenance, in the next build's chapter page."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pytest
 import yaml
 
 from serlib.config import project_root
+from serlib.run import toc_notebooks
 
 ROOT = project_root()
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
@@ -168,43 +171,59 @@ def test_check_link_reports_missing_files(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # built pages
 # ---------------------------------------------------------------------------------------------
-MINI_TOC = {"format": "jb-book", "root": "book/intro",
-            "chapters": [{"file": "book/chapters/91_parameters"}, {"file": "book/teaching"}]}
+def chapter_stems(toc) -> list[str]:
+    """The executed chapters (``book/chapters/<stem>``) of a toc, in reading order."""
+    from tests._book import toc_files
 
-
-@pytest.fixture(scope="module")
-def mini_book(tmp_path_factory) -> Path:
-    """The intro, one executed chapter and the teaching page, built like the book (not strictly: the
-    pages' links to the chapters left out do not resolve; the browser test builds the whole book strictly)."""
-    from tests.test_browser import build_book_copy
-
-    return build_book_copy(tmp_path_factory.mktemp("online_book"), toc=MINI_TOC, strict=False)
+    return [Path(f).stem for f in toc_files(toc) if Path(f).parent == Path("book/chapters")]
 
 
 @pytest.mark.slow
-def test_built_pages_links_resolve(mini_book):
-    problems, found = link_problems(mini_book)
+def test_strict_build_executes_every_chapter_and_builds_every_page(strict_book):
+    """The whole book, every chapter executed in the smoke profile, builds with ``-W -n`` (the
+    ``strict_book`` fixture fails on any Sphinx warning or unresolved reference) and has a page for
+    every toc entry, each chapter page showing its executed cells' outputs."""
+    from tests._book import book_pages, toc_pages
+
+    built = set(book_pages(strict_book.html))
+    missing = [page for page in toc_pages(strict_book.toc) if page not in built]
+    assert not missing, f"listed in _toc.yml but not built: {missing}"
+    stems = chapter_stems(strict_book.toc)
+    assert stems == [p.stem for p in toc_notebooks(ROOT / "_toc.yml")], "the copy's toc is the book's"
+    for stem in stems:
+        page = (strict_book.html / "book" / "chapters" / f"{stem}.html").read_text()
+        assert page.count('class="cell_output') >= 1, f"{stem}.html shows no executed output"
+        assert "Traceback (most recent call last)" not in page, f"{stem}.html shows a traceback"
+
+
+@pytest.mark.slow
+def test_built_pages_links_resolve(strict_book):
+    problems, found = link_problems(strict_book.html)
     assert not problems, json.dumps(problems, indent=1)
-    chapter = found["book/chapters/91_parameters.html"]
-    assert f"{REPO}/edit/{BRANCH}/notebooks/91_parameters.py" in chapter
-    assert any(u.startswith(f"{BINDER}/v2/gh/") and u.endswith("lab/tree/notebooks/91_parameters.py")
-               for u in chapter)
-    assert REPO in chapter and any(u.startswith(f"{REPO}/issues/new") for u in chapter)
+    for stem in chapter_stems(strict_book.toc):
+        chapter = found[f"book/chapters/{stem}.html"]
+        assert f"{REPO}/edit/{BRANCH}/notebooks/{stem}.py" in chapter, stem
+        assert any(u.startswith(f"{BINDER}/v2/gh/") and u.endswith(f"lab/tree/notebooks/{stem}.py")
+                   for u in chapter), stem
+        assert REPO in chapter and any(u.startswith(f"{REPO}/issues/new") for u in chapter), stem
     assert f"{REPO}/edit/{BRANCH}/book/teaching.md" in found["book/teaching.html"]
     assert f"{REPO}/actions/workflows/book.yml" in found["book/teaching.html"]  # where the editions are
 
 
 @pytest.mark.slow
-def test_built_pages_have_sitemap_previews_and_collapsed_parameters(mini_book):
+def test_built_pages_have_sitemap_previews_and_collapsed_parameters(strict_book):
+    from tests._book import toc_pages
+
     base = serbook_sphinx.pages_url(REPO)
-    sitemap = (mini_book / "sitemap.xml").read_text()
-    for page in ("book/intro.html", "book/chapters/91_parameters.html", "book/teaching.html"):
+    html = strict_book.html
+    sitemap = (html / "sitemap.xml").read_text()
+    for page in toc_pages(strict_book.toc):
         assert f"<loc>{base}{page}</loc>" in sitemap
-    text = (mini_book / "book" / "teaching.html").read_text()
+    text = (html / "book" / "teaching.html").read_text()
     assert f'<meta property="og:url" content="{base}book/teaching.html" />' in text
     assert re.search(r'<meta name="description" content="The book is written to be worked through', text)
     assert "og:image" not in text  # a preview never makes a reader's browser load anything
-    css = (mini_book / "_static" / "serbook.css").read_text()
+    css = (html / "_static" / "serbook.css").read_text()
     assert "overflow-x: auto" in css and "serbook.css" in text
 
 
@@ -222,7 +241,7 @@ def _record_and_build(tmp_path: Path, monkeypatch, add_provenance: bool) -> Path
     from serlib.cli import main
     from serlib.data.fixtures import make_fixture
     from serlib.run import execute
-    from tests.test_browser import build_book_copy
+    from tests._book import build_book_copy
 
     root = make_fixture("emodb", tmp_path / "data")
     out = tmp_path / "runs"

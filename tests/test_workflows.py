@@ -111,6 +111,46 @@ def test_workflows_call_readme_commands_not_copies():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+def _ci_run(tmp_path: Path, tools: dict[str, str]) -> subprocess.CompletedProcess:
+    """``bash .ci/run`` with a PATH of only ``tools`` (name -> a real binary, or ``#!`` script text):
+    no chromium, and no ``make``, so the suite itself can never start from here."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, what in tools.items():
+        target = bin_dir / name
+        if what.startswith("#!"):
+            target.write_text(what)
+            target.chmod(0o755)
+        else:
+            target.symlink_to(shutil.which(what))
+    return subprocess.run([shutil.which("bash"), str(ROOT / ".ci" / "run")], capture_output=True, text=True,
+                          env={"PATH": str(bin_dir), "HOME": str(tmp_path)}, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("case", ["no apt-get", "not root, no sudo", "apt-get fails"])
+def test_ci_run_fails_with_the_reason_when_it_cannot_install_chromium(tmp_path, case):
+    basics = {"dirname": "dirname", "mktemp": "mktemp", "tail": "tail", "sed": "sed", "rm": "rm", "env": "env"}
+    apt = "#!/bin/sh\necho 'E: Unable to locate package chromium' >&2\nexit 100\n"
+    tools = {"no apt-get": basics,
+             "not root, no sudo": {**basics, "apt-get": apt, "id": "#!/bin/sh\necho 1000\n"},
+             "apt-get fails": {**basics, "apt-get": apt, "id": "#!/bin/sh\necho 0\n"}}[case]
+    proc = _ci_run(tmp_path, tools)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 1, said
+    assert "will be skipped" not in said and "make" not in proc.stderr.replace("make test", ""), said
+    reason = {"no apt-get": "there is no apt-get", "not root, no sudo": "needs root",
+              "apt-get fails": "could not be installed"}[case]
+    assert reason in proc.stderr and "the browser test needs chromium" in proc.stderr, said
+    if case == "apt-get fails":
+        assert "Unable to locate package chromium" in proc.stderr  # apt-get's own last lines
+
+
+def test_ci_run_runs_the_suite_under_ci_true():
+    text = (ROOT / ".ci" / "run").read_text()
+    assert "will be skipped" not in text
+    assert text.index("export CI=true") < text.index("make test")
+
+
 def readme_publishing_commands() -> list[str]:
     """The make commands of the first bash block under README's "Publishing the book" heading."""
     text = README.read_text()
