@@ -23,6 +23,25 @@ def _square(x: int, pause: float = 0.0) -> dict:
     return {"x": x, "draw": rng.normal(size=3), "table": pd.DataFrame({"x": [x], "sq": [x * x]})}
 
 
+def _torch_fit(x: int) -> dict:
+    """A few Adam steps of a small torch network from seed ``x``, and the torch threads it ran with."""
+    import torch
+
+    torch.manual_seed(x)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.Tanh(), torch.nn.Linear(32, 4))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    data, target = torch.randn(64, 16), torch.randint(0, 4, (64,))
+    losses = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(data), target)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return {"x": x, "losses": np.array(losses), "weights": net[0].weight.detach().numpy().copy(),
+            "threads": torch.get_num_threads()}
+
+
 def _with_context(ctx: dict, i: int) -> float:
     return float(ctx["data"][i] * 2)
 
@@ -50,15 +69,30 @@ def test_results_come_back_in_the_units_order_whatever_finishes_first():
     assert [o["x"] for o in out] == [0, 1, 2, 3]
 
 
-def test_results_do_not_depend_on_workers_or_threads():
+def test_results_do_not_depend_on_workers():
     units = [Unit(f"x={x}", (x,)) for x in range(5)]
     one = run_units(_square, units, workers=1, threads=1, progress=False)
     two = run_units(_square, units, workers=2, threads=1, progress=False)
-    many = run_units(_square, units, workers=1, threads=2, progress=False)
-    for a, b, c in zip(one, two, many):
+    for a, b in zip(one, two, strict=True):
         np.testing.assert_array_equal(a["draw"], b["draw"])
-        np.testing.assert_array_equal(a["draw"], c["draw"])
         pd.testing.assert_frame_equal(a["table"], b["table"])
+
+
+def test_torch_training_units_do_not_depend_on_workers_or_threads():
+    units = [Unit(f"x={x}", (x,)) for x in range(4)]
+    one = run_units(_torch_fit, units, workers=1, threads=1, progress=False)
+    two = run_units(_torch_fit, units, workers=2, threads=1, progress=False)
+    many = run_units(_torch_fit, units, workers=1, threads=2, progress=False)
+    # each unit ran torch with the threads asked for, in this process and in the workers
+    assert [o["threads"] for o in one] == [1] * 4 and [o["threads"] for o in two] == [1] * 4
+    assert [o["threads"] for o in many] == [2] * 4
+    assert not np.array_equal(one[0]["weights"], one[1]["weights"])  # the seeds matter
+    for a, b, c in zip(one, two, many, strict=True):
+        assert a["x"] == b["x"] == c["x"]
+        assert a["losses"][-1] < a["losses"][0]  # it trained
+        for key in ("losses", "weights"):
+            np.testing.assert_array_equal(a[key], b[key])
+            np.testing.assert_array_equal(a[key], c[key])
 
 
 def test_context_reaches_every_unit_in_process_and_in_workers():
