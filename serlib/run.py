@@ -42,7 +42,7 @@ from .parallel import UNITS_FOLDER
 
 __all__ = ["BOOK_CHAPTERS", "KERNEL_FILE", "NotebookFailed", "SweepResult", "build_book", "check_parameters",
            "execute", "expand_grid", "git_state", "load_params_file", "merge_params", "parse_params",
-           "parse_sweep_params", "split_values", "sweep", "toc_notebooks", "versions"]
+           "parse_sweep_params", "split_values", "sweep", "toc_entries", "toc_notebooks", "versions"]
 
 log = get_logger("run")
 
@@ -323,27 +323,32 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
     return final
 
 
+def toc_entries(toc: Any, keys: tuple[str, ...] = ("root", "file")) -> list[str]:
+    """The values of ``keys`` in every entry of a read ``_toc.yml``, in reading order (an entry's
+    ``root`` before its ``file``)."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            out.extend(str(node[key]) for key in keys if key in node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc)
+    return out
+
+
 def toc_notebooks(toc: str | Path | None = None) -> list[Path]:
     """The notebook sources (``notebooks/<stem>.py``) behind every ``book/chapters/<stem>`` in ``_toc.yml``."""
     import yaml
 
     root = project_root()
     data = yaml.safe_load(Path(toc or root / "_toc.yml").read_text())
-    files: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(str(node["file"]))
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(data)
     out = []
-    for f in files:
+    for f in toc_entries(data, ("file",)):
         p = Path(f)
         if p.parent == BOOK_CHAPTERS:
             srcp = root / "notebooks" / f"{p.stem}.py"

@@ -22,28 +22,14 @@ import jupytext
 import yaml
 
 from serlib.config import project_root
-from serlib.run import BOOK_CHAPTERS, _declared_parameters, execute, toc_notebooks
+from serlib.run import BOOK_CHAPTERS, _declared_parameters, execute, toc_entries, toc_notebooks
 
 ROOT = project_root()
 
 
 def toc_files(toc: Any) -> list[str]:
     """Every ``root`` and ``file`` entry of a toc, in reading order."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if key in node:
-                    out.append(str(node[key]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(toc)
-    return out
+    return toc_entries(toc, ("root", "file"))
 
 
 def toc_pages(toc: Any) -> list[str]:

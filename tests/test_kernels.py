@@ -10,9 +10,10 @@ import json
 
 import pytest
 
+from serlib.config import project_root
 from tests._pins import KERNEL_CHOICES, cpu_has
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = project_root()
 CHAPTERS = {"01_sahu2018_gan": "tests.test_sahu2018", "05_pereira2018_began": "tests.test_pereira2018"}
 
 
