@@ -1,8 +1,13 @@
 """Every chapter completes, exercises included, on every real corpus it supports and with each of its
 documented switches flipped.
 
-Each cell executes one chapter notebook in the ``smoke`` profile and asserts that no cell raised and
-that the run saved its results. The real corpora are the fixture trees of
+Each cell executes one chapter notebook in the ``smoke`` profile and asserts that no cell raised,
+that the run saved its results, and that what the cell changed reached the results: a corpus cell's
+``run.json`` names every corpus it was given, read from the tree it was given; a switch cell's
+tables differ from those of the same chapter's run without the switch (a switch the code ignored
+would leave them identical: both runs are on one machine, where a chapter's run is repeatable bit
+for bit). A switch combined with a corpus is checked where it shows in the tables' shape
+(``probe=false`` saves no speaker-probe table). The real corpora are the fixture trees of
 :mod:`serlib.data.fixtures`, written once per session. To keep the matrix to a few dozen short runs,
 a cell changes **one thing** from the smoke profile: the corpus (its fixture tree) *or* one boolean
 / choice parameter, or both where the switch is independent of the corpus (then the cell also
@@ -29,8 +34,10 @@ covers that corpus). Cells left out on purpose, and why:
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from serlib.config import project_root
@@ -133,23 +140,64 @@ CELLS: dict[str, list[tuple[str, dict]]] = {
 }
 
 
+# Tables a switch removes (beside the corpus check of the cell's corpora).
+ABSENT: dict[str, list[str]] = {"emodb+probe=false": ["speaker_probe.csv"]}
+CORPUS_KEYS = ("corpus", "cross_corpus", "pretrain_corpus", "savee_root", "omg_root", "emodb_root")
+
+
 def _resolve(params: dict, trees: dict[str, str]) -> dict:
     return {k: (trees[v[1:]] if isinstance(v, str) and v.startswith("@") else v) for k, v in params.items()}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("chapter", "params"), [
-    pytest.param(chapter, params, id=f"{chapter[:2]}-{name}") for chapter, cells in CELLS.items()
-    for name, params in cells])
-def test_chapter_cell(chapter, params, trees, tmp_path):
+def _run(chapter: str, run_params: dict, out: Path) -> Path:
     from serlib.run import execute
 
-    run_params = {**COMMON, **QUICK[chapter], **_resolve(params, trees)}
-    nb = execute(ROOT / "notebooks" / f"{chapter}.py", run_params, output_dir=tmp_path, progress=False)
+    nb = execute(ROOT / "notebooks" / f"{chapter}.py", run_params, output_dir=out, progress=False)
     book = nbformat.read(nb, as_version=4)
     errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.output_type == "error"]
     assert not errors
-    res = tmp_path / f"{chapter}.results"
-    assert json.loads((res / "run.json").read_text())["parameters"] == run_params
+    res = out / f"{chapter}.results"
     assert list(res.glob("*.csv")), "the run saved no result table"
+    return res
+
+
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory):
+    """Each chapter's run without a switch (``COMMON`` + ``QUICK``), made once when a cell first asks."""
+    runs: dict[str, Path] = {}
+
+    def get(chapter: str) -> Path:
+        if chapter not in runs:
+            runs[chapter] = _run(chapter, {**COMMON, **QUICK[chapter]}, tmp_path_factory.mktemp(f"base-{chapter}"))
+        return runs[chapter]
+
+    return get
+
+
+def _tables(res: Path) -> dict[str, pd.DataFrame]:
+    return {p.name: pd.read_csv(p, index_col=0) for p in sorted(res.glob("*.csv"))}
+
+
+def _same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape and a[k].equals(b[k]) for k in a)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("chapter", "name", "params"), [
+    pytest.param(chapter, name, params, id=f"{chapter[:2]}-{name}") for chapter, cells in CELLS.items()
+    for name, params in cells])
+def test_chapter_cell(chapter, name, params, trees, baseline, tmp_path):
+    run_params = {**COMMON, **QUICK[chapter], **_resolve(params, trees)}
+    res = _run(chapter, run_params, tmp_path)
+    run = json.loads((res / "run.json").read_text())
+    assert run["parameters"] == run_params
+    given = {k: v[1:] for k, v in params.items() if k in CORPUS_KEYS and str(v).startswith("@")}
+    if given:  # every corpus given was read, from the tree given
+        read = {(c["name"], c["root"]) for c in run["corpora"]}
+        for key, corpus in given.items():
+            assert (corpus, trees[corpus]) in read, (key, corpus, read)
+        for table in ABSENT.get(name, []):
+            assert not (res / table).exists(), f"{name}: {table} was saved"
+    else:  # a switch alone: the results differ from the chapter's run without it
+        assert not _same(_tables(res), _tables(baseline(chapter))), f"{name} changed no result table"

@@ -306,30 +306,45 @@ PIN_EXACT = {"folds.csv": ["*"], "yardstick_folds.csv": ["*"], "table1.csv": _PA
 PIN_MODEL_TEXT = {"table2.csv": ["best row"]}  # the grid row chosen on validation accuracy
 
 
-def test_notebook_smoke(tmp_path):
-    from serlib.run import execute
+def check_smoke(res, nb) -> None:
+    """The smoke run's tables match their pins, and its networks learn.
 
-    nb = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
-    res = tmp_path / f"{NOTEBOOK.stem}.results"
-    check_pins("04_leow_speaker_adversarial", res, exact=PIN_EXACT, model_text=PIN_MODEL_TEXT)
+    Every network trains 60 Adam steps (10 epochs of 6 batches of 8) on one fold's 48 training
+    utterances of the tiny corpus and is scored on the fold's 16 test utterances (4 classes,
+    chance 25 %). Over the 5 folds the 2D CNN biGRU rows (with and without AL) score 50 % on
+    average and all 20 networks about 45 %, under every CPU kernel choice; the thresholds lie
+    about three standard errors above chance, so a network that learns nothing (or a broken
+    input, label or fold) fails, while one flipped prediction cannot.
+    """
     import nbformat
 
+    check_pins("04_leow_speaker_adversarial", res, exact=PIN_EXACT, model_text=PIN_MODEL_TEXT)
     book = nbformat.read(nb, as_version=4)
     errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
     t1 = pd.read_csv(res / "table1.csv", index_col=0)
     ours = t1["ours accuracy (%)"].dropna()
-    assert len(ours) == 2 and ours.between(0, 100).all()  # smoke: 1 layer, without AL and gamma 2.5
+    assert len(ours) == 2  # smoke: 1 layer, without AL and gamma 2.5
+    assert ours.mean() >= 37.5, ours.to_dict()  # measured 50 under native, AVX2 and portable kernels
     assert t1["paper accuracy, Emo-DB (%)"].notna().sum() == 16
     t2 = pd.read_csv(res / "table2.csv", index_col=0)
-    assert t2["ours accuracy (%)"].between(0, 100).all() and len(t2) == 3
+    assert len(t2) == 3 and t2["ours accuracy (%)"].mean() >= 34.0, t2["ours accuracy (%)"].to_dict()
     comp = pd.read_csv(res / "comparison.csv", index_col=0)
     assert any("RBF-SVM" in r for r in comp.index) and any("adaptive" in r for r in comp.index)
     scores = pd.read_csv(res / "scores.csv", index_col=0)
-    assert scores["fold"].nunique() == 5 and scores[["accuracy", "uar"]].stack().between(0, 1).all()
+    assert scores["fold"].nunique() == 5 and len(scores) == 20
+    assert scores["uar"].mean() >= 0.34, scores.groupby("key")["uar"].mean().to_dict()  # measured 0.44-0.46
+    # not one class for every utterance: macro-F1 of a constant prediction on 4 balanced classes is 0.10
+    assert scores["macro_f1"].mean() >= 0.25, scores["macro_f1"].mean()
     probe = pd.read_csv(res / "speaker_probe.csv", index_col=0)
-    assert probe.filter(like="probe accuracy").stack().between(0, 100).all()
-    assert json.loads((res / "run.json").read_text())["parameters"] == {"profile": "smoke"}
+    assert (probe["probe accuracy (%), unseen speakers"] > probe["majority (%), unseen speakers"]).all()
+
+
+def test_notebook_smoke(tmp_path):
+    from serlib.run import execute
+
+    nb = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
+    check_smoke(tmp_path / f"{NOTEBOOK.stem}.results", nb)
 
 
 def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path):

@@ -152,7 +152,7 @@ class Config(ChapterConfig):
                                  paper_value="256, 128")
     fc_units: list[int] = param([64], smoke=[32], paper=[128, 64], low=1,
                                 help="hidden units of the emotion and speaker classifiers", paper_value="128, 64")
-    max_epochs: int = param(40, smoke=3, paper=60, low=1,
+    max_epochs: int = param(40, smoke=10, paper=60, low=1,
                             help="most training epochs; the epoch kept is the one with the best validation score, "
                                  "and the lambda schedule's p = step / (max_epochs x steps per epoch)",
                             paper_value="not stated")
@@ -164,7 +164,7 @@ class Config(ChapterConfig):
                              help="smallest rise of the validation score that counts as an improvement (0: any "
                                   "rise, ties broken by a lower validation loss)",
                              paper_value="not stated")
-    batch_size: int = param(32, low=2, help="mini-batch size", paper_value="not stated")
+    batch_size: int = param(32, smoke=8, low=2, help="mini-batch size", paper_value="not stated")
     lr: float = param(1e-3, low=1e-6, high=1.0, help="Adam learning rate", paper_value="not stated")
     dropout: float = param(0.3, low=0.0, high=0.9, help="dropout in the CNN blocks and classifiers",
                            paper_value="not stated")
