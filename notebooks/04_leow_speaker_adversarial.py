@@ -113,12 +113,15 @@ patience = None  # early stopping: epochs without a validation improvement befor
 min_delta = None  # smallest rise of the validation score that counts as an improvement
 batch_size = None  # mini-batch size
 lr = None  # Adam learning rate
+lr_schedule = None  # learning rate over training: constant | cosine
 dropout = None  # dropout rate
 select = None  # validation score that picks epochs and grid points: accuracy | uar
 sample_rate = None  # Hz
 n_mfcc = None  # MFCC coefficients kept
 trim_top_db = None  # silence trimming threshold (dB below the peak)
 input_norm = None  # train (standardise with the training speakers' statistics) | none
+norm_frames = None  # frames the standardisation pools: all (padding included) | speech
+mask_padding = None  # the encoder skips each utterance's padded frames (true/false)
 n_mels = None  # log mel bands of the 1D CNN GRU's input
 probe = None  # train speaker probes on the frozen encoders (true/false)
 probe_fraction = None  # share of each speaker's utterances that trains the probe
@@ -128,7 +131,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from serlib import features, plots
+from serlib import plots
 from serlib.experiments import leow
 from serlib.papers.leow import gamma_label
 from serlib.results import save_table
@@ -189,8 +192,8 @@ fold_info
 # matrices of the shortest and the longest utterance after padding.
 
 # %%
-mfcc = features.padded_mfcc(corpus_, n_mfcc=cfg.n_mfcc, n_fft=leow.N_FFT, hop_length=leow.HOP_LENGTH,
-                             sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db)
+inputs = leow.model_inputs(cfg, corpus_)
+mfcc = inputs["mfcc"]
 
 # %% mystnb={"figure": {"caption": "Standardised MFCC matrices (coefficient against frame) of the shortest (left) and the longest (right) utterance of the corpus after trimming and zero-padding to the longest one.", "name": "fig-leow-padded-inputs"}}
 fig = leow.plot_padded_inputs(corpus_, mfcc)
@@ -405,7 +408,7 @@ recorded.show("04_leow_speaker_adversarial")
 # ## Exercises
 #
 # Each exercise changes one thing in the adversarial training and asks you to explain the
-# effect. They reuse the chapter's corpus (`corpus_`), folds (`folds`), padded MFCCs (`mfcc`) and
+# effect. They reuse the chapter's corpus (`corpus_`), folds (`folds`), padded MFCCs (`inputs`) and
 # configuration (`cfg`), and train the 2D CNN biGRU on the first fold with the first seed
 # (`leow.fit_one`), so each takes a minute or less on a laptop CPU.
 
@@ -430,7 +433,7 @@ runs = {"without AL": {"gamma": None},  # starter
         "no reversal (multi-task)": {"gamma": gamma, "reversal": False}}  # starter
 rows = []
 for name, kw in runs.items():  # starter
-    out = leow.fit_one(cfg, corpus_, fold, mfcc, layers=layers, seed=seed, **kw)  # starter
+    out = leow.fit_one(cfg, corpus_, fold, inputs, layers=layers, seed=seed, **kw)  # starter
     h = out["history"]
     rows.append({"model": name, "emotion accuracy (%)": 100 * out["scores"]["accuracy"],
                  "probe: unseen speakers (%)": 100 * out["probe"]["unseen"],
@@ -477,7 +480,7 @@ fold, seed = folds[0], cfg.seeds[0]  # starter
 layers = int(cfg.cnn_layers[0])  # starter
 gamma = next((g for g in cfg.gammas if g is not None), 2.5)  # starter
 gammas_ = sorted({gamma, 10.0})  # starter
-outs = {g: leow.fit_one(cfg, corpus_, fold, mfcc, layers=layers, gamma=g, seed=seed) for g in gammas_}  # starter
+outs = {g: leow.fit_one(cfg, corpus_, fold, inputs, layers=layers, gamma=g, seed=seed) for g in gammas_}  # starter
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.4))
 p = np.linspace(0, 1, 101)
 for i, (g, out) in enumerate(outs.items()):

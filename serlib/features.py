@@ -70,6 +70,7 @@ __all__ = [
     "functionals",
     "lmfb_energy_pitch",
     "padded_mfcc",
+    "padded_mfcc_frames",
     "speaker_normalise",
     "stft_magnitude",
 ]
@@ -278,15 +279,42 @@ def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_leng
     key = cache_key(fp=corpus.fingerprint(), cfg=cfg, sr=sample_rate, v=FEATURE_VERSION)
 
     def build() -> np.ndarray:
-        paths = corpus.table["path"].tolist()
-        sigs = [trim_silence(load_audio(path, sample_rate)[0], top_db)
-                for path in _progress(paths, len(paths), f"trim {corpus.name}", progress)]
+        sigs = _trimmed(corpus, sample_rate, top_db, progress)
+        cached("features", f"padded-frames-{key}", lambda: _frame_counts(sigs, hop_length), overwrite=True)
         longest = max(len(s) for s in sigs)
         out = [_frame_matrix(pad_to(s, longest), sample_rate, "mfcc", cfg)
                for s in _progress(sigs, len(sigs), f"padded mfcc {corpus.name}", progress)]
         return np.stack(out).astype(np.float32)
 
     return cached("features", f"padded-mfcc-{key}", build, overwrite=overwrite)
+
+
+def padded_mfcc_frames(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_length: int = 512,
+                       sample_rate: int = 16000, top_db: float = 30.0, progress: bool = True) -> np.ndarray:
+    """How many frames of each row of :func:`padded_mfcc` (same settings) hold the recording;
+    the rest are its zero padding. Saved with the MFCCs; computed from the trimmed audio if an
+    older cache holds the MFCCs alone.
+
+    Returns
+    -------
+    ``(n_utterances,)`` int64, rows in corpus order: ``1 + trimmed samples // hop_length``
+    (librosa's centred frames), capped at the padded width.
+    """
+    cfg = frame_config("mfcc", n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, trim=False, top_db=top_db)
+    key = cache_key(fp=corpus.fingerprint(), cfg=cfg, sr=sample_rate, v=FEATURE_VERSION)
+    return cached("features", f"padded-frames-{key}",
+                  lambda: _frame_counts(_trimmed(corpus, sample_rate, top_db, progress), hop_length))
+
+
+def _trimmed(corpus: Corpus, sample_rate: int, top_db: float, progress: bool) -> list[np.ndarray]:
+    paths = corpus.table["path"].tolist()
+    return [trim_silence(load_audio(path, sample_rate)[0], top_db)
+            for path in _progress(paths, len(paths), f"trim {corpus.name}", progress)]
+
+
+def _frame_counts(sigs: Sequence[np.ndarray], hop_length: int) -> np.ndarray:
+    counts = np.array([1 + len(s) // hop_length for s in sigs], dtype=np.int64)
+    return np.minimum(counts, 1 + max(len(s) for s in sigs) // hop_length)
 
 
 def energy_pitch(corpus: Corpus, *, n_fft: int = 1024, hop_length: int = 256, sample_rate: int = 16000,
@@ -325,7 +353,7 @@ def energy_pitch(corpus: Corpus, *, n_fft: int = 1024, hop_length: int = 256, sa
 
 def lmfb_energy_pitch(corpus: Corpus, *, n_mels: int = 40, n_fft: int = 1024, hop_length: int = 256,
                       sample_rate: int = 16000, top_db: float = 30.0, progress: bool = True,
-                      overwrite: bool = False) -> np.ndarray:
+                      overwrite: bool = False, with_frames: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Log mel filterbanks + log energy + log pitch per frame, padded to the longest utterance.
 
     ``n_mels`` log mel filterbank energies from :func:`frames` (``logmel``, silence trimmed like
@@ -335,7 +363,8 @@ def lmfb_energy_pitch(corpus: Corpus, *, n_mels: int = 40, n_fft: int = 1024, ho
 
     Returns
     -------
-    ``(n_utterances, n_mels + 2, n_frames)`` float32.
+    ``(n_utterances, n_mels + 2, n_frames)`` float32; with ``with_frames`` also each row's
+    number of frames before padding (int64).
 
     References
     ----------
@@ -356,6 +385,8 @@ def lmfb_energy_pitch(corpus: Corpus, *, n_mels: int = 40, n_fft: int = 1024, ho
     for i, m in enumerate(mats):
         out[i] = m.min(axis=1, keepdims=True)
         out[i, :, : m.shape[1]] = m
+    if with_frames:
+        return out, np.array([m.shape[1] for m in mats], dtype=np.int64)
     return out
 
 

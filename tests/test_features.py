@@ -28,6 +28,7 @@ from serlib.features import (
     functionals,
     lmfb_energy_pitch,
     padded_mfcc,
+    padded_mfcc_frames,
     speaker_normalise,
     stft_magnitude,
 )
@@ -190,6 +191,10 @@ def test_padded_mfcc_pads_to_the_longest_and_caches_per_configuration(tones, tmp
     assert len(_entries(tmp_cache, "padded-mfcc")) == 2
     _no_extraction(monkeypatch)
     np.testing.assert_array_equal(padded_mfcc(tones, progress=False), m)  # a hit
+    # the frames before each row's padding were saved with the MFCCs: 1 + samples // hop
+    frames = padded_mfcc_frames(tones, progress=False)
+    assert frames.tolist() == [1 + int(d * SR) // 512 for d in (0.5, 1.0, 0.75)]
+    assert np.allclose(m[0, :, frames[0] + 2], m[0, :, -1])  # past them: the padding's silence
     with pytest.raises(CacheMiss):
         padded_mfcc(tones, top_db=20.0, progress=False)  # the threshold is part of the key
 
@@ -211,6 +216,9 @@ def test_energy_pitch_and_lmfb_on_one_frame_grid(tones, tmp_cache, monkeypatch):
     assert len(_entries(tmp_cache, "energy-pitch")) == 1
     _no_extraction(monkeypatch)
     np.testing.assert_array_equal(lmfb_energy_pitch(tones, n_mels=24, progress=False), x)  # both parts cached
+    same, frames = lmfb_energy_pitch(tones, n_mels=24, progress=False, with_frames=True)
+    np.testing.assert_array_equal(same, x)
+    assert frames.tolist() == [e.shape[1] for e in ep] and frames.max() == longest
     with pytest.raises(CacheMiss):
         energy_pitch(tones, hop_length=128, progress=False)
 

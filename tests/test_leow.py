@@ -24,6 +24,7 @@ from serlib.models.sier import (
     stats_pool,
 )
 from serlib.papers.leow import TABLES, table1_row
+from serlib.splits import Fold
 from tests._pins import check_pins
 from tests.conftest import make_table_corpus
 
@@ -202,6 +203,69 @@ def test_comparison_encoders_and_heads():
     assert SIERNet(tdnn, 4, None).speaker is None
     with pytest.raises(ValueError):
         build_encoder("wav2vec", 20, 60)
+
+
+# --------------------------------------------------------------------------- masking the padding
+def test_stats_pool_over_the_valid_steps_only():
+    h = torch.randn(3, 11, 6)
+    lengths = torch.tensor([11, 4, 1])
+    z = stats_pool(h, lengths=lengths)
+    for i, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(z[i], stats_pool(h[i : i + 1, :n])[0])
+    torch.testing.assert_close(stats_pool(h, lengths=torch.full((3,), 11)), stats_pool(h))
+
+
+@pytest.mark.parametrize(("name", "layers", "kernel"), [("cnn_bigru", 1, 5), ("cnn_bigru", 2, 2), ("cnn_bigru", 4, 5),
+                                                         ("tdnn_bilstm", None, 5), ("cnn1d_gru", None, 2)])
+def test_masked_encoder_reads_an_utterance_as_if_cut_to_its_length(name, layers, kernel):
+    """With its valid frames given, an encoder's output (eval mode) is that of the utterance cut
+    to its length: whatever the padding holds and however long it is."""
+    torch.manual_seed(0)
+    n_feat = 42 if name == "cnn1d_gru" else 20
+    opts = dict(cnn_layers=layers or 1, filters=4, kernel=kernel, gru_units=5)
+    enc = build_encoder(name, n_feat, 97, **opts).eval()
+    x = torch.randn(3, n_feat, 97)
+    lengths = torch.tensor([97, 40, 13])
+    with torch.no_grad():
+        masked = enc(x, lengths)
+        for i, n in enumerate(lengths.tolist()):
+            cut = build_encoder(name, n_feat, n, **opts).eval()
+            cut.load_state_dict(enc.state_dict())
+            torch.testing.assert_close(masked[i], cut(x[i : i + 1, :, :n])[0], atol=1e-5, rtol=1e-5)
+            other = torch.cat([x[i : i + 1, :, :n], torch.full((1, n_feat, 60), 7.0)], dim=2)  # other padding
+            torch.testing.assert_close(masked[i], enc(other, lengths[i : i + 1])[0], atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(masked[2], enc(x)[2], atol=1e-3)  # unmasked, the padding is read
+
+
+def test_training_with_valid_frames():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 20, 24)).astype(np.float32)
+    y = np.arange(40) % 4
+    n = rng.integers(6, 25, size=40)
+    x[:, 0, :] += y[:, None]
+    net = SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, 5, fc_units=8)
+    fit = fit_sier(net, x, y, np.arange(40) % 5, x[:8], y[:8], max_epochs=2, gamma=2.5, batch_size=10,
+                   lengths_train=n, lengths_val=n[:8])
+    assert len(fit.history) == 2 and fit.history["J_s"].notna().all()
+    with pytest.raises(ValueError, match="validation"):
+        fit_sier(net, x, y, None, x[:8], y[:8], max_epochs=1, lengths_train=n)
+
+
+def test_standardisation_over_speech_frames_zeroes_the_padding():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, size=(6, 4, 10)).astype(np.float32)
+    n = np.array([10, 3, 5, 7, 2, 10])
+    pad = np.arange(10)[None, :] >= n[:, None]  # (utterance, frame)
+    x[np.broadcast_to(pad[:, None, :], x.shape)] = -50.0
+    fold = Fold(name="f", train=np.array([0, 1, 2, 3]), val=np.array([4]), test=np.array([5]))
+    inputs = {"mfcc": x, "mfcc_frames": n}
+    speech = leow._fold_inputs(inputs, "mfcc", fold, "train", "speech")
+    frames = np.concatenate([x[i, :, : n[i]] for i in fold.train], axis=1)
+    np.testing.assert_allclose(speech[1, :, :3], (x[1, :, :3] - frames.mean(1)[:, None]) / frames.std(1)[:, None],
+                               rtol=1e-5)
+    assert (speech[1, :, 3:] == 0).all() and (speech[4, :, 2:] == 0).all()
+    padded = leow._fold_inputs(inputs, "mfcc", fold, "train", "all")  # the padding pulls the mean down
+    assert padded[1, :, :3].mean() > 0.5 and abs(speech[:4][:, :, :3].mean()) < 1.0
 
 
 # --------------------------------------------------------------------------- folds

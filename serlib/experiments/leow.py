@@ -42,7 +42,7 @@ import pandas as pd
 
 from ..config import ParameterError, get_device, get_logger, seed_everything
 from ..data import Corpus, load_corpus
-from ..features import Standardiser, lmfb_energy_pitch, padded_mfcc
+from ..features import Standardiser, lmfb_energy_pitch, padded_mfcc, padded_mfcc_frames
 from ..metrics import classification_scores, confusion, summarise
 from ..models.sier import (
     ENCODERS,
@@ -166,6 +166,9 @@ class Config(ChapterConfig):
                              paper_value="not stated")
     batch_size: int = param(32, smoke=8, low=2, help="mini-batch size", paper_value="not stated")
     lr: float = param(1e-3, low=1e-6, high=1.0, help="Adam learning rate", paper_value="not stated")
+    lr_schedule: str = param("constant", choices=("constant", "cosine"),
+                             help="learning rate over training: constant, or falling to 0 along half a cosine over "
+                                  "max_epochs epochs", paper_value="not stated")
     dropout: float = param(0.3, low=0.0, high=0.9, help="dropout in the CNN blocks and classifiers",
                            paper_value="not stated")
     select: str = param("accuracy", choices=("accuracy", "uar"),
@@ -180,6 +183,16 @@ class Config(ChapterConfig):
     input_norm: str = param("train", choices=("train", "none"),
                             help="standardise each input feature with the training speakers' statistics",
                             paper_value="not stated")
+    norm_frames: str = param("all", choices=("all", "speech"),
+                             help="frames the standardisation statistics pool: every frame of the padded "
+                                  "matrices (all) or only those that hold the recording (speech); with speech, "
+                                  "padded frames are set to the training mean",
+                             paper_value="not stated")
+    mask_padding: bool = param(False,
+                               help="the encoder skips the padded frames: its convolutions read zeros past an "
+                                    "utterance's end, its recurrent layer stops at the last frame and statistics "
+                                    "pooling averages over the utterance's frames only",
+                               paper_value="no: recordings zero-padded to the longest one, padding read as input")
     n_mels: int = param(40, low=8, high=128, help="log mel filterbanks of the 1D CNN GRU's input",
                         paper_value="not stated (Li et al.'s LogMFB)")
     workers: int | None = workers_param(0, smoke=1, units="(fold, seed, row) trainings")
@@ -345,9 +358,41 @@ def speaker_probe(z: np.ndarray, speakers: np.ndarray, rows: np.ndarray, *, frac
     return acc, float(counts.max() / counts.sum())
 
 
-def _fold_inputs(inputs: dict[str, np.ndarray], kind: str, fold: Fold, norm: str) -> np.ndarray:
+def model_inputs(cfg: Config, corpus: Corpus, kinds: Sequence[str] = ("mfcc",), *,
+                 progress: bool = True) -> dict[str, np.ndarray]:
+    """The padded input matrices of ``kinds`` (``mfcc``: the 2D CNN biGRU's and the TDNN biLSTM's;
+    ``lmfb``: the 1D CNN GRU's) and, under ``<kind>_frames``, each row's frames before its padding."""
+    inputs: dict[str, np.ndarray] = {}
+    if "mfcc" in kinds:
+        opts = dict(n_mfcc=cfg.n_mfcc, n_fft=N_FFT, hop_length=HOP_LENGTH, sample_rate=cfg.sample_rate,
+                    top_db=cfg.trim_top_db, progress=progress)
+        inputs["mfcc"] = padded_mfcc(corpus, **opts)
+        inputs["mfcc_frames"] = padded_mfcc_frames(corpus, **opts)
+    if "lmfb" in kinds:
+        inputs["lmfb"], inputs["lmfb_frames"] = lmfb_energy_pitch(
+            corpus, n_mels=cfg.n_mels, n_fft=LMFB_N_FFT, hop_length=LMFB_HOP, sample_rate=cfg.sample_rate,
+            top_db=cfg.trim_top_db, progress=progress, with_frames=True)
+    return inputs
+
+
+def _fold_inputs(inputs: dict[str, np.ndarray], kind: str, fold: Fold, norm: str,
+                 frames: str = "all") -> np.ndarray:
+    """Input ``kind`` standardised with the fold's training speakers' statistics (``norm="train"``),
+    pooled over every frame (``frames="all"``) or over the frames before each row's padding
+    (``"speech"``; padded frames then become 0, the training mean)."""
     x = inputs[kind]
-    return Standardiser.fit(x[fold.train])(x) if norm == "train" else x
+    if norm != "train":
+        return x
+    if frames == "all":
+        return Standardiser.fit(x[fold.train])(x)
+    n = inputs[f"{kind}_frames"]
+    out = Standardiser.fit([x[i, :, : n[i]] for i in fold.train])(x)
+    return out * (np.arange(out.shape[2])[None, :] < n[:, None])[:, None, :].astype(np.float32)
+
+
+def _frames(inputs: dict[str, np.ndarray], kind: str, rows: np.ndarray, mask: bool) -> np.ndarray | None:
+    """Valid frames of ``rows`` when the encoder masks the padding, else ``None`` (the paper)."""
+    return inputs[f"{kind}_frames"][rows] if mask else None
 
 
 def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, float | None],
@@ -361,7 +406,8 @@ def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: t
     """
     encoder, layers, gamma = job
     inputs, y, spk = data["inputs"], data["y"], data["spk"]
-    x = _fold_inputs(inputs, "lmfb" if encoder == "cnn1d_gru" else "mfcc", fold, cfg.input_norm)
+    kind = "lmfb" if encoder == "cnn1d_gru" else "mfcc"
+    x = _fold_inputs(inputs, kind, fold, cfg.input_norm, cfg.norm_frames)
     train_spk = sorted(set(spk[fold.train]))
     s_index = {s: i for i, s in enumerate(train_spk)}
     s_train = np.array([s_index[s] for s in spk[fold.train]])
@@ -377,8 +423,10 @@ def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: t
         fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
                        y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience,
                        min_delta=cfg.min_delta, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
-                       device=device, seed=seed, select=cfg.select)
-        pred = predict_emotions(fit.model, x[fold.test])
+                       device=device, seed=seed, select=cfg.select,
+                       lengths_train=_frames(inputs, kind, fold.train, cfg.mask_padding),
+                       lengths_val=_frames(inputs, kind, fold.val, cfg.mask_padding), lr_schedule=cfg.lr_schedule)
+        pred = predict_emotions(fit.model, x[fold.test], lengths=_frames(inputs, kind, fold.test, cfg.mask_padding))
         hv = fit.history.iloc[fit.best_epoch - 1]
         row = {"encoder": encoder, "layers": layers, "gamma": gamma, "key": key, "fold": fold.name, "seed": seed,
                **gp, "best_epoch": fit.best_epoch, "val_accuracy": float(hv["val_accuracy"]),
@@ -395,7 +443,7 @@ def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: t
         "probe": [], "embedding": None, "key": key, "networks": len(grid_rows),
     }
     if cfg.probe or keep_embedding:
-        z = embed(best["fit"].model, x)
+        z = embed(best["fit"].model, x, lengths=_frames(inputs, kind, np.arange(len(x)), cfg.mask_padding))
         if keep_embedding:
             out["embedding"] = z
         if cfg.probe:
@@ -406,12 +454,13 @@ def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: t
     return out
 
 
-def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers: int = 1,
+def fit_one(cfg: Config, corpus: Corpus, fold: Fold, inputs: dict[str, np.ndarray], *, layers: int = 1,
             gamma: float | None = 2.5, reversal: bool = True, seed: int = 0) -> dict[str, Any]:
     """Train one 2D CNN biGRU on ``fold`` and probe its frozen encoder (a quick study of one change).
 
     The network is the first point of ``cfg``'s architecture grid with ``layers`` CNN blocks,
-    trained like every row of :func:`run` (epoch chosen on the validation pair). ``gamma=None``
+    trained like every row of :func:`run` (epoch chosen on the validation pair) on ``inputs``
+    (:func:`model_inputs`). ``gamma=None``
     trains without AL. ``reversal=False`` keeps the speaker classifier but removes the gradient
     reversal: the encoder then *helps* the speaker classifier (multi-task learning, the encoder
     minimising ``J_e + J_s``) instead of working against it.
@@ -427,7 +476,7 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
         raise ParameterError("fit_one(reversal=False) needs the speaker branch: give a gamma (with no reversal it sets "
                              "no weight, the speaker loss reaches the encoder unreversed)")
     device = get_device(cfg.device)
-    x = Standardiser.fit(mfcc[fold.train])(mfcc) if cfg.input_norm == "train" else mfcc
+    x = _fold_inputs(inputs, "mfcc", fold, cfg.input_norm, cfg.norm_frames)
     y, spk = corpus.y, corpus.speakers
     train_spk = sorted(set(spk[fold.train]))
     s_index = {s: i for i, s in enumerate(train_spk)}
@@ -442,9 +491,11 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, mfcc: np.ndarray, *, layers
         net.grl = PassGradient()
     fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
                    y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta,
-                   gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size, device=device, seed=seed, select=cfg.select)
-    pred = predict_emotions(fit.model, x[fold.test])
-    z = embed(fit.model, x)
+                   gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size, device=device, seed=seed, select=cfg.select,
+                   lengths_train=_frames(inputs, "mfcc", fold.train, cfg.mask_padding),
+                   lengths_val=_frames(inputs, "mfcc", fold.val, cfg.mask_padding), lr_schedule=cfg.lr_schedule)
+    pred = predict_emotions(fit.model, x[fold.test], lengths=_frames(inputs, "mfcc", fold.test, cfg.mask_padding))
+    z = embed(fit.model, x, lengths=_frames(inputs, "mfcc", np.arange(len(x)), cfg.mask_padding))
     probe: dict[str, float] = {}
     for part, rows in (("unseen", np.concatenate([fold.val, fold.test])), ("training", fold.train)):
         probe[part], probe[f"chance {part}"] = speaker_probe(z, spk, rows, fraction=cfg.probe_fraction, seed=seed)
@@ -478,13 +529,8 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
     y = corpus.y
     spk = corpus.speakers
     needs = {("lmfb" if e == "cnn1d_gru" else "mfcc") for e in cfg.encoders}
-    inputs: dict[str, np.ndarray] = {}
-    if "mfcc" in needs:
-        inputs["mfcc"] = padded_mfcc(corpus, n_mfcc=cfg.n_mfcc, n_fft=N_FFT, hop_length=HOP_LENGTH,
-                                     sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db, progress=progress)
-    if "lmfb" in needs:
-        inputs["lmfb"] = lmfb_energy_pitch(corpus, n_mels=cfg.n_mels, n_fft=LMFB_N_FFT, hop_length=LMFB_HOP,
-                                           sample_rate=cfg.sample_rate, top_db=cfg.trim_top_db, progress=progress)
+    inputs = model_inputs(cfg, corpus, needs, progress=progress)
+    kinds = [k for k in inputs if not k.endswith("_frames")]
     jobs = _rows_to_run(cfg)
     units = [(fi, seed, job) for fi in range(len(folds)) for seed in cfg.seeds for job in jobs]
     total = sum(len(grid_points(cfg, job[0])) for _, _, job in units)
@@ -496,8 +542,8 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
     if cfg.probe:  # reference: the same probe on time-pooled input features (no encoder)
         for fold in folds:
             heldout = np.concatenate([fold.val, fold.test])
-            for kind in inputs:
-                x = _fold_inputs(inputs, kind, fold, cfg.input_norm)
+            for kind in kinds:
+                x = _fold_inputs(inputs, kind, fold, cfg.input_norm, cfg.norm_frames)
                 pooled = np.concatenate([x.mean(axis=2), x.std(axis=2)], axis=1)
                 for part, rows in (("unseen", heldout), ("training", fold.train)):
                     acc, chance = speaker_probe(pooled, spk, rows, fraction=cfg.probe_fraction, seed=0)
@@ -521,7 +567,7 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
         embeddings={o["key"]: o["embedding"] for o in outs if o["embedding"] is not None},
         labels=tuple(corpus.labels), speakers=spk, y=y, folds=list(folds), seconds=time.time() - t0,
         meta={"device": str(device), "networks": total, "processes": workers, "max_epochs": cfg.max_epochs,
-              "input_shapes": {k: v.shape for k, v in inputs.items()}},
+              "input_shapes": {k: inputs[k].shape for k in kinds}},
     )
 
 

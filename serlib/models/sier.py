@@ -161,7 +161,7 @@ def lambda_schedule(p: float | np.ndarray, gamma: float) -> float | np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Pooling and blocks
 # ---------------------------------------------------------------------------------------------
-def stats_pool(h: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+def stats_pool(h: torch.Tensor, eps: float = 1e-5, lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Statistics pooling: mean and standard deviation over time, concatenated (Eq. 5).
 
     Parameters
@@ -171,6 +171,9 @@ def stats_pool(h: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     eps
         Added to the variance before the square root (keeps the gradient finite when a
         sequence has a single step, whose standard deviation is 0).
+    lengths
+        Steps of each sequence that carry speech; the statistics are taken over those only.
+        ``None`` (the paper) pools over every step, padding included.
 
     Returns
     -------
@@ -182,9 +185,76 @@ def stats_pool(h: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """
     if h.dim() != 3:
         raise ValueError(f"stats_pool expects (batch, time, features), got shape {tuple(h.shape)}")
-    mean = h.mean(dim=1)
-    std = torch.sqrt(h.var(dim=1, unbiased=False) + eps)
-    return torch.cat([mean, std], dim=1)
+    if lengths is None:
+        mean = h.mean(dim=1)
+        std = torch.sqrt(h.var(dim=1, unbiased=False) + eps)
+        return torch.cat([mean, std], dim=1)
+    mask = (torch.arange(h.shape[1], device=h.device)[None, :] < lengths.to(h.device)[:, None]).to(h.dtype)
+    n = mask.sum(dim=1, keepdim=True).clamp_min(1.0)
+    mask = mask.unsqueeze(2)
+    mean = (h * mask).sum(dim=1) / n
+    var = (((h - mean.unsqueeze(1)) ** 2) * mask).sum(dim=1) / n
+    return torch.cat([mean, torch.sqrt(var + eps)], dim=1)
+
+
+def _last(v: Any) -> int:
+    return int(v[-1] if isinstance(v, tuple) else v)
+
+
+def _steps_after(modules: nn.Module, lengths: torch.Tensor) -> torch.Tensor:
+    """Valid time steps after ``modules`` (convolutions and max pooling along the last axis) of
+    inputs with ``lengths`` valid frames: each layer's output-size formula applied to the
+    lengths instead of the padded size."""
+    n = lengths.long()
+    for m in modules.modules():  # a leaf module yields itself
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            k, st, pad, dil = m.kernel_size[-1], m.stride[-1], m.padding[-1], m.dilation[-1]  # type: ignore[index]
+            n = torch.div(n + 2 * int(pad) - int(dil) * (int(k) - 1) - 1, int(st), rounding_mode="floor") + 1
+        elif isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)):
+            k, st, pad = _last(m.kernel_size), _last(m.stride), _last(m.padding)
+            num = n + 2 * pad - (k - 1) - 1
+            if m.ceil_mode:  # rounds up, but drops a last window that would start in the padding
+                out = -torch.div(-num, st, rounding_mode="floor") + 1
+                n = out - ((out - 1) * st >= n + pad).long()
+            else:
+                n = torch.div(num, st, rounding_mode="floor") + 1
+    return n.clamp_min(1)
+
+
+def _masked_conv_stack(stack: nn.Module, h: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``stack`` (convolutions, pooling and element-wise layers along the last axis) over ``h``
+    with each row's steps past ``lengths`` kept out: set to 0 before a convolution (what its own
+    zero padding would read) and to the lowest value before a max pooling (never picked). The
+    valid part of the output is then what the row cut to its length would give (up to the batch
+    statistics of batch normalisation in training). Returns the output and its valid steps."""
+    n = lengths.to(h.device).long()
+
+    def keep(x: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        shape = [x.shape[0]] + [1] * (x.dim() - 2) + [x.shape[-1]]
+        return (torch.arange(x.shape[-1], device=x.device)[None, :] < steps[:, None]).reshape(shape)
+
+    for m in stack.modules():
+        if list(m.children()):
+            continue  # containers: their leaves come next, in the order they run
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            h = h * keep(h, n).to(h.dtype)
+        elif isinstance(m, (nn.MaxPool1d, nn.MaxPool2d)):
+            h = h.masked_fill(~keep(h, n), torch.finfo(h.dtype).min)
+        h = m(h)
+        n = _steps_after(m, n)
+    return h, n
+
+
+def _run_rnn(rnn: nn.RNNBase, h: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """``rnn`` over ``(batch, time, features)``; with ``lengths`` each sequence stops at its last
+    valid step (packed), so that the backward direction starts at speech, not at padding, and
+    the padded steps' outputs are zero."""
+    if lengths is None:
+        return rnn(h)[0]
+    packed = nn.utils.rnn.pack_padded_sequence(h, lengths.clamp(1, h.shape[1]).cpu(), batch_first=True,
+                                               enforce_sorted=False)
+    out, _ = rnn(packed)
+    return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])[0]
 
 
 class Conv2dBlock(nn.Module):
@@ -254,12 +324,16 @@ class CNNBiGRUEncoder(nn.Module):
         self.gru = nn.GRU(k * n3, gru_units, batch_first=True, bidirectional=True)
         self.out_dim = 4 * gru_units
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.cnn(x.unsqueeze(1))  # (B, K, n3, T_c)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` ``(batch, features, frames)``; with ``lengths`` (valid frames of each row) the
+        biGRU and the pooling skip the padded steps (:func:`_run_rnn`, :func:`stats_pool`)."""
+        if lengths is None:
+            h, steps = self.cnn(x.unsqueeze(1)), None  # (B, K, n3, T_c)
+        else:
+            h, steps = _masked_conv_stack(self.cnn, x.unsqueeze(1), lengths)
         b, k, n3, t = h.shape
         h = h.permute(0, 3, 1, 2).reshape(b, t, k * n3)  # (B, T_c, K * n3)
-        h, _ = self.gru(h)
-        return stats_pool(h)
+        return stats_pool(_run_rnn(self.gru, h, steps), lengths=steps)
 
 
 class TDNNBiLSTMEncoder(nn.Module):
@@ -294,10 +368,10 @@ class TDNNBiLSTMEncoder(nn.Module):
         self.lstm = nn.LSTM(units, lstm_units, batch_first=True, bidirectional=True)
         self.out_dim = 4 * lstm_units
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.tdnn(x).transpose(1, 2)  # (B, T, units)
-        h, _ = self.lstm(h)
-        return stats_pool(h)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        h, steps = (self.tdnn(x), None) if lengths is None else _masked_conv_stack(self.tdnn, x, lengths)
+        h = h.transpose(1, 2)  # (B, T, units)
+        return stats_pool(_run_rnn(self.lstm, h, steps), lengths=steps)
 
 
 class CNN1DGRUEncoder(nn.Module):
@@ -330,10 +404,10 @@ class CNN1DGRUEncoder(nn.Module):
         self.gru = nn.GRU(filters, gru_units, batch_first=True)
         self.out_dim = 2 * gru_units
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.cnn(x).transpose(1, 2)  # (B, T', filters)
-        h, _ = self.gru(h)
-        return stats_pool(h)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        h, steps = (self.cnn(x), None) if lengths is None else _masked_conv_stack(self.cnn, x, lengths)
+        h = h.transpose(1, 2)  # (B, T', filters)
+        return stats_pool(_run_rnn(self.gru, h, steps), lengths=steps)
 
 
 def build_encoder(name: str, n_features: int, n_frames: int, *, cnn_layers: int = 1, filters: int = 64,
@@ -417,9 +491,11 @@ class SIERNet(nn.Module):
     def adversarial(self) -> bool:
         return self.speaker is not None
 
-    def forward(self, x: torch.Tensor, lam: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Emotion logits and (with AL) speaker logits; ``lam`` sets the reversal weight."""
-        h = self.encoder(x)
+    def forward(self, x: torch.Tensor, lam: float | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Emotion logits and (with AL) speaker logits; ``lam`` sets the reversal weight;
+        ``lengths`` (valid frames of each row) masks the padding in the encoder."""
+        h = self.encoder(x) if lengths is None else self.encoder(x, lengths)
         emo = self.emotion(h)
         if self.speaker is None:
             return emo, None
@@ -445,17 +521,20 @@ class FitResult:
     stopped_early: bool = False
 
 
-def _batched_logits(model: SIERNet, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def _batched_logits(model: SIERNet, x: torch.Tensor, batch_size: int = 256,
+                    lengths: torch.Tensor | None = None) -> torch.Tensor:
     out = []
     for i in range(0, len(x), batch_size):
-        out.append(model(x[i : i + batch_size])[0])
+        out.append(model(x[i : i + batch_size], lengths=None if lengths is None else lengths[i : i + batch_size])[0])
     return torch.cat(out) if out else torch.zeros(0)
 
 
 def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: np.ndarray | None,
              x_val: np.ndarray, y_val: np.ndarray, *, max_epochs: int, patience: int = 0, min_delta: float = 0.0,
              gamma: float | None = None, lr: float = 1e-3, batch_size: int = 32,
-             device: torch.device | str | Engine = "cpu", seed: int = 0, select: str = "accuracy") -> FitResult:
+             device: torch.device | str | Engine = "cpu", seed: int = 0, select: str = "accuracy",
+             lengths_train: np.ndarray | None = None, lengths_val: np.ndarray | None = None,
+             lr_schedule: str = "constant") -> FitResult:
     """Train a :class:`SIERNet` with Adam; the validation pair chooses the epoch and stops training.
 
     Each step minimises ``J_e + J_s`` where the gradient-reversal layer turns the encoder's
@@ -491,6 +570,12 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
     select
         ``"accuracy"`` (the paper's metric) or ``"uar"``: the validation score that picks the
         epoch; ties go to the lower validation loss.
+    lengths_train, lengths_val
+        Valid (not padded) frames of each row: given, the encoder skips the padded frames in
+        its recurrent layer and pooling; ``None`` (the paper) reads the padding as input.
+    lr_schedule
+        ``"constant"``: Adam at ``lr`` throughout; ``"cosine"``: the rate falls from ``lr`` to 0
+        along half a cosine over the steps of ``max_epochs`` epochs (like ``lambda``'s ``p``).
 
     Returns
     -------
@@ -504,6 +589,8 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
     """
     if select not in ("accuracy", "uar"):
         raise ValueError(f"select must be 'accuracy' or 'uar', got {select!r}")
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
     stopping = Stopping(max_epochs=max_epochs, patience=patience, min_delta=min_delta)
     eng = as_engine(device)
     model.to(eng.device)
@@ -513,6 +600,10 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
     xt, yt = eng.tensor(x_train), eng.tensor(y_train, torch.long)
     st = eng.tensor(s_train, torch.long) if adversarial else None
     xv, yv = eng.tensor(x_val), eng.tensor(y_val, torch.long)
+    if (lengths_train is None) != (lengths_val is None):
+        raise ValueError("give the valid frames of both the training and the validation rows, or of neither")
+    lt = None if lengths_train is None else torch.as_tensor(np.asarray(lengths_train), dtype=torch.long)
+    lv = None if lengths_val is None else torch.as_tensor(np.asarray(lengths_val), dtype=torch.long)
     ce = nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(xt)
@@ -526,9 +617,12 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
             return None
         lam = lambda_schedule(state["step"] / total, gamma) if adversarial else 0.0
         state["lambda"] = lam
+        if lr_schedule == "cosine":  # the rate of this step, from the steps done (so a resumed run agrees)
+            for group in opt.param_groups:
+                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (state["step"] - 1) / total)))
         opt.zero_grad()
         with eng.autocast():
-            emo, spk = model(xt[idx], lam=lam)
+            emo, spk = model(xt[idx], lam=lam, lengths=None if lt is None else lt[idx])
             j_e = ce(emo.float(), yt[idx])
             out = {"J_e": j_e, "train_accuracy": (emo.argmax(1) == yt[idx]).float().mean()}
             loss = j_e
@@ -549,7 +643,7 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
         if not len(y_val):
             return {"val_loss": float("nan"), "val_accuracy": float("nan"), "val_uar": float("nan")}
         with eng.autocast():
-            logits = _batched_logits(model, xv).float()
+            logits = _batched_logits(model, xv, lengths=lv).float()
         val_loss = float(ce(logits, yv))
         pred = logits.argmax(1).cpu().numpy()
         return {"val_loss": val_loss, "val_accuracy": float(np.mean(pred == y_val)),
@@ -566,15 +660,24 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
 
 
 @torch.no_grad()
-def predict_emotions(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Emotion class predictions (argmax of the emotion logits)."""
+def predict_emotions(model: SIERNet, x: np.ndarray, batch_size: int = 256,
+                     lengths: np.ndarray | None = None) -> np.ndarray:
+    """Emotion class predictions (argmax of the emotion logits); ``lengths`` as in :func:`fit_sier`."""
     model.eval()
     dev = next(model.parameters()).device
-    logits = _batched_logits(model, torch.as_tensor(x, dtype=torch.float32, device=dev), batch_size)
+    lens = None if lengths is None else torch.as_tensor(np.asarray(lengths), dtype=torch.long)
+    logits = _batched_logits(model, torch.as_tensor(x, dtype=torch.float32, device=dev), batch_size, lengths=lens)
     return logits.argmax(1).cpu().numpy()
 
 
-def embed(model: SIERNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The encoder's pooled representation ``h5`` for every row of ``x`` (eval mode)."""
-    return apply_in_batches(model, model.encoder, x, batch_size=batch_size,
-                            empty=np.zeros((0, int(model.encoder.out_dim))))
+def embed(model: SIERNet, x: np.ndarray, batch_size: int = 256, lengths: np.ndarray | None = None) -> np.ndarray:
+    """The encoder's pooled representation ``h5`` for every row of ``x`` (eval mode);
+    ``lengths`` as in :func:`fit_sier`."""
+    empty = np.zeros((0, int(model.encoder.out_dim)))
+    if lengths is None:
+        return apply_in_batches(model, model.encoder, x, batch_size=batch_size, empty=empty)
+    lens = torch.as_tensor(np.asarray(lengths), dtype=torch.long)
+    parts = [apply_in_batches(model, lambda b, i=i: model.encoder(b, lens[i : i + batch_size]),
+                              x[i : i + batch_size], batch_size=batch_size, empty=empty)
+             for i in range(0, len(x), batch_size)]
+    return np.concatenate(parts) if parts else empty
