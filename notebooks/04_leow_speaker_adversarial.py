@@ -328,6 +328,21 @@ fig = leow.plot_confusions(res, keys, extra=svm_plain)
 plt.show()
 
 # %% [markdown]
+# ## Accuracy per test speaker
+#
+# The ± of the tables is the spread over folds, and each fold tests one pair of speakers: how well
+# a model does depends a great deal on who is speaking. Below, the test accuracy of each speaker
+# (every speaker is tested in exactly one fold) for the 2D CNN biGRU at the first depth without
+# and with AL.
+
+# %% mystnb={"figure": {"caption": "Test accuracy of each speaker, pooled over seeds, for the 2D CNN biGRU at the first depth without and with AL; the dashed grey line is the majority-class rate.", "name": "fig-leow-per-speaker"}}
+per_speaker = leow.per_speaker_accuracy(res, keys)
+if not per_speaker.empty:
+    save_table("per_speaker", per_speaker.round(1), leow.CHAPTER, metric="test accuracy (%)")
+    fig = leow.plot_per_speaker(per_speaker, chance=100 * np.bincount(corpus_.y).max() / len(corpus_.y))
+    plt.show()
+
+# %% [markdown]
 # ## Beyond the paper: does AL remove the speaker?
 #
 # The paper shows only emotion accuracy. Whether the representation is in fact speaker-invariant

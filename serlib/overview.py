@@ -138,6 +138,9 @@ CHAPTERS: tuple[ChapterEntry, ...] = (
         Headline("table2", "Table 2, three encoders with adversarial learning (accuracy %)", "Emo-DB, RAVDESS",
                  paper_columns=(r"^paper accuracy, Emo-DB", r"^paper accuracy, RAVDESS"),
                  ours_column=r"^ours accuracy \(%\)$", key_row="2D CNN biGRU (MFCC)"),
+        Headline("real_speech", "On real speech: the 2D CNN biGRU without AL, one change at a time (accuracy %)",
+                 paper_corpus="", ours_column=r"^without AL: accuracy \(%\)$",
+                 optional="saved only when the ablation ran (`ablation` true and the 2D CNN biGRU among `encoders`)"),
     )),
     ChapterEntry("05_pereira2018_began", "Pereira et al. 2018: BEGAN pretraining on unlabelled speech",
                  "serlib.experiments.pereira2018", (

@@ -298,6 +298,20 @@ def test_real_speech_ablation_trains_each_step_and_reuses_the_chapters_run(monke
     assert "40 %" in text and "with AL (γ = 2.50)" in text
 
 
+def test_key_labels_and_per_speaker_accuracy():
+    assert leow.key_label("cnn_bigru/L1/without AL") == "2D CNN biGRU, 1 CNN layer, without AL"
+    assert leow.key_label("cnn_bigru/L2/2.50") == "2D CNN biGRU, 2 CNN layers, γ = 2.50"
+    assert leow.key_label("tdnn_bilstm/2.50") == "TDNN biLSTM, γ = 2.50"
+    pred = pd.DataFrame({"key": ["k"] * 5 + ["other"], "row": [0, 1, 2, 3, 4, 0], "y_true": [0, 1, 1, 0, 2, 0],
+                         "y_pred": [0, 1, 0, 0, 1, 1]})
+    res = leow.Results(scores=pd.DataFrame(), grid=pd.DataFrame(), histories=pd.DataFrame(), predictions=pred,
+                       probe=pd.DataFrame(), embeddings={}, labels=("a", "b", "c"),
+                       speakers=np.array(["s1", "s1", "s2", "s2", "s2"]), y=np.array([0, 1, 1, 0, 2]), folds=[],
+                       seconds=0.0)
+    table = leow.per_speaker_accuracy(res, ["k"])
+    assert table.index.tolist() == ["s1", "s2"] and table.iloc[:, 0].tolist() == pytest.approx([100.0, 100 / 3])
+
+
 # --------------------------------------------------------------------------- folds
 def _check_leave_two_out(corpus, folds, n_train_speakers):
     spk = corpus.speakers

@@ -921,6 +921,46 @@ def plot_confusions(res: Results, keys: Sequence[str], extra: dict[str, pd.DataF
     return fig
 
 
+def key_label(key: str) -> str:
+    """A run key in words: ``cnn_bigru/L1/2.50`` -> ``2D CNN biGRU, 1 CNN layer, γ = 2.50``."""
+    parts = key.split("/")
+    name = {"cnn_bigru": "2D CNN biGRU", "tdnn_bilstm": "TDNN biLSTM", "cnn1d_gru": "1D CNN GRU"}.get(parts[0],
+                                                                                                 parts[0])
+    depth = [f"{p[1:]} CNN layer{'s' if p[1:] != '1' else ''}" for p in parts[1:-1] if p.startswith("L")]
+    setting = parts[-1] if parts[-1] == "without AL" else f"γ = {parts[-1]}"
+    return ", ".join([name, *depth, setting])
+
+
+def per_speaker_accuracy(res: Results, keys: Sequence[str]) -> pd.DataFrame:
+    """Test accuracy (%) of each speaker (columns: the run keys, in words), all seeds pooled:
+    every speaker is tested in exactly one fold."""
+    out = {}
+    for k in keys:
+        p = res.predictions[res.predictions["key"] == k]
+        if not p.empty:
+            spk = pd.Series(res.speakers[p["row"].to_numpy()], index=p.index)
+            out[key_label(k)] = 100 * (p["y_true"] == p["y_pred"]).groupby(spk).mean()
+    table = pd.DataFrame(out)
+    table.index.name = "test speaker"
+    return table
+
+
+def plot_per_speaker(table: pd.DataFrame, chance: float | None = None) -> plt.Figure:
+    """Bars of :func:`per_speaker_accuracy`: one group per test speaker, one bar per model."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(table) * max(1, table.shape[1])), 3.4))
+    width = 0.8 / max(1, table.shape[1])
+    x = np.arange(len(table))
+    for i, col in enumerate(table.columns):
+        ax.bar(x + (i - (table.shape[1] - 1) / 2) * width, table[col], width, label=col)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls="--", lw=1, label="majority class")
+    ax.set_xticks(x, [str(s) for s in table.index], rotation=60 if len(table) > 12 else 0, fontsize="small")
+    ax.set(xlabel="test speaker", ylabel="test accuracy (%)", ylim=(0, 100))
+    ax.legend(fontsize="small", ncol=min(3, table.shape[1] + 1))
+    fig.tight_layout()
+    return fig
+
+
 def plot_projection(res: Results, keys: Sequence[str], rows: np.ndarray | None = None) -> plt.Figure:
     """PCA of the pooled encoder features (first fold, first seed), coloured by speaker and by
     emotion, one row of panels per run key; ``rows`` defaults to the fold's training speakers."""
