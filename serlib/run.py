@@ -267,6 +267,7 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
     for stale in (RECORD_FILE, KERNEL_FILE):  # left by an earlier run into the same folder
         (results / stale).unlink(missing_ok=True)
     _add_footer(nb)
+    git = git_state()  # the code the run starts from (the tree may change while it runs)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_in = Path(tmp) / f"{stem}.ipynb"
         tmp_out = Path(tmp) / f"{stem}.out.ipynb"
@@ -312,7 +313,7 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
     record = {"notebook": str(src.relative_to(root)) if src.is_relative_to(root) else str(src),
               "parameters": params, "seconds": round(elapsed, 1), "peak_rss_mib": kernel.get("peak_rss_mib"),
               "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "versions": versions(),
-              "corpora": read_records(results), "allow_partial": allow_partial, "git": git_state(),
+              "corpora": read_records(results), "allow_partial": allow_partial, "git": git,
               "device": kernel.get("device"), "cpu_kernels": kernel.get("cpu_kernels")}
     atomic_write_bytes(results / "run.json", json.dumps(record, indent=2, default=str).encode())
     for done in (RECORD_FILE, KERNEL_FILE):

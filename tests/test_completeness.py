@@ -312,3 +312,17 @@ def test_peak_memory_is_each_runs_own(probe_nb, tmp_path):
     big = json.loads((tmp_path / "big" / "probe.results" / "run.json").read_text())["peak_rss_mib"]
     small = json.loads((tmp_path / "small" / "probe.results" / "run.json").read_text())["peak_rss_mib"]
     assert big > 600 and small < big - 400
+
+
+def test_run_json_records_the_code_the_run_started_from(probe_nb, tmp_path, monkeypatch):
+    """The tree may change while a long run works (the next commit, an edit): run.json names the
+    commit and state the run began with, not those it ended with."""
+    import serlib.run as run_mod
+    from serlib.run import execute
+
+    table = tmp_path / "out" / "probe.results" / "n.csv"  # written by the run: its tree has "changed"
+    monkeypatch.setattr(run_mod, "git_state", lambda: {"commit": ("b" if table.exists() else "a") * 40,
+                                                       "dirty": table.exists()})
+    execute(probe_nb, {"corpus": "embedded"}, output_dir=tmp_path / "out", progress=False)
+    run = json.loads((tmp_path / "out" / "probe.results" / "run.json").read_text())
+    assert run["git"] == {"commit": "a" * 40, "dirty": False}
