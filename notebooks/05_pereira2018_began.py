@@ -457,6 +457,18 @@ if curve is not None:
 from serlib import recorded
 
 recorded.show("05_pereira2018_began")
+gap = P.yardstick_gap(recorded.load_recorded("05_pereira2018_began"))
+if gap:
+    display(Markdown(gap))
+
+# %% [markdown]
+# Where the frozen encoder lags the yardstick on actors' speech, the first suspect is what the BEGAN
+# learned from. The `book` profile pretrains it on the embedded corpus's unlabelled pool: a few
+# hundred synthetic utterances, whose spectrograms share little with recorded speech, so the frozen
+# encoder hands the supervised module features of the wrong kind of signal. The paper pretrains on
+# LibriSpeech (`-p pretrain_corpus=librispeech` with `pretrain_data_root`), hundreds of hours of
+# read speech: the amount and kind of unlabelled speech is what the method rests on, and what the
+# `book` profile cannot afford on a laptop.
 
 # %% [markdown]
 # ## Exercises

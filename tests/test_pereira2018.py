@@ -546,3 +546,21 @@ def test_load_skips_predefined_on_a_corpus_without_split(tmp_path):
     assert P.load(cfg, "predefined") is None
     loso = P.load(cfg, "loso")
     assert loso is not None and loso.table["speaker"].nunique() == 10
+
+
+def test_yardstick_gap_reads_recorded_loso_tables():
+    from types import SimpleNamespace
+
+    from serlib.experiments.pereira2018 import yardstick_gap
+
+    table = pd.DataFrame({"paper: accuracy (%), Emo-DB": [72.0, None, None],
+                          "ours (ravdess) accuracy (%)": [None, "29.07 ± 0.62", "57.50 ± 0.00"]},
+                         index=["Pereira et al. (BEGAN + supervised module)",
+                                "BEGAN encoder (pretrained, frozen) + conv head", "IS10 + RBF-SVM"])
+    rec = SimpleNamespace(corpus="ravdess", tables={"table3_loso": table},
+                          run={"corpora": [{"name": "embedded", "role": "pretrain"}]})
+    text = yardstick_gap([rec])
+    assert "29.1 %" in text and "57.5 %" in text and "28.4 points behind" in text and "synthetic" in text
+    table.iloc[1, 1] = "55.00 ± 1.00"
+    assert "within 5 points" in yardstick_gap([rec])
+    assert yardstick_gap([SimpleNamespace(corpus="x", tables={}, run={})]) == ""

@@ -1157,3 +1157,42 @@ def plot_learning_curve(curve: pd.DataFrame, metric: str = "uar", chance: float 
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Recorded real-corpus runs, read back
+# ---------------------------------------------------------------------------------------------
+def _leading_number(cell: Any) -> float:
+    """``"29.07 ± 0.62"`` -> 29.07 (NaN for an empty cell)."""
+    try:
+        return float(str(cell).split("±")[0])
+    except ValueError:
+        return float("nan")
+
+
+def yardstick_gap(records: Sequence[Any]) -> str:
+    """For each recorded real-corpus run (:func:`serlib.recorded.load_recorded`) whose
+    leave-one-speaker-out table holds both, the frozen BEGAN encoder + head against the plain
+    yardstick on the same folds, and the corpus its BEGAN was pretrained on (markdown; empty when
+    no record has them)."""
+    lines = []
+    for rec in records:
+        table = rec.tables.get("table3_loso")
+        if table is None:
+            continue
+        acc = [c for c in table.columns if str(c).startswith("ours") and "accuracy" in str(c)]
+        began = [r for r in table.index if str(r).startswith("BEGAN encoder (pretrained")]
+        svm = [r for r in table.index if str(r) == "IS10 + RBF-SVM"]
+        if not (acc and began and svm):
+            continue
+        ours, yard = _leading_number(table.loc[began[0], acc[0]]), _leading_number(table.loc[svm[0], acc[0]])
+        if np.isnan(ours) or np.isnan(yard):
+            continue
+        pre = [c for c in rec.run.get("corpora", []) if c.get("role") == "pretrain"]
+        pre_name = pre[0]["name"] if pre else "an unrecorded corpus"
+        where = ("the embedded corpus's unlabelled synthetic pool" if pre_name == "embedded" else pre_name)
+        verdict = ("within 5 points of it" if ours >= yard - 5 else f"{yard - ours:.1f} points behind it")
+        lines.append(f"On {rec.corpus} (leave-one-speaker-out), the frozen BEGAN encoder with its head reaches "
+                     f"{ours:.1f} % accuracy against the yardstick's {yard:.1f} % on the same folds, {verdict}; its "
+                     f"BEGAN was pretrained on {where}.")
+    return " ".join(lines)
