@@ -417,6 +417,7 @@ def test_results_notebook_renders_fabricated_results(tmp_path, monkeypatch):
     from serlib.run import execute
 
     chapters = tmp_path / "chapters"
+    monkeypatch.setenv("SERBOOK_RECORDED_DIR", str(tmp_path / "no-records"))  # the sentences of these tables only
     fabricate(chapters, monkeypatch, delta=-3.0, profile="smoke", skip=("02_latif2020_mixup_gan/table4",))
     nb = execute(ROOT / "notebooks" / "90_results.py", {"profile": "smoke", "chapters_dir": str(chapters)},
                  output_dir=tmp_path / "out", progress=False)
