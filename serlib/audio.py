@@ -19,6 +19,7 @@ __all__ = [
     "load",
     "pad_to",
     "resample",
+    "trim_bounds",
     "trim_silence",
 ]
 
@@ -119,10 +120,17 @@ def load(
 
 def trim_silence(x: np.ndarray, top_db: float = 30.0) -> np.ndarray:
     """Cut leading and trailing stretches quieter than ``top_db`` below the peak (librosa)."""
+    start, stop = trim_bounds(x, top_db)
+    return x[start:stop]
+
+
+def trim_bounds(x: np.ndarray, top_db: float = 30.0) -> tuple[int, int]:
+    """Where :func:`trim_silence` cuts: ``x[start:stop]`` is the trimmed signal (the whole signal
+    when nothing would be left)."""
     import librosa
 
-    y, _ = librosa.effects.trim(x, top_db=top_db)
-    return y if len(y) else x
+    y, (start, stop) = librosa.effects.trim(x, top_db=top_db)
+    return (int(start), int(stop)) if len(y) else (0, len(x))
 
 
 def pad_to(x: np.ndarray, length: int, axis: int = -1) -> np.ndarray:
