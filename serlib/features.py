@@ -20,7 +20,11 @@ The inputs of the chapters' networks are built from the same pieces:
 * normalisers: :class:`Standardiser` (per-feature z-normalisation with statistics of chosen
   rows: the training part of a fold, or the pretraining chunks) and :func:`speaker_normalise`.
 
-Every extraction shows a progress bar and is cached like the functionals.
+Every extraction shows a progress bar and is cached like the functionals. The per-utterance
+extractions run in chunks of ``chunk_size`` utterances (:func:`serlib.cache.cached_chunks`):
+each chunk is saved as it finishes, so an extraction that is interrupted (on a corpus of a
+hundred thousand recordings it can take hours) resumes where it stopped, and gives exactly the
+numbers an uninterrupted run gives.
 
 emobase2010 vs IS10
 -------------------
@@ -36,6 +40,13 @@ The key is the corpus fingerprint (utterance ids, labels and each audio file's s
 mtime) + the feature configuration + :data:`FEATURE_VERSION` (:data:`SPECTRO_VERSION` for the
 chunk spectrograms). Writes are atomic; a corrupt entry is detected by its checksum and rebuilt
 (see :mod:`serlib.cache`).
+
+While an extraction runs, its finished chunks live in a folder ``<entry>.chunks`` beside the
+entry, removed once the entry is saved. :func:`padded_mfcc` first finds where silence trimming
+cuts each recording (the ``trim-`` entry: the longest trimmed recording sets the padding), then
+extracts the MFCCs chunk by chunk, from the recordings the first pass kept in memory or read
+again; the ``trim-`` entry is kept, small, and shared by every MFCC configuration with the same
+threshold and sample rate.
 """
 
 from __future__ import annotations
@@ -50,15 +61,17 @@ import pandas as pd
 
 from .audio import chunk as chunk_audio
 from .audio import load as load_audio
-from .audio import pad_to, trim_silence
-from .cache import cache_key, cached
+from .audio import pad_to, trim_bounds, trim_silence
+from .cache import CHUNK_SIZE, cache_key, cached, cached_chunks
 from .config import ParameterError, check_choice, check_positive, get_logger
 from .data.corpus import Corpus
 
 __all__ = [
+    "CHUNK_SIZE",
     "FEATURE_VERSION",
     "FRAME_KINDS",
     "FUNCTIONAL_SETS",
+    "KEEP_AUDIO_BYTES",
     "SPECTRO_VERSION",
     "ChunkSet",
     "MelBatches",
@@ -80,16 +93,14 @@ FEATURE_VERSION = 1
 SPECTRO_VERSION = 2
 """Bump when the chunk spectrogram extraction (:func:`chunk_spectrograms`) changes values."""
 
+KEEP_AUDIO_BYTES = 1 << 30
+"""Audio (bytes of float32 samples) :func:`padded_mfcc`'s first pass may keep in memory for its
+second, which reads the rest of the recordings again: 1 GiB holds about nine hours at 16 kHz."""
+
 FUNCTIONAL_SETS: dict[str, str] = {"is10": "IS10", "egemaps": "eGeMAPSv02"}
 FRAME_KINDS: tuple[str, ...] = ("mfcc", "logmel", "stft")
 
 log = get_logger("features")
-
-
-def _progress(iterable: Any, total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, disable=not enabled, leave=False)
 
 
 def functionals(
@@ -99,6 +110,7 @@ def functionals(
     sample_rate: int = 16000,
     progress: bool = True,
     overwrite: bool = False,
+    chunk_size: int = CHUNK_SIZE,
 ) -> pd.DataFrame:
     """openSMILE functionals for every utterance, one row each, indexed by ``utt_id``.
 
@@ -114,6 +126,9 @@ def functionals(
         Show a progress bar while extracting.
     overwrite
         Recompute even if a cached matrix exists.
+    chunk_size
+        Utterances extracted and saved at a time, so an interrupted extraction resumes; it does
+        not change the values (see :func:`serlib.cache.cached_chunks`).
 
     Returns
     -------
@@ -127,24 +142,30 @@ def functionals(
     check_choice("feature_set", feature_set, FUNCTIONAL_SETS)
     key = cache_key(fp=corpus.fingerprint(), set=feature_set, sr=sample_rate, v=FEATURE_VERSION)
 
-    def build() -> pd.DataFrame:
-        import opensmile
+    made: list[Any] = []  # the extractor, made once per call and only if something is computed
 
-        smile = opensmile.Smile(
-            feature_set=getattr(opensmile.FeatureSet, FUNCTIONAL_SETS[feature_set]),
-            feature_level=opensmile.FeatureLevel.Functionals,
-        )
+    def smile() -> Any:
+        if not made:
+            import opensmile
+
+            made.append(opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, FUNCTIONAL_SETS[feature_set]),
+                                        feature_level=opensmile.FeatureLevel.Functionals))
+        return made[0]
+
+    def build_chunk(paths: Sequence[str]) -> list[np.ndarray]:
         rows = []
-        paths = corpus.table["path"].tolist()
-        for path in _progress(paths, len(paths), f"{feature_set} {corpus.name}", progress):
+        for path in paths:
             x, sr = load_audio(path, sample_rate)
-            rows.append(smile.process_signal(x, sr).to_numpy()[0])
-        out = pd.DataFrame(np.vstack(rows).astype(np.float32), columns=smile.feature_names,
-                           index=pd.Index(corpus.table["utt_id"], name="utt_id"))
-        return out
+            rows.append(smile().process_signal(x, sr).to_numpy()[0])
+        return rows
 
-    df = cached("features", f"{feature_set}-{key}", build, overwrite=overwrite)
-    return df
+    def combine(rows: list[np.ndarray]) -> pd.DataFrame:
+        return pd.DataFrame(np.vstack(rows).astype(np.float32), columns=smile().feature_names,
+                            index=pd.Index(corpus.table["utt_id"], name="utt_id"))
+
+    return cached_chunks("features", f"{feature_set}-{key}", corpus.table["path"].tolist(), build_chunk, combine,
+                         chunk_size=chunk_size, progress=progress, desc=f"{feature_set} {corpus.name}",
+                         overwrite=overwrite)
 
 
 def frame_config(kind: str, **overrides: Any) -> dict[str, Any]:
@@ -196,24 +217,26 @@ def frames(
     sample_rate: int = 16000,
     progress: bool = True,
     overwrite: bool = False,
+    chunk_size: int = CHUNK_SIZE,
     **config: Any,
 ) -> list[np.ndarray]:
     """Frame-level features per utterance: a list of (n_features, n_frames) float32 arrays.
 
-    ``config`` overrides :func:`frame_config`'s defaults (e.g. ``n_mfcc=13``).
+    ``config`` overrides :func:`frame_config`'s defaults (e.g. ``n_mfcc=13``); ``chunk_size``
+    utterances are extracted and saved at a time (see :func:`functionals`).
     """
     cfg = frame_config(kind, **config)
     key = cache_key(fp=corpus.fingerprint(), kind=kind, cfg=cfg, sr=sample_rate, v=FEATURE_VERSION)
 
-    def build() -> list[np.ndarray]:
+    def build_chunk(paths: Sequence[str]) -> list[np.ndarray]:
         out = []
-        paths = corpus.table["path"].tolist()
-        for path in _progress(paths, len(paths), f"{kind} {corpus.name}", progress):
+        for path in paths:
             x, sr = load_audio(path, sample_rate)
             out.append(_frame_matrix(x, sr, kind, cfg))
         return out
 
-    return cached("features", f"{kind}-{key}", build, overwrite=overwrite)
+    return cached_chunks("features", f"{kind}-{key}", corpus.table["path"].tolist(), build_chunk, list,
+                         chunk_size=chunk_size, progress=progress, desc=f"{kind} {corpus.name}", overwrite=overwrite)
 
 
 def speaker_normalise(x: np.ndarray, speakers: Sequence[str] | np.ndarray, eps: float = 1e-8) -> np.ndarray:
@@ -238,7 +261,7 @@ def speaker_normalise(x: np.ndarray, speakers: Sequence[str] | np.ndarray, eps: 
 # ---------------------------------------------------------------------------------------------
 def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_length: int = 512,
                 sample_rate: int = 16000, top_db: float = 30.0, progress: bool = True,
-                overwrite: bool = False) -> np.ndarray:
+                overwrite: bool = False, chunk_size: int = CHUNK_SIZE) -> np.ndarray:
     """MFCCs of silence-trimmed recordings zero-padded to the longest one (Leow et al.'s input).
 
     Each recording is trimmed (leading and trailing stretches quieter than ``top_db`` below
@@ -260,6 +283,8 @@ def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_leng
         Show progress bars while extracting.
     overwrite
         Recompute even if a cached array exists.
+    chunk_size
+        Utterances extracted and saved at a time (see :func:`functionals`); not part of the values.
 
     Returns
     -------
@@ -269,7 +294,10 @@ def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_leng
     -----
     The padding happens on the waveform, as in the paper, so this does its own extraction
     rather than padding :func:`frames` matrices (whose zero-signal frames would otherwise have
-    to be imitated).
+    to be imitated). The padded length depends on every recording, so the extraction makes two
+    passes: one finds where trimming cuts each recording (cached on its own), the other reads
+    each recording again (unless the first pass, in the same call, could keep it in memory: up to
+    :data:`KEEP_AUDIO_BYTES` of audio) and takes the MFCCs of its trimmed, padded waveform.
 
     References
     ----------
@@ -278,19 +306,32 @@ def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_leng
     cfg = frame_config("mfcc", n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, trim=False, top_db=top_db)
     key = cache_key(fp=corpus.fingerprint(), cfg=cfg, sr=sample_rate, v=FEATURE_VERSION)
 
-    def build() -> np.ndarray:
-        sigs = _trimmed(corpus, sample_rate, top_db, progress)
-        cached("features", f"padded-frames-{key}", lambda: _frame_counts(sigs, hop_length), overwrite=True)
-        longest = max(len(s) for s in sigs)
-        out = [_frame_matrix(pad_to(s, longest), sample_rate, "mfcc", cfg)
-               for s in _progress(sigs, len(sigs), f"padded mfcc {corpus.name}", progress)]
-        return np.stack(out).astype(np.float32)
+    kept: dict[str, np.ndarray] = {}  # trimmed recordings the first pass read, if it ran in this call
 
-    return cached("features", f"padded-mfcc-{key}", build, overwrite=overwrite)
+    def items() -> list[tuple[str, int, int, int]]:  # (path, trimmed start, trimmed stop, padded length)
+        bounds = _trim_bounds(corpus, sample_rate, top_db, progress, overwrite, chunk_size, keep=kept)
+        lengths = bounds[:, 1] - bounds[:, 0]
+        cached("features", f"padded-frames-{key}", lambda: _frame_counts(lengths, hop_length), overwrite=True)
+        longest = int(lengths.max())
+        return [(path, int(a), int(b), longest) for path, (a, b) in zip(corpus.table["path"], bounds)]
+
+    def build_chunk(chunk: Sequence[tuple[str, int, int, int]]) -> list[np.ndarray]:
+        out = []
+        for path, start, stop, longest in chunk:
+            x = kept.pop(path, None)
+            if x is None:
+                x = load_audio(path, sample_rate)[0][start:stop]
+            out.append(_frame_matrix(pad_to(x, longest), sample_rate, "mfcc", cfg))
+        return out
+
+    return cached_chunks("features", f"padded-mfcc-{key}", items, build_chunk,
+                         lambda mats: np.stack(mats).astype(np.float32), chunk_size=chunk_size, progress=progress,
+                         desc=f"padded mfcc {corpus.name}", overwrite=overwrite)
 
 
 def padded_mfcc_frames(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_length: int = 512,
-                       sample_rate: int = 16000, top_db: float = 30.0, progress: bool = True) -> np.ndarray:
+                       sample_rate: int = 16000, top_db: float = 30.0, progress: bool = True,
+                       chunk_size: int = CHUNK_SIZE) -> np.ndarray:
     """How many frames of each row of :func:`padded_mfcc` (same settings) hold the recording;
     the rest are its zero padding. Saved with the MFCCs; computed from the trimmed audio if an
     older cache holds the MFCCs alone.
@@ -302,28 +343,51 @@ def padded_mfcc_frames(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, h
     """
     cfg = frame_config("mfcc", n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, trim=False, top_db=top_db)
     key = cache_key(fp=corpus.fingerprint(), cfg=cfg, sr=sample_rate, v=FEATURE_VERSION)
-    return cached("features", f"padded-frames-{key}",
-                  lambda: _frame_counts(_trimmed(corpus, sample_rate, top_db, progress), hop_length))
+
+    def build() -> np.ndarray:
+        bounds = _trim_bounds(corpus, sample_rate, top_db, progress, False, chunk_size)
+        return _frame_counts(bounds[:, 1] - bounds[:, 0], hop_length)
+
+    return cached("features", f"padded-frames-{key}", build)
 
 
-def _trimmed(corpus: Corpus, sample_rate: int, top_db: float, progress: bool) -> list[np.ndarray]:
-    paths = corpus.table["path"].tolist()
-    return [trim_silence(load_audio(path, sample_rate)[0], top_db)
-            for path in _progress(paths, len(paths), f"trim {corpus.name}", progress)]
+def _trim_bounds(corpus: Corpus, sample_rate: int, top_db: float, progress: bool, overwrite: bool,
+                 chunk_size: int, keep: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """``(n_utterances, 2)`` int64: each recording's trimmed part is ``x[start:stop]``
+    (:func:`serlib.audio.trim_bounds`); cached as the ``trim-`` entry. The trimmed recordings
+    this call reads go into ``keep`` (by path) while they add up to :data:`KEEP_AUDIO_BYTES`."""
+    key = cache_key(fp=corpus.fingerprint(), sr=sample_rate, top_db=top_db, v=FEATURE_VERSION)
+    room = [KEEP_AUDIO_BYTES if keep is not None else 0]
+
+    def build_chunk(paths: Sequence[str]) -> list[tuple[int, int]]:
+        out = []
+        for path in paths:
+            x = load_audio(path, sample_rate)[0]
+            start, stop = trim_bounds(x, top_db)
+            if keep is not None and x.nbytes <= room[0]:
+                keep[path] = x[start:stop]
+                room[0] -= x.nbytes
+            out.append((start, stop))
+        return out
+
+    return cached_chunks("features", f"trim-{key}", corpus.table["path"].tolist(), build_chunk,
+                         lambda bounds: np.array(bounds, dtype=np.int64).reshape(-1, 2), chunk_size=chunk_size,
+                         progress=progress, desc=f"trim {corpus.name}", overwrite=overwrite)
 
 
-def _frame_counts(sigs: Sequence[np.ndarray], hop_length: int) -> np.ndarray:
-    counts = np.array([1 + len(s) // hop_length for s in sigs], dtype=np.int64)
-    return np.minimum(counts, 1 + max(len(s) for s in sigs) // hop_length)
+def _frame_counts(lengths: np.ndarray, hop_length: int) -> np.ndarray:
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.minimum(1 + lengths // hop_length, 1 + int(lengths.max()) // hop_length)
 
 
 def energy_pitch(corpus: Corpus, *, n_fft: int = 1024, hop_length: int = 256, sample_rate: int = 16000,
                  top_db: float = 30.0, fmin: float = 60.0, fmax: float = 400.0, progress: bool = True,
-                 overwrite: bool = False) -> list[np.ndarray]:
+                 overwrite: bool = False, chunk_size: int = CHUNK_SIZE) -> list[np.ndarray]:
     """Log RMS energy and log F0 (YIN, ``fmin``-``fmax`` Hz) of each silence-trimmed utterance.
 
     Frames of ``n_fft`` samples every ``hop_length``: the frame grid of :func:`frames`'s
-    ``logmel`` at the same settings.
+    ``logmel`` at the same settings. ``chunk_size`` utterances are extracted and saved at a time
+    (see :func:`functionals`).
 
     Returns
     -------
@@ -334,12 +398,11 @@ def energy_pitch(corpus: Corpus, *, n_fft: int = 1024, hop_length: int = 256, sa
     key = cache_key(fp=corpus.fingerprint(), sr=sample_rate, top_db=top_db, n_fft=n_fft, hop=hop_length,
                     fmin=fmin, fmax=fmax, v=FEATURE_VERSION)
 
-    def build() -> list[np.ndarray]:
+    def build_chunk(paths: Sequence[str]) -> list[np.ndarray]:
         import librosa
 
         out = []
-        paths = corpus.table["path"].tolist()
-        for path in _progress(paths, len(paths), f"energy+pitch {corpus.name}", progress):
+        for path in paths:
             x, _ = load_audio(path, sample_rate)
             x = trim_silence(x, top_db)
             rms = librosa.feature.rms(y=x, frame_length=n_fft, hop_length=hop_length)[0]
@@ -348,18 +411,22 @@ def energy_pitch(corpus: Corpus, *, n_fft: int = 1024, hop_length: int = 256, sa
             out.append(np.stack([np.log(rms[:n] + 1e-6), np.log(f0[:n])]).astype(np.float32))
         return out
 
-    return cached("features", f"energy-pitch-{key}", build, overwrite=overwrite)
+    return cached_chunks("features", f"energy-pitch-{key}", corpus.table["path"].tolist(), build_chunk, list,
+                         chunk_size=chunk_size, progress=progress, desc=f"energy+pitch {corpus.name}",
+                         overwrite=overwrite)
 
 
 def lmfb_energy_pitch(corpus: Corpus, *, n_mels: int = 40, n_fft: int = 1024, hop_length: int = 256,
                       sample_rate: int = 16000, top_db: float = 30.0, progress: bool = True,
-                      overwrite: bool = False, with_frames: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                      overwrite: bool = False, with_frames: bool = False,
+                      chunk_size: int = CHUNK_SIZE) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Log mel filterbanks + log energy + log pitch per frame, padded to the longest utterance.
 
     ``n_mels`` log mel filterbank energies from :func:`frames` (``logmel``, silence trimmed like
     :func:`padded_mfcc`), log RMS energy and log F0 (:func:`energy_pitch`) on the same frames;
     padded frames repeat each row's lowest value in that utterance (the log-mel floor a zero
-    signal would give, the lowest energy and pitch). Both parts are cached.
+    signal would give, the lowest energy and pitch). Both parts are cached (and extracted
+    ``chunk_size`` utterances at a time).
 
     Returns
     -------
@@ -373,9 +440,9 @@ def lmfb_energy_pitch(corpus: Corpus, *, n_mels: int = 40, n_fft: int = 1024, ho
     representation learning via adversarial training. ICASSP 2020.
     """
     mels = frames(corpus, "logmel", sample_rate=sample_rate, progress=progress, overwrite=overwrite, n_mels=n_mels,
-                  n_fft=n_fft, hop_length=hop_length, trim=True, top_db=top_db)
+                  n_fft=n_fft, hop_length=hop_length, trim=True, top_db=top_db, chunk_size=chunk_size)
     ep = energy_pitch(corpus, n_fft=n_fft, hop_length=hop_length, sample_rate=sample_rate, top_db=top_db,
-                      progress=progress, overwrite=overwrite)
+                      progress=progress, overwrite=overwrite, chunk_size=chunk_size)
     mats = []
     for m, e in zip(mels, ep):
         n = min(m.shape[1], e.shape[1])
@@ -439,7 +506,7 @@ def _spectrogram(chunks: np.ndarray, n_fft: int, hop_length: int, freq_bins: int
 
 def chunk_spectrograms(corpus: Corpus, *, chunk_seconds: float = 1.0, n_fft: int = 1024, hop_length: int = 512,
                        freq_bins: int = 512, sample_rate: int = 16000, progress: bool = True,
-                       overwrite: bool = False) -> ChunkSet:
+                       overwrite: bool = False, chunk_size: int = CHUNK_SIZE) -> ChunkSet:
     """Cut every utterance into non-overlapping chunks and take their log STFT magnitude.
 
     The last partial chunk is zero-padded to full length (:func:`serlib.audio.chunk` with
@@ -464,6 +531,8 @@ def chunk_spectrograms(corpus: Corpus, *, chunk_seconds: float = 1.0, n_fft: int
         Show a progress bar while extracting.
     overwrite
         Recompute even if a cached entry exists.
+    chunk_size
+        Utterances (not spectrogram chunks) extracted and saved at a time (see :func:`functionals`).
 
     References
     ----------
@@ -479,19 +548,22 @@ def chunk_spectrograms(corpus: Corpus, *, chunk_seconds: float = 1.0, n_fft: int
     key = cache_key(fp=corpus.fingerprint(), size=size, n_fft=n_fft, hop=hop_length, bins=freq_bins,
                     sr=sample_rate, v=SPECTRO_VERSION)
 
-    def build() -> ChunkSet:
-        data, rows, weight = [], [], []
-        paths = corpus.table["path"].tolist()
-        for i, path in enumerate(_progress(paths, len(paths), f"chunks {corpus.name}", progress)):
+    def build_chunk(paths: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        for path in paths:
             x, _ = load_audio(path, sample_rate)
             c = chunk_audio(x, size, last="pad")
             real = np.clip(len(x) - np.arange(len(c)) * size, 0, size) / size
-            data.append(_spectrogram(c, n_fft, hop_length, freq_bins))
-            rows.append(np.full(len(c), i))
-            weight.append(real.astype(np.float32))
-        return ChunkSet(np.concatenate(data), np.concatenate(rows), np.concatenate(weight))
+            out.append((_spectrogram(c, n_fft, hop_length, freq_bins), real.astype(np.float32)))
+        return out
 
-    return cached("features", f"chunks-{key}", build, overwrite=overwrite)
+    def combine(per_utt: list[tuple[np.ndarray, np.ndarray]]) -> ChunkSet:
+        data = [d for d, _ in per_utt]
+        rows = [np.full(len(d), i) for i, d in enumerate(data)]
+        return ChunkSet(np.concatenate(data), np.concatenate(rows), np.concatenate([w for _, w in per_utt]))
+
+    return cached_chunks("features", f"chunks-{key}", corpus.table["path"].tolist(), build_chunk, combine,
+                         chunk_size=chunk_size, progress=progress, desc=f"chunks {corpus.name}", overwrite=overwrite)
 
 
 # ---------------------------------------------------------------------------------------------
