@@ -1,4 +1,5 @@
-"""The model throughput benchmark stays in step with the chapters' training functions."""
+"""The model throughput benchmark stays in step with the chapters' training functions; the chunked
+extraction's timing compares like with like."""
 
 import pytest
 import torch
@@ -63,3 +64,35 @@ def test_measure_trains_a_paper_sized_network_for_the_steps_it_times(case):
 
 def test_every_chapter_has_a_network():
     assert {c.chapter[:2] for c in CASES} == {"01", "02", "03", "04", "05"}
+
+
+def test_chunked_overhead_times_chunked_and_one_shot_extraction_of_the_same_numbers(tmp_path, monkeypatch):
+    import os
+
+    from serlib import bench, cache
+
+    saved = []
+    real = cache.save_verified
+
+    def spy(path, obj):
+        saved.append(path)
+        return real(path, obj)
+
+    monkeypatch.setattr(cache, "save_verified", spy)
+    monkeypatch.setenv("SERLIB_CACHE", os.environ.get("SERLIB_CACHE", os.path.expanduser("~/.cache/serlib")))
+    before = os.environ["SERLIB_CACHE"]
+    res = bench._chunked_overhead(5, repeats=1, size="tiny", chunk_size=2)
+    assert os.environ["SERLIB_CACHE"] == before  # every timing ran in its own empty cache
+    assert all(not str(p).startswith(before) for p in saved)
+    assert res["utterances"] == 5 and res["chunk_size"] == 2 and res["repeats"] == 1
+    for name in ("is10", "padded_mfcc"):
+        r = res[name]
+        assert r["identical"] is True and r["one_shot_s"] > 0 and r["chunked_s"] > 0
+        assert r["overhead"] == r["chunked_s"] / r["one_shot_s"] - 1
+    # the chunked runs really saved chunks: 3 of 2 + 2 + 1 utterances per extraction (plus the warm-up's 2)
+    chunk_files = [p for p in saved if p.parent.name.endswith(".chunks")]
+    by_entry = {}
+    for p in chunk_files:
+        by_entry.setdefault(p.parent.name.split("-")[0], []).append(p.name)
+    assert sorted(by_entry) == ["is10", "padded", "trim"]
+    assert all(len(names) == 3 + 2 for names in by_entry.values())
