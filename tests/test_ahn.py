@@ -398,7 +398,10 @@ def test_transcript_table_bad_input(tmp_path):
     cases = {
         "unknown.csv": (lines + ["MSP-IMPROV-S99A-F09-R-FM01,hello"], r"1 id\(s\) the corpus does not have.*S99A"),
         "dup.csv": (lines + [lines[1]], r"duplicated id.*lines 2 and 52"),
-        "empty.csv": (lines[:1] + [lines[1].split(",")[0] + ","] + lines[2:], r"without an id or a text.*line 2"),
+        "noid.csv": (lines[:1] + [",some words"] + lines[2:], r"1 malformed line.*line 2: no id"),
+        "short.csv": (lines[:1] + [lines[1].split(",")[0]] + lines[2:], r"1 malformed line.*line 2: no text field"),
+        "comma.csv": (lines + ["MSP-IMPROV-S01A-F01-R-FM01,well, no"], r"line 52: 3 fields, the header has 2.*"
+                                                                          "double quotes"),
         "columns.csv": (["utt,words"] + lines[1:], "not 'id' and 'text'"),
     }
     for name, (content, pattern) in cases.items():
@@ -408,6 +411,29 @@ def test_transcript_table_bad_input(tmp_path):
         assert str(tmp_path / name) in str(err.value)  # the message names the file
     with pytest.raises(TranscriptError, match="does not exist"):
         load_corpus("msp_improv", root, transcripts=str(tmp_path / "nowhere.csv"))
+
+
+def test_transcript_table_empty_text_is_an_utterance_without_text(tmp_path):
+    """An empty text is no malformed line: the utterance has no text, and missing_text decides."""
+    from serlib.data import load_corpus
+    from serlib.data.fixtures import make_fixture, msp_improv_transcripts
+
+    root = make_fixture("msp_improv", tmp_path / "i")
+    lines = msp_improv_transcripts(root, tmp_path / "t.csv").read_text().splitlines()
+    blank = [k for k, line in enumerate(lines) if "-T-" in line or "-P-" in line][:2]  # no target sentence there
+    ids = [lines[k].split(",")[0] for k in blank]
+    lines[blank[0]] = f"{ids[0]},"
+    lines[blank[1]] = f'{ids[1]},"  "'
+    table = tmp_path / "blank.csv"
+    table.write_text("\n".join(lines) + "\n")
+    t = load_corpus("msp_improv", root, transcripts=str(table)).table.set_index("utt_id")["transcript"]
+    assert t[ids].tolist() == ["", ""] and t.drop(ids).str.len().gt(0).all()
+    base = {"corpus": "msp_improv", "data_root": str(root), "transcripts": str(table)}
+    n = len(ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base, missing_text="exclude")))
+    with pytest.raises(ParameterError, match=rf"2 of {n + 2} labelled utterances.*have no text.*missing_text=exclude"):
+        ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base))
+    kept = ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base, missing_text="exclude"))
+    assert kept.meta["text"]["without_text"] == 2 and not set(ids) & set(kept.table["utt_id"])
 
 
 def test_msp_improv_text_policy(tmp_path):
