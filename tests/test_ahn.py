@@ -385,6 +385,57 @@ def test_msp_podcast_transcripts_and_partition(tmp_path):
         ahn.load_text_corpus(cfg)
 
 
+def test_msp_podcast_transcript_table_needs_no_folder(tmp_path):
+    """With transcripts=<CSV>, the chapter reads MSP-Podcast without the release's Transcripts/."""
+    import shutil
+
+    from serlib.data.fixtures import make_fixture
+
+    root = make_fixture("msp_podcast", tmp_path / "p")
+    shutil.rmtree(root / "Transcripts")
+    segments = sorted(p.stem for p in (root / "Audios").glob("*.wav"))  # all 16, the C, X and O ones too
+    table = tmp_path / "asr.csv"
+    table.write_text("id,text\n" + "".join(f"{s},words of {s}\n" for s in segments))
+    base = {"corpus": "msp_podcast", "data_root": str(root), "transcripts": str(table)}
+    c = ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base))
+    assert len(c) == 13 and (c.table["transcript"] == "words of " + c.table["utt_id"]).all()
+    assert c.meta["text"]["without_text"] == 0 and c.meta["text"]["source"]["table"] == str(table)
+
+    first = c.table["utt_id"].iloc[0]  # a labelled segment the ASR heard nothing in
+    table.write_text("id,text\n" + "".join(f"{s},{'' if s == first else 'words'}\n" for s in segments))
+    with pytest.raises(ParameterError, match=rf"1 of 13 labelled utterances.*\['{first}'\].*missing_text=exclude"):
+        ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base))
+    kept = ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base, missing_text="exclude"))
+    assert len(kept) == 12 and first not in set(kept.table["utt_id"])
+    assert kept.meta["text"]["excluded"] == 1
+
+
+def test_embedded_corpus_takes_a_transcript_table(tmp_path):
+    """transcripts= replaces the embedded corpus's own text for the utterances it lists."""
+    from serlib.data import load_corpus
+    from serlib.data.transcripts import TranscriptError
+
+    own = ahn.load_text_corpus(ahn.Config.for_profile("smoke")).table.set_index("utt_id")["transcript"]
+    pool = load_corpus("embedded", size="tiny", part="unlabelled", progress=False).table["utt_id"]
+    listed = list(own.index[:3])
+    table = tmp_path / "asr.csv"
+    table.write_text("id,text\n" + "".join(f"{u},asr words {k}\n" for k, u in enumerate(listed))
+                     + f"{pool.iloc[0]},an unlabelled pool utterance\n")  # ids of the whole corpus are accepted
+    cfg = ahn.Config.for_profile("smoke", transcripts=str(table))
+    c = ahn.load_text_corpus(cfg)
+    t = c.table.set_index("utt_id")["transcript"]
+    assert list(t.index) == list(own.index)  # the same labelled utterances, in the same order
+    assert t[listed].tolist() == ["asr words 0", "asr words 1", "asr words 2"]
+    assert t.drop(listed).equals(own.drop(listed)) and c.meta["text"]["source"] == str(table)
+
+    table.write_text(f"id,text\n{listed[0]},\n")
+    with pytest.raises(ParameterError, match=rf"1 of {len(own)} labelled utterances.*{listed[0]}.*missing_text"):
+        ahn.load_text_corpus(cfg)
+    table.write_text("id,text\nSes99F_0001,hello\n")
+    with pytest.raises(TranscriptError, match=r"asr\.csv.*1 id\(s\) the corpus does not have.*Ses99F_0001"):
+        ahn.load_text_corpus(cfg)
+
+
 def test_transcript_table_bad_input(tmp_path):
     from serlib.data import load_corpus
     from serlib.data.fixtures import make_fixture, msp_improv_transcripts
