@@ -108,6 +108,9 @@
 # (`transcripts`), and/or the target sentences of its documentation (`target_sentences`, CSV
 # `sentence,text`; they fill the read and target turns only). Utterances left without text stop
 # the run unless `missing_text=exclude`, which leaves them out and says how many.
+# A transcript table serves every corpus, the embedded one included: the utterances it lists take
+# its text, the others keep their own, and MSP-Podcast then needs no `Transcripts/` folder. A
+# line with an empty text (an ASR system that heard no words) leaves its utterance without text.
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
@@ -119,7 +122,7 @@ device = None  # auto | cpu | cuda | cuda:N
 seeds = None  # list of seeds, e.g. [0, 1, 2]
 split = None  # auto | speaker (leave-one-speaker-out) | session | predefined (auto: predefined for MSP-Podcast)
 test_set = None  # MSP-Podcast test set of the predefined split: test1 | test2 | test3
-transcripts = None  # CSV id,text with the utterances' text (needed for MSP-IMPROV)
+transcripts = None  # CSV id,text with the utterances' text (any corpus; needed for MSP-IMPROV)
 target_sentences = None  # MSP-IMPROV: CSV sentence,text with the documentation's target sentences
 missing_text = None  # utterances without text: refuse | exclude
 max_folds = None  # run only the first N folds (None: all)

@@ -385,6 +385,57 @@ def test_msp_podcast_transcripts_and_partition(tmp_path):
         ahn.load_text_corpus(cfg)
 
 
+def test_msp_podcast_transcript_table_needs_no_folder(tmp_path):
+    """With transcripts=<CSV>, the chapter reads MSP-Podcast without the release's Transcripts/."""
+    import shutil
+
+    from serlib.data.fixtures import make_fixture
+
+    root = make_fixture("msp_podcast", tmp_path / "p")
+    shutil.rmtree(root / "Transcripts")
+    segments = sorted(p.stem for p in (root / "Audios").glob("*.wav"))  # all 16, the C, X and O ones too
+    table = tmp_path / "asr.csv"
+    table.write_text("id,text\n" + "".join(f"{s},words of {s}\n" for s in segments))
+    base = {"corpus": "msp_podcast", "data_root": str(root), "transcripts": str(table)}
+    c = ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base))
+    assert len(c) == 13 and (c.table["transcript"] == "words of " + c.table["utt_id"]).all()
+    assert c.meta["text"]["without_text"] == 0 and c.meta["text"]["source"]["table"] == str(table)
+
+    first = c.table["utt_id"].iloc[0]  # a labelled segment the ASR heard nothing in
+    table.write_text("id,text\n" + "".join(f"{s},{'' if s == first else 'words'}\n" for s in segments))
+    with pytest.raises(ParameterError, match=rf"1 of 13 labelled utterances.*\['{first}'\].*missing_text=exclude"):
+        ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base))
+    kept = ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base, missing_text="exclude"))
+    assert len(kept) == 12 and first not in set(kept.table["utt_id"])
+    assert kept.meta["text"]["excluded"] == 1
+
+
+def test_embedded_corpus_takes_a_transcript_table(tmp_path):
+    """transcripts= replaces the embedded corpus's own text for the utterances it lists."""
+    from serlib.data import load_corpus
+    from serlib.data.transcripts import TranscriptError
+
+    own = ahn.load_text_corpus(ahn.Config.for_profile("smoke")).table.set_index("utt_id")["transcript"]
+    pool = load_corpus("embedded", size="tiny", part="unlabelled", progress=False).table["utt_id"]
+    listed = list(own.index[:3])
+    table = tmp_path / "asr.csv"
+    table.write_text("id,text\n" + "".join(f"{u},asr words {k}\n" for k, u in enumerate(listed))
+                     + f"{pool.iloc[0]},an unlabelled pool utterance\n")  # ids of the whole corpus are accepted
+    cfg = ahn.Config.for_profile("smoke", transcripts=str(table))
+    c = ahn.load_text_corpus(cfg)
+    t = c.table.set_index("utt_id")["transcript"]
+    assert list(t.index) == list(own.index)  # the same labelled utterances, in the same order
+    assert t[listed].tolist() == ["asr words 0", "asr words 1", "asr words 2"]
+    assert t.drop(listed).equals(own.drop(listed)) and c.meta["text"]["source"] == str(table)
+
+    table.write_text(f"id,text\n{listed[0]},\n")
+    with pytest.raises(ParameterError, match=rf"1 of {len(own)} labelled utterances.*{listed[0]}.*missing_text"):
+        ahn.load_text_corpus(cfg)
+    table.write_text("id,text\nSes99F_0001,hello\n")
+    with pytest.raises(TranscriptError, match=r"asr\.csv.*1 id\(s\) the corpus does not have.*Ses99F_0001"):
+        ahn.load_text_corpus(cfg)
+
+
 def test_transcript_table_bad_input(tmp_path):
     from serlib.data import load_corpus
     from serlib.data.fixtures import make_fixture, msp_improv_transcripts
@@ -398,7 +449,10 @@ def test_transcript_table_bad_input(tmp_path):
     cases = {
         "unknown.csv": (lines + ["MSP-IMPROV-S99A-F09-R-FM01,hello"], r"1 id\(s\) the corpus does not have.*S99A"),
         "dup.csv": (lines + [lines[1]], r"duplicated id.*lines 2 and 52"),
-        "empty.csv": (lines[:1] + [lines[1].split(",")[0] + ","] + lines[2:], r"without an id or a text.*line 2"),
+        "noid.csv": (lines[:1] + [",some words"] + lines[2:], r"1 malformed line.*line 2: no id"),
+        "short.csv": (lines[:1] + [lines[1].split(",")[0]] + lines[2:], r"1 malformed line.*line 2: no text field"),
+        "comma.csv": (lines + ["MSP-IMPROV-S01A-F01-R-FM01,well, no"], r"line 52: 3 fields, the header has 2.*"
+                                                                          "double quotes"),
         "columns.csv": (["utt,words"] + lines[1:], "not 'id' and 'text'"),
     }
     for name, (content, pattern) in cases.items():
@@ -408,6 +462,29 @@ def test_transcript_table_bad_input(tmp_path):
         assert str(tmp_path / name) in str(err.value)  # the message names the file
     with pytest.raises(TranscriptError, match="does not exist"):
         load_corpus("msp_improv", root, transcripts=str(tmp_path / "nowhere.csv"))
+
+
+def test_transcript_table_empty_text_is_an_utterance_without_text(tmp_path):
+    """An empty text is no malformed line: the utterance has no text, and missing_text decides."""
+    from serlib.data import load_corpus
+    from serlib.data.fixtures import make_fixture, msp_improv_transcripts
+
+    root = make_fixture("msp_improv", tmp_path / "i")
+    lines = msp_improv_transcripts(root, tmp_path / "t.csv").read_text().splitlines()
+    blank = [k for k, line in enumerate(lines) if "-T-" in line or "-P-" in line][:2]  # no target sentence there
+    ids = [lines[k].split(",")[0] for k in blank]
+    lines[blank[0]] = f"{ids[0]},"
+    lines[blank[1]] = f'{ids[1]},"  "'
+    table = tmp_path / "blank.csv"
+    table.write_text("\n".join(lines) + "\n")
+    t = load_corpus("msp_improv", root, transcripts=str(table)).table.set_index("utt_id")["transcript"]
+    assert t[ids].tolist() == ["", ""] and t.drop(ids).str.len().gt(0).all()
+    base = {"corpus": "msp_improv", "data_root": str(root), "transcripts": str(table)}
+    n = len(ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base, missing_text="exclude")))
+    with pytest.raises(ParameterError, match=rf"2 of {n + 2} labelled utterances.*have no text.*missing_text=exclude"):
+        ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base))
+    kept = ahn.load_text_corpus(ahn.Config.for_profile("smoke", **base, missing_text="exclude"))
+    assert kept.meta["text"]["without_text"] == 2 and not set(ids) & set(kept.table["utt_id"])
 
 
 def test_msp_improv_text_policy(tmp_path):

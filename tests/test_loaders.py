@@ -318,6 +318,46 @@ def test_msp_podcast(pristine, fresh):
     assert len(load_corpus("msp_podcast", moved)) == 13
 
 
+def test_msp_podcast_transcript_table(fresh, tmp_path):
+    """A reader's transcript table stands in for the release's Transcripts/ folder."""
+    root = fresh("msp_podcast")
+    segments = sorted(p.stem for p in (root / "Audios").glob("*.wav"))
+    assert len(segments) == 16  # the 13 of the 4 classes, plus the C, X and O segments
+    table = tmp_path / "asr.csv"
+    rows = [f"{s}.wav,asr text {k}" for k, s in enumerate(segments)]  # ".wav" is accepted and removed
+    rows[0] = f"{segments[0]},"  # no words heard: an utterance without text
+    table.write_text("id,text\n" + "\n".join(rows) + "\n")
+    folder_text = {s: (root / "Transcripts" / f"{s}.txt").read_text().strip() for s in segments}
+    shutil.move(root / "Transcripts", tmp_path / "Transcripts")
+
+    c = load_corpus("msp_podcast", root, transcripts=str(table))  # no Transcripts/ folder needed
+    text = dict(zip(c.table["utt_id"], c.table["transcript"]))
+    assert len(c) == 13 and segments[0] in text
+    assert text[segments[0]] == "" and text[segments[1]] == "asr text 1"
+    assert c.meta["transcripts"] == {"table": str(table), "folder": None, "from_table": 13, "from_folder": 0,
+                                     "without_text": 1}
+    assert len(load_corpus("msp_podcast", root, transcripts=table, label_set="8class")) == 14  # a Path works too
+    with pytest.raises(CorpusError, match=r"Transcripts.*or pass transcripts=<CSV id,text>"):
+        load_corpus("msp_podcast", root, transcripts=True)  # the folder itself is still needed for True
+
+    # with the folder back and a table listing only some segments, the table wins where it speaks
+    shutil.move(tmp_path / "Transcripts", root / "Transcripts")
+    table.write_text("id,text\n" + "\n".join(rows[:3]) + "\n")
+    c = load_corpus("msp_podcast", root, transcripts=str(table))
+    text = dict(zip(c.table["utt_id"], c.table["transcript"]))
+    assert text[segments[0]] == "" and text[segments[1]] == "asr text 1"
+    others = [s for s in text if s not in segments[:3]]
+    assert others and all(text[s] == folder_text[s] for s in others)
+    assert c.meta["transcripts"]["from_table"] == 3 and c.meta["transcripts"]["from_folder"] == 10
+    assert c.meta["transcripts"]["folder"] == str(root / "Transcripts")
+
+    table.write_text("id,text\nMSP-PODCAST_9999_0001,hello\n")
+    with pytest.raises(CorpusError, match=r"asr\.csv.*1 id\(s\) the corpus does not have.*9999"):
+        load_corpus("msp_podcast", root, transcripts=str(table))
+    with pytest.raises(ParameterError, match="transcripts=3"):
+        load_corpus("msp_podcast", root, transcripts=3)
+
+
 # --------------------------------------------------------------------------- Emo-DB
 def test_emodb(pristine):
     root = pristine["emodb"][1]

@@ -36,13 +36,14 @@ Extra columns: ``raw_emotion``, ``arousal``, ``valence``, ``dominance``, ``natur
 
 Transcripts: the release holds no text for most utterances, so ``transcript`` is empty unless
 the reader supplies it. ``transcripts=PATH`` reads a CSV ``id,text`` (e.g. from an ASR system;
-see :mod:`serlib.data.transcripts`: every id must be an utterance of ``Evalution.txt``, once,
-with a non-empty text). ``target_sentences=PATH`` reads a CSV ``sentence,text`` with the
-target sentences of the corpus documentation (``sentence`` = the number in ``S01A``, 1-20)
-and fills the utterances that *are* the target sentence: the read condition ``R`` and the
-target turn of the scene ``S``. The book ships no copy of those sentences: we found no public
-text of them to cite, so the reader copies them from the documentation of their release. A
-``transcripts`` table wins over a target sentence for the same utterance.
+see :mod:`serlib.data.transcripts`: every id must be an utterance of ``Evalution.txt``, once;
+a line with an empty text gives its utterance no text). ``target_sentences=PATH`` reads a CSV
+``sentence,text`` with the target sentences of the corpus documentation (``sentence`` = the
+number in ``S01A``, 1-20) and fills the utterances that *are* the target sentence: the read
+condition ``R`` and the target turn of the scene ``S``. The book ships no copy of those
+sentences: we found no public text of them to cite, so the reader copies them from the
+documentation of their release. A ``transcripts`` table's text wins over a target sentence for
+the same utterance; where the table's text is empty, the target sentence fills it.
 
 Options: ``conditions`` (None = all of R, S, T, P), ``expect_full`` (False), ``transcripts``
 (None), ``target_sentences`` (None).

@@ -4,7 +4,7 @@ Layout read (``root`` is the corpus folder or a parent holding ``MSP-Podcast/``)
 
     Labels/labels_consensus.csv     (labels_concensus.csv, as some releases spell it, is accepted)
     Audios/MSP-PODCAST_0001_0008.wav
-    Transcripts/MSP-PODCAST_0001_0008.txt   (optional; read only with transcripts=True)
+    Transcripts/MSP-PODCAST_0001_0008.txt   (optional; read only when transcripts are asked for)
 
 The consensus CSV has the columns ``FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,
 Split_Set``, e.g. ``MSP-PODCAST_0001_0008.wav,N,2.2,4.0,2.6,30,Male,Test1``. EmoAct/EmoVal/
@@ -24,10 +24,20 @@ Extra columns: ``raw_emotion``, ``arousal``, ``valence``, ``dominance``, ``split
 ``podcast``.
 
 Options: ``label_set`` ("4class"), ``splits`` (None = all; e.g. ``("train", "development")``,
-case-insensitive), ``keep_unknown_speakers`` (True), ``transcripts`` (False: reading one text
-file per segment is slow on the full corpus; True needs the ``Transcripts/`` folder, and a
-segment without its text file keeps an empty transcript), ``release`` (None = detected: 2.x when the label
-file has a Test3 split, else 1.x; or the version you have, e.g. "1.11", recorded in the coverage).
+case-insensitive), ``keep_unknown_speakers`` (True), ``transcripts``, ``release`` (None = detected:
+2.x when the label file has a Test3 split, else 1.x; or the version you have, e.g. "1.11",
+recorded in the coverage).
+
+Transcripts (option ``transcripts``): ``False`` (default) reads no text, since reading one text
+file per segment is slow on the full corpus. ``True`` reads the release's ``Transcripts/``
+folder, which must then exist; a segment without its text file keeps an empty transcript.
+A path reads a transcript table, a CSV ``id,text`` of the reader's (e.g. from an ASR system;
+see :mod:`serlib.data.transcripts`): its ids are checked against every segment of the label
+file, all classes and splits, so a table made for the whole release fits any ``label_set`` or
+``splits``. The ``Transcripts/`` folder is then not needed: where it exists, it gives the text of
+the segments the table does not list, and the table's text wins for those it lists (an empty
+text in the table leaves that segment without text). ``meta["transcripts"]`` counts the
+segments whose text came from the table, from the folder, and those without text.
 
 Coverage: the label file of a release lists all its segments, so a copy is complete when every
 listed segment (of the label set and splits loaded) has readable audio; a wav that the label
@@ -39,6 +49,7 @@ the chosen Test set -> test.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +113,8 @@ def _detect_release(splits_present: list[str], given: str | None) -> str:
 
 
 def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None = None,
-          keep_unknown: bool = True, transcripts: bool = False, release: str | None = None) -> Scan:
+          keep_unknown: bool = True, transcripts: bool | str = False, release: str | None = None) -> Scan:
+    """Read the layout; ``transcripts`` is False, True (the ``Transcripts/`` folder) or a table's path."""
     base = locate(root, lambda p: (p / "Labels").is_dir() or (p / "Audios").is_dir(),
                   ("MSP-Podcast", "MSP-PODCAST", "MSP_Podcast"))
     if base is None:
@@ -119,10 +131,13 @@ def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None 
     if audio is None:
         scan.error(base / "Audios", "audio folder missing", "unpack the release's Audios/ next to Labels/")
         return scan
-    if transcripts and not (base / "Transcripts").is_dir():
-        scan.error(base / "Transcripts", "transcript folder missing (the text of every segment is needed here)",
-                   "unpack the release's Transcripts/ (one <segment>.txt per segment) next to Labels/ and Audios/")
+    folder = base / "Transcripts"
+    if transcripts is True and not folder.is_dir():
+        scan.error(folder, "transcript folder missing (the text of every segment is needed here)",
+                   "unpack the release's Transcripts/ (one <segment>.txt per segment) next to Labels/ and Audios/, "
+                   "or pass transcripts=<CSV id,text> with the text of the segments")
         return scan
+    read_folder = transcripts is True or (bool(transcripts) and folder.is_dir())
     df = read_csv_table(label_file, COLUMNS, scan, _FIX)
     if df is None:
         return scan
@@ -131,6 +146,11 @@ def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None 
     mapping = LABEL_SETS[label_set]
     wanted = {s.lower() for s in splits} if splits else None
     listed = {n.strip()[:-4] if n.strip().lower().endswith(".wav") else n.strip() for n in df["FileName"]}
+    table: dict[str, str] = {}
+    if isinstance(transcripts, str):
+        from .transcripts import read_transcript_table
+
+        table = read_transcript_table(transcripts, listed)  # every segment of the release, whatever is loaded
     unlisted = [p for p in sorted(audio.glob("*.wav")) if not p.name.startswith(".") and p.stem not in listed]
     for path in unlisted:
         scan.warn(path, "audio file not in the label file",
@@ -138,6 +158,7 @@ def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None 
                   "the stray file")
     scan.notes["unlisted_audio"] = len(unlisted)
     scan.notes["release"] = _detect_release(scan.notes["splits_present"], release)
+    source = {"from_table": 0, "from_folder": 0, "without_text": 0}
     for rec in df.itertuples(index=False):
         name = rec.FileName.strip()
         code = rec.EmoClass.strip().upper()
@@ -155,9 +176,14 @@ def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None 
             continue
         stem = name[:-4] if name.lower().endswith(".wav") else name
         text = ""
-        if transcripts:
-            tfile = base / "Transcripts" / f"{stem}.txt"
+        if stem in table:
+            text = table[stem]
+            source["from_table"] += 1
+        elif read_folder:
+            tfile = folder / f"{stem}.txt"
             text = " ".join(read_lines(tfile)).strip() if tfile.is_file() else ""
+            source["from_folder"] += bool(text)
+        source["without_text"] += not text
         parts = stem.split("_")
         scan.rows.append({
             "utt_id": stem,
@@ -174,6 +200,9 @@ def _scan(root: Path, label_set: str = "4class", splits: tuple[str, ...] | None 
             "split": split,
             "podcast": parts[1] if len(parts) > 2 else "",
         })
+    if transcripts:
+        scan.notes["transcripts"] = {"table": transcripts if isinstance(transcripts, str) else None,
+                                     "folder": str(folder) if read_folder else None, **source}
     return scan
 
 
@@ -230,8 +259,14 @@ def load(root: Path, **options: Any) -> Corpus:
         splits = (splits,) if isinstance(splits, str) else tuple(splits)
         if not splits:
             raise ParameterError("msp_podcast: splits=() selects nothing; pass None for all splits.")
+    transcripts = opts["transcripts"]
+    if isinstance(transcripts, os.PathLike):
+        transcripts = opts["transcripts"] = os.fspath(transcripts)
+    if not isinstance(transcripts, (bool, str)) and transcripts is not None:
+        raise ParameterError(f"msp_podcast: transcripts={transcripts!r}; pass False, True (the release's "
+                             "Transcripts/ folder) or the path of a CSV id,text")
     scan = _scan(Path(root), opts["label_set"], splits, bool(opts["keep_unknown_speakers"]),
-                 bool(opts["transcripts"]), opts["release"])
+                 transcripts or False, opts["release"])
     present = scan.notes.get("splits_present")
     if splits and present is not None:
         absent = [s for s in splits if s.lower() not in present]

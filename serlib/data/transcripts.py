@@ -9,9 +9,13 @@ ASR system they ran, as a UTF-8 CSV with a header line and two columns::
     MSP-IMPROV-S01A-F01-S-FM02,"..."
 
 ``id`` is the corpus's utterance id (the audio file's name without ``.wav``; a trailing
-``.wav`` is accepted and removed). Every id must belong to the corpus, appear once, and carry
-a non-empty text; anything else is a :class:`TranscriptError` naming the file, the first
-offending lines and the fix, before anything is trained.
+``.wav`` is accepted and removed). Every id must belong to the corpus and appear once. A line
+with an empty text (``MSP-IMPROV-S01A-F01-R-FM03,``, or ``""``; e.g. an ASR system that heard
+no words) is allowed: that utterance has no text, exactly like an utterance whose corpus ships
+none, and the chapter counts it and handles it by its ``missing_text`` parameter. A line that is
+malformed (no id, fewer or more fields than the header, e.g. a text with an unquoted comma), an
+id given twice or an id the corpus does not have is a :class:`TranscriptError` naming the file,
+the first offending lines and the fix, before anything is trained.
 """
 
 from __future__ import annotations
@@ -55,8 +59,10 @@ def read_transcript_table(path: str | os.PathLike[str], known_ids: Collection[st
     Raises
     ------
     TranscriptError
-        Missing file, no ``id``/``text`` header, duplicated ids, empty texts, or ids the corpus
-        does not have (the first few of each are named, with their line numbers).
+        Missing file, no ``id``/``text`` header, lines without an id, lines with fewer or more
+        fields than the header, duplicated ids, or ids the corpus does not have (the first few
+        of each are named, with their line numbers). An empty text is no error: the id maps to
+        ``""``, an utterance without text.
     """
     p = Path(path).expanduser()
     fix = "give a UTF-8 CSV with the header 'id,text' and one line per utterance (transcripts=PATH)"
@@ -74,19 +80,24 @@ def read_transcript_table(path: str | os.PathLike[str], known_ids: Collection[st
     reader.fieldnames = fields
     out: dict[str, str] = {}
     first_line: dict[str, int] = {}
-    dup, empty, unknown = [], [], []
+    dup, malformed, unknown = [], [], []
     known = None if known_ids is None else {str(k) for k in known_ids}
     for line, row in enumerate(reader, start=2):
+        if row.get(None):  # DictReader's key for the fields beyond the header
+            malformed.append(f"line {line}: {len(fields) + len(row[None])} fields, the header has "
+                             f"{len(fields)}")
+            continue
+        if row.get("text") is None:  # the line ends before the text field
+            malformed.append(f"line {line}: no text field")
+            continue
         uid = _strip_ext(str(row.get("id") or ""))
-        value = " ".join(str(row.get("text") or "").split())
+        value = " ".join(str(row["text"]).split())
         if not uid:
-            empty.append(f"line {line}: no id")
+            malformed.append(f"line {line}: no id")
             continue
         if uid in out:
             dup.append(f"{uid} (lines {first_line[uid]} and {line})")
             continue
-        if not value:
-            empty.append(f"line {line}: {uid}")
         if known is not None and uid not in known:
             unknown.append(f"line {line}: {uid}")
         out[uid] = value
@@ -94,9 +105,11 @@ def read_transcript_table(path: str | os.PathLike[str], known_ids: Collection[st
     problems = []
     if dup:
         problems.append(f"{len(dup)} duplicated id(s), e.g. {dup[:3]}: keep one line per utterance")
-    if empty:
-        problems.append(f"{len(empty)} line(s) without an id or a text, e.g. {empty[:3]}: fill the text or drop "
-                        "the line (an utterance without text is counted and handled by the chapter's missing_text)")
+    if malformed:
+        problems.append(f"{len(malformed)} malformed line(s), e.g. {malformed[:3]}: write each line as id,text "
+                        "with the text in double quotes when it contains a comma (an utterance without text is "
+                        "written id, with an empty text; the chapter counts it and handles it by its "
+                        "missing_text)")
     if unknown:
         problems.append(f"{len(unknown)} id(s) the corpus does not have, e.g. {unknown[:3]}: ids are the audio "
                         "files' names without .wav; check that the table belongs to this corpus")
@@ -107,15 +120,20 @@ def read_transcript_table(path: str | os.PathLike[str], known_ids: Collection[st
     return out
 
 
-def apply_transcripts(corpus: Corpus, texts: Mapping[str, str] | str | os.PathLike[str]) -> Corpus:
-    """A copy of ``corpus`` whose ``transcript`` holds the given texts (others unchanged).
+def apply_transcripts(corpus: Corpus, texts: Mapping[str, str] | str | os.PathLike[str],
+                      known_ids: Collection[str] | None = None) -> Corpus:
+    """A copy of ``corpus`` whose ``transcript`` holds the given texts.
 
-    ``texts`` is a mapping id -> text or the path of a transcript CSV, checked against the
-    corpus's ids with :func:`read_transcript_table`.
+    ``texts`` is a mapping id -> text or the path of a transcript CSV, checked with
+    :func:`read_transcript_table` against ``known_ids`` (default: the corpus's own ids; pass
+    more when the table may also list utterances the loaded corpus left out). An utterance the
+    table lists takes the table's text, an empty one included (it then has no text); the
+    others keep their own.
     """
     if not isinstance(texts, Mapping):
         source = str(texts)
-        texts = read_transcript_table(texts, set(corpus.table["utt_id"].astype(str)))
+        ids = set(corpus.table["utt_id"].astype(str)) if known_ids is None else known_ids
+        texts = read_transcript_table(texts, ids)
     else:
         source = "(mapping)"
     table = corpus.table.copy()

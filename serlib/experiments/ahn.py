@@ -130,7 +130,11 @@ class Config(ChapterConfig):
                           help="MSP-Podcast: the test set of its predefined split (Train trains, Development "
                                "selects the stage-1 epoch)", paper_value="not stated")
     transcripts: str | None = param(None, help="a transcript table (CSV id,text; e.g. from an ASR system) for the "
-                                               "utterances; needed for MSP-IMPROV, whose release has no text",
+                                               "utterances, on any corpus, the embedded one included: a listed "
+                                               "utterance takes the table's text (an empty text leaves it without "
+                                               "text, see missing_text), the others keep the corpus's own; needed "
+                                               "for MSP-IMPROV, whose release has no text; with it, MSP-Podcast "
+                                               "needs no Transcripts/ folder",
                                     paper_value="ground-truth transcripts")
     target_sentences: str | None = param(None, help="MSP-IMPROV: CSV sentence,text with the 20 target sentences of "
                                                     "the corpus documentation (fills the read and target turns)",
@@ -308,6 +312,11 @@ def _folds(corpus: Corpus, cfg: Config) -> list[Fold]:
 
 
 def _text_fix(cfg: Config) -> str:
+    if cfg.transcripts:
+        fix = f"give them a text in the transcript table {cfg.transcripts}"
+        if cfg.corpus == "msp_improv" and cfg.target_sentences is None:
+            fix += " or pass target_sentences=<CSV sentence,text> from the MSP-IMPROV documentation"
+        return fix
     if cfg.corpus == "msp_improv":
         return ("pass transcripts=<CSV id,text> (e.g. from an ASR system) and/or target_sentences=<CSV sentence,text> "
                 "from the MSP-IMPROV documentation")
@@ -319,10 +328,14 @@ def _text_fix(cfg: Config) -> str:
 def load_text_corpus(cfg: Config) -> Corpus:
     """The labelled corpus of ``cfg`` with the text this chapter needs.
 
-    MSP-Podcast is read with its ``Transcripts/``; MSP-IMPROV with the reader's
-    ``transcripts`` table and ``target_sentences``; any other corpus takes a ``transcripts``
-    table over its own text. Utterances left without text are refused or, with
-    ``missing_text="exclude"``, left out; ``corpus.meta["text"]`` counts them either way.
+    MSP-Podcast is read with its ``Transcripts/`` folder, or with the reader's ``transcripts``
+    table (the folder, if present, then fills the segments the table does not list); MSP-IMPROV
+    with the ``transcripts`` table and ``target_sentences``; any other corpus, the embedded one
+    included, takes a ``transcripts`` table over its own text. The table's ids are checked
+    against every utterance of the corpus, labelled or not. An utterance the table lists with an
+    empty text has no text, as one whose corpus ships none. Utterances left without text are
+    refused or, with ``missing_text="exclude"``, left out; ``corpus.meta["text"]`` counts them
+    either way.
 
     Raises
     ------
@@ -333,15 +346,19 @@ def load_text_corpus(cfg: Config) -> Corpus:
     from ..data.transcripts import apply_transcripts
 
     if cfg.corpus == "embedded":
-        corpus = load_corpus("embedded", size=cfg.size, part="labelled")
+        if cfg.transcripts:  # the whole corpus (its unlabelled pool too), so a table for all of it fits
+            corpus = apply_transcripts(load_corpus("embedded", size=cfg.size, part="all"), cfg.transcripts)
+            corpus = corpus.labelled()
+        else:
+            corpus = load_corpus("embedded", size=cfg.size, part="labelled")
     else:
         opts: dict[str, Any] = {}
         if cfg.corpus == "msp_podcast":
-            opts["transcripts"] = True
+            opts["transcripts"] = cfg.transcripts or True
         if cfg.corpus == "msp_improv":
             opts.update(transcripts=cfg.transcripts, target_sentences=cfg.target_sentences)
         corpus = cfg.load_corpus(**opts)
-        if cfg.transcripts and cfg.corpus != "msp_improv":
+        if cfg.transcripts and cfg.corpus not in ("msp_improv", "msp_podcast"):
             corpus = apply_transcripts(corpus, cfg.transcripts)
         corpus = corpus.labelled()
     no_text = corpus.table["transcript"].fillna("").astype(str).str.strip().eq("").to_numpy()
