@@ -168,7 +168,7 @@ SOURCES: dict[str, Source] = {
         licence_source="read on the authors' documentation page http://emodb.bilderbar.info/docu/ and their page "
         "http://database.syntheticspeech.de/ (which asks research users to cite the paper), and the citation with its "
         "DOI on the ISCA archive page https://www.isca-speech.org/archive/interspeech_2005/burkhardt05b_interspeech.html; "
-        "no licence statement (Creative Commons or other) could be found or verified on the publisher's pages: if "
+        "a licence statement (Creative Commons or other) could not be found or verified on the publisher's pages: if "
         "you need one, ask the authors",
         redistribution="not granted: fetch it from the authors' site only; never re-packed or cached elsewhere",
         archives=(Archive(
