@@ -5,7 +5,7 @@
     serbook book [--profile smoke|book|paper]   execute every chapter and build the HTML book
     serbook data check NAME ROOT                check a corpus folder file by file; exit 0 complete,
                                                 3 partial or warnings, 4 errors / not loadable
-    serbook data download NAME [--root DIR] [--yes] [--song] [--subset S ...]
+    serbook data download NAME [--root DIR] [--yes] [--song] [--subset S ...] [--force]
                                                 fetch, verify and unpack a free corpus (emodb, ravdess,
                                                 librispeech, tess), then check it
     serbook data generate [--size S] [--variant V]   generate the embedded corpus into the cache
@@ -63,7 +63,8 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
 
     try:
         return download(args.name, args.root, song=args.song, subsets=args.subset, yes=args.yes,
-                        mirror=args.mirror, keep_archives=args.keep_archives, progress=not args.quiet)
+                        mirror=args.mirror, keep_archives=args.keep_archives, force=args.force,
+                        progress=not args.quiet)
     except ConfirmationNeeded as exc:
         print(f"serbook: error: {exc}", file=sys.stderr)
         return 2
@@ -196,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         "download", help="fetch, verify and unpack a free corpus (emodb, ravdess, librispeech, tess)",
         description="Print the corpus's licence and citation, ask once, download its archives from the publisher "
         "(resuming after an interruption), check their published sizes and checksums, unpack them into the "
-        "folder the loader reads and end with the data check report. A corpus already in place is left alone. "
+        "folder the loader reads and end with the data check report. A corpus already in place is left alone; files "
+        "deleted from it since are restored (from a kept archive, or by downloading again). "
         "Exit status: the data check's (0 loads, 3 warnings, 4 errors); 1 when a download or check fails; "
         "2 for a usage error or a missing confirmation.")
     dl.add_argument("name", help="emodb, ravdess, librispeech or tess")
@@ -207,7 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="librispeech: a subset to fetch, repeatable (default dev-clean)")
     dl.add_argument("--mirror", default=None, metavar="URL",
                     help="fetch <URL>/<corpus>/<file> instead of the publisher's URL (default $SERLIB_DOWNLOAD_MIRROR)")
-    dl.add_argument("--keep-archives", action="store_true", help="keep the archives after unpacking")
+    dl.add_argument("--keep-archives", action="store_true",
+                    help="keep the archives after unpacking (a later repair unpacks them instead of downloading)")
+    dl.add_argument("--force", action="store_true",
+                    help="fetch and unpack again even what is in place, replacing the files the archives bring "
+                    "(the reader's other files are left alone)")
     dl.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     dl.set_defaults(func=_cmd_data_download)
     g = dsub.add_parser("generate", help="generate the embedded corpus into the cache")

@@ -8,12 +8,18 @@ place of the real ones. It honours ``Range`` requests and can drop the connectio
 from __future__ import annotations
 
 import dataclasses
+import errno
+import gzip
 import hashlib
 import io
+import os
+import shutil
 import socket
 import tarfile
 import threading
 import zipfile
+import zlib
+from collections import namedtuple
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -37,6 +43,7 @@ class _State:
         self.requests: list[tuple[str, str | None]] = []
         self.drop_after: dict[str, int] = {}  # path -> bytes sent before the connection drops (once)
         self.ranges = True
+        self.range_start: int | None = None  # answer a Range request from this byte instead (a faulty server)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,6 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
         start = 0
         if rng and st.ranges:
             start = int(rng.split("=", 1)[1].split("-", 1)[0])
+            if st.range_start is not None:
+                start = st.range_start
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(data)}")
@@ -425,3 +434,322 @@ def test_chapter_4_runs_in_the_smoke_profile_on_a_downloaded_emodb(tmp_path, ser
     res = tmp_path / "out" / f"{nb.stem}.results"
     t1 = pd.read_csv(res / "table1.csv", index_col=0)
     assert t1["ours accuracy (%)"].dropna().between(0, 100).all() and len(t1["ours accuracy (%)"].dropna())
+
+
+# --------------------------------------------------------------------------- licences
+def test_every_licence_and_citation_says_where_it_was_read():
+    for name, source in SOURCES.items():
+        assert len(source.licence_source) > 40, name
+    # what could not be verified is said to be so, not guessed
+    assert "could not" in SOURCES["emodb"].licence_source and "no licence" in SOURCES["emodb"].licence
+    assert "10.21437/Interspeech.2005-446" in SOURCES["emodb"].citation
+    tess = SOURCES["tess"]
+    assert "could not" in tess.licence_source and "10.5683/SP2/E8H2MF" in tess.licence_source
+    assert "Borealis, V1" in tess.citation and "Pichora-Fuller" in tess.citation
+    # per-file checksums are a field of the table; none are bundled, and the provenance says so
+    assert tess.archive("all").member_checksums == () and "not bundled" in tess.archive("all").provenance
+
+
+# --------------------------------------------------------------------------- disk space
+_Usage = namedtuple("_Usage", "total used free")
+
+
+def test_too_little_disk_space_refuses_before_fetching(tmp_path, server, monkeypatch, emodb_zip):
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: _Usage(10**9, 10**9 - 1000, 1000))
+    root = tmp_path / "emodb"
+    with pytest.raises(DownloadError) as err:
+        run(root, server)
+    msg = str(err.value)
+    assert msg.startswith(f"disk full at {tmp_path}: ") and "needed" in msg and "1.0 kB free" in msg
+    assert server.state.requests == [] and list(tmp_path.iterdir()) == []
+
+
+def test_too_little_space_to_unpack_keeps_the_verified_archive(tmp_path, server, monkeypatch, emodb_zip):
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+    archive = tmp_path / ".emodb.download" / "download.zip"
+    real = shutil.disk_usage
+    # the disk fills up while the archive arrives: room before, none once it is there
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: _Usage(10**12, 0, 10**12 if not archive.exists() else 10))
+    root = tmp_path / "emodb"
+    with pytest.raises(DownloadError) as err:
+        run(root, server)
+    msg = str(err.value)
+    assert msg.startswith("disk full at") and "member headers" in msg and "damaged" not in msg
+    unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(emodb_zip)).infolist())
+    assert dl._human(unpacked) in msg
+    assert archive.stat().st_size == len(emodb_zip) and not root.exists()
+    monkeypatch.setattr(shutil, "disk_usage", real)
+    server.state.requests.clear()
+    code, _ = run(root, server)
+    assert code == 3 and len(load_corpus("emodb", root)) == 70 and server.state.requests == []
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_full_disk_while_unpacking_is_not_called_a_damaged_archive(tmp_path, server, monkeypatch, emodb_zip,
+                                                                      code):
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+
+    def full(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(shutil, "copyfileobj", full)  # what zipfile writes each member with
+    root = tmp_path / "emodb"
+    with pytest.raises(DownloadError) as err:
+        run(root, server)
+    msg = str(err.value)
+    assert msg.startswith(f"disk full at {tmp_path}") and "needed" in msg
+    assert "damaged" not in msg and "Delete" not in msg and "is kept" in msg
+    archive = tmp_path / ".emodb.download" / "download.zip"
+    assert archive.stat().st_size == len(emodb_zip)  # the verified archive is still there
+    assert not [p for p in tmp_path.rglob("*.wav")]
+    monkeypatch.undo()
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+    server.state.requests.clear()
+    code3, _ = run(root, server)
+    assert code3 == 3 and len(load_corpus("emodb", root)) == 70 and server.state.requests == []
+
+
+def test_damaged_archive_is_still_called_damaged(tmp_path, server, monkeypatch, emodb_zip):
+    bad = bytearray(emodb_zip)
+    info = zipfile.ZipFile(io.BytesIO(emodb_zip)).infolist()[0]
+    bad[info.header_offset + 30 + len(info.filename.encode()) + 5] ^= 0xFF  # a byte of the first member's data
+    publish(monkeypatch, server, "emodb", {"all": bytes(bad)})
+    with pytest.raises(DownloadError, match="damaged. Delete it"):
+        run(tmp_path / "emodb", server)
+
+
+class _FullAfter:
+    """A file that takes ``room`` bytes, then fails as a full disk does."""
+
+    def __init__(self, f, room: int) -> None:
+        self.f, self.room = f, room
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self.room:
+            self.f.write(data[:self.room])
+            self.room = 0
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+
+def test_a_full_disk_while_fetching_keeps_the_part_file_for_resuming(tmp_path, server, monkeypatch, emodb_zip):
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+    half = len(emodb_zip) // 2
+
+    def opener(path, mode="r", *args, **kwargs):
+        f = open(path, mode, *args, **kwargs)
+        return _FullAfter(f, half) if str(path).endswith(".part") else f
+
+    monkeypatch.setattr(dl, "open", opener, raising=False)
+    root = tmp_path / "emodb"
+    with pytest.raises(DownloadError) as err:
+        run(root, server)
+    msg = str(err.value)
+    assert msg.startswith(f"disk full at {tmp_path / '.emodb.download'}") and "more needed" in msg
+    assert "resumes" in msg and "broke off" not in msg
+    part = tmp_path / ".emodb.download" / "download.zip.part"
+    assert part.stat().st_size == half
+    monkeypatch.delattr(dl, "open")
+    code, _ = run(root, server)
+    assert code == 3 and server.state.requests[-1] == ("/emodb/download.zip", f"bytes={half}-")
+
+
+# --------------------------------------------------------------------------- repair and --force
+def test_deleted_files_are_downloaded_again_and_the_rest_kept(tmp_path, server, monkeypatch, emodb_zip):
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+    root = tmp_path / "emodb"
+    run(root, server)
+    wavs = sorted((root / "wav").glob("*.wav"))
+    for p in wavs[:5]:
+        p.unlink()
+    untouched = {p: p.stat().st_mtime_ns for p in wavs[5:]}
+    (root / "wav" / "my_notes.txt").write_text("mine")
+    assert dl.check_report("emodb", root)[1] == 3
+    server.state.requests.clear()
+    code, said = run(root, server)
+    assert "5 of the" in said and "missing" in said and "already in" not in said
+    assert server.state.requests == [("/emodb/download.zip", None)]  # no archive was kept: fetched again
+    assert code == 3 and len(list((root / "wav").glob("*.wav"))) == 70
+    assert {p: p.stat().st_mtime_ns for p in wavs[5:]} == untouched
+    assert (root / "wav" / "my_notes.txt").read_text() == "mine"
+
+
+def test_a_kept_archive_restores_deleted_files_without_downloading(tmp_path, server, monkeypatch, emodb_zip):
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+    root = tmp_path / "emodb"
+    run(root, server, keep_archives=True)
+    victim = sorted((root / "wav").glob("*.wav"))[0]
+    original = victim.read_bytes()
+    victim.unlink()
+    server.state.requests.clear()
+    code, said = run(root, server, keep_archives=True)
+    assert "unpack the kept" in said and server.state.requests == []
+    assert code == 3 and victim.read_bytes() == original
+
+
+def test_force_fetches_and_replaces_what_the_archive_brings(tmp_path, server, monkeypatch, emodb_zip, capsys):
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+    root = tmp_path / "emodb"
+    run(root, server, keep_archives=True)
+    victim = sorted((root / "wav").glob("*.wav"))[0]
+    original = victim.read_bytes()
+    victim.write_bytes(b"not audio")
+    mine = root / "wav" / "my_notes.txt"
+    mine.write_text("mine")
+    server.state.requests.clear()
+    args = ["data", "download", "emodb", "--root", str(root), "--yes", "--mirror", server.url, "-q",
+            "--keep-archives"]
+    assert main(args) == 3 and "already in" in capsys.readouterr().out and server.state.requests == []
+    assert main(args + ["--force"]) == 3
+    assert server.state.requests == [("/emodb/download.zip", None)]  # the kept archive is fetched anew
+    assert victim.read_bytes() == original and mine.read_text() == "mine"
+
+
+def test_ravdess_song_after_a_speech_copy_from_elsewhere_fetches_only_the_song(tmp_path, server, monkeypatch):
+    src = make_fixture("ravdess", tmp_path / "src")
+    speech = zip_bytes(src, only=lambda p: p.name.startswith("03-01"))
+    song = zip_bytes(src, prefix="Audio_Song_Actors_01-24/", only=lambda p: p.name.startswith("03-02"))
+    publish(monkeypatch, server, "ravdess", {"speech": speech, "song": song})
+    root = tmp_path / "ravdess"
+    shutil.copytree(src, root, ignore=lambda d, names: [n for n in names if n.startswith("03-02")])
+    counts = load_corpus("ravdess", root).table["emotion"].value_counts().to_dict()
+    from serlib.data import ravdess
+    monkeypatch.setitem(ravdess.FULL_COUNTS, "speech", {lab: counts.get(lab, 0) for lab in ravdess.LABELS})
+    code, said = run(root, server, "ravdess", song=True)
+    assert server.state.requests == [("/ravdess/Audio_Song_Actors_01-24.zip", None)]
+    assert not (root / "Audio_Speech_Actors_01-24").exists()  # no second copy of the speech
+    assert len(load_corpus("ravdess", root, vocal_channel="both")) == 50
+
+
+# --------------------------------------------------------------------------- transfers
+def test_a_resumed_reply_starting_elsewhere_restarts_the_download(tmp_path, server, monkeypatch, emodb_zip):
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+    half = len(emodb_zip) // 2
+    server.state.drop_after["/emodb/download.zip"] = half
+    root = tmp_path / "emodb"
+    with pytest.raises(DownloadError, match="broke off"):
+        run(root, server)
+    server.state.range_start = 0  # 206 with Content-Range bytes 0-..., whatever was asked
+    code, said = run(root, server)
+    assert "resumed at byte 0 instead of" in said
+    assert code == 3 and len(load_corpus("emodb", root)) == 70
+    assert server.state.requests == [("/emodb/download.zip", None), ("/emodb/download.zip", f"bytes={half}-"),
+                                     ("/emodb/download.zip", None)]
+
+
+def test_a_corpus_folder_on_another_file_system_is_copied_into_place(tmp_path, server, monkeypatch, emodb_zip):
+    publish(monkeypatch, server, "emodb", {"all": emodb_zip})
+    real = os.replace
+
+    def cross_device(src, dst):
+        if "unpack-" in str(src):  # out of the staging folder: another file system
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", cross_device)
+    for root in (tmp_path / "new" / "emodb", tmp_path / "old" / "emodb"):
+        if "old" in root.parts:
+            (root / "wav").mkdir(parents=True)
+            (root / "wav" / "my_notes.txt").write_text("mine")
+        code, _ = run(root, server)
+        assert code == 3 and len(list((root / "wav").glob("*.wav"))) == 70
+        assert not list(root.rglob("*.serlib-copy")) and not (root.parent / ".emodb.download").exists()
+    assert (tmp_path / "old" / "emodb" / "wav" / "my_notes.txt").read_text() == "mine"
+
+
+def test_a_tar_gz_is_decompressed_once(tmp_path, server, monkeypatch):
+    src = make_fixture("librispeech", tmp_path / "src")
+    data = tar_bytes(src.parent, [src / "SPEAKERS.TXT"] + sorted((src / "dev-clean").rglob("*")))
+    publish(monkeypatch, server, "librispeech", {"dev-clean": data})
+    out = {"bytes": 0}
+    real = zlib.decompressobj
+
+    class Counting:
+        def __init__(self, *args, **kwargs) -> None:
+            self.d = real(*args, **kwargs)
+
+        def decompress(self, *args):
+            got = self.d.decompress(*args)
+            out["bytes"] += len(got)
+            return got
+
+        def __getattr__(self, name):
+            return getattr(self.d, name)
+
+    monkeypatch.setattr(zlib, "decompressobj", Counting)
+    code, _ = run(tmp_path / "librispeech", server, "librispeech")
+    monkeypatch.undo()
+    assert code == 3 and len(load_corpus("librispeech", tmp_path / "librispeech")) == 9
+    raw = len(gzip.decompress(data))
+    members = sum(p.stat().st_size for p in (src / "dev-clean").rglob("*") if p.is_file())
+    assert members < out["bytes"] <= raw  # every member passed once, the stream at most once
+
+
+# --------------------------------------------------------------------------- TESS from the Dataverse
+def _tess_bulk_zip(src: Path, skip: set[str]) -> bytes:
+    """A Dataverse bulk zip of TESS: its files under the dataset's folder names, and a MANIFEST.TXT
+    that lists each file, those over the server's limit marked as skipped (and absent from the zip)."""
+    top = "TESS Toronto emotional speech set data"
+    buf = io.BytesIO()
+    lines = []
+    with zipfile.ZipFile(buf, "w") as zf:
+        for p in sorted(src.rglob("*.wav")):
+            name = f"{top}/{p.parent.name}/{p.name}"
+            if p.name in skip:
+                lines.append(f"{name} (audio/wav)  skipped: the zip would be larger than this server allows "
+                             f"(limit 1000 bytes).")
+            else:
+                zf.write(p, name)
+                lines.append(f"{name} (audio/wav) {p.stat().st_size} bytes.")
+        zf.writestr("MANIFEST.TXT", "Files of doi:10.5683/SP2/E8H2MF, as zipped on request\n\n" + "\n".join(lines))
+    return buf.getvalue()
+
+
+def test_tess_files_left_out_by_the_server_are_named_not_reported_as_success(tmp_path, server, monkeypatch):
+    src = make_fixture("tess", tmp_path / "src")
+    skip = {"OAF_back_fear.wav", "YAF_bar_sad.wav"}
+    assert all(list(src.rglob(n)) for n in skip)
+    publish(monkeypatch, server, "tess", {"all": _tess_bulk_zip(src, skip)})
+    root = tmp_path / "tess"
+    with pytest.raises(DownloadError) as err:
+        run(root, server, "tess")
+    msg = str(err.value)
+    assert "left 2 file(s) out" in msg and "MANIFEST.TXT" in msg and "https://doi.org/10.5683/SP2/E8H2MF" in msg
+    assert "OAF_angry" not in msg.split(": ", 1)[1].split(". The files")[0]  # only the skipped ones are named
+    for n in skip:
+        assert n in msg
+    assert len(load_corpus("tess", root)) == 26  # what arrived is in place
+    # run again: nothing to fetch, but the missing files are named again and it is not a success
+    server.state.requests.clear()
+    code, said = run(root, server, "tess")
+    assert server.state.requests == [] and code != 0 and all(n in said for n in skip)
+    # the reader fetches them one by one: then the corpus is whole
+    for n in skip:
+        found = next(src.rglob(n))
+        shutil.copy(found, root / "TESS Toronto emotional speech set data" / found.parent.name / n)
+    code, said = run(root, server, "tess")
+    assert code == 3 and "server left" not in said and len(load_corpus("tess", root)) == 28
+
+
+def test_published_per_file_checksums_are_checked(tmp_path, server, monkeypatch):
+    src = make_fixture("tess", tmp_path / "src")
+    wavs = sorted(src.rglob("*.wav"))
+    sums = ((wavs[0].name, hashlib.md5(wavs[0].read_bytes()).hexdigest()), (wavs[1].name, "0" * 32))
+    publish(monkeypatch, server, "tess", {"all": _tess_bulk_zip(src, set())}, member_algorithm="md5",
+            member_checksums=sums)
+    root = tmp_path / "tess"
+    with pytest.raises(DownloadError) as err:
+        run(root, server, "tess")
+    assert wavs[1].name in str(err.value) and wavs[0].name not in str(err.value)
+    assert not list(tmp_path.glob("tess/**/*.wav"))

@@ -5,20 +5,37 @@ keeps, as data, where each publisher serves its archives, their published sizes 
 (with where each number comes from, or why there is none), the licence and the citation, and
 does the download so that nothing is ever half-done:
 
-1. If the corpus is already in place (the data check finds no error and either this command
-   unpacked the same archives there, or the loader's full-release check passes), nothing is
-   downloaded and the command says so. Of several archives (RAVDESS speech and song,
-   LibriSpeech subsets) only those not yet unpacked there are fetched.
+1. Each archive is judged on its own. One this command unpacked is in place while every file it
+   brought is still there (the marker file ``.serlib-download.json`` lists them); one from
+   elsewhere is in place when the loader's full-release check passes for what it brings. An
+   archive in place is not fetched again (RAVDESS speech, then ``--song``: only the song
+   archive). If files it brought were deleted, it is unpacked again from the kept archive
+   (``keep_archives``) or fetched again, and only the missing files are added. ``force=True``
+   (``--force``) fetches and unpacks everything selected again, replacing the files the
+   archives bring; the reader's own other files are left alone.
 2. The licence and citation are printed and the reader confirms once (``yes=True`` /
    ``--yes`` for scripts; without a terminal and without ``--yes`` the command refuses).
-3. Each archive is fetched into ``<root>/../.<root name>.download/<file>.part``, resuming
-   with an HTTP ``Range`` request after an interruption, then its size and checksum are
+3. Free space is checked before fetching (what is still to fetch, plus the content, taken as
+   at least as large as the archives) and before unpacking (a zip's unpacked size from its
+   member headers), on the staging and the corpus file systems; too little refuses early with
+   "disk full at PATH: N needed, M free". A disk that fills up anyway is reported as a full
+   disk, never as a damaged archive: the partial download is kept for resuming and a verified
+   archive is kept for unpacking; only a real corruption (bad CRC, truncated stream) is called
+   damaged.
+4. Each archive is fetched into ``<root>/../.<root name>.download/<file>.part``, resuming
+   with an HTTP ``Range`` request after an interruption (a resumed reply must start where the
+   part file ends, else the file is fetched whole again), then its size and checksum are
    checked against the published ones. A mismatch stops everything before anything is
    unpacked; the bad file is kept beside (``.mismatch``) and named in the error.
-4. Every archive is unpacked into a temporary folder next to the corpus folder (members that
-   would land outside it, links and devices are refused), then moved into place by renaming;
-   files the reader already had are never overwritten.
-5. The archives are deleted (``keep_archives`` keeps them) and the data check report ends
+5. Every archive is unpacked into a temporary folder next to the corpus folder (members that
+   would land outside it, links and devices are refused; a ``.tar.gz`` is checked and unpacked
+   in one pass over its stream, with tarfile's ``data`` filter, Python >= 3.11.4), then moved
+   into place by renaming (copying, when the corpus folder is on another file system); files
+   the reader already had are never overwritten. A Dataverse zip's ``MANIFEST.TXT`` is read:
+   files the server left out (its size limit) are named in an error with how to fetch them one
+   by one. Where a publisher's per-file checksums are bundled (``Archive.member_checksums``),
+   each unpacked file is checked against them.
+6. The archives are deleted (``keep_archives`` keeps them) and the data check report ends
    the run. No archive is copied, re-packed or cached anywhere else.
 
 ``SERLIB_DOWNLOAD_MIRROR`` (or ``mirror=``) replaces every publisher URL by
@@ -30,10 +47,13 @@ the URL and the manual alternative: fetch the archive elsewhere, unpack it, and 
 
 from __future__ import annotations
 
+import errno
+import gzip
 import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import sys
 import tarfile
@@ -75,6 +95,11 @@ class Archive:
     where the publisher gives none; ``provenance`` says where each number comes from, or why
     there is none. ``place`` is the folder under the corpus root that receives the archive's
     content (``""``: the root itself); ``fmt`` is ``"zip"`` or ``"tar.gz"``.
+
+    ``member_checksums`` holds, where a publisher lists one per file, pairs of ``(file name,
+    digest)`` with the algorithm in ``member_algorithm``; each unpacked file of that name is
+    checked against it before anything is moved into place. It is empty where none are
+    bundled here, and the provenance then says so.
     """
 
     key: str
@@ -86,11 +111,17 @@ class Archive:
     provenance: str
     place: str = ""
     fmt: str = "zip"
+    member_algorithm: str | None = None
+    member_checksums: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class Source:
-    """A downloadable corpus: its archives, licence and citation."""
+    """A downloadable corpus: its archives, licence and citation.
+
+    ``licence_source`` says where the licence and citation statements were read, and which
+    of them could not be checked against the publisher's own pages.
+    """
 
     name: str
     title: str
@@ -101,6 +132,7 @@ class Source:
     redistribution: str
     archives: tuple[Archive, ...]
     default: tuple[str, ...]
+    licence_source: str = ""
     options: dict[str, str] = field(default_factory=dict)
 
     def archive(self, key: str) -> Archive:
@@ -128,10 +160,16 @@ SOURCES: dict[str, Source] = {
         name="emodb",
         title="Emo-DB (Berlin Database of Emotional Speech)",
         homepage="http://emodb.bilderbar.info/",
-        licence="no licence text; offered by its authors as a free download for research",
-        licence_url="http://emodb.bilderbar.info/",
+        licence="no licence text found on the authors' pages; offered by them as a download, with the request "
+        "that research using it cite the paper below",
+        licence_url="http://emodb.bilderbar.info/docu/",
         citation="Burkhardt, F., Paeschke, A., Rolfes, M., Sendlmeier, W. F., & Weiss, B. (2005). A database of "
-        "German emotional speech. Proc. Interspeech 2005, 1517-1520.",
+        "German emotional speech. Proc. Interspeech 2005, 1517-1520. https://doi.org/10.21437/Interspeech.2005-446",
+        licence_source="read on the authors' documentation page http://emodb.bilderbar.info/docu/ and their page "
+        "http://database.syntheticspeech.de/ (which asks research users to cite the paper), and the citation with its "
+        "DOI on the ISCA archive page https://www.isca-speech.org/archive/interspeech_2005/burkhardt05b_interspeech.html; "
+        "a licence statement (Creative Commons or other) could not be found or verified on the publisher's pages: if "
+        "you need one, ask the authors",
         redistribution="not granted: fetch it from the authors' site only; never re-packed or cached elsewhere",
         archives=(Archive(
             key="all",
@@ -154,6 +192,8 @@ SOURCES: dict[str, Source] = {
         "PLoS ONE 13(5): e0196391. https://doi.org/10.1371/journal.pone.0196391 (data: "
         "https://doi.org/10.5281/zenodo.1188976)",
         redistribution="allowed non-commercially under the same licence, with attribution",
+        licence_source="licence, citation and data DOI as stated on Zenodo record 1188976 "
+        "(https://zenodo.org/records/1188976) when this table was written; not re-read since",
         archives=(
             Archive(
                 key="speech",
@@ -184,6 +224,8 @@ SOURCES: dict[str, Source] = {
         citation="Panayotov, V., Chen, G., Povey, D., & Khudanpur, S. (2015). LibriSpeech: an ASR corpus based on "
         "public domain audio books. Proc. ICASSP 2015, 5206-5210.",
         redistribution="allowed with attribution",
+        licence_source="licence and citation as stated on OpenSLR's page https://www.openslr.org/12 when this "
+        "table was written; not re-read since",
         archives=tuple(
             Archive(key=subset, url=f"https://www.openslr.org/resources/12/{subset}.tar.gz",
                     filename=f"{subset}.tar.gz", size=size, algorithm="md5", checksum=md5,
@@ -199,17 +241,23 @@ SOURCES: dict[str, Source] = {
         homepage="https://doi.org/10.5683/SP2/E8H2MF",
         licence="CC BY-NC-ND 4.0",
         licence_url="https://creativecommons.org/licenses/by-nc-nd/4.0/",
-        citation="Dupuis, K., & Pichora-Fuller, M. K. (2010). Toronto emotional speech set (TESS). University of "
-        "Toronto, Psychology Department. Borealis, https://doi.org/10.5683/SP2/E8H2MF",
+        citation="Pichora-Fuller, M. Kathleen; Dupuis, Kate, 2020, \"Toronto emotional speech set (TESS)\", "
+        "https://doi.org/10.5683/SP2/E8H2MF, Borealis, V1 (recorded 2010 at the University of Toronto)",
         redistribution="allowed unchanged, non-commercially, with attribution; no derivatives: never re-packed",
+        licence_source="the citation follows the form Borealis gives for the dataset; its DOI, its publication on "
+        "Borealis on 2020-02-13 and its version 1 were checked against the file records Borealis exports for the "
+        "dataset, but the wording and author order of the citation line and the licence CC BY-NC-ND 4.0 could not "
+        "be re-read on the Borealis page itself here: check both at https://doi.org/10.5683/SP2/E8H2MF",
         archives=(Archive(
             key="all",
             url="https://borealisdata.ca/api/access/dataset/:persistentId/?persistentId=doi:10.5683/SP2/E8H2MF",
             filename="TESS.zip",
             size=None, algorithm=None, checksum=None,
-            provenance="none published for the archive: Borealis lists an MD5 for each of the 2800 WAV files, but "
-            "this zip of all of them is assembled by the Dataverse on request; every member's CRC is checked while "
-            "unpacking and the data check counts the recordings",
+            provenance="none published for the archive: this zip of all files is assembled by the Dataverse on "
+            "request; every member's CRC is checked while unpacking, the zip's MANIFEST.TXT is read for files the "
+            "server left out, and the data check counts the recordings. Borealis lists an MD5 for each of the 2800 "
+            "WAV files; they are not bundled here (member_checksums is empty), as they could not be read from "
+            "Borealis when this table was written",
         ),),
         default=("all",),
     ),
@@ -279,9 +327,74 @@ def _url(source: Source, archive: Archive, mirror: str | None) -> str:
     return archive.url
 
 
+# --------------------------------------------------------------------------- disk space
+_DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says a file system is full or a disk quota is used up."""
+    return isinstance(exc, OSError) and exc.errno in _DISK_FULL
+
+
+def _existing(path: Path) -> Path:
+    """``path`` or its nearest existing parent folder: where free space can be measured."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _space_needs(staging: Path, target: Path, *, fetch: int, unpack: int) -> dict[Path, int]:
+    """Bytes needed on each file system: ``fetch`` more archive bytes and ``unpack`` bytes of content.
+
+    The content is unpacked beside the archives (in the staging folder) and renamed into
+    place; only where the corpus folder lies on another file system is it copied there too.
+    """
+    needs = {staging: fetch + unpack}
+    if _existing(staging).stat().st_dev != _existing(target).stat().st_dev:
+        needs[target] = unpack
+    return needs
+
+
+def _check_space(needs: dict[Path, int], what: str) -> None:
+    """Refuse early, deleting nothing, when a file system has less free space than ``needs`` says."""
+    for path, n in needs.items():
+        where = _existing(path)
+        free = shutil.disk_usage(where).free
+        if n > 0 and free < n:
+            raise DownloadError(
+                f"disk full at {where}: {_human(n)} needed, {_human(free)} free ({what}). Nothing was deleted; free "
+                f"space there, or pass --root on a disk with room, and run the command again.")
+
+
+def _unpacked_size(path: Path, fmt: str) -> int | None:
+    """The unpacked size of a zip from its member headers; ``None`` for a tar (known only by reading it)."""
+    if fmt != "zip":
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return sum(i.file_size for i in zf.infolist() if not i.filename.startswith("__MACOSX/"))
+    except (zipfile.BadZipFile, OSError):
+        return None  # unpacking says what is wrong
+
+
+# --------------------------------------------------------------------------- fetching
+def _range_start(header: str | None) -> int | None:
+    """The first byte of a ``Content-Range: bytes START-END/TOTAL`` header, or ``None``."""
+    m = re.fullmatch(r"\s*bytes\s+(\d+)-\d+/(\d+|\*)\s*", header or "")
+    return int(m.group(1)) if m else None
+
+
 def _fetch(url: str, part: Path, size: int | None, *, name: str, root: Path, progress: bool,
-           timeout: float) -> None:
-    """Fetch ``url`` into ``part``, resuming from what ``part`` already holds."""
+           timeout: float, space: Callable[[int], None] | None = None,
+           say: Callable[[str], None] | None = None) -> None:
+    """Fetch ``url`` into ``part``, resuming from what ``part`` already holds.
+
+    A resumed reply (206) must start at the byte the part file ends at, as its
+    ``Content-Range`` header says; otherwise the part file is discarded and the whole file is
+    fetched again. ``space`` is told how many bytes the reply will bring before any is
+    written (it refuses when the disk lacks room).
+    """
     from tqdm.auto import tqdm
 
     from .. import __version__
@@ -302,27 +415,56 @@ def _fetch(url: str, part: Path, size: int | None, *, name: str, root: Path, pro
         reason = getattr(exc, "reason", exc)
         raise DownloadError(f"cannot reach {url} ({reason}). {_manual(url, name, root)}") from exc
     with resp:
+        if have and resp.status == 206:
+            start = _range_start(resp.headers.get("Content-Range"))
+            if start != have:
+                resp.close()
+                (say or (lambda s: None))(
+                    f"{url} resumed at byte {start if start is not None else '(not stated)'} instead of {have}: the "
+                    f"partial file {part.name} is discarded and the whole file is fetched again.")
+                part.unlink()
+                return _fetch(url, part, size, name=name, root=root, progress=progress, timeout=timeout,
+                              space=space, say=say)
         if have and resp.status != 206:
             have = 0  # the server ignored the Range request: start over
         length = resp.headers.get("Content-Length")
         total = have + int(length) if length and length.isdigit() else size
+        if space is not None and total is not None:
+            space(total - have)
         got = have
-        with open(part, "ab" if have else "wb") as out, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=part.name.removesuffix(".part"),
-                disable=not progress, file=sys.stderr) as bar:
-            try:
-                while chunk := resp.read(_CHUNK):
+        broke: BaseException | None = None
+        try:
+            with open(part, "ab" if have else "wb") as out, tqdm(
+                    total=total, initial=have, unit="B", unit_scale=True, desc=part.name.removesuffix(".part"),
+                    disable=not progress, file=sys.stderr) as bar:
+                while True:
+                    try:
+                        chunk = resp.read(_CHUNK)
+                    except (OSError, http.client.HTTPException) as exc:
+                        broke = exc
+                        break
+                    if not chunk:
+                        break
                     out.write(chunk)
                     got += len(chunk)
                     bar.update(len(chunk))
-            except (OSError, http.client.HTTPException) as exc:
-                out.flush()
+        except OSError as exc:  # writing the part file
+            if _disk_full(exc):
+                more = f"{_human(total - got)} more needed" if total is not None else "more room needed"
                 raise DownloadError(
-                    f"the download of {url} broke off after {got} of {total or '?'} bytes ({exc!r}); the partial "
-                    f"file {part} is kept and the next run resumes from it.") from exc
+                    f"disk full at {part.parent}, {more} to finish {part.name} ({got} bytes written). The partial "
+                    f"file is kept and the next run resumes from it: free space there and run the command again."
+                ) from exc
+            raise DownloadError(f"cannot write {part} ({exc}); the partial file is kept and the next run resumes "
+                                "from it.") from exc
+    if broke is not None:
+        raise DownloadError(
+            f"the download of {url} broke off after {got} of {total or '?'} bytes ({broke!r}); the partial "
+            f"file {part} is kept and the next run resumes from it.") from broke
     if total is not None and got < total:
         raise DownloadError(f"the download of {url} broke off after {got} of {total} bytes; the partial file {part} "
                             "is kept and the next run resumes from it.")
+    return None
 
 
 def _digest(path: Path, algorithm: str) -> str:
@@ -354,6 +496,12 @@ def _verify(path: Path, archive: Archive, source: Source, root: Path) -> None:
         f"{root} and run `serbook data check {source.name} {root}`.")
 
 
+# --------------------------------------------------------------------------- unpacking
+_DAMAGED = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, gzip.BadGzipFile)
+"""What a damaged archive raises (a CRC mismatch is a ``BadZipFile``); any other ``OSError`` is
+the file system's, never the archive's."""
+
+
 def _safe_name(name: str, archive: Path) -> PurePosixPath:
     p = PurePosixPath(name.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]):
@@ -362,48 +510,157 @@ def _safe_name(name: str, archive: Path) -> PurePosixPath:
     return p
 
 
-def _extract(path: Path, fmt: str, dest: Path) -> None:
-    """Unpack ``path`` into ``dest``, refusing members outside it, links and devices."""
+def _extract_zip(path: Path, dest: Path) -> None:
+    with zipfile.ZipFile(path) as zf:
+        members = []
+        for info in zf.infolist():
+            _safe_name(info.filename, path)
+            if ((info.external_attr >> 16) & 0o170000) == 0o120000:
+                raise DownloadError(f"{path} holds a symbolic link {info.filename!r}; nothing was unpacked.")
+            if not info.filename.startswith("__MACOSX/"):
+                members.append(info)
+        zf.extractall(dest, members=members)
+
+
+def _extract_tar(path: Path, dest: Path) -> None:
+    """Check and unpack each member as the compressed stream passes: it is decompressed once."""
+    if not hasattr(tarfile, "data_filter"):
+        raise DownloadError(f"unpacking {path} safely needs tarfile's extraction filters, which came with Python "
+                            f"3.11.4; this is Python {sys.version.split()[0]}. Upgrade Python (serbook requires "
+                            ">= 3.11.4) and run the command again; the archive is kept.")
+    with open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|gz") as tf:
+        for m in tf:
+            _safe_name(m.name, path)
+            if not (m.isfile() or m.isdir()):
+                raise DownloadError(f"{path} holds {m.name!r}, which is not a plain file or folder; nothing was "
+                                    "unpacked.")
+            tf.extract(m, dest, filter="data")
+
+
+def _extract(path: Path, fmt: str, dest: Path, need: int | None = None) -> None:
+    """Unpack ``path`` into ``dest``, refusing members outside it, links and devices.
+
+    A damaged archive (bad CRC, truncated or corrupt stream) is reported as such; a full disk
+    is reported as a full disk, and the archive, which was verified, is kept.
+    """
     try:
-        if fmt == "zip":
-            with zipfile.ZipFile(path) as zf:
-                members = []
-                for info in zf.infolist():
-                    _safe_name(info.filename, path)
-                    if ((info.external_attr >> 16) & 0o170000) == 0o120000:
-                        raise DownloadError(f"{path} holds a symbolic link {info.filename!r}; nothing was unpacked.")
-                    if not info.filename.startswith("__MACOSX/"):
-                        members.append(info)
-                zf.extractall(dest, members=members)
-        else:
-            with tarfile.open(path, "r:*") as tf:
-                members = []
-                for m in tf.getmembers():
-                    _safe_name(m.name, path)
-                    if not (m.isfile() or m.isdir()):
-                        raise DownloadError(f"{path} holds {m.name!r}, which is not a plain file or folder; "
-                                            "nothing was unpacked.")
-                    members.append(m)
-                tf.extractall(dest, members=members, filter="data")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        (_extract_zip if fmt == "zip" else _extract_tar)(path, dest)
+    except DownloadError:
+        raise
+    except _DAMAGED as exc:
         raise DownloadError(f"{path} cannot be unpacked ({exc}); it is damaged. Delete it and run the command "
                             "again.") from exc
+    except OSError as exc:
+        if _disk_full(exc):
+            size = f"{_human(need)} needed to unpack it" if need else "more room needed to unpack it"
+            raise DownloadError(
+                f"disk full at {dest.parent}, {size} ({exc.strerror}). The archive {path} is intact and is kept: "
+                "free space there and run the command again; it is unpacked from there without downloading."
+            ) from exc
+        raise DownloadError(f"cannot unpack {path} into {dest} ({exc}); the archive is kept.") from exc
 
 
-def _merge(src: Path, dst: Path) -> int:
-    """Move ``src``'s content into ``dst`` by renaming; existing files are kept. Returns their count."""
+_MANIFEST_LINE = re.compile(r"^(?P<name>.+?)\s+\((?P<type>[^()]*)\)\s*(?P<rest>.*)$")
+
+
+def _left_out(content: Path) -> list[str]:
+    """Files a Dataverse bulk zip's ``MANIFEST.TXT`` says were skipped (a size limit of the server).
+
+    The manifest lists one file a line, ``name (media type) ...``; a file left out of the zip
+    has the word "skipped" on its line. Looked for at the top of the content and one level down.
+    """
+    places = [content] + [d for d in content.iterdir() if d.is_dir()]
+    out: list[str] = []
+    for folder in places:
+        for f in folder.iterdir():
+            if f.name.lower() != "manifest.txt" or not f.is_file():
+                continue
+            for line in f.read_text(errors="replace").splitlines():
+                line = line.strip()
+                if "skipped" not in line.lower():
+                    continue
+                m = _MANIFEST_LINE.match(line)
+                out.append(m["name"] if m else line[:line.lower().index("skipped")].strip())
+    return [n for n in out if n]
+
+
+def _check_members(content: Path, archive: Archive, path: Path, root: Path) -> list[str]:
+    """Each unpacked file with a published per-file checksum against it; returns those absent."""
+    if not archive.member_checksums or not archive.member_algorithm:
+        return []
+    want = {name: digest.lower() for name, digest in archive.member_checksums}
+    found = {f.name: f for f in content.rglob("*") if f.is_file() and f.name in want}
+    bad = sorted(n for n, f in found.items() if _digest(f, archive.member_algorithm) != want[n])
+    if bad:
+        raise DownloadError(
+            f"{len(bad)} file(s) unpacked from {path.name} differ from their published {archive.member_algorithm} "
+            f"sums: {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}. Nothing of it was moved into {root}; the "
+            f"archive is kept at {path}. Delete it and run the command again.")
+    return sorted(set(want) - set(found))
+
+
+def _move_file(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst``; across file systems, copy to a temporary name beside ``dst`` first."""
+    try:
+        os.replace(src, dst)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    tmp = dst.with_name(f".{dst.name}.serlib-copy")
+    try:
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-copied file under its real name
+        raise
+    src.unlink()
+
+
+def _merge(src: Path, dst: Path, overwrite: bool = False) -> int:
+    """Move ``src``'s content into ``dst``; existing files are kept unless ``overwrite``. Returns their count.
+
+    Moves are renames; where ``dst`` is on another file system, files are copied.
+    """
     kept = 0
     for entry in sorted(src.iterdir()):
         target = dst / entry.name
-        if not target.exists() and not target.is_symlink():
-            os.replace(entry, target)
-        elif entry.is_dir() and target.is_dir():
-            kept += _merge(entry, target)
+        exists = target.exists() or target.is_symlink()
+        if entry.is_dir():
+            if not exists:
+                try:
+                    os.replace(entry, target)
+                    continue
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    target.mkdir()
+            if target.is_dir():
+                kept += _merge(entry, target, overwrite)
+            else:
+                kept += 1
+        elif not exists or (overwrite and target.is_file() and not target.is_symlink()):
+            _move_file(entry, target)
         else:
             kept += 1
     return kept
 
 
+def _place(content: Path, dest: Path, overwrite: bool) -> int:
+    """Move the unpacked ``content`` to ``dest`` (renamed whole when ``dest`` is new); returns files kept."""
+    if not dest.exists() and not dest.is_symlink():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(content, dest)
+            return 0
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            dest.mkdir()
+    return _merge(content, dest, overwrite)
+
+
+# --------------------------------------------------------------------------- what is there
 def _read_marker(root: Path) -> dict[str, Any]:
     try:
         return json.loads((root / MARKER).read_text())
@@ -411,16 +668,15 @@ def _read_marker(root: Path) -> dict[str, Any]:
         return {}
 
 
-def _complete(name: str, root: Path, archives: Sequence[Archive]) -> bool:
-    """Whether a tree not made by this command holds what ``archives`` would bring."""
+def _complete(name: str, root: Path, archive: Archive) -> bool:
+    """Whether ``root`` holds the full release of what ``archive`` brings (the loader's full-release check)."""
     from .registry import load_corpus
 
-    keys = {a.key for a in archives}
     try:
         if name == "librispeech":
-            return all((root / "LibriSpeech" / k).is_dir() or (root / k).is_dir() for k in keys)
+            return (root / "LibriSpeech" / archive.key).is_dir() or (root / archive.key).is_dir()
         if name == "ravdess":
-            load_corpus(name, root, vocal_channel="both" if "song" in keys else "speech", expect_full=True)
+            load_corpus(name, root, vocal_channel=archive.key, expect_full=True)
         else:
             load_corpus(name, root, expect_full=True)
     except (CorpusError, ParameterError):
@@ -428,22 +684,44 @@ def _complete(name: str, root: Path, archives: Sequence[Archive]) -> bool:
     return True
 
 
-def _still_needed(name: str, root: Path, archives: Sequence[Archive]) -> list[Archive]:
-    """The archives of ``archives`` that ``root`` still lacks; none when the corpus is in place.
+def _still_needed(name: str, root: Path, archives: Sequence[Archive], *,
+                  force: bool = False) -> list[tuple[Archive, str]]:
+    """The archives of ``archives`` that ``root`` still lacks, each with the reason; none when in place.
 
-    A folder with errors in the data check needs everything. Otherwise an archive this command
-    already unpacked there is not needed again, and a tree from elsewhere that passes the
-    loader's full-release check needs nothing.
+    Each archive is judged on its own. One this command unpacked there is in place while every
+    file it brought is still there (the marker file lists them); if some were deleted, it is
+    needed again to restore them. One the marker does not list (a tree from elsewhere, or a
+    marker without a file list) is in place when the loader's full-release check passes for
+    what it brings. ``force`` needs them all.
     """
-    from .registry import validate_layout
-
-    if not root.is_dir() or any(p.severity == "error" for p in validate_layout(name, root)):
-        return list(archives)
+    if force:
+        return [(a, "--force: fetched and unpacked again, replacing the files it brings") for a in archives]
+    if not root.is_dir():
+        return [(a, "") for a in archives]
     done = _read_marker(root).get("archives", {})
-    todo = [a for a in archives if a.filename not in done]
-    if todo and _complete(name, root, archives):
-        return []
+    todo: list[tuple[Archive, str]] = []
+    for a in archives:
+        entry = done.get(a.filename)
+        files = entry.get("files") if isinstance(entry, dict) else None
+        if isinstance(files, list):
+            missing = [f for f in files if not (root / f).exists()]
+            if missing:
+                todo.append((a, f"{len(missing)} of the {len(files)} files it brought are missing (such as "
+                                f"{missing[0]}); they are restored and the files present are kept"))
+        elif not _complete(name, root, a):
+            todo.append((a, "" if entry is None else "the data check finds its part incomplete; what is missing "
+                                                      "is restored and the files present are kept"))
     return todo
+
+
+def _left_out_message(source: Source, root: Path, left: list[tuple[str, list[str]]]) -> str:
+    names = [n for _, ns in left for n in ns]
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return (f"{source.title} is incomplete: the server left {len(names)} file(s) out of "
+            f"{' and '.join(f for f, _ in left)} (its MANIFEST.TXT lists them as skipped, a size limit of the "
+            f"server's bulk download): {shown}. The files that arrived are unpacked into {root}. Download each "
+            f"missing file on its own from the dataset page {source.homepage} (the file list offers every file "
+            f"separately), put it into {root}, and run `serbook data check {source.name} {root}`.")
 
 
 def check_report(name: str, root: str | os.PathLike[str]) -> tuple[str, int]:
@@ -466,6 +744,14 @@ def _ask(question: str, stdin: IO[str] | None, out: Callable[[str], None]) -> bo
     return stdin.readline().strip().lower() in ("y", "yes")
 
 
+def _write_marker(target: Path, filename: str, record: dict[str, Any]) -> None:
+    marker = _read_marker(target)
+    marker.setdefault("archives", {})[filename] = record
+    tmp = target / (MARKER + ".tmp")
+    tmp.write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, target / MARKER)
+
+
 # --------------------------------------------------------------------------- the command
 def download(
     name: str,
@@ -476,6 +762,7 @@ def download(
     yes: bool = False,
     mirror: str | None = None,
     keep_archives: bool = False,
+    force: bool = False,
     progress: bool = True,
     timeout: float = 60.0,
     stdin: IO[str] | None = None,
@@ -499,7 +786,11 @@ def download(
         Base URL replacing the publishers' (default ``$SERLIB_DOWNLOAD_MIRROR``); files are
         fetched from ``<mirror>/<name>/<file name>``.
     keep_archives
-        Keep the downloaded archives in ``<root>/../.<root name>.download/``.
+        Keep the downloaded archives in ``<root>/../.<root name>.download/``; a later repair
+        unpacks them again instead of downloading.
+    force
+        Fetch and unpack every selected archive again, even one in place or kept, replacing the
+        files it brings; the reader's other files are left alone.
     progress
         Show a progress bar per archive.
     timeout
@@ -511,13 +802,14 @@ def download(
     -------
     int
         0 when the corpus is present or was unpacked and loads, else the data check's code
-        (3 warnings, 4 errors).
+        (3 partial or warnings, 4 errors).
 
     Raises
     ------
     DownloadError
-        No network, an interrupted download (resumable), a size or checksum mismatch, a
-        damaged or unsafe archive; :class:`ConfirmationNeeded` without a terminal and ``yes``.
+        No network, an interrupted download (resumable), too little disk space (nothing
+        verified is deleted), a size or checksum mismatch, a damaged or unsafe archive, files
+        the server left out of its zip; :class:`ConfirmationNeeded` without a terminal and ``yes``.
     """
     from .registry import resolve_root
 
@@ -526,29 +818,60 @@ def download(
     archives = select_archives(source.name, song=song, subsets=subsets)
     target = Path(os.path.abspath(resolve_root(source.name, root)))
     mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV) or None
+    staging = target.parent / f".{target.name}.download"
 
-    todo = _still_needed(source.name, target, archives)
-    if not todo:
-        say(f"{source.title} is already in {target} (the data check passes); nothing was downloaded.")
+    needed = _still_needed(source.name, target, archives, force=force)
+    if not needed:
+        say(f"{source.title} is already in {target} (every file its archives brought is there, or the data check "
+            "finds the full release); nothing was downloaded.")
         text, code = check_report(source.name, target)
         say(text)
+        recorded = _read_marker(target).get("archives", {})
+        left = [(a.filename, [n for n in recorded.get(a.filename, {}).get("left_out", [])
+                              if not list(target.rglob(PurePosixPath(n).name))]) for a in archives]
+        left = [(f, ns) for f, ns in left if ns]
+        if left:
+            say(_left_out_message(source, target, left))
+            return code or 3
         return code
-    archives = todo
+    archives = [a for a, _ in needed]
+
+    if force:  # nothing kept from before is reused
+        for a in archives:
+            for stale in (staging / a.filename, staging / (a.filename + ".part")):
+                stale.unlink(missing_ok=True)
 
     total = sum(a.size or 0 for a in archives)
     lines = [f"{source.title}", f"  licence:  {source.licence} ({source.licence_url})",
              f"  cite:     {source.citation}", f"  redistribution: {source.redistribution}",
              f"  into:     {target}"]
-    for a in archives:
-        lines.append(f"  fetch:    {_url(source, a, mirror)} ({_human(a.size)}; "
-                     + (f"{a.algorithm} {a.checksum}" if a.checksum else "no published checksum") + ")")
+    for a, why in needed:
+        kept_archive = (staging / a.filename).exists()
+        how = f"unpack the kept {staging / a.filename}" if kept_archive else f"fetch {_url(source, a, mirror)}"
+        lines.append(f"  {how} ({_human(a.size)}; "
+                     + (f"{a.algorithm} {a.checksum}" if a.checksum else "no published checksum") + ")"
+                     + (f"\n            {why}" if why else ""))
     say("\n".join(lines))
+
+    # Room for what is still to fetch and for the unpacked content: a zip already here knows its
+    # unpacked size; otherwise the content is taken as at least as large as its archive (audio
+    # barely compresses), so the check refuses only what cannot fit.
+    fetch = unpack = 0
+    for a in archives:
+        final, part = staging / a.filename, staging / (a.filename + ".part")
+        if final.exists():
+            unpack += _unpacked_size(final, a.fmt) or final.stat().st_size
+        elif a.size is not None:
+            fetch += max(a.size - (part.stat().st_size if part.exists() else 0), 0)
+            unpack += a.size
+    _check_space(_space_needs(staging, target, fetch=fetch, unpack=unpack),
+                 "the archives still to fetch, plus their content, taken as at least as large as the archives")
+
     if not yes and not _ask(f"Accept the licence and download {_human(total) if total else 'the archive'}?",
                             stdin, say):
         say("Nothing was downloaded.")
         return 1
 
-    staging = target.parent / f".{target.name}.download"
     staging.mkdir(parents=True, exist_ok=True)
     done: list[tuple[Archive, Path]] = []
     try:
@@ -557,45 +880,66 @@ def download(
             if not final.exists():
                 part = staging / (a.filename + ".part")
                 url = _url(source, a, mirror)
-                _fetch(url, part, a.size, name=source.name, root=target, progress=progress, timeout=timeout)
+
+                def space(n: int, a: Archive = a) -> None:
+                    _check_space(_space_needs(staging, target, fetch=n, unpack=a.size or n),
+                                 f"the rest of {a.filename}, plus its content, taken as at least as large")
+
+                _fetch(url, part, a.size, name=source.name, root=target, progress=progress, timeout=timeout,
+                       space=space, say=say)
                 _verify(part, a, source, target)
                 os.replace(part, final)
             else:
                 _verify(final, a, source, target)
             done.append((a, final))
     except DownloadError:
-        if not any(staging.iterdir()):
+        if staging.is_dir() and not any(staging.iterdir()):
             staging.rmdir()  # nothing fetched: leave no trace
         raise
 
     kept = 0
+    left: list[tuple[str, list[str]]] = []
     for a, path in done:
+        size = _unpacked_size(path, a.fmt)
+        _check_space(_space_needs(staging, target, fetch=0, unpack=size or path.stat().st_size),
+                     f"the content of {path.name}, " + ("from its member headers" if size is not None else
+                                                        "taken as at least as large as the archive"))
         tmp = staging / f"unpack-{a.key}"
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
         try:
-            _extract(path, a.fmt, tmp)
-        except DownloadError:
+            _extract(path, a.fmt, tmp, need=size)
+            content = tmp
+            entries = list(tmp.iterdir())
+            if (a.place and len(entries) == 1 and entries[0].is_dir()
+                    and entries[0].name.lower() == a.place.lower()):
+                content = entries[0]  # the archive carries its own top folder
+            missing = _left_out(content) + _check_members(content, a, path, target)
+            prefix = PurePosixPath(a.place) if a.place else PurePosixPath()
+            files = sorted((prefix / p.relative_to(content).as_posix()).as_posix()
+                           for p in content.rglob("*") if p.is_file())
+            dest = target / a.place if a.place else target
+            try:
+                kept += _place(content, dest, overwrite=force)
+                _write_marker(target, a.filename, {
+                    "url": _url(source, a, mirror), "size": path.stat().st_size,
+                    "checksum": f"{a.algorithm}:{a.checksum}" if a.checksum else None,
+                    "files": files, "left_out": missing})
+            except OSError as exc:
+                if _disk_full(exc):
+                    raise DownloadError(
+                        f"disk full at {target}, {_human(size or path.stat().st_size)} needed to move the content "
+                        f"of {path.name} into place. The archive {path} is intact and is kept, and the files "
+                        "already moved stay: free space there and run the command again; it restores the rest "
+                        "from the kept archive.") from exc
+                raise DownloadError(f"cannot move the content of {path.name} into {target} ({exc}); the archive "
+                                    f"{path} is kept.") from exc
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        content = tmp
-        entries = [p for p in tmp.iterdir()]
-        if a.place and len(entries) == 1 and entries[0].is_dir() and entries[0].name.lower() == a.place.lower():
-            content = entries[0]  # the archive carries its own top folder
-        dest = target / a.place if a.place else target
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(content, dest)
-        else:
-            kept += _merge(content, dest)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if missing:
+            left.append((a.filename, missing))
 
-    marker = _read_marker(target)
-    marker.setdefault("archives", {}).update(
-        {a.filename: {"url": _url(source, a, mirror), "size": path.stat().st_size,
-                      "checksum": f"{a.algorithm}:{a.checksum}" if a.checksum else None} for a, path in done})
-    (target / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n")
     if not keep_archives:
         for _, path in done:
             path.unlink(missing_ok=True)
@@ -605,4 +949,6 @@ def download(
         + (f"; {kept} file(s) already there were kept as they were." if kept else "."))
     text, code = check_report(source.name, target)
     say(text)
+    if left:
+        raise DownloadError(_left_out_message(source, target, left))
     return code
