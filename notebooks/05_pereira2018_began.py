@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -83,11 +88,11 @@ pretrain_seed = None  # seed of the BEGAN pretraining
 freeze_encoder = None  # True (paper): frozen encoder; False: fine-tune it
 representation = None  # feature_map | embedding: what the supervised module sees
 head_max_epochs = None  # most epochs of the supervised module (paper: 100, fixed)
-head_patience = None  # early stopping of the supervised module on validation (0: off, train head_max_epochs)
+head_patience = None  # early stopping of the supervised module on validation (0: none; the best epoch still kept)
 head_min_delta = None  # smallest rise of the validation score that counts as an improvement
 head_batch_size = None  # batch of the supervised module (paper: 16)
 search_trials = None  # head configurations tried per fold; 1 means no search
-search_holdout = None  # share of a fold's training utterances held out for the search
+search_holdout = None  # share of a fold's training data held out for the search (whole speakers when speaker-independent)
 protocols = None  # subset of ["speaker_dependent", "predefined", "loso"]
 train_fraction = None  # speaker-dependent protocol: training share per speaker (paper ~0.6)
 split_seed = None  # seed of the speaker-dependent split
@@ -167,14 +172,21 @@ ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k
 # goes through convolutional layers, global pooling and a softmax — or two one-unit heads for
 # arousal and valence. Its hyper-parameters are chosen per fold on a held-out part of the
 # training data (the paper used Hyperas), and so is the length of its training: the paper trains
-# a fixed 100 epochs; here the head trains at most `head_max_epochs` epochs and stops after
+# a fixed 100 epochs; here the head trains at most `head_max_epochs` epochs, stops after
 # `head_patience` epochs without a better validation score (UAR, or the mean CCC of arousal and
-# valence). Where the protocol has a validation part (OMG-Emotion's) the head stops early on it and
-# keeps its best epoch; where it has none (SAVEE's per-speaker split, leave-one-speaker-out, the
-# embedded corpus) the best epoch is found on the held-out `search_holdout` share of the training
-# utterances, and the head is then trained on all of them for that many epochs. An utterance's
-# class is the argmax of the mean of its chunks' log-probabilities (weighted by the share of real
-# audio in each chunk); its arousal and valence are the means of its chunks' predictions.
+# valence; `head_patience = 0`: no early stop) and keeps its best epoch on validation, as in every
+# chapter. Where the protocol has a validation part (OMG-Emotion's) that is the validation data;
+# where it has none, and `head_patience` > 0, the best epoch is found on the held-out
+# `search_holdout` part of the training data, and the head is then trained on all of it for that
+# many epochs (with `head_patience = 0` and no validation part the head trains the fixed
+# `head_max_epochs`, as the paper does). The same held-out part serves the search over head
+# configurations. The paper does not say how it held data out; the book holds out **whole
+# training speakers** when the fold is speaker-independent (leave-one-speaker-out, the embedded
+# corpus's split by speaker), so that the choice is made on unseen speakers as the test is, and a
+# class-stratified share of the training utterances when the test speaker also trains (SAVEE's
+# per-speaker split). An utterance's class is the argmax of the mean of its chunks'
+# log-probabilities (weighted by the share of real audio in each chunk); its arousal and valence
+# are the means of its chunks' predictions.
 
 # %% [markdown]
 # ## 1. Pretraining the BEGAN once
@@ -441,9 +453,10 @@ if curve is not None:
 # BEGAN paper's layout with fewer filters in the book profile), `lr` and `epochs` of the BEGAN
 # (paper: 5e-5 and 100; the book trains briefly at a higher rate), `head_max_epochs` and
 # `head_batch_size` (paper: 100 and 16), `head_patience` (the paper trains a fixed 100 epochs; here
-# the length is chosen on validation data), `search_trials` (the paper searched with Hyperas, size
-# not stated), `seeds` (paper: ten runs), and the embedded corpus in place of LibriSpeech,
-# SAVEE, OMG-Emotion and Emo-DB.
+# the length is chosen on validation data), `search_trials` and `search_holdout` (the paper searched
+# with Hyperas on a held-out part, neither its size nor how it was drawn stated; here whole
+# speakers under a speaker-independent protocol), `seeds` (paper: ten runs), and the embedded
+# corpus in place of LibriSpeech, SAVEE, OMG-Emotion and Emo-DB.
 
 # %% [markdown]
 # ## On real corpora

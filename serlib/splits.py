@@ -20,6 +20,7 @@ __all__ = [
     "FoldError",
     "check_fold",
     "cross_corpus",
+    "holdout_speakers",
     "leave_one_group_out",
     "leave_one_session_out",
     "leave_one_speaker_out",
@@ -118,6 +119,48 @@ def leave_two_speakers_out(corpus: Corpus, *, seed: int = 0, validation: bool = 
         train = rows[~np.isin(spk[rows], list(pair) + list(vpair))]
         folds.append(Fold(f"test={pair[0]}+{pair[1]}", train, test, val, tuple(pair), tuple(vpair)))
     return folds
+
+
+def holdout_speakers(corpus: Corpus, rows: np.ndarray, share: float, *,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``rows`` (a fold's training part) by whole speakers: ``(fitting rows, held-out rows)``.
+
+    The validation part of a speaker-independent protocol: the held-out speakers are unseen by
+    whatever trains on the fitting rows, as the test speakers are. About ``share`` of the
+    speakers of ``rows`` are held out (at least one, and at least one is left to fit on), chosen
+    the way :func:`leave_two_speakers_out` chooses its validation pair: the speakers of each
+    gender are shuffled with ``seed`` and taken in turn from the genders (female, male, female,
+    ...), so the held-out speakers are gender-balanced as far as their number allows. Where that
+    choice would leave a class of ``rows`` without a fitting example, the next speakers in the
+    same order are taken instead.
+
+    Raises
+    ------
+    FoldError
+        ``rows`` hold fewer than two speakers, or every choice leaves a class without fitting rows.
+    """
+    check_range("share", share, 0, 1, low_inclusive=False, high_inclusive=False)
+    rows = np.asarray(rows)
+    spk = corpus.table["speaker"].astype(str).to_numpy()[rows]
+    speakers = sorted(set(spk))
+    if len(speakers) < 2:
+        raise FoldError(f"corpus {corpus.name!r}: cannot hold out whole speakers from {len(rows)} rows of "
+                        f"{len(speakers)} speaker(s); at least two are needed")
+    gender = (corpus.table["gender"].astype(str).to_numpy()[rows] if "gender" in corpus.table.columns
+              else np.full(len(rows), "U"))
+    first = {s: g for s, g in zip(spk, gender)}
+    rng = np.random.default_rng(seed)
+    by_gender = [list(rng.permutation([s for s in speakers if first[s] == g])) for g in sorted(set(first.values()))]
+    order = [group[i] for i in range(max(len(g) for g in by_gender)) for group in by_gender if i < len(group)]
+    n_held = min(max(1, int(round(share * len(speakers)))), len(speakers) - 1)
+    y = corpus.y[rows]
+    for start in range(len(order)):
+        held_spk = [order[(start + i) % len(order)] for i in range(n_held)]
+        held = np.isin(spk, held_spk)
+        if set(np.unique(y[~held])) == set(np.unique(y)):
+            return np.sort(rows[~held]), np.sort(rows[held])
+    raise FoldError(f"corpus {corpus.name!r}: every choice of {n_held} held-out speaker(s) among {len(speakers)} "
+                    "leaves a class without fitting examples; lower the held-out share or merge classes")
 
 
 def predefined(corpus: Corpus, column: str = "split", *, train: Sequence[str] = ("train",),

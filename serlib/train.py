@@ -10,7 +10,9 @@ the same way for every chapter:
 * the choice of the training length on validation: after each epoch a ``validate`` callback
   scores the model, the best epoch's weights are kept (and restored at the end), and training
   stops early after ``patience`` epochs without an improvement larger than ``min_delta``
-  (``max_epochs`` bounds it);
+  (``max_epochs`` bounds it; ``patience=0``: no early stop, the best epoch still kept); a
+  validation score that is NaN from the first epoch on (an empty validation part) is refused
+  with an error rather than silently keeping epoch 1;
 * checkpoints: with ``checkpoint=PATH`` the whole training state (weights, optimisers, random
   generators, history, best epoch, the step's own state) is saved atomically with a sha256
   sidecar after each epoch, and a re-run with the same path continues from the last finished
@@ -140,8 +142,9 @@ class Stopping:
     """How long to train: at most ``max_epochs``; with ``patience`` > 0, stop after that many
     epochs without a validation improvement larger than ``min_delta``.
 
-    ``patience=0`` trains all ``max_epochs`` epochs (the best epoch is still the one kept when
-    there is a validation score).
+    ``patience=0`` means no early stopping: all ``max_epochs`` epochs are trained, and the epoch
+    kept is still the best one on validation when there is a validation score (the last one
+    when there is none). Every chapter gives its patience parameter this meaning.
     """
 
     max_epochs: int
@@ -206,6 +209,14 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
         and ``score(metrics)`` a number or tuple to maximise (tuples break ties: e.g.
         ``(accuracy, -loss)``). Without ``validate`` the last epoch is kept and there is no early
         stopping.
+
+        A score whose first number is NaN is never an improvement. At the first epoch it is an
+        error (:class:`ValueError` naming the epoch and the metrics): no epoch could ever be
+        chosen on it, and before it would silently have kept epoch 1. It comes from a validation
+        part with no utterances (an accuracy or UAR over nothing) or a metric undefined on it;
+        give a validation part with utterances, or train without ``validate``. A NaN after
+        finite scores (a loss that diverged, say) is logged as a warning and counts as an epoch
+        without improvement, so the best finite epoch is kept.
     epoch_end
         ``epoch_end(epoch)`` adds values to the epoch's history row (e.g. the current ``lambda``).
     state
@@ -298,7 +309,17 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
             metrics = dict(validate())
             row.update(metrics)
             s = score(metrics)
-            if best is None:
+            if np.isnan(_primary(s)):
+                if best is None:
+                    raise ValueError(
+                        f"{desc}: the validation score is NaN at epoch {epoch + 1} (validation metrics: {metrics}), "
+                        "so no epoch can be chosen on it; the validation part is most likely empty (no utterances) "
+                        "or its metric is undefined there. Give a validation part with utterances, or train "
+                        "without validation (the last epoch is then kept)")
+                log.warning("%s: the validation score is NaN at epoch %d (%s); it counts as no improvement and "
+                            "the best earlier epoch (%d) stays chosen", desc, epoch + 1, metrics, best_epoch)
+                improved = False
+            elif best is None:
                 improved = True
             elif stopping.min_delta > 0:
                 improved = _primary(s) > _primary(best) + stopping.min_delta

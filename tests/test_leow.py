@@ -167,6 +167,41 @@ def test_chosen_epochs_table_records_the_validation_choice():
     assert wide.shape == (1, 2) and all(" / " in v for v in wide.iloc[0])
 
 
+def _scores_two_encoders() -> pd.DataFrame:
+    """Kept runs of two adversarial encoders on two folds: the TDNN biLSTM wins on test, the 2D CNN
+    biGRU on validation (and the 2D CNN biGRU without AL, and the 1D CNN GRU, for the other rows)."""
+    rows = []
+    for fold in ("a", "b"):
+        for enc, gamma, val, test in (("cnn_bigru", 2.5, 0.70, 0.40), ("tdnn_bilstm", 2.5, 0.50, 0.60),
+                                      ("cnn_bigru", None, 0.60, 0.45)):
+            rows.append({"encoder": enc, "layers": 1 if enc == "cnn_bigru" else None, "gamma": gamma,
+                         "key": leow.run_key(enc, 1 if enc == "cnn_bigru" else None, gamma), "fold": fold, "seed": 0,
+                         "val_accuracy": val, "val_uar": val - 0.05, "accuracy": test, "uar": test - 0.02})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("select", ["accuracy", "uar"])
+def test_verdict_chooses_the_adversarial_model_on_validation_not_on_test(select):
+    from types import SimpleNamespace
+
+    res = SimpleNamespace(scores=_scores_two_encoders())
+    svm = pd.DataFrame({"method": ["IS10 + RBF-SVM", "IS10 + RBF-SVM (speaker-adaptive norm.)"] * 2,
+                        "fold": ["a", "a", "b", "b"], "accuracy": [0.5, 0.55, 0.5, 0.55],
+                        "uar": [0.5, 0.55, 0.5, 0.55]})
+    comp = leow.comparison(res, svm, select)
+    col = "validation accuracy (%)" if select == "accuracy" else "validation UAR (%)"
+    assert comp.columns[-1] == col
+    assert comp.loc["2D CNN biGRU (MFCC) + AL", col] == pytest.approx(70.0 if select == "accuracy" else 65.0)
+    assert comp.loc["TDNN biLSTM (MFCC) + AL", "accuracy (%)"] == pytest.approx(60.0)
+    assert comp.loc["IS10 + RBF-SVM", col] != comp.loc["IS10 + RBF-SVM", col]  # the yardstick chooses nothing
+    text = leow.verdict(comp)
+    # the TDNN biLSTM has the higher test accuracy, but the 2D CNN biGRU the higher validation score
+    assert "chosen on validation" in text and "**2D CNN biGRU (MFCC) + AL**, 40.0% test accuracy" in text
+    assert "TDNN" not in text and "behind by 10.0 points" in text
+    with pytest.raises(ValueError, match="validation column"):
+        leow.verdict(comp.drop(columns=[col]))
+
+
 # --------------------------------------------------------------------------- shapes
 def test_stats_pool_size_and_values():
     h = torch.randn(3, 11, 6)

@@ -320,6 +320,138 @@ def test_supervised_head_early_stopping_is_wired():
         fit_supervised(make(), x, y, max_epochs=3, patience=2, n_classes=3)
 
 
+def _toy_inputs(per_class: int = 3):
+    """A table corpus of 10 speakers (5 F, 5 M), each with ``per_class`` utterances of 4 classes, one
+    chunk per utterance, and a 'representation' that carries the class (for heads to train on)."""
+    from serlib.experiments.pereira2018 import Inputs
+    from serlib.features import ChunkSet
+    from tests.conftest import make_table_corpus
+
+    corpus = make_table_corpus(per_class=per_class)
+    n = len(corpus.table)
+    rng = np.random.default_rng(0)
+    rep = (rng.standard_normal((n, 1, 16, 8)) + 0.7 * corpus.y[:, None, None, None]).astype(np.float32)
+    chunks = ChunkSet(rep[:, 0], np.arange(n), np.ones(n, dtype=np.float32))
+    return Inputs(corpus, chunks, rep, {"began": rep})
+
+
+def _toy_config(**kw):
+    from serlib.experiments.pereira2018 import Config
+
+    return Config.for_profile("smoke", device="cpu", **{"head_max_epochs": 12, "head_batch_size": 8,
+                                                        "search_trials": 1, **kw})
+
+
+def test_holdout_speakers_holds_out_whole_gender_balanced_speakers():
+    from serlib.splits import FoldError, holdout_speakers
+    from tests.conftest import make_table_corpus
+
+    corpus = make_table_corpus(n_speakers_per_gender=5)
+    rows = np.arange(len(corpus.table))
+    fit, held = holdout_speakers(corpus, rows, 0.4, seed=3)
+    spk, gender = corpus.table["speaker"].to_numpy(), corpus.table["gender"].to_numpy()
+    assert not set(spk[fit]) & set(spk[held]) and sorted(np.concatenate([fit, held])) == list(rows)
+    assert len(set(spk[held])) == 4 and sorted(gender[held][::12]) == ["F", "F", "M", "M"]
+    assert set(corpus.y[fit]) == set(corpus.y)
+    again = holdout_speakers(corpus, rows, 0.4, seed=3)
+    np.testing.assert_array_equal(again[1], held)  # fixed by the seed
+    assert not np.array_equal(holdout_speakers(corpus, rows, 0.4, seed=4)[1], held)
+    one = rows[spk == spk[0]]
+    with pytest.raises(FoldError, match="at least two"):
+        holdout_speakers(corpus, one, 0.2)
+
+
+def test_under_loso_the_held_out_part_is_whole_training_speakers(monkeypatch):
+    from serlib.experiments import pereira2018 as P
+    from serlib.splits import leave_one_speaker_out, per_speaker_holdout
+
+    inp = _toy_inputs()
+    corpus, spk = inp.corpus, inp.corpus.table["speaker"].to_numpy()
+    cfg = _toy_config(search_holdout=0.2, head_patience=2)
+    calls = []
+    real = P._fit_predict
+
+    def spy(cfg_, inp_, kind, train_rows, test_rows, task, hp, seed, **kw):
+        calls.append((np.asarray(train_rows), kw.get("val_rows"), kw.get("epochs")))
+        return real(cfg_, inp_, kind, train_rows, test_rows, task, hp, seed, **kw)
+
+    monkeypatch.setattr(P, "_fit_predict", spy)
+    fold = leave_one_speaker_out(corpus)[0]
+    assert P.speaker_independent(corpus, fold.train, fold.test)
+    # the search (hyper-parameters and length) and a plain fit_predict both choose on whole speakers
+    hp, length, trials = P.search_head(cfg, inp, "began_frozen", fold.train, "classification", 0, by_speaker=True)
+    assert length is not None and 1 <= length <= cfg.head_max_epochs and len(trials) == 1
+    P.fit_predict(cfg, inp, "began_frozen", fold.train, fold.test, "classification", hp, 0)
+    chosen = [(tr, va) for tr, va, _ in calls if va is not None]
+    assert len(chosen) == 2
+    for trained_on, held in chosen:
+        assert len(held) and set(held) <= set(fold.train)
+        assert not set(spk[trained_on]) & set(spk[held])  # no speaker on both sides
+        assert len(set(spk[held])) == 2  # 20 % of the 9 training speakers
+    assert calls[-1][1] is None and calls[-1][2] is not None  # then all of fold.train, for the chosen length
+    np.testing.assert_array_equal(calls[-1][0], fold.train)
+    assert P.length_source(cfg, False, True) == "early stopping on a held-out 20% of the training speakers"
+
+    # speaker-dependent folds (the test speaker trains too) keep a share of the utterances
+    sd = per_speaker_holdout(corpus, 0.6)[0]
+    assert not P.speaker_independent(corpus, sd.train, sd.test)
+    fit, held = P.held_out_part(corpus, sd.train, "classification", 0.2, 0, by_speaker=False)
+    assert set(spk[fit]) == set(spk[held]) and len(held) == round(0.2 * len(sd.train))
+
+
+def test_head_patience_zero_trains_every_epoch_and_keeps_the_best_on_validation():
+    from serlib.experiments import pereira2018 as P
+    from serlib.splits import leave_one_speaker_out
+
+    inp = _toy_inputs()
+    fold = leave_one_speaker_out(inp.corpus)[0]
+    fit, val = P.held_out_part(inp.corpus, fold.train, "classification", 0.3, 0, by_speaker=True)
+    hp = {**P.HEAD_GRID[2], "lr": 0.1}  # a high rate: the validation score peaks before the last epoch
+    cfg = _toy_config(head_patience=0)
+    _, _, out = P._fit_predict(cfg, inp, "began_frozen", fit, fold.test, "classification", hp, 0, val_rows=val)
+    h = out.history
+    assert out.epochs_trained == cfg.head_max_epochs and not out.stopped_early  # no early stop
+    top = h.sort_values(["val_uar", "val_loss"], ascending=[False, True], kind="stable").iloc[0]
+    assert out.best_epoch == int(top["epoch"]) < cfg.head_max_epochs  # the best epoch, not the last
+    early = P._fit_predict(_toy_config(head_patience=2), inp, "began_frozen", fit, fold.test, "classification", hp, 0,
+                           val_rows=val)[2]
+    assert early.stopped_early and early.best_epoch == early.epochs_trained - 2
+    assert P.length_source(cfg, True) == "the best of 12 epochs on the protocol's validation part"
+    # without validation data (no validation part, no early stopping to carve one out) the length is fixed
+    assert P.length_source(cfg, False) == "fixed: head_max_epochs = 12"
+
+
+def test_with_head_patience_zero_the_search_and_the_heads_use_the_validation_part(monkeypatch):
+    from serlib.experiments import pereira2018 as P
+    from serlib.splits import leave_one_speaker_out
+
+    inp = _toy_inputs()
+    fold = leave_one_speaker_out(inp.corpus)[0]
+    fit, val = P.held_out_part(inp.corpus, fold.train, "classification", 0.3, 0, by_speaker=True)
+    calls = []
+    real = P._fit_predict
+
+    def spy(cfg_, inp_, kind, train_rows, test_rows, task, hp, seed, **kw):
+        out = real(cfg_, inp_, kind, train_rows, test_rows, task, hp, seed, **kw)
+        calls.append((kw.get("val_rows"), kw.get("epochs"), out[2]))
+        return out
+
+    monkeypatch.setattr(P, "_fit_predict", spy)
+    cfg = _toy_config(head_patience=0, search_trials=2)
+    hp, length, trials = P.search_head(cfg, inp, "began_frozen", fit, "classification", 0, by_speaker=True,
+                                       val_rows=val)
+    assert length is None and len(trials) == 2  # the final heads keep their own best epoch on the part
+    for (v, _, out), (_, t) in zip(calls, trials.iterrows()):
+        np.testing.assert_array_equal(v, val)
+        assert out.epochs_trained == 12 and t["best_epoch"] == out.best_epoch  # all epochs, scored at the best
+    calls.clear()
+    P.fit_predict(cfg, inp, "began_frozen", fit, fold.test, "classification", hp, 0, val_rows=val)
+    assert len(calls) == 1 and calls[0][2].epochs_trained == 12 and calls[0][2].history["val_uar"].notna().all()
+    calls.clear()
+    P.fit_predict(cfg, inp, "began_frozen", fold.train, fold.test, "classification", hp, 0)
+    assert len(calls) == 1 and calls[0][0] is None and calls[0][2].best_epoch == 12  # no validation data: fixed
+
+
 def test_config_refuses_shapes_that_do_not_divide():
     from serlib.config import ParameterError
     from serlib.experiments.pereira2018 import Config
@@ -353,7 +485,7 @@ def _outputs(nb_path):
 # the columns it shares with the networks are compared exactly by check_smoke.
 PIN_EXACT = {
     "began_history.csv": ["step", "epoch"],
-    "head_epochs.csv": ["seed", "epochs", "epochs_trained"],  # fixed in smoke (head_patience = 0)
+    "head_epochs.csv": ["seed", "epochs", "epochs_trained"],  # fixed in smoke (head_patience = 0, no validation part)
     "learning_curve.csv": ["fraction", "seed", "n_train"],
     "protocol_scores.csv": ["seed"],
     "protocol_dimensional.csv": ["seed"],
@@ -445,11 +577,13 @@ def test_notebook_smoke(tmp_path):
     assert set(curve["fraction"]) == set(cfg.label_fractions)
     n_train = curve.groupby("fraction")["n_train"].first()
     assert n_train[1.0] == len(P.study_fold(P.load(cfg, "predefined")).train) and n_train[0.5] < n_train[1.0]
-    # the BEGAN trained every epoch; the heads trained the fixed smoke length
+    # the BEGAN trained every epoch; the heads trained the fixed smoke length (head_patience = 0 and
+    # no protocol of the embedded corpus has a validation part)
     hist = pd.read_csv(res / "began_history.csv", index_col=0)
     assert hist["epoch"].iloc[-1] == pytest.approx(cfg.epochs) and hist["k"].between(0, 1).all()
     ep = pd.read_csv(res / "head_epochs.csv", index_col=0)
     assert (ep["epochs"] == cfg.head_max_epochs).all()
+    assert (ep["chosen_by"] == f"fixed: head_max_epochs = {cfg.head_max_epochs}").all()
 
 
 def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache):

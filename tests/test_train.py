@@ -100,6 +100,46 @@ def test_min_delta_counts_only_improvements_larger_than_it():
     assert out.epochs_trained == 3 and out.best_epoch == 1  # no accuracy can improve by 0.5 after epoch 1
 
 
+def _nan_scored(scores, *, patience=0):
+    """A tiny training whose validation score at epoch k is ``scores[k - 1]``."""
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.ones(4, 2)
+    epoch = {"n": 0}
+
+    def step(idx):
+        opt.zero_grad()
+        loss = model(x[idx]).pow(2).mean()
+        loss.backward()
+        opt.step()
+        return {"loss": loss}
+
+    def validate():
+        epoch["n"] += 1
+        return {"val_uar": scores[epoch["n"] - 1]}
+
+    return fit(step, n=4, batch_size=2, stopping=Stopping(max_epochs=len(scores), patience=patience),
+               modules={"model": model}, optimizers={"opt": opt}, validate=validate, desc="nan test")
+
+
+@pytest.mark.parametrize("patience", [0, 2])
+def test_an_empty_validation_part_is_refused_not_a_silent_first_epoch(patience):
+    # an accuracy over no utterances is NaN at every epoch: no epoch can be chosen on it, so fit
+    # refuses at the first epoch, naming the cause, instead of keeping epoch 1
+    with pytest.raises(ValueError, match=r"nan test: the validation score is NaN at epoch 1 .*empty \(no utterances\)"):
+        _nan_scored([float("nan")] * 5, patience=patience)
+
+
+def test_a_nan_after_finite_scores_is_logged_and_never_an_improvement(caplog):
+    nan = float("nan")
+    with caplog.at_level(logging.WARNING, logger="serlib.train"):
+        out = _nan_scored([0.2, 0.5, nan, 0.4, nan])
+    assert out.best_epoch == 2 and out.best_score == pytest.approx(0.5) and out.epochs_trained == 5
+    assert sum("NaN at epoch" in r.getMessage() for r in caplog.records) == 2
+    early = _nan_scored([0.5, nan, nan, 0.9], patience=2)  # the NaN epochs count towards the patience
+    assert early.epochs_trained == 3 and early.stopped_early and early.best_epoch == 1
+
+
 def test_stopping_parameters_are_checked():
     for bad in ({"max_epochs": 0}, {"max_epochs": 5, "patience": -1}, {"max_epochs": 5, "min_delta": -0.1}):
         with pytest.raises(ParameterError):

@@ -773,7 +773,13 @@ def yardstick(corpus: Corpus, folds: Sequence[Fold], *,
 
 def comparison(res: Results, svm: pd.DataFrame, select: str = "accuracy") -> pd.DataFrame:
     """Every method on the same folds: the yardstick, the 2D CNN biGRU without and with AL
-    (depth and gamma chosen on validation), and the comparison encoders; accuracy and UAR (%)."""
+    (depth and gamma chosen on validation), and the comparison encoders; test accuracy and UAR (%).
+
+    The last column, ``validation accuracy (%)`` (``validation UAR (%)`` with ``select="uar"``),
+    is the mean over folds x seeds of the validation score each kept network was chosen on; the
+    :func:`verdict` chooses between the adversarial models on it, never on the test columns. It
+    is empty for the yardstick, which makes no choice on the validation pair.
+    """
     parts = [svm.assign(seed=0)]
     s = res.scores
     cnn = s[s["encoder"] == "cnn_bigru"]
@@ -786,8 +792,17 @@ def comparison(res: Results, svm: pd.DataFrame, select: str = "accuracy") -> pd.
             parts.append(_selected_on_validation(e, select).assign(method=f"{TABLE2_ROWS[enc]} + AL"))
     df = pd.concat(parts, ignore_index=True)
     out = _mean_std(df, "method")
-    return out[["ours accuracy (%)", "ours accuracy std", "ours UAR (%)", "ours UAR std", "runs"]].rename(
+    out = out[["ours accuracy (%)", "ours accuracy std", "ours UAR (%)", "ours UAR std", "runs"]].rename(
         columns=lambda c: c.replace("ours ", ""))
+    col, name = _validation_column(select)
+    val = df.groupby("method", sort=False)[col].mean() * 100 if col in df.columns else pd.Series(dtype=float)
+    out[name] = val.reindex(out.index)
+    return out
+
+
+def _validation_column(select: str) -> tuple[str, str]:
+    """The validation score the networks were chosen on: its column in the scores and in :func:`comparison`."""
+    return ("val_accuracy", "validation accuracy (%)") if select == "accuracy" else ("val_uar", "validation UAR (%)")
 
 
 def probe_table(res: Results) -> pd.DataFrame:
@@ -1050,28 +1065,48 @@ def _paper_gain_range(layers: int) -> str:
     return ", ".join(parts)
 
 
-def _comp_value(comp: pd.DataFrame, contains: str, exclude: str | None = None) -> tuple[str, float] | None:
+def _comp_value(comp: pd.DataFrame, contains: str, exclude: str | None = None,
+                by: str = "accuracy (%)") -> tuple[str, float] | None:
+    """The row of ``comp`` whose name holds ``contains`` (and not ``exclude``) with the highest
+    ``by``, and its test accuracy."""
     rows = [r for r in comp.index if contains in r and (exclude is None or exclude not in r)]
     if not rows:
         return None
-    best = max(rows, key=lambda r: comp.loc[r, "accuracy (%)"])
+    best = max(rows, key=lambda r: comp.loc[r, by])
     return best, float(comp.loc[best, "accuracy (%)"])
 
 
 def verdict(comp: pd.DataFrame) -> str:
-    """One paragraph comparing the adversarial models with the yardstick, from ``comp``."""
-    al = _comp_value(comp, "+ AL")
+    """One paragraph comparing the adversarial models with the yardstick, from ``comp``
+    (:func:`comparison`).
+
+    The adversarial model it puts forward is the one with the best **validation** score (the
+    ``validation ... (%)`` column), as every other choice of the chapter is made; its test
+    accuracy is then compared with the yardstick's. Choosing it on test accuracy would report
+    the luckiest of the encoders on the very speakers it is scored on.
+
+    Raises
+    ------
+    ValueError
+        ``comp`` has no validation column (a table not made by :func:`comparison`).
+    """
+    val = [c for c in comp.columns if str(c).startswith("validation ")]
+    if len(val) != 1:
+        raise ValueError(f"verdict needs the comparison table's one validation column (validation accuracy or UAR, "
+                         f"made by leow.comparison); this table has columns {list(comp.columns)}")
+    al = _comp_value(comp, "+ AL", by=val[0])
     plain = _comp_value(comp, "RBF-SVM", exclude="adaptive")
     adapt = _comp_value(comp, "adaptive")
     noal = _comp_value(comp, "without AL")
     if al is None or plain is None:
         return "Not enough methods were run to compare."
-    out = [f"Best adversarial model in this run: **{al[0]}**, {al[1]:.1f}% accuracy."]
+    out = [f"Adversarial model chosen on validation ({val[0].removesuffix(' (%)')} "
+           f"{comp.loc[al[0], val[0]]:.1f}%): **{al[0]}**, {al[1]:.1f}% test accuracy."]
     out.append(f"The plain yardstick reaches {plain[1]:.1f}%: the adversarial model is "
                f"{'ahead by' if al[1] > plain[1] else 'behind by'} {abs(al[1] - plain[1]):.1f} points.")
     if adapt is not None:
         out.append(f"With speaker-adaptive normalisation the yardstick reaches {adapt[1]:.1f}% "
-                   f"({'above' if adapt[1] > al[1] else 'below'} the best adversarial model).")
+                   f"({'above' if adapt[1] > al[1] else 'below'} the adversarial model chosen on validation).")
     if noal is not None:
         out.append(f"The 2D CNN biGRU without AL (depth chosen on validation) reaches {noal[1]:.1f}%.")
     return " ".join(out)

@@ -17,7 +17,9 @@ The pipeline, as the paper describes it:
    discriminator's encoder is saved and reused by every experiment.
 3. **Supervised module** (Sec. 2.2): the frozen encoder's representation -> conv layers ->
    softmax (or two one-unit heads for arousal and valence), its hyper-parameters chosen by a
-   small search on a held-out part of each fold's training data (the paper used Hyperas).
+   small search on a held-out part of each fold's training data (the paper used Hyperas). Under
+   a speaker-independent fold that part is whole training speakers (the book's choice: the
+   paper does not say how it held data out), else a share of the training utterances.
    Chunk outputs are pooled per utterance: the mean of the chunks' log-probabilities (argmax ->
    the class), the mean of the chunks' regression outputs.
 4. **Protocols** (Sec. 3.3): speaker-dependent per-speaker 60/40 (SAVEE), the dataset's own
@@ -76,7 +78,15 @@ from ..papers import beside
 from ..papers.pereira2018 import TABLE1_STD, TABLES
 from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
 from ..params import ChapterConfig, param
-from ..splits import Fold, FoldError, check_fold, leave_one_speaker_out, per_speaker_holdout, predefined
+from ..splits import (
+    Fold,
+    FoldError,
+    check_fold,
+    holdout_speakers,
+    leave_one_speaker_out,
+    per_speaker_holdout,
+    predefined,
+)
 from ..train import FitOutcome, load_checkpoint, save_checkpoint
 from .common import svm_yardstick
 
@@ -206,12 +216,17 @@ class Config(ChapterConfig):
                                 help="what the head sees: the encoder's last conv map, or the h code")
     head_max_epochs: int = param(25, smoke=60, paper=100, low=1, paper_value="100 (fixed)",
                                  help="most epochs of the supervised module (all of them when head_patience is 0)")
-    head_patience: int = param(4, smoke=0, paper=10, low=0, paper_value="not stated (no early stopping mentioned)",
+    head_patience: int = param(4, smoke=0, paper=10, low=0,
+                               paper_value="not stated (no early stopping mentioned; a fixed 100 epochs)",
                                help="early stopping of the supervised module: stop after this many epochs without "
-                                    "a better validation score and keep the best epoch (0 = train head_max_epochs). "
-                                    "Validation: the protocol's validation part where it has one (OMG-Emotion), "
-                                    "else the held-out search_holdout share of the fold's training utterances, "
-                                    "after which the head is retrained on all of them for the chosen length")
+                                    "a better validation score (0 = no early stop: all head_max_epochs epochs). "
+                                    "As in every chapter, the epoch kept is the best one on the validation data "
+                                    "when there are any, whatever the patience: the protocol's validation part "
+                                    "where it has one (OMG-Emotion); else, with head_patience > 0, the held-out "
+                                    "search_holdout part of the fold's training data, after which the head is "
+                                    "retrained on all of it for the chosen number of epochs. With 0 and no "
+                                    "validation part the head trains the fixed head_max_epochs and keeps the "
+                                    "last, as the paper does")
     head_min_delta: float = param(0.0, low=0.0, high=1.0, paper_value="not stated",
                                   help="smallest rise of the validation score (UAR, or mean CCC) that counts as an "
                                        "improvement (0: any rise, ties broken by a lower validation loss)")
@@ -220,10 +235,16 @@ class Config(ChapterConfig):
     search_trials: int = param(2, smoke=1, paper=12, low=1, high=len(HEAD_GRID),
                                paper_value="Hyperas search (size not stated)",
                                help="candidate head configurations tried per fold (1 = no search)")
-    search_holdout: float = param(0.2, low=0.05, high=0.5, paper_value="not stated",
-                                  help="share of a fold's training utterances held out to choose the head and "
-                                       "(with head_patience) its training length, when the protocol has no "
-                                       "validation part")
+    search_holdout: float = param(0.2, low=0.05, high=0.5,
+                                  paper_value="not stated (a held-out part searched with Hyperas)",
+                                  help="share of a fold's training data held out to choose the head (with "
+                                       "search_trials > 1) and its training length (with head_patience > 0), "
+                                       "when the protocol has no validation part: whole "
+                                       "training speakers when the fold is speaker-independent (no test speaker "
+                                       "among its training speakers: leave-one-speaker-out, a predefined split "
+                                       "by speaker), as chapter 4 holds out a validation pair; else (speakers on "
+                                       "both sides, as in the per-speaker 60/40 split) a class-stratified share "
+                                       "of the training utterances")
     # protocols
     protocols: list[str] = param(list(PROTOCOLS), choices=PROTOCOLS,
                                  help="which of the three protocols to run")
@@ -622,7 +643,7 @@ def _fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, te
     else:
         raise ValueError(f"unknown method kind {kind!r}")
     stop: dict[str, Any] = {"max_epochs": epochs or cfg.head_max_epochs}
-    if epochs is None and val_rows is not None and len(val_rows) and cfg.head_patience:
+    if epochs is None and val_rows is not None and len(val_rows):
         va = inp.chunks.mask(val_rows)
         key = "val_uar" if task == "classification" else "val_ccc"
         stop.update(patience=cfg.head_patience, min_delta=cfg.head_min_delta,
@@ -646,12 +667,16 @@ def fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, tes
     representation), ``began_finetune`` (pretrained encoder trained end to end with the head),
     ``end_to_end`` (the same network from random weights, trained end to end).
 
-    Length of training: ``epochs`` when given (fixed); else, with ``head_patience`` > 0, at most
-    ``head_max_epochs`` epochs with early stopping on the utterance-level validation score of
-    ``val_rows`` (the best epoch kept) or, without ``val_rows``, the best epoch of a training on
-    ``train_rows`` less a held-out ``search_holdout`` share (stratified), early-stopped on that
-    share, after which the head is trained on all of ``train_rows`` for that many epochs; with
-    ``head_patience=0``, ``head_max_epochs``.
+    Length of training: ``epochs`` when given (fixed). Else, with ``val_rows``: at most
+    ``head_max_epochs`` epochs, stopping early after ``head_patience`` epochs without a better
+    utterance-level validation score (all of them with ``head_patience=0``), the best epoch on
+    ``val_rows`` kept. Without ``val_rows`` and with ``head_patience`` > 0: the same on the
+    held-out part of ``train_rows`` (:func:`held_out_part`: whole speakers when no speaker of
+    ``test_rows`` is among those of ``train_rows``, else a stratified ``search_holdout`` share of
+    the utterances), after which the head is trained on all of ``train_rows`` for the best
+    epoch's number of epochs (only the speakers of ``test_rows`` are looked at, never their
+    labels). Without ``val_rows`` and with ``head_patience=0``: ``head_max_epochs``, the last
+    kept (there is no validation data).
 
     Returns
     -------
@@ -659,7 +684,9 @@ def fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, tes
     arousal/valence predictions in the corpus's units)
     """
     if epochs is None and cfg.head_patience and (val_rows is None or not len(val_rows)):
-        fit_rows, held = _inner_split(inp.corpus, np.asarray(train_rows), task, cfg.search_holdout, seed)
+        by_speaker = speaker_independent(inp.corpus, train_rows, test_rows)
+        fit_rows, held = held_out_part(inp.corpus, np.asarray(train_rows), task, cfg.search_holdout, seed,
+                                       by_speaker=by_speaker)
         epochs = _fit_predict(cfg, inp, kind, fit_rows, held, task, hp, seed, pre=pre, val_rows=held)[2].best_epoch
     ids, pooled, _ = _fit_predict(cfg, inp, kind, train_rows, test_rows, task, hp, seed, pre=pre, epochs=epochs,
                                   val_rows=val_rows)
@@ -672,8 +699,38 @@ def _score(task: str, y_true: np.ndarray, pooled: np.ndarray) -> float:
     return float(np.mean([ccc(y_true[:, j], pooled[:, j]) for j in range(y_true.shape[1])]))
 
 
-def _inner_split(corpus: Corpus, train_rows: np.ndarray, task: str, holdout: float,
-                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+def speaker_independent(corpus: Corpus, train_rows: np.ndarray, test_rows: np.ndarray) -> bool:
+    """Whether a fold is speaker-independent: its speakers are known and none of ``test_rows``'
+    speakers is among those of ``train_rows`` (leave-one-speaker-out; a predefined split by
+    speaker, as the embedded corpus's). Then the held-out part of :func:`held_out_part` is whole
+    speakers."""
+    if "speaker" not in corpus.table.columns:
+        return False
+    spk = corpus.table["speaker"]
+    train, test = spk.iloc[np.asarray(train_rows)], spk.iloc[np.asarray(test_rows)]
+    if train.isna().any() or test.isna().any() or not len(test):
+        return False
+    return not set(train.astype(str)) & set(test.astype(str))
+
+
+def held_out_part(corpus: Corpus, train_rows: np.ndarray, task: str, holdout: float, seed: int, *,
+                  by_speaker: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(fitting rows, held-out rows)``: the part of a fold's training data on which the head's
+    configuration and training length are chosen.
+
+    ``by_speaker`` (a speaker-independent fold, :func:`speaker_independent`): about ``holdout``
+    of the training speakers, whole (:func:`serlib.splits.holdout_speakers`), so that the choice
+    is made on speakers the head has not seen, as it will be tested. Otherwise a class-stratified
+    ``holdout`` share of the training utterances (the speaker-dependent protocols, where the
+    test speakers are training speakers too). With fewer than two training speakers, or no
+    choice of speakers that keeps every class for fitting, the utterance share is used and a
+    warning says so.
+    """
+    if by_speaker:
+        try:
+            return holdout_speakers(corpus, train_rows, holdout, seed=seed)
+        except FoldError as exc:
+            log.warning("held-out part: %s; a share of the training utterances is held out instead", exc)
     from sklearn.model_selection import train_test_split
 
     strat = corpus.y[train_rows] if task == "classification" else None
@@ -687,23 +744,31 @@ def _inner_split(corpus: Corpus, train_rows: np.ndarray, task: str, holdout: flo
 
 
 def search_head(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, task: str, seed: int, *,
-                val_rows: np.ndarray | None = None,
+                by_speaker: bool, val_rows: np.ndarray | None = None,
                 pre: Pretrained | None = None) -> tuple[dict[str, Any], int | None, pd.DataFrame]:
     """Choose the head's hyper-parameters, and where needed its training length, on training data only.
 
     Tries the first ``search_trials`` configurations of :data:`HEAD_GRID`: each is trained on
-    the fold's training utterances minus a held-out ``search_holdout`` share (stratified by
-    class) — or on all of them when the protocol provides a validation part (OMG-Emotion) — and
-    scored on the held-out utterances (UAR, or the mean of the arousal and valence CCC). With
-    ``head_patience`` > 0 each trial stops early on that score and is scored at its best epoch.
+    the fold's training data minus its held-out part (:func:`held_out_part`: whole training
+    speakers when ``by_speaker``, for a speaker-independent fold; else a stratified
+    ``search_holdout`` share of the utterances) — or on all of it when the protocol provides a
+    validation part (OMG-Emotion) — and scored on the held-out utterances (UAR, or the mean of
+    the arousal and valence CCC). Each trial is scored as the final heads will be trained: at its
+    best epoch on the held-out utterances when they are the protocol's validation part or when
+    ``head_patience`` > 0 chooses the length on them (stopping early); at its last of
+    ``head_max_epochs`` epochs when the final heads train that fixed length (``head_patience=0``
+    and no validation part). The paper searched with Hyperas on a held-out part it does not
+    describe; holding out whole speakers under a speaker-independent protocol is the book's
+    choice.
 
     Returns
     -------
     (the best configuration, the training length, the table of trials). The length is the
-    best trial's best epoch when it was chosen on a held-out share (``head_patience`` > 0 and no
-    validation part: the final heads train that many epochs on all the training utterances);
-    ``None`` otherwise (the final heads then stop early on the validation part themselves, or
-    train ``head_max_epochs``). With one trial and nothing to choose there is no search.
+    best trial's best epoch when it was chosen on the held-out part (``head_patience`` > 0 and
+    no validation part: the final heads train that many epochs on all the training data);
+    ``None`` otherwise (the final heads then keep their best epoch on the validation part
+    themselves, or train ``head_max_epochs``). With one trial and nothing to choose there is no
+    search.
     """
     has_val = val_rows is not None and len(val_rows) > 0
     choose_length = bool(cfg.head_patience) and not has_val
@@ -712,12 +777,13 @@ def search_head(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, tas
     if has_val:
         fit_rows, held = np.asarray(train_rows), np.asarray(val_rows)
     else:
-        fit_rows, held = _inner_split(inp.corpus, np.asarray(train_rows), task, cfg.search_holdout, seed)
+        fit_rows, held = held_out_part(inp.corpus, np.asarray(train_rows), task, cfg.search_holdout, seed,
+                                       by_speaker=by_speaker)
     targets = _targets(inp.corpus, task)
     rows = []
     for i, hp in enumerate(HEAD_GRID[: max(1, cfg.search_trials)]):
         ids, pooled, out = _fit_predict(cfg, inp, kind, fit_rows, held, task, hp, seed, pre=pre,
-                                        val_rows=held if cfg.head_patience else None)
+                                        val_rows=held if has_val or choose_length else None)
         rows.append({"trial": i, **{k: str(v) if isinstance(v, tuple) else v for k, v in hp.items()},
                      "score": _score(task, targets[ids], pooled), "best_epoch": out.best_epoch,
                      "epochs_trained": out.epochs_trained})
@@ -727,13 +793,15 @@ def search_head(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, tas
     return dict(HEAD_GRID[int(trials.loc[best, "trial"])]), length, trials
 
 
-def length_source(cfg: Config, has_val: bool) -> str:
+def length_source(cfg: Config, has_val: bool, by_speaker: bool = False) -> str:
     """How the supervised module's training length is chosen, in words (for the tables)."""
+    if has_val:
+        how = "early stopping" if cfg.head_patience else f"the best of {cfg.head_max_epochs} epochs"
+        return f"{how} on the protocol's validation part"
     if not cfg.head_patience:
         return f"fixed: head_max_epochs = {cfg.head_max_epochs}"
-    if has_val:
-        return "early stopping on the protocol's validation part"
-    return f"early stopping on a held-out {cfg.search_holdout:.0%} of the training utterances"
+    return (f"early stopping on a held-out {cfg.search_holdout:.0%} of the training "
+            f"{'speakers' if by_speaker else 'utterances'}")
 
 
 def _class_row(y_true: np.ndarray, pooled: np.ndarray, **tags: Any) -> dict[str, Any]:
@@ -813,10 +881,13 @@ def _protocol_job(inp: Inputs, cfg: Config, kind: str, fold: Fold, task: str,
                   pre: Pretrained | None) -> tuple[dict[str, Any], pd.DataFrame, list[tuple[Any, ...]]]:
     """One fold and task of a protocol: the head search (first seed), then one training per seed.
 
-    The training length: chosen by the search on a held-out share (when the protocol has no
-    validation part), by early stopping on the validation part (each seed), or fixed
-    (``head_patience=0``)."""
-    hp, length, trials = search_head(cfg, inp, kind, fold.train, task, cfg.seeds[0], val_rows=fold.val, pre=pre)
+    The training length: the best epoch on the protocol's validation part (each seed; early
+    stopping with ``head_patience`` > 0), else chosen by the search on the held-out part of the
+    training data (``head_patience`` > 0; whole speakers for a speaker-independent fold), else
+    fixed (``head_patience=0``)."""
+    by_speaker = speaker_independent(inp.corpus, fold.train, fold.test)
+    hp, length, trials = search_head(cfg, inp, kind, fold.train, task, cfg.seeds[0], by_speaker=by_speaker,
+                                     val_rows=fold.val, pre=pre)
     has_val = len(fold.val) > 0
     searched = int(trials.loc[trials["score"].idxmax(), "epochs_trained"]) if length is not None else None
     outs = []
@@ -825,7 +896,7 @@ def _protocol_job(inp: Inputs, cfg: Config, kind: str, fold: Fold, task: str,
                                         epochs=length, val_rows=fold.val if has_val else None)
         outs.append((seed, ids, pooled, {"epochs": out.best_epoch,
                                          "epochs_trained": searched if searched is not None else out.epochs_trained,
-                                         "chosen_by": length_source(cfg, has_val)}))
+                                         "chosen_by": length_source(cfg, has_val, by_speaker)}))
     return hp, trials, outs
 
 
@@ -1021,8 +1092,8 @@ def learning_curve(cfg: Config, corpus: Corpus, pre: Pretrained, *, progress: bo
     out fold. For each seed and label fraction the training utterances are subsampled
     (stratified, nested); each method then trains on that subset and is tested on the full
     test part. The frozen heads search their hyper-parameters on the subset as in the
-    protocols (and, with ``head_patience``, their training length on the subset's held-out
-    share); the end-to-end network reuses the configuration and the length chosen for the
+    protocols (and, with ``head_patience``, their training length), on its held-out part (whole
+    speakers when the fold is speaker-independent); the end-to-end network reuses the configuration and the length chosen for the
     pretrained frozen head at the same seed and fraction (a search of its own would multiply the
     most expensive training), or trains ``curve_epochs`` when that is set.
 
@@ -1072,7 +1143,8 @@ def _curve_job(inp: Inputs, cfg: Config, methods: Sequence[str], sub: np.ndarray
     hp_began, length_began = None, None
     for m in methods:
         if m in ("began_frozen", "random_frozen"):
-            hp, length, _ = search_head(cfg, inp, m, sub, "classification", seed)
+            hp, length, _ = search_head(cfg, inp, m, sub, "classification", seed,
+                                        by_speaker=speaker_independent(inp.corpus, sub, test))
             if m == "began_frozen":
                 hp_began, length_began = hp, length
             ids, pooled = fit_predict(cfg, inp, m, sub, test, "classification", hp, seed, epochs=length)
