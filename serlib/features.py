@@ -259,6 +259,13 @@ def speaker_normalise(x: np.ndarray, speakers: Sequence[str] | np.ndarray, eps: 
 # ---------------------------------------------------------------------------------------------
 # Padded inputs for recurrent networks: MFCC, log mel filterbanks + energy + pitch
 # ---------------------------------------------------------------------------------------------
+def _padded_key(corpus: Corpus, n_mfcc: int, n_fft: int, hop_length: int, sample_rate: int,
+                top_db: float) -> tuple[dict[str, Any], str]:
+    """The MFCC settings of :func:`padded_mfcc` and the cache key its entries share."""
+    cfg = frame_config("mfcc", n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, trim=False, top_db=top_db)
+    return cfg, cache_key(fp=corpus.fingerprint(), cfg=cfg, sr=sample_rate, v=FEATURE_VERSION)
+
+
 def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_length: int = 512,
                 sample_rate: int = 16000, top_db: float = 30.0, progress: bool = True,
                 overwrite: bool = False, chunk_size: int = CHUNK_SIZE) -> np.ndarray:
@@ -303,8 +310,7 @@ def padded_mfcc(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, hop_leng
     ----------
     Leow et al., Speaker-invariant emotion recognition with adversarial learning, Sec. 4.1.
     """
-    cfg = frame_config("mfcc", n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, trim=False, top_db=top_db)
-    key = cache_key(fp=corpus.fingerprint(), cfg=cfg, sr=sample_rate, v=FEATURE_VERSION)
+    cfg, key = _padded_key(corpus, n_mfcc, n_fft, hop_length, sample_rate, top_db)
 
     kept: dict[str, np.ndarray] = {}  # trimmed recordings the first pass read, if it ran in this call
 
@@ -341,8 +347,7 @@ def padded_mfcc_frames(corpus: Corpus, *, n_mfcc: int = 20, n_fft: int = 2048, h
     ``(n_utterances,)`` int64, rows in corpus order: ``1 + trimmed samples // hop_length``
     (librosa's centred frames), capped at the padded width.
     """
-    cfg = frame_config("mfcc", n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length, trim=False, top_db=top_db)
-    key = cache_key(fp=corpus.fingerprint(), cfg=cfg, sr=sample_rate, v=FEATURE_VERSION)
+    cfg, key = _padded_key(corpus, n_mfcc, n_fft, hop_length, sample_rate, top_db)
 
     def build() -> np.ndarray:
         bounds = _trim_bounds(corpus, sample_rate, top_db, progress, False, chunk_size)

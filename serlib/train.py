@@ -393,18 +393,25 @@ def fit_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: in
 
 
 @torch.no_grad()
-def apply_in_batches(model: nn.Module, fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, *,
-                     batch_size: int, empty: np.ndarray) -> np.ndarray:
+def apply_in_batches(model: nn.Module, fn: Callable[..., torch.Tensor], x: np.ndarray, *,
+                     batch_size: int, empty: np.ndarray, aligned: np.ndarray | None = None) -> np.ndarray:
     """``fn`` (a forward pass of ``model`` or of one of its parts) over the rows of ``x``.
 
     ``model`` is put in eval mode; each mini-batch is copied to ``model``'s device as float32
     (a copy, so read-only arrays shared with worker processes are fine) and the outputs come back
-    as one NumPy array. ``empty`` is returned when ``x`` has no rows.
+    as one NumPy array. ``empty`` is returned when ``x`` has no rows. With ``aligned`` (an array
+    with one entry per row of ``x``, e.g. each utterance's length in frames), ``fn`` is called as
+    ``fn(batch, aligned_batch)``, the matching slice of ``aligned`` as a CPU tensor.
     """
     model.eval()
     dev = next(model.parameters()).device
-    out = [fn(torch.tensor(np.asarray(x[i : i + batch_size]), dtype=torch.float32, device=dev)).cpu()
-           for i in range(0, len(x), batch_size)]
+    out = []
+    for i in range(0, len(x), batch_size):
+        batch = torch.tensor(np.asarray(x[i : i + batch_size]), dtype=torch.float32, device=dev)
+        if aligned is None:
+            out.append(fn(batch).cpu())
+        else:
+            out.append(fn(batch, torch.as_tensor(np.asarray(aligned[i : i + batch_size]))).cpu())
     return torch.cat(out).numpy() if out else empty
 
 

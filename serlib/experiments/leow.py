@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -400,6 +400,36 @@ def _frames(inputs: dict[str, np.ndarray], kind: str, rows: np.ndarray, mask: bo
     return inputs[f"{kind}_frames"][rows] if mask else None
 
 
+def _train_network(cfg: Config, x: np.ndarray, y: np.ndarray, spk: np.ndarray, fold: Fold,
+                   frames: Callable[[np.ndarray], np.ndarray | None], *, encoder: str, layers: int,
+                   gamma: float | None, grid_point: dict[str, int], n_classes: int, seed: int, device: Any,
+                   reversal: bool = True) -> tuple[Any, np.ndarray]:
+    """Train one network of the grid on ``fold`` (epoch chosen on its validation pair) and predict
+    its test rows: the one training recipe of :func:`run` and :func:`fit_one`.
+
+    ``x`` is the fold's standardised input (:func:`_fold_inputs`), ``frames(rows)`` the valid
+    frames of those rows (``None`` when the padding is not masked). ``gamma=None`` trains without
+    the speaker branch; ``reversal=False`` keeps the branch but drops the gradient reversal.
+    Returns the :func:`~serlib.models.sier.fit_sier` result and the test predictions.
+    """
+    train_spk = sorted(set(spk[fold.train]))
+    s_index = {s: i for i, s in enumerate(train_spk)}
+    s_train = np.array([s_index[s] for s in spk[fold.train]])
+    gp = grid_point
+    seed_everything(seed)
+    enc = build_encoder(encoder, x.shape[1], x.shape[2], cnn_layers=layers, filters=gp["filters"],
+                        kernel=gp["kernel"], gru_units=gp["gru_units"], dropout=cfg.dropout)
+    net = SIERNet(enc, n_classes, len(train_spk) if gamma is not None else None, fc_units=gp["fc_units"],
+                  dropout=cfg.dropout)
+    if not reversal:
+        net.grl = PassGradient()
+    fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
+                   y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta,
+                   gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size, device=device, seed=seed, select=cfg.select,
+                   lengths_train=frames(fold.train), lengths_val=frames(fold.val), lr_schedule=cfg.lr_schedule)
+    return fit, predict_emotions(fit.model, x[fold.test], lengths=frames(fold.test))
+
+
 def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: tuple[str, int | None, float | None],
                 n_classes: int, device: str, keep_embedding: bool) -> dict[str, Any]:
     """Train one (encoder, layers, gamma) row on one fold and seed over the architecture grid.
@@ -413,25 +443,13 @@ def _train_unit(data: dict[str, Any], cfg: Config, fold: Fold, seed: int, job: t
     inputs, y, spk = data["inputs"], data["y"], data["spk"]
     kind = "lmfb" if encoder == "cnn1d_gru" else "mfcc"
     x = _fold_inputs(inputs, kind, fold, cfg.input_norm, cfg.norm_frames)
-    train_spk = sorted(set(spk[fold.train]))
-    s_index = {s: i for i, s in enumerate(train_spk)}
-    s_train = np.array([s_index[s] for s in spk[fold.train]])
     key = run_key(encoder, layers, gamma)
     grid_rows: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
     for gp in grid_points(cfg, encoder):
-        seed_everything(seed)
-        enc = build_encoder(encoder, x.shape[1], x.shape[2], cnn_layers=layers or 1, filters=gp["filters"],
-                            kernel=gp["kernel"], gru_units=gp["gru_units"], dropout=cfg.dropout)
-        net = SIERNet(enc, n_classes, len(train_spk) if gamma is not None else None, fc_units=gp["fc_units"],
-                      dropout=cfg.dropout)
-        fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
-                       y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience,
-                       min_delta=cfg.min_delta, gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size,
-                       device=device, seed=seed, select=cfg.select,
-                       lengths_train=_frames(inputs, kind, fold.train, cfg.mask_padding),
-                       lengths_val=_frames(inputs, kind, fold.val, cfg.mask_padding), lr_schedule=cfg.lr_schedule)
-        pred = predict_emotions(fit.model, x[fold.test], lengths=_frames(inputs, kind, fold.test, cfg.mask_padding))
+        fit, pred = _train_network(cfg, x, y, spk, fold, lambda rows: _frames(inputs, kind, rows, cfg.mask_padding),
+                                   encoder=encoder, layers=layers or 1, gamma=gamma, grid_point=gp,
+                                   n_classes=n_classes, seed=seed, device=device)
         hv = fit.history.iloc[fit.best_epoch - 1]
         row = {"encoder": encoder, "layers": layers, "gamma": gamma, "key": key, "fold": fold.name, "seed": seed,
                **gp, "best_epoch": fit.best_epoch, "val_accuracy": float(hv["val_accuracy"]),
@@ -480,26 +498,12 @@ def fit_one(cfg: Config, corpus: Corpus, fold: Fold, inputs: dict[str, np.ndarra
     if not reversal and gamma is None:
         raise ParameterError("fit_one(reversal=False) needs the speaker branch: give a gamma (with no reversal it sets "
                              "no weight, the speaker loss reaches the encoder unreversed)")
-    device = get_device(cfg.device)
     x = _fold_inputs(inputs, "mfcc", fold, cfg.input_norm, cfg.norm_frames)
     y, spk = corpus.y, corpus.speakers
-    train_spk = sorted(set(spk[fold.train]))
-    s_index = {s: i for i, s in enumerate(train_spk)}
-    s_train = np.array([s_index[s] for s in spk[fold.train]])
-    gp = grid_points(cfg, "cnn_bigru")[0]
-    seed_everything(seed)
-    enc = build_encoder("cnn_bigru", x.shape[1], x.shape[2], cnn_layers=layers, filters=gp["filters"],
-                        kernel=gp["kernel"], gru_units=gp["gru_units"], dropout=cfg.dropout)
-    net = SIERNet(enc, len(corpus.labels), len(train_spk) if gamma is not None else None, fc_units=gp["fc_units"],
-                  dropout=cfg.dropout)
-    if not reversal:
-        net.grl = PassGradient()
-    fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
-                   y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta,
-                   gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size, device=device, seed=seed, select=cfg.select,
-                   lengths_train=_frames(inputs, "mfcc", fold.train, cfg.mask_padding),
-                   lengths_val=_frames(inputs, "mfcc", fold.val, cfg.mask_padding), lr_schedule=cfg.lr_schedule)
-    pred = predict_emotions(fit.model, x[fold.test], lengths=_frames(inputs, "mfcc", fold.test, cfg.mask_padding))
+    fit, pred = _train_network(cfg, x, y, spk, fold, lambda rows: _frames(inputs, "mfcc", rows, cfg.mask_padding),
+                               encoder="cnn_bigru", layers=layers, gamma=gamma,
+                               grid_point=grid_points(cfg, "cnn_bigru")[0], n_classes=len(corpus.labels), seed=seed,
+                               device=get_device(cfg.device), reversal=reversal)
     z = embed(fit.model, x, lengths=_frames(inputs, "mfcc", np.arange(len(x)), cfg.mask_padding))
     probe: dict[str, float] = {}
     for part, rows in (("unseen", np.concatenate([fold.val, fold.test])), ("training", fold.train)):

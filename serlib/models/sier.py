@@ -663,11 +663,11 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
 def predict_emotions(model: SIERNet, x: np.ndarray, batch_size: int = 256,
                      lengths: np.ndarray | None = None) -> np.ndarray:
     """Emotion class predictions (argmax of the emotion logits); ``lengths`` as in :func:`fit_sier`."""
-    model.eval()
-    dev = next(model.parameters()).device
-    lens = None if lengths is None else torch.as_tensor(np.asarray(lengths), dtype=torch.long)
-    logits = _batched_logits(model, torch.as_tensor(x, dtype=torch.float32, device=dev), batch_size, lengths=lens)
-    return logits.argmax(1).cpu().numpy()
+    empty = np.zeros(0, dtype=np.int64)
+    if lengths is None:
+        return apply_in_batches(model, lambda b: model(b)[0].argmax(1), x, batch_size=batch_size, empty=empty)
+    return apply_in_batches(model, lambda b, n: model(b, lengths=n)[0].argmax(1), x, batch_size=batch_size,
+                            empty=empty, aligned=np.asarray(lengths, dtype=np.int64))
 
 
 def embed(model: SIERNet, x: np.ndarray, batch_size: int = 256, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -676,8 +676,5 @@ def embed(model: SIERNet, x: np.ndarray, batch_size: int = 256, lengths: np.ndar
     empty = np.zeros((0, int(model.encoder.out_dim)))
     if lengths is None:
         return apply_in_batches(model, model.encoder, x, batch_size=batch_size, empty=empty)
-    lens = torch.as_tensor(np.asarray(lengths), dtype=torch.long)
-    parts = [apply_in_batches(model, lambda b, i=i: model.encoder(b, lens[i : i + batch_size]),
-                              x[i : i + batch_size], batch_size=batch_size, empty=empty)
-             for i in range(0, len(x), batch_size)]
-    return np.concatenate(parts) if parts else empty
+    return apply_in_batches(model, model.encoder, x, batch_size=batch_size, empty=empty,
+                            aligned=np.asarray(lengths, dtype=np.int64))
