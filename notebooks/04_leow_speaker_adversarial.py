@@ -136,11 +136,12 @@ from IPython.display import Markdown, display
 from serlib import plots
 from serlib.experiments import leow
 from serlib.papers.leow import gamma_label
+from serlib.parallel import apply_threads
 from serlib.results import save_table
 
 plots.set_style()
 cfg = leow.Config.from_notebook(globals())
-leow.apply_threads(cfg)
+apply_threads(cfg.threads)
 display(Markdown(cfg.summary()))
 
 # %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}

@@ -114,11 +114,12 @@ from IPython.display import Markdown, display
 from serlib import features, plots
 from serlib.experiments import pereira2018 as P
 from serlib.papers.pereira2018 import TABLES
+from serlib.parallel import apply_threads
 from serlib.results import save_table
 
 plots.set_style()
 cfg = P.Config.from_notebook(globals())
-P.set_threads(cfg)
+apply_threads(cfg.threads)
 display(Markdown(cfg.summary()))
 
 # %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}

@@ -55,7 +55,7 @@ from typing import Any
 from .cache import atomic_write_bytes, read_verified_bytes, write_verified_bytes
 from .config import ParameterError, get_logger
 
-__all__ = ["ALLOWED_BUILTINS", "ALLOWED_MODULES", "KNOBS", "STOP_ENV", "UNITS_FOLDER", "RunStopped", "Unit", "code_version", "default_threads",
+__all__ = ["ALLOWED_BUILTINS", "ALLOWED_MODULES", "KNOBS", "STOP_ENV", "UNITS_FOLDER", "RunStopped", "Unit", "apply_threads", "code_version", "default_threads",
            "default_workers", "fingerprint", "resume_dir", "run_units", "threads_param", "workers_param"]
 
 log = get_logger("parallel")
@@ -145,6 +145,17 @@ def default_threads(threads: int | None, workers: int) -> int | None:
     if threads:
         return int(threads)
     return None if workers <= 1 else max(1, _cores() // workers)
+
+
+def apply_threads(threads: int | None) -> None:
+    """Set this process's torch CPU threads to a chapter's ``threads`` parameter; ``None`` keeps
+    torch's default. A notebook calls it once, after reading its configuration (on a busy
+    machine one thread avoids the slowdown of oversubscribed cores; a GPU run is not affected)."""
+    threads = default_threads(threads, 1)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 class _Threads:

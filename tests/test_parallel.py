@@ -360,3 +360,21 @@ def test_a_unit_file_that_names_other_code_is_refused_and_redone(tmp_path, caplo
         assert run_units(_counting, units, resume_dir=folder, progress=False) == [10]
     assert _calls(calls) == [1, 1]
     assert any("posix.system" in r.getMessage() or "os.system" in r.getMessage() for r in caplog.records)
+
+
+def test_apply_threads_sets_torch_threads_and_none_keeps_the_default():
+    import torch
+
+    from serlib.config import ParameterError
+    from serlib.parallel import apply_threads
+
+    before = torch.get_num_threads()
+    try:
+        apply_threads(1)
+        assert torch.get_num_threads() == 1
+        apply_threads(None)
+        assert torch.get_num_threads() == 1
+        with pytest.raises(ParameterError, match="threads=0"):
+            apply_threads(0)
+    finally:
+        torch.set_num_threads(before)

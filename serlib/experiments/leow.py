@@ -64,7 +64,6 @@ from .common import svm_yardstick
 
 __all__ = [
     "CHAPTER",
-    "apply_threads",
     "paper_gain",
     "probe_verdict",
     "run_key",
@@ -219,15 +218,6 @@ class Config(ChapterConfig):
             raise ParameterError("encoders must name at least one encoder")
         if not (self.gammas or self.compare_gammas):
             raise ParameterError("give at least one gamma")
-
-
-def apply_threads(cfg: Config) -> None:
-    """Set torch's CPU thread count if ``cfg.threads`` asks for one (on a busy machine one
-    thread avoids the slowdown of oversubscribed cores)."""
-    if cfg.threads:
-        import torch
-
-        torch.set_num_threads(int(cfg.threads))
 
 
 def run_meta(cfg: Config) -> dict[str, Any]:

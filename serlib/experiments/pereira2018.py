@@ -109,7 +109,6 @@ __all__ = [
     "plot_learning_curve",
     "plot_spectrograms",
     "pretrain",
-    "set_threads",
     "table1",
     "table2",
     "table3",
@@ -289,12 +288,6 @@ class Config(ChapterConfig):
     @property
     def run_seeds(self) -> list[int]:
         return list(self.curve_seeds) if self.curve_seeds else list(self.seeds)
-
-
-def set_threads(cfg: Config) -> None:
-    """Apply ``threads`` to this process (CPU only; a GPU run is not affected)."""
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
 
 
 # ---------------------------------------------------------------------------------------------
