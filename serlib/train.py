@@ -32,6 +32,7 @@ autocast), so the engine stays here, in one file.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -245,62 +246,18 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
     optimizers = dict(optimizers or {})
     state = state if state is not None else {}
     score = score or (lambda m: float(next(iter(m.values()))))
-    hist = History()
-    best: Score | None = None
-    best_epoch, best_snapshot, wait, start, stopped = 0, None, 0, 0, False
-
     path = Path(checkpoint) if checkpoint is not None else None
-    if path is not None:
-        ck = load_checkpoint(path)
-        if ck is not None:
-            for name, m in modules.items():
-                m.load_state_dict(ck["modules"][name])
-            for name, o in optimizers.items():
-                o.load_state_dict(ck["optimizers"][name])
-            if rng is not None:
-                rng.bit_generator.state = ck["numpy_rng"]
-            torch.set_rng_state(ck["torch_rng"])
-            if torch.cuda.is_available() and ck.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state_all(ck["cuda_rng"])
-            hist.records = list(ck["history"])
-            best = tuple(ck["best"]) if isinstance(ck["best"], list) else ck["best"]
-            best_epoch, best_snapshot, wait, start = ck["best_epoch"], ck["best_snapshot"], ck["wait"], ck["epoch"]
-            stopped = ck["stopped"]
-            state.update(ck["state"])
-            log.info("%s: resumed from %s after epoch %d", desc, path, start)
+    run = _TrainingState(step_state=state)
+    if path is not None and run.restore(path, modules, optimizers, rng):
+        log.info("%s: resumed from %s after epoch %d", desc, path, run.epoch)
 
-    bar = progress(range(start, stopping.max_epochs), desc, total=stopping.max_epochs - start, enabled=show)
+    bar = progress(range(run.epoch, stopping.max_epochs), desc, total=stopping.max_epochs - run.epoch,
+                   enabled=show)
     for epoch in bar:
-        if stopped:
+        if run.stopped:
             break
-        for m in modules.values():
-            m.train()
-        # On a GPU each step's values stay on the device, one small stacked tensor per step,
-        # weighted, summed and read once at the end of the epoch (no synchronisation per step).
-        # On a CPU reading a value costs nothing, so they are summed at once as Python floats,
-        # which is cheaper than keeping tensors around for these small networks.
-        logged: dict[tuple[str, ...], tuple[list[torch.Tensor], list[int]]] = {}
-        totals: dict[str, float] = {}
-        seen = 0
-        for idx in batches(n, batch_size, rng, drop_last=drop_last):
-            out = step(idx)
-            if out is None:
-                continue
-            w = len(idx) if average == "rows" else 1
-            if next(iter(out.values())).device.type == "cpu":
-                for k, v in out.items():
-                    totals[k] = totals.get(k, 0.0) + v.item() * w
-            else:
-                vals, weights = logged.setdefault(tuple(out), ([], []))
-                vals.append(torch.stack(list(out.values())).detach().float().reshape(len(out)))
-                weights.append(w)
-            seen += w
-        for names, (vals, weights) in logged.items():
-            stacked = torch.stack(vals)
-            wt = torch.tensor(weights, dtype=stacked.dtype, device=stacked.device)
-            for k, v in zip(names, (stacked * wt[:, None]).sum(0).tolist(), strict=True):  # one read per epoch
-                totals[k] = totals.get(k, 0.0) + v
-        row: dict[str, Any] = {"epoch": epoch + 1, **{k: v / max(seen, 1) for k, v in totals.items()}}
+        row: dict[str, Any] = {"epoch": epoch + 1,
+                               **_train_epoch(step, n, batch_size, rng, drop_last, average, modules)}
         if epoch_end is not None:
             row.update(epoch_end(epoch + 1))
         for m in modules.values():
@@ -308,52 +265,144 @@ def fit(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], *, n: i
         if validate is not None:
             metrics = dict(validate())
             row.update(metrics)
-            s = score(metrics)
-            if np.isnan(_primary(s)):
-                if best is None:
-                    raise ValueError(
-                        f"{desc}: the validation score is NaN at epoch {epoch + 1} (validation metrics: {metrics}), "
-                        "so no epoch can be chosen on it; the validation part is most likely empty (no utterances) "
-                        "or its metric is undefined there. Give a validation part with utterances, or train "
-                        "without validation (the last epoch is then kept)")
-                log.warning("%s: the validation score is NaN at epoch %d (%s); it counts as no improvement and "
-                            "the best earlier epoch (%d) stays chosen", desc, epoch + 1, metrics, best_epoch)
-                improved = False
-            elif best is None:
-                improved = True
-            elif stopping.min_delta > 0:
-                improved = _primary(s) > _primary(best) + stopping.min_delta
-            else:
-                improved = s > best
-            if improved:
-                best, best_epoch, wait = s, epoch + 1, 0
-                best_snapshot = {name: copy.deepcopy(m.state_dict()) for name, m in modules.items()}
-            else:
-                wait += 1
-            if stopping.patience and wait >= stopping.patience:
-                stopped = True
-        hist.log(**row)
-        if show and best is not None and hasattr(bar, "set_postfix"):
-            bar.set_postfix(best_epoch=best_epoch, best=f"{_primary(best):.3f}")
+            run.judge(epoch + 1, score(metrics), metrics, stopping, modules, desc)
+        run.history.append({k: (float(v) if torch.is_tensor(v) else v) for k, v in row.items()})
+        run.epoch = epoch + 1
+        if show and run.best is not None and hasattr(bar, "set_postfix"):
+            bar.set_postfix(best_epoch=run.best_epoch, best=f"{_primary(run.best):.3f}")
         if path is not None:
-            save_checkpoint(path, modules={k: m.state_dict() for k, m in modules.items()},
-                            optimizers={k: o.state_dict() for k, o in optimizers.items()},
-                            numpy_rng=rng.bit_generator.state if rng is not None else None,
-                            torch_rng=torch.get_rng_state(),
-                            cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                            history=hist.records, best=list(best) if isinstance(best, tuple) else best,
-                            best_epoch=best_epoch, best_snapshot=best_snapshot, wait=wait, epoch=epoch + 1,
-                            stopped=stopped, state=state)
-    epochs_trained = len(hist.records)
-    if best_snapshot is not None:
-        for name, m in modules.items():
-            m.load_state_dict(best_snapshot[name])
-    else:
-        best_epoch = epochs_trained
+            run.save(path, modules, optimizers, rng)
+    return run.finish(modules, stopping)
+
+
+def _train_epoch(step: Callable[[np.ndarray], Mapping[str, torch.Tensor] | None], n: int, batch_size: int,
+                 rng: np.random.Generator | None, drop_last: bool, average: str,
+                 modules: Mapping[str, nn.Module]) -> dict[str, float]:
+    """One pass of ``step`` over the epoch's mini-batches; the epoch's mean of each value it returns."""
     for m in modules.values():
-        m.eval()
-    return FitOutcome(hist.frame(), best_epoch, _primary(best) if best is not None else float("nan"),
-                      epochs_trained, stopped and epochs_trained < stopping.max_epochs, state)
+        m.train()
+    # On a GPU each step's values stay on the device, one small stacked tensor per step,
+    # weighted, summed and read once at the end of the epoch (no synchronisation per step).
+    # On a CPU reading a value costs nothing, so they are summed at once as Python floats,
+    # which is cheaper than keeping tensors around for these small networks.
+    logged: dict[tuple[str, ...], tuple[list[torch.Tensor], list[int]]] = {}
+    totals: dict[str, float] = {}
+    seen = 0
+    for idx in batches(n, batch_size, rng, drop_last=drop_last):
+        out = step(idx)
+        if out is None:
+            continue
+        w = len(idx) if average == "rows" else 1
+        if next(iter(out.values())).device.type == "cpu":
+            for k, v in out.items():
+                totals[k] = totals.get(k, 0.0) + v.item() * w
+        else:
+            vals, weights = logged.setdefault(tuple(out), ([], []))
+            vals.append(torch.stack(list(out.values())).detach().float().reshape(len(out)))
+            weights.append(w)
+        seen += w
+    for names, (vals, weights) in logged.items():
+        stacked = torch.stack(vals)
+        wt = torch.tensor(weights, dtype=stacked.dtype, device=stacked.device)
+        for k, v in zip(names, (stacked * wt[:, None]).sum(0).tolist(), strict=True):  # one read per epoch
+            totals[k] = totals.get(k, 0.0) + v
+    return {k: v / max(seen, 1) for k, v in totals.items()}
+
+
+@dataclass
+class _TrainingState:
+    """Where a :func:`fit` run stands after its last finished epoch: everything a checkpoint holds
+    besides the networks, the optimisers and the random generators (its fields are the checkpoint's
+    keys, listed once here)."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: Score | None = None
+    best_epoch: int = 0
+    best_snapshot: dict[str, Any] | None = None
+    wait: int = 0
+    epoch: int = 0
+    stopped: bool = False
+    step_state: dict[str, Any] = field(default_factory=dict)
+
+    def judge(self, epoch: int, s: Score, metrics: Mapping[str, float], stopping: Stopping,
+              modules: Mapping[str, nn.Module], desc: str) -> None:
+        """Keep ``epoch`` if its validation score ``s`` improves on the best so far; count the
+        epochs without improvement and stop after ``stopping.patience`` of them."""
+        if np.isnan(_primary(s)):
+            if self.best is None:
+                raise ValueError(
+                    f"{desc}: the validation score is NaN at epoch {epoch} (validation metrics: {dict(metrics)}), "
+                    "so no epoch can be chosen on it; the validation part is most likely empty (no utterances) "
+                    "or its metric is undefined there. Give a validation part with utterances, or train "
+                    "without validation (the last epoch is then kept)")
+            log.warning("%s: the validation score is NaN at epoch %d (%s); it counts as no improvement and "
+                        "the best earlier epoch (%d) stays chosen", desc, epoch, dict(metrics), self.best_epoch)
+            improved = False
+        elif self.best is None:
+            improved = True
+        elif stopping.min_delta > 0:
+            improved = _primary(s) > _primary(self.best) + stopping.min_delta
+        else:
+            improved = s > self.best
+        if improved:
+            self.best, self.best_epoch, self.wait = s, epoch, 0
+            self.best_snapshot = {name: copy.deepcopy(m.state_dict()) for name, m in modules.items()}
+        else:
+            self.wait += 1
+        if stopping.patience and self.wait >= stopping.patience:
+            self.stopped = True
+
+    def save(self, path: Path, modules: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
+             rng: np.random.Generator | None) -> None:
+        """The checkpoint after an epoch: this state, the networks, optimisers and random generators."""
+        mine = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        mine["best"] = list(self.best) if isinstance(self.best, tuple) else self.best
+        mine["state"] = mine.pop("step_state")
+        save_checkpoint(path, modules={k: m.state_dict() for k, m in modules.items()},
+                        optimizers={k: o.state_dict() for k, o in optimizers.items()},
+                        numpy_rng=rng.bit_generator.state if rng is not None else None,
+                        torch_rng=torch.get_rng_state(),
+                        cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None, **mine)
+
+    def restore(self, path: Path, modules: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
+                rng: np.random.Generator | None) -> bool:
+        """Load the checkpoint at ``path`` into this state, the networks, optimisers and random
+        generators; ``False`` when there is none to resume from."""
+        ck = load_checkpoint(path)
+        if ck is None:
+            return False
+        for name, m in modules.items():
+            m.load_state_dict(ck["modules"][name])
+        for name, o in optimizers.items():
+            o.load_state_dict(ck["optimizers"][name])
+        if rng is not None:
+            rng.bit_generator.state = ck["numpy_rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        if torch.cuda.is_available() and ck.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(ck["cuda_rng"])
+        for f in dataclasses.fields(self):
+            if f.name != "step_state":
+                setattr(self, f.name, ck[f.name])
+        self.history = list(self.history)
+        self.best = tuple(self.best) if isinstance(self.best, list) else self.best
+        self.step_state.update(ck["state"])
+        return True
+
+    def finish(self, modules: Mapping[str, nn.Module], stopping: Stopping) -> FitOutcome:
+        """Put the best epoch's weights back (the last epoch's when nothing was validated)."""
+        epochs_trained = len(self.history)
+        best_epoch = self.best_epoch
+        if self.best_snapshot is not None:
+            for name, m in modules.items():
+                m.load_state_dict(self.best_snapshot[name])
+        else:
+            best_epoch = epochs_trained
+        for m in modules.values():
+            m.eval()
+        hist = History()
+        hist.records = self.history
+        return FitOutcome(hist.frame(), best_epoch, _primary(self.best) if self.best is not None else float("nan"),
+                          epochs_trained, self.stopped and epochs_trained < stopping.max_epochs, self.step_state)
 
 
 def fit_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float = 1e-3,
