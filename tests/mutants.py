@@ -209,6 +209,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "The reversed gradient is not scaled by lambda, so the annealing schedule has no effect.",
     ),
     Mutant(
+        "sier-step-drops-speaker-loss", "serlib/models/sier.py",
+        "loss = j_e + j_s  # the reversal layer",
+        "loss = j_e  # the reversal layer",
+        (M + "test_sier_step_trains_the_speaker_branch_and_pushes_the_encoder_against_it",),
+        "The speaker loss is computed and logged but left out of the step's loss: the speaker "
+        "classifier never learns and the adversarial branch does nothing.",
+    ),
+    Mutant(
         "sier-network-never-sets-lambda", "serlib/models/sier.py",
         "        if lam is not None:\n            self.grl.lam = float(lam)\n",
         "",

@@ -39,6 +39,57 @@ def test_gradient_reversal_negates_and_scales_the_gradient_by_lambda(lam):
     torch.testing.assert_close(x.grad, -lam * w)
 
 
+def test_sier_step_trains_the_speaker_branch_and_pushes_the_encoder_against_it():
+    """One step of SIERNet with speaker labels: the speaker classifier learns (its weights move),
+    and the encoder's update equals the emotion loss's minus lambda times the speaker loss's."""
+    from serlib.models.sier import SIERNet, sier_step
+    from serlib.train import Engine
+
+    class Flat(nn.Module):
+        out_dim = 6
+
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 6)
+
+        def forward(self, x, lengths=None):
+            return self.lin(x.mean(dim=2))
+
+    eng = Engine(torch.device("cpu"))
+    x, y, s = torch.randn(8, 4, 5), torch.arange(8) % 3, torch.arange(8) % 4
+    lam = 0.6
+
+    def encoder_grad(loss_of):
+        torch.manual_seed(0)
+        net = SIERNet(Flat(), n_emotions=3, n_speakers=4).eval()
+        net.grl.lam = lam
+        emo, spk = net(x, lam=lam)
+        loss_of(emo, spk).backward()
+        return net.encoder.lin.weight.grad.clone()
+
+    g_e = encoder_grad(lambda emo, spk: F.cross_entropy(emo, y))
+    g_s = encoder_grad(lambda emo, spk: F.cross_entropy(spk, s))  # through the reversal layer: -lambda x J_s's
+    assert g_s.abs().sum() > 0
+    torch.manual_seed(0)
+    net = SIERNet(Flat(), n_emotions=3, n_speakers=4).eval()
+    spk_before = [p.detach().clone() for p in net.speaker.parameters()]
+    enc_before = net.encoder.lin.weight.detach().clone()
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    out = sier_step(net, opt, x, y, s, lam=lam, eng=eng)
+    assert {"J_e", "J_s", "speaker_accuracy"} <= set(out)
+    assert any(not torch.equal(a, b) for a, b in zip(spk_before, net.speaker.parameters()))
+    # SGD with lr 1: the encoder moved by minus its gradient, J_e's plus the reversed J_s's
+    expected = enc_before - (g_e + g_s)
+    assert torch.allclose(net.encoder.lin.weight.detach(), expected, atol=1e-6)
+    # without speaker labels only the emotion loss trains
+    torch.manual_seed(0)
+    net = SIERNet(Flat(), n_emotions=3, n_speakers=4).eval()
+    spk_before = [p.detach().clone() for p in net.speaker.parameters()]
+    out = sier_step(net, torch.optim.SGD(net.parameters(), lr=1.0), x, y, None, lam=lam, eng=eng)
+    assert "J_s" not in out
+    assert all(torch.equal(a, b) for a, b in zip(spk_before, net.speaker.parameters()))
+
+
 def test_sier_network_sets_the_reversal_weight_it_is_given():
     from serlib.models.sier import ClassifierHead, SIERNet
 

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..train import Engine, Stopping, apply_in_batches, as_engine, fit
 
@@ -68,6 +69,7 @@ __all__ = [
     "grad_reverse",
     "lambda_schedule",
     "predict_emotions",
+    "sier_step",
     "stats_pool",
 ]
 
@@ -529,6 +531,31 @@ def _batched_logits(model: SIERNet, x: torch.Tensor, batch_size: int = 256,
     return torch.cat(out) if out else torch.zeros(0)
 
 
+def sier_step(model: SIERNet, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+              s: torch.Tensor | None, *, lam: float, eng: Engine, lengths: torch.Tensor | None = None,
+              ) -> dict[str, torch.Tensor]:
+    """One optimiser step of :class:`SIERNet` on a mini-batch: ``J_e + J_s`` (Eqs. 8-10).
+
+    ``y`` are the emotion labels, ``s`` the speaker labels (``None``: the emotion loss alone).
+    The gradient-reversal layer, set to ``lam``, turns the encoder's share of ``J_s`` into
+    ``-lam J_s``, so the same backward pass trains the speaker classifier to find the speaker
+    and the encoder to hide it. Returns the batch's losses and accuracies (tensors).
+    """
+    opt.zero_grad()
+    with eng.autocast():
+        emo, spk = model(x, lam=lam, lengths=lengths)
+        j_e = F.cross_entropy(emo.float(), y)
+        out = {"J_e": j_e, "train_accuracy": (emo.argmax(1) == y).float().mean()}
+        loss = j_e
+        if s is not None and spk is not None:
+            j_s = F.cross_entropy(spk.float(), s)
+            loss = j_e + j_s  # the reversal layer makes this J_e - lam J_s for the encoder
+            out.update(J_s=j_s, speaker_accuracy=(spk.argmax(1) == s).float().mean())
+    loss.backward()
+    opt.step()
+    return out
+
+
 def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: np.ndarray | None,
              x_val: np.ndarray, y_val: np.ndarray, *, max_epochs: int, patience: int = 0, min_delta: float = 0.0,
              gamma: float | None = None, lr: float = 1e-3, batch_size: int = 32,
@@ -620,19 +647,8 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
         if lr_schedule == "cosine":  # the rate of this step, from the steps done (so a resumed run agrees)
             for group in opt.param_groups:
                 group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (state["step"] - 1) / total)))
-        opt.zero_grad()
-        with eng.autocast():
-            emo, spk = model(xt[idx], lam=lam, lengths=None if lt is None else lt[idx])
-            j_e = ce(emo.float(), yt[idx])
-            out = {"J_e": j_e, "train_accuracy": (emo.argmax(1) == yt[idx]).float().mean()}
-            loss = j_e
-            if adversarial and spk is not None and st is not None:
-                j_s = ce(spk.float(), st[idx])
-                loss = j_e + j_s  # the reversal layer makes this J_e - lam J_s for the encoder
-                out.update(J_s=j_s, speaker_accuracy=(spk.argmax(1) == st[idx]).float().mean())
-        loss.backward()
-        opt.step()
-        return out
+        return sier_step(model, opt, xt[idx], yt[idx], st[idx] if st is not None else None, lam=lam, eng=eng,
+                         lengths=None if lt is None else lt[idx])
 
     def epoch_end(epoch: int) -> dict[str, float]:
         extra = {} if adversarial else {"J_s": float("nan"), "speaker_accuracy": float("nan")}
