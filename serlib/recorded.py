@@ -138,13 +138,32 @@ def _table_allowed(csv: Path) -> str:
     return f"has per-utterance column(s) {bad}" if bad else ""
 
 
+def _local_path(value: str) -> bool:
+    """Whether ``value`` names a file or folder on the contributor's machine (an absolute or
+    home-relative path), which a published record leaves out."""
+    return value.startswith(("/", "~", "\\\\")) or (len(value) > 2 and value[1] == ":" and value[2] in "/\\")
+
+
+def _without_local_paths(obj: Any) -> Any:
+    """``obj`` (JSON-like) with every string that is a local path replaced by ``None``."""
+    if isinstance(obj, dict):
+        return {k: _without_local_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_without_local_paths(v) for v in obj]
+    if isinstance(obj, str) and _local_path(obj):
+        return None
+    return obj
+
+
 def _public_run(run: dict[str, Any]) -> dict[str, Any]:
-    """run.json as published: the contributor's local corpus folders left out."""
-    out = json.loads(json.dumps(run, default=str))
-    for c in out.get("corpora") or []:
-        if isinstance(c, dict) and "root" in c:
-            c["root"] = None
-    return out
+    """run.json as published: the contributor's local folders and files (corpus roots, data
+    roots, cache files) left out; everything else as the run wrote it."""
+    return _without_local_paths(json.loads(json.dumps(run, default=str)))
+
+
+def _public_meta(path: Path) -> str:
+    """A table's metadata file as published: its local paths left out, like run.json's."""
+    return json.dumps(_without_local_paths(json.loads(path.read_text())), indent=2) + "\n"
 
 
 def add_run(run_dir: str | Path, results_root: str | Path | None = None) -> Path:
@@ -189,7 +208,7 @@ def add_run(run_dir: str | Path, results_root: str | Path | None = None) -> Path
             shutil.copy2(csv, tmp / csv.name)
             meta = csv.with_suffix(".json")
             if meta.exists():
-                shutil.copy2(meta, tmp / meta.name)
+                (tmp / meta.name).write_text(_public_meta(meta))
         (tmp / "run.json").write_text(json.dumps(_public_run(run), indent=2) + "\n")
         if skipped:
             (tmp / "SKIPPED.txt").write_text("tables not copied:\n" + "\n".join(skipped) + "\n")

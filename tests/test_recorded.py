@@ -166,3 +166,37 @@ def test_show_keeps_a_table_whose_layout_changed(tmp_path, monkeypatch):
     texts = [getattr(o, "data", "") for o in shown]
     assert any("no comparison computed" in t and "update serlib.overview.CHAPTERS" in t for t in texts)
     assert any(isinstance(o, pd.DataFrame) and "accuracy" in o.columns for o in shown)
+
+
+def test_a_record_leaves_out_every_local_path(tmp_path):
+    """The contributor's folders and files (the data root in the parameters and in a table's
+    metadata, a cache file) are not published; relative paths and other values are kept."""
+    res = make_run(tmp_path / "runs")
+    (res / "table1.json").write_text(json.dumps({"metric": "accuracy (%)", "data_root": "/home/reader/data/emodb",
+                                                 "config": {"savee_root": "~/corpora/savee", "seeds": [0, 1]},
+                                                 "checkpoint": "C:\\Users\\reader\\cache\\began.pt"}))
+    dest = add_run(res, results_root=tmp_path / "results")
+    meta = json.loads((dest / "table1.json").read_text())
+    assert meta == {"metric": "accuracy (%)", "data_root": None, "config": {"savee_root": None, "seeds": [0, 1]},
+                    "checkpoint": None}
+    run = json.loads((dest / "run.json").read_text())
+    assert run["parameters"]["data_root"] is None and run["parameters"]["corpus"] == "emodb"
+    assert run["notebook"] == f"notebooks/{STEM}.py"
+
+
+def test_committed_records_hold_no_local_path():
+    """What book/results publishes names no folder of the machine a run was made on."""
+    root = Path(__file__).resolve().parents[1] / "book" / "results"
+    found = []
+    for path in sorted(root.rglob("*.json")):
+        def walk(obj, where):
+            if isinstance(obj, dict):
+                for k, v in obj.items():
+                    walk(v, f"{where}/{k}")
+            elif isinstance(obj, list):
+                for i, v in enumerate(obj):
+                    walk(v, f"{where}[{i}]")
+            elif isinstance(obj, str) and recorded._local_path(obj):
+                found.append(f"{path.relative_to(root)}{where}: {obj}")
+        walk(json.loads(path.read_text()), "")
+    assert not found, "local paths in published records:\n" + "\n".join(found)
