@@ -188,15 +188,17 @@ def test_committed_records_hold_no_local_path():
     """What book/results publishes names no folder of the machine a run was made on."""
     root = Path(__file__).resolve().parents[1] / "book" / "results"
     found = []
+
+    def walk(obj, where):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(v, f"{where}/{k}")
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, f"{where}[{i}]")
+        elif isinstance(obj, str) and recorded._local_path(obj):
+            found.append(f"{where}: {obj}")
+
     for path in sorted(root.rglob("*.json")):
-        def walk(obj, where):
-            if isinstance(obj, dict):
-                for k, v in obj.items():
-                    walk(v, f"{where}/{k}")
-            elif isinstance(obj, list):
-                for i, v in enumerate(obj):
-                    walk(v, f"{where}[{i}]")
-            elif isinstance(obj, str) and recorded._local_path(obj):
-                found.append(f"{path.relative_to(root)}{where}: {obj}")
-        walk(json.loads(path.read_text()), "")
+        walk(json.loads(path.read_text()), str(path.relative_to(root)))
     assert not found, "local paths in published records:\n" + "\n".join(found)
