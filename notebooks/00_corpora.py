@@ -62,10 +62,11 @@ from serlib.data import available_corpora
 from serlib.experiments import corpora
 from serlib.features import functionals
 from serlib.metrics import summarise
-from serlib.results import save_table
+from serlib.results import TableSaver
 
 plots.set_style()
 cfg = corpora.Config.from_notebook(globals())
+save = TableSaver(corpora.CHAPTER)
 display(Markdown(cfg.summary()))
 
 # %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
@@ -92,7 +93,7 @@ corpora.Config.reference().drop(index=list(corpora.Config.NOT_IN_NOTEBOOK))
 lab, unl = corpora.load(cfg)
 display(Markdown(f"**{lab!r}**" + (f"  \nUnlabelled pool: **{unl!r}**" if unl is not None else "")))
 counts = lab.counts("speaker")
-save_table("counts_by_speaker", counts, corpora.CHAPTER)
+save("counts_by_speaker", counts)
 counts
 
 # %% mystnb={"figure": {"caption": "Left: number of utterances per session, stacked by emotion. Right: box plots of utterance duration in seconds for each emotion.", "name": "fig-corpora-sessions"}}
@@ -170,9 +171,9 @@ plt.show()
 # %%
 res = corpora.run(cfg, lab)
 scores, cms = res.scores, res.confusions
-save_table("baseline_folds", scores, corpora.CHAPTER)
+save("baseline_folds", scores)
 summary = summarise(scores, "method", ["uar", "accuracy"])[["uar", "accuracy", "n"]]
-save_table("baseline_summary", summary, corpora.CHAPTER, protocol=cfg.protocol, feature_set=cfg.feature_set)
+save("baseline_summary", summary, protocol=cfg.protocol, feature_set=cfg.feature_set)
 summary
 
 # %% mystnb={"figure": {"caption": "Row-normalised confusion matrices of the baseline (rows: true emotion, columns: predicted), pooled over the folds; left the plain SVM, right the SVM with speaker-adaptive normalisation.", "name": "fig-corpora-confusion"}}

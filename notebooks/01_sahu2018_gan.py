@@ -100,13 +100,14 @@ from IPython.display import Markdown, display
 
 from serlib import plots
 from serlib.experiments import sahu2018 as ch
-from serlib.results import save_table
+from serlib.results import TableSaver
 from serlib.splits import cross_corpus as cross_corpus_folds
 
 plots.set_style()
 t_start = time.time()
 cfg = ch.Config.from_notebook(globals())
 META = {"profile": cfg.profile, **cfg.as_dict()}
+save = TableSaver(ch.CHAPTER, **META)
 display(Markdown(cfg.summary()))
 
 # %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
@@ -137,7 +138,7 @@ display(Markdown(f"Training corpus: **{data.corpus!r}**; features {data.features
                  f"{len(data.folds)} folds ({', '.join(f.name for f in data.folds)})."
                  + (f"  \nCross corpus: **{data.cross!r}**" if data.cross is not None else "")))
 counts = data.corpus.counts("session")
-save_table("counts", counts, ch.CHAPTER, **META)
+save("counts", counts)
 counts
 
 # %%
@@ -145,7 +146,7 @@ yard_scores, yard_cms = ch.yardstick(data)
 yard = yard_scores.groupby("method").agg(uar_mean=("uar", "mean"), uar_std=("uar", lambda v: v.std(ddof=0)))
 yard = (100 * yard).assign(**{"UAR (%) mean ± std over folds": lambda t: [
     f"{m:.2f} ± {s:.2f}" for m, s in zip(t["uar_mean"], t["uar_std"])]})
-save_table("yardstick", yard, ch.CHAPTER, **META)
+save("yardstick", yard)
 yard
 
 # %% [markdown]
@@ -205,9 +206,9 @@ t0 = time.time()
 cv = ch.run(cfg, data, folds)
 cv_seconds = time.time() - t0
 display(Markdown(f"Trained {len(cfg.seeds)} seed(s) x {len(folds)} folds in {cv_seconds:.0f} s."))
-save_table("scores_cv", cv.scores, ch.CHAPTER, **META)
-save_table("gmm_component_mapping", cv.gmm_mappings, ch.CHAPTER, **META)
-save_table("loss_histories_cv", cv.histories, ch.CHAPTER, **META)
+save("scores_cv", cv.scores)
+save("gmm_component_mapping", cv.gmm_mappings)
+save("loss_histories_cv", cv.histories)
 
 # %% [markdown]
 # ## Fig. 2 — a vanilla GAN on 1582-d features vs on 2-d codes
@@ -226,7 +227,7 @@ plt.show()
 
 # %%
 curves = ch.curve_summary(cv)
-save_table("curve_summary_cv", curves, ch.CHAPTER, **META)
+save("curve_summary_cv", curves)
 
 
 def ended(name: str) -> str:
@@ -289,7 +290,7 @@ display(Markdown("\n".join(f"* {titles[v]} cGAN, last fifth of the epochs: {ende
 
 # %%
 t1 = ch.table1(cv)
-save_table("table1", t1, ch.CHAPTER, **META)
+save("table1", t1)
 t1
 
 # %% mystnb={"figure": {"caption": "UAR (%) of each Table 1 set-up, this run's mean with its standard deviation as error bar next to the paper's IEMOCAP value; the dotted green line is the plain yardstick and the dashed line chance.", "name": "fig-sahu-table1-bars"}}
@@ -342,7 +343,7 @@ display(Markdown("\n".join([
 
 # %%
 t2 = ch.table2(cv)
-save_table("table2", t2, ch.CHAPTER, **META)
+save("table2", t2)
 t2
 
 # %% [markdown]
@@ -355,7 +356,7 @@ t2
 
 # %%
 sim = ch.similarity_table(cv)
-save_table("real_vs_synthetic", sim, ch.CHAPTER, **META)
+save("real_vs_synthetic", sim)
 sim
 
 # %% [markdown]
@@ -395,13 +396,13 @@ if data.cross is not None:
     cfolds = ch.fold_features(data.features, data.corpus.y, cross_corpus_folds(data.corpus, data.cross),
                               data.labels, target_features=data.cross_features, target_y=data.cross.y)
     xc = ch.run(cfg, data, cfolds)
-    save_table("scores_cross", xc.scores, ch.CHAPTER, **META)
-    save_table("loss_histories_cross", xc.histories, ch.CHAPTER, **META)
+    save("scores_cross", xc.scores)
+    save("loss_histories_cross", xc.histories)
     t3 = ch.table3(xc)
-    save_table("table3", t3, ch.CHAPTER, **META)
+    save("table3", t3)
     display(t3)
     yard_cross = ch.cross_yardstick(data)
-    save_table("yardstick_cross", yard_cross, ch.CHAPTER, **META)
+    save("yardstick_cross", yard_cross)
     display(yard_cross)
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
     for ax, variant in zip(axes, ["baseline", "decoder_init", "improved"]):
@@ -486,7 +487,7 @@ display(Markdown("\n".join(lines)))
 
 # %%
 timing = cv.seconds.drop(columns=["fold", "seed"]).mean().to_frame("mean seconds per fold x seed")
-save_table("timing", timing, ch.CHAPTER, **META)
+save("timing", timing)
 display(Markdown(f"Whole chapter: {time.time() - t_start:.0f} s."))
 timing
 

@@ -128,13 +128,14 @@ from serlib import plots
 from serlib.experiments import latif2020 as ch
 from serlib.experiments import sahu2018 as ch1
 from serlib.papers.latif2020 import TABLES
-from serlib.results import save_table
+from serlib.results import TableSaver
 
 T0 = time.time()
 plots.set_style()
 pd.set_option("display.max_colwidth", 80)
 cfg = ch.Config.from_notebook(globals())
 META = {"profile": cfg.profile, "config": cfg.as_dict(), "changed": cfg.changed}
+save = TableSaver(ch.CHAPTER, **META)
 display(Markdown(cfg.summary()))
 
 # %% tags=["hide-cell"] mystnb={"code_prompt_show": "Show every parameter of this chapter", "code_prompt_hide": "Hide the parameters"}
@@ -218,10 +219,10 @@ data = ch.load(cfg)
 folds = ch.within_folds(data, cfg)
 abl_folds = folds[: cfg.ablation_folds] if cfg.ablation else []
 counts = data.corpus.counts("emotion")
-save_table("counts", counts, ch.CHAPTER, **META)
+save("counts", counts)
 yard_scores, yard_cms = ch1.yardstick(data, data.folds[: len(folds)])
 yard = yard_scores.groupby("method", sort=False)["uar"].agg(["mean", "std"]).mul(100).round(2)
-save_table("yardstick", yard_scores, ch.CHAPTER, **META)
+save("yardstick", yard_scores)
 display(Markdown(f"**{data.corpus.name}**: {len(data.corpus)} labelled utterances, {len(folds)} folds "
                  f"({', '.join(f.name for f in folds)}); loading took {time.time() - t:.0f} s."))
 display(counts.T)
@@ -241,18 +242,18 @@ display(yard.rename(columns={"mean": "UAR (%) mean", "std": "std over folds"}))
 t = time.time()
 cv = ch.run(cfg, data, folds, ablation_folds=abl_folds)
 cv_seconds = time.time() - t
-save_table("scores_cv", cv.scores, ch.CHAPTER, **META)
-save_table("loss_histories_cv", cv.histories, ch.CHAPTER, **META)
-save_table("similarity_cv", cv.similarity, ch.CHAPTER, **META)
+save("scores_cv", cv.scores)
+save("loss_histories_cv", cv.histories)
+save("similarity_cv", cv.similarity)
 layout3 = ch.paper_layout(cv, "table3", yard_scores)
-save_table("table3_layout", layout3, ch.CHAPTER, **META)
+save("table3_layout", layout3)
 display(Markdown(f"UAR (%), mean ± std over {cv.scores[['fold', 'seed']].drop_duplicates().shape[0]} "
                  f"(fold, seed) runs; {cv_seconds:.0f} s for the within-corpus jobs and the ablation."))
 display(layout3)
 
 # %%
 t3 = ch.table3(cv)
-save_table("table3", t3, ch.CHAPTER, paper=TABLES["table3"].caption, **META)
+save("table3", t3, paper=TABLES["table3"].caption)
 t3
 
 # %%
@@ -314,7 +315,7 @@ plt.show()
 
 # %%
 sim = ch.similarity_table(cv)
-save_table("real_vs_synthetic", sim, ch.CHAPTER, **META)
+save("real_vs_synthetic", sim)
 display(sim)
 
 
@@ -357,8 +358,8 @@ abl = ch.ablation_table(cv)
 if abl.empty:
     display(Markdown("*The ablation was not run (`ablation=False`).*"))
 else:
-    save_table("ablation", abl, ch.CHAPTER, folds=[f.name for f in abl_folds], seeds=cfg.ablation_seeds, **META)
-    save_table("ablation_runs", cv.ablation, ch.CHAPTER, **META)
+    save("ablation", abl, folds=[f.name for f in abl_folds], seeds=cfg.ablation_seeds)
+    save("ablation_runs", cv.ablation)
     real_abl = cv.scores[(cv.scores["condition"] == "real") & cv.scores["fold"].isin([f.name for f in abl_folds])]
 
 # %% mystnb={"figure": {"caption": "One bar per ablation setting (grey: no mixup). Left, the UAR of a DNN trained on synthetic features only (mean and standard deviation over runs), with chance dotted and the DNN on real features dashed; middle, the two-sample AUC and median KS statistic of real against synthetic features; right, the plain discriminator and the generator losses over the last 20 % of epochs, with log 2 dotted.", "name": "fig-latif-ablation"}}
@@ -388,7 +389,7 @@ if not abl.empty and "no mixup" in abl.index:
                      "Δ two-sample AUC": round(abl.loc[name, "two-sample AUC"] - base["two-sample AUC"], 3),
                      "Δ median KS": round(abl.loc[name, "median KS"] - base["median KS"], 3)})
     delta = pd.DataFrame(rows).set_index("setting")
-    save_table("ablation_vs_no_mixup", delta, ch.CHAPTER, **META)
+    save("ablation_vs_no_mixup", delta)
     display(delta)
     c1 = cv.scores[cv.scores["condition"] == "cgan:synthetic"].set_index(["fold", "seed"])["uar"] * 100
     c1 = c1.reindex(runs.index).dropna()
@@ -431,17 +432,17 @@ if not xfolds:
 else:
     t = time.time()
     xc = ch.run(cfg, data, xfolds)
-    save_table("scores_cross", xc.scores, ch.CHAPTER, **META)
-    save_table("loss_histories_cross", xc.histories, ch.CHAPTER, **META)
+    save("scores_cross", xc.scores)
+    save("loss_histories_cross", xc.histories)
     yard_cross = ch1.cross_yardstick(data)
-    save_table("yardstick_cross", yard_cross, ch.CHAPTER, **META)
+    save("yardstick_cross", yard_cross)
     layout4 = ch.paper_layout(xc, "table4")
     for method, r in yard_cross.iterrows():
         layout4.loc[f"yardstick: {method}", "Real"] = f"{r['UAR (%)']:.2f}"
     layout4 = layout4.fillna("")
-    save_table("table4_layout", layout4, ch.CHAPTER, **META)
+    save("table4_layout", layout4)
     t4 = ch.table4(xc)
-    save_table("table4", t4, ch.CHAPTER, paper=TABLES["table4"].caption, **META)
+    save("table4", t4, paper=TABLES["table4"].caption)
     display(Markdown(f"{xfolds[0].name}: {len(xfolds[0].y_train)} training and {len(xfolds[0].y_test)} test "
                      f"utterances; {time.time() - t:.0f} s."))
     display(layout4)
@@ -483,7 +484,7 @@ if xc is not None:
 # %%
 timing = pd.concat([cv.seconds.assign(protocol="within"),
                     xc.seconds.assign(protocol="cross") if xc is not None else pd.DataFrame()], ignore_index=True)
-save_table("timing", timing, ch.CHAPTER, **META)
+save("timing", timing)
 display(Markdown(f"Whole notebook: {time.time() - T0:.0f} s. Seconds per stage, summed over jobs:"))
 timing.groupby(["protocol", "kind"]).sum(numeric_only=True).drop(columns="seed").round(1)
 

@@ -171,7 +171,7 @@ from IPython.display import Markdown, display
 from serlib import plots
 from serlib.experiments import ahn
 from serlib.papers.ahn import MULTIMODAL_TABLE
-from serlib.results import save_table
+from serlib.results import TableSaver
 
 plots.set_style()
 pd.set_option("display.max_colwidth", 80)
@@ -221,10 +221,11 @@ display(Markdown(f"Finished in {time.time() - t0:.0f} s (data {res.seconds['load
                  f"folds {res.seconds['folds']:.0f} s using {res.seconds['folds_cpu']:.0f} CPU-seconds, "
                  f"yardstick {res.seconds['yardstick']:.0f} s)."))
 meta = {"config": cfg.as_dict(), "models": res.models, "seconds": res.seconds}
-save_table("scores_per_fold", res.scores, ahn.CHAPTER, **meta)
-save_table("gan_history", res.gan, ahn.CHAPTER, **meta)
-save_table("stage1_history", res.stage1, ahn.CHAPTER, **meta)
-save_table("yardstick_per_fold", res.yardstick, ahn.CHAPTER, **meta)
+save = TableSaver(ahn.CHAPTER, **meta)
+save("scores_per_fold", res.scores)
+save("gan_history", res.gan)
+save("stage1_history", res.stage1)
+save("yardstick_per_fold", res.yardstick)
 
 # %% [markdown]
 # ### Stage 1: the losses of the baseline
@@ -262,7 +263,7 @@ plt.show()
 
 # %%
 quality = ahn.mi_quality(res)
-save_table("mi_quality", quality, ahn.CHAPTER, **meta)
+save("mi_quality", quality)
 quality.round(3)
 
 # %% tags=["remove-input"]
@@ -327,14 +328,14 @@ if cfg.corpus in ("msp_improv", "msp_podcast"):
                      "IEMOCAP's numbers, not a published result for this corpus (its own table is the multimodal "
                      "one below).*"))
 t2 = ahn.table_ii(res)
-save_table("table_ii", t2, ahn.CHAPTER, paper_table="II", **meta)
+save("table_ii", t2, paper_table="II")
 t2.drop(columns="mean")
 
 # %%
 gains = ahn.fold_gains(res)
 ctrl = ahn.fold_gains(res, with_aug=ahn.WITH_AUG, without=ahn.REAL_ONLY)
 gains["gain over control"] = ctrl["gain"]
-save_table("fold_gains", gains, ahn.CHAPTER, **meta)
+save("fold_gains", gains)
 p, p_ctrl = ahn.signed_rank_p(gains["gain"]), ahn.signed_rank_p(gains["gain over control"])
 n_up, n = int((gains["gain"] > 0).sum()), len(gains)
 g_ctrl = gains["gain over control"].mean()
@@ -364,7 +365,7 @@ gains.round(2)
 # %%
 if cfg.ablation:
     t3 = ahn.table_iii(res)
-    save_table("table_iii", t3, ahn.CHAPTER, paper_table="III", **meta)
+    save("table_iii", t3, paper_table="III")
 else:
     display(Markdown("*Skipped: the ablation was not run (`ablation=false`).*"))
 t3.drop(columns="mean") if cfg.ablation else None
@@ -411,7 +412,7 @@ if cfg.ablation:
 # %%
 key = MULTIMODAL_TABLE.get(cfg.corpus, "IV")
 tm = ahn.table_multimodal(res)
-save_table(f"table_{key.lower()}_multimodal", tm, ahn.CHAPTER, paper_table=key, **meta)
+save(f"table_{key.lower()}_multimodal", tm, paper_table=key)
 tm.drop(columns="mean")
 
 # %% tags=["remove-input"]
@@ -432,7 +433,7 @@ display(Markdown("Without → with augmentation, UAR (%):\n\n" + "\n".join(lines
 
 # %% mystnb={"figure": {"caption": "UAR (mean and standard deviation over folds) of the classifier fine-tuned on the real features plus n generated features per class, against n; the dashed line is the stage-1 classifier without augmentation.", "name": "fig-ahn-samples-curve"}}
 curve = res.curve.groupby("n_per_class")["uar"].agg(["mean", "std"]) * 100
-save_table("uar_vs_generated", curve, ahn.CHAPTER, **meta)
+save("uar_vs_generated", curve)
 fig = ahn.plot_samples_curve(res)
 plt.show()
 
@@ -449,7 +450,7 @@ curve.round(2)
 # %%
 summ = ahn.summary(pd.concat([res.scores, res.yardstick.assign(seed=0)], ignore_index=True))
 summ = summ.loc[[ahn.NO_AUG, ahn.WITH_AUG] + list(res.yardstick["method"].unique())]
-save_table("yardstick_vs_ours", summ, ahn.CHAPTER, **meta)
+save("yardstick_vs_ours", summ)
 best_y = summ.loc[list(res.yardstick["method"].unique()), "mean"].max()
 display(Markdown(
     f"Best yardstick {best_y:.1f} % UAR vs the augmented InfoGAN model {summ.loc[ahn.WITH_AUG, 'mean']:.1f} %: "

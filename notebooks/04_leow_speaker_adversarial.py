@@ -137,10 +137,11 @@ from serlib import plots
 from serlib.experiments import leow
 from serlib.papers.leow import gamma_label
 from serlib.parallel import apply_threads
-from serlib.results import save_table
+from serlib.results import TableSaver
 
 plots.set_style()
 cfg = leow.Config.from_notebook(globals())
+save = TableSaver(leow.CHAPTER, **leow.run_meta(cfg))
 apply_threads(cfg.threads)
 display(Markdown(cfg.summary()))
 
@@ -184,7 +185,7 @@ corpus_ = leow.load(cfg)
 folds = leow.make_folds(corpus_, cfg.fold_seed)
 display(Markdown(f"**{corpus_!r}**"))
 fold_info = leow.fold_table(corpus_, folds)
-save_table("folds", fold_info, leow.CHAPTER)
+save("folds", fold_info)
 fold_info
 
 # %% [markdown]
@@ -226,9 +227,9 @@ plt.show()
 
 # %%
 res = leow.run(cfg, corpus_, folds)
-save_table("scores", res.scores, leow.CHAPTER, note="one row per (encoder, layers, gamma, fold, seed): the grid "
+save("scores", res.scores, note="one row per (encoder, layers, gamma, fold, seed): the grid "
            "point chosen on validation, its validation and test scores")
-save_table("grid", res.grid, leow.CHAPTER, note="every trained grid point")
+save("grid", res.grid, note="every trained grid point")
 display(Markdown(f"Trained {res.meta['networks']} networks on `{res.meta['device']}` in {res.seconds / 60:.1f} min."))
 
 # %% [markdown]
@@ -237,7 +238,7 @@ display(Markdown(f"Trained {res.meta['networks']} networks on `{res.meta['device
 # epochs after its best one, unless it reaches `max_epochs` first).
 
 # %%
-save_table("chosen_epochs", leow.chosen_epochs(res), leow.CHAPTER,
+save("chosen_epochs", leow.chosen_epochs(res),
            note="per kept run: the epoch chosen on the validation pair and the epochs trained")
 leow.chosen_epochs(res, wide=True)
 
@@ -251,7 +252,7 @@ leow.chosen_epochs(res, wide=True)
 
 # %%
 t1 = leow.table1(res, cfg.corpus)
-save_table("table1", t1, leow.CHAPTER, metric="accuracy (%)", **leow.run_meta(cfg))
+save("table1", t1, metric="accuracy (%)")
 t1.round(1)
 
 # %% tags=["remove-input"]
@@ -269,7 +270,7 @@ display(Markdown(leow.table1_text(res)))
 
 # %%
 t2 = leow.table2(res, cfg.corpus, cfg.select)
-save_table("table2", t2, leow.CHAPTER, metric="accuracy (%)", **leow.run_meta(cfg))
+save("table2", t2, metric="accuracy (%)")
 t2.round(1)
 
 # %% [markdown]
@@ -283,9 +284,9 @@ t2.round(1)
 
 # %%
 svm, svm_cms = leow.yardstick(corpus_, folds)
-save_table("yardstick_folds", svm, leow.CHAPTER)
+save("yardstick_folds", svm)
 comp = leow.comparison(res, svm, cfg.select)
-save_table("comparison", comp, leow.CHAPTER, metric="% (mean ± std over folds x seeds)", **leow.run_meta(cfg))
+save("comparison", comp, metric="% (mean ± std over folds x seeds)")
 comp.round(1)
 
 # %% mystnb={"figure": {"caption": "Leave-two-speakers-out test accuracy of each method on the same folds, mean over folds and seeds with the standard deviation as error bar; the dashed grey line is the majority-class rate.", "name": "fig-leow-comparison"}}
@@ -339,7 +340,7 @@ plt.show()
 # %% mystnb={"figure": {"caption": "Test accuracy of each speaker, pooled over seeds, for the 2D CNN biGRU at the first depth without and with AL; the dashed grey line is the majority-class rate.", "name": "fig-leow-per-speaker"}}
 per_speaker = leow.per_speaker_accuracy(res, keys)
 if not per_speaker.empty:
-    save_table("per_speaker", per_speaker.round(1), leow.CHAPTER, metric="test accuracy (%)")
+    save("per_speaker", per_speaker.round(1), metric="test accuracy (%)")
     fig = leow.plot_per_speaker(per_speaker, chance=100 * np.bincount(corpus_.y).max() / len(corpus_.y))
     plt.show()
 
@@ -369,7 +370,7 @@ pt = leow.probe_table(res)
 if pt.empty:
     display(Markdown("Speaker probes were switched off (`probe=false`)."))
 else:
-    save_table("speaker_probe", pt, leow.CHAPTER, metric="speaker-ID accuracy (%)", **leow.run_meta(cfg))
+    save("speaker_probe", pt, metric="speaker-ID accuracy (%)")
     display(pt.round(1))
 
 # %% mystnb={"figure": {"caption": "Speaker-ID accuracy of a fresh linear probe on each frozen representation (input features and trained encoders), for the unseen (blue) and the training (orange) speakers, mean with standard deviation over folds and seeds; black ticks mark the majority-class rate.", "name": "fig-leow-speaker-probe"}}
@@ -418,7 +419,7 @@ else:
 # %%
 if cfg.ablation and "cnn_bigru" in cfg.encoders:
     abl = leow.real_speech_ablation(cfg, corpus_, folds[: cfg.ablation_folds], res)
-    save_table("real_speech", abl, leow.CHAPTER, metric="test accuracy (%)", **leow.run_meta(cfg))
+    save("real_speech", abl, metric="test accuracy (%)")
     display(abl.round(1))
     display(Markdown(leow.ablation_text(abl, leow.padding_share(inputs))))
 else:

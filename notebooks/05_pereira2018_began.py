@@ -115,10 +115,11 @@ from serlib import features, plots
 from serlib.experiments import pereira2018 as P
 from serlib.papers.pereira2018 import TABLES
 from serlib.parallel import apply_threads
-from serlib.results import save_table
+from serlib.results import TableSaver
 
 plots.set_style()
 cfg = P.Config.from_notebook(globals())
+save = TableSaver(P.CHAPTER)
 apply_threads(cfg.threads)
 display(Markdown(cfg.summary()))
 
@@ -206,7 +207,7 @@ if pre is not None:
         f"BEGAN {'loaded from the cache' if pre.reused else 'trained now'}: **{pre.corpus_name}**, "
         f"{len(pre_corpus)} utterances -> {pre.n_chunks} chunks of {cfg.chunk_seconds:g} s, "
         f"{cfg.epochs} epochs, training took {pre.seconds:.0f} s."))
-    save_table("began_history", pre.history, P.CHAPTER, pretrain_corpus=pre.corpus_name, n_chunks=pre.n_chunks,
+    save("began_history", pre.history, pretrain_corpus=pre.corpus_name, n_chunks=pre.n_chunks,
                reused=pre.reused, seconds=pre.seconds, checkpoint=pre.path)
 
 # %% [markdown]
@@ -279,15 +280,15 @@ P.check_protocols_ran(cfg, results)  # no protocol run, or a requested one missi
 ran = {k: r for k, r in results.items() if r is not None}
 if ran:
     all_scores = pd.concat([r.scores.assign(corpus=r.corpus.name) for r in ran.values()], ignore_index=True)
-    save_table("protocol_scores", all_scores, P.CHAPTER, config=cfg.as_dict())
+    save("protocol_scores", all_scores, config=cfg.as_dict())
     dims = [r.dimensional.assign(corpus=r.corpus.name) for r in ran.values() if len(r.dimensional)]
     if dims:
-        save_table("protocol_dimensional", pd.concat(dims, ignore_index=True), P.CHAPTER)
+        save("protocol_dimensional", pd.concat(dims, ignore_index=True))
     searches = [r.search for r in ran.values() if len(r.search)]
     if searches:
-        save_table("head_search", pd.concat(searches, ignore_index=True), P.CHAPTER)
+        save("head_search", pd.concat(searches, ignore_index=True))
     head_epochs = pd.concat([r.epochs for r in ran.values() if len(r.epochs)], ignore_index=True)
-    save_table("head_epochs", head_epochs, P.CHAPTER,
+    save("head_epochs", head_epochs,
                note="per protocol, fold, task and seed: the epochs of the tested head and how that length was chosen")
 display(Markdown("Protocols run: " + (", ".join(f"**{k}** on {r.corpus.name} ({len(r.folds)} folds, "
                                                 f"{r.seconds:.0f} s)" for k, r in ran.items()) or "none")
@@ -315,7 +316,7 @@ if res is None:
     display(Markdown("*Speaker-dependent protocol skipped (see the log message).*"))
 else:
     t1 = P.table1(res)
-    save_table("table1_speaker_dependent", t1, P.CHAPTER, paper=TABLES["table1"].caption, corpus=res.corpus.name)
+    save("table1_speaker_dependent", t1, paper=TABLES["table1"].caption, corpus=res.corpus.name)
     display(t1)
 
 # %% [markdown]
@@ -331,7 +332,7 @@ if res is None:
     display(Markdown("*Predefined-split protocol skipped (see the log message).*"))
 else:
     t2 = P.table2(res)
-    save_table("table2_predefined", t2, P.CHAPTER, paper=TABLES["table2"].caption, corpus=res.corpus.name)
+    save("table2_predefined", t2, paper=TABLES["table2"].caption, corpus=res.corpus.name)
     display(t2)
 
 # %% [markdown]
@@ -346,7 +347,7 @@ if res is None:
     display(Markdown("*Leave-one-speaker-out protocol skipped (see the log message).*"))
 else:
     t3 = P.table3(res)
-    save_table("table3_loso", t3, P.CHAPTER, paper=TABLES["table3"].caption, corpus=res.corpus.name)
+    save("table3_loso", t3, paper=TABLES["table3"].caption, corpus=res.corpus.name)
     display(t3)
 
 # %% mystnb={"figure": {"caption": "Row-normalised confusion matrices (true emotion in rows, predicted in columns) of the BEGAN encoder with its supervised head, one panel per protocol run.", "name": "fig-pereira-confusions"}}
@@ -400,10 +401,10 @@ if pre is not None:
     cc = P.study_corpus(results)  # the predefined protocol's corpus, else the first that ran
     if cc is not None:
         curve = P.learning_curve(cfg, cc, pre)
-        save_table("learning_curve", curve, P.CHAPTER, corpus=cc.name, fractions=cfg.label_fractions,
+        save("learning_curve", curve, corpus=cc.name, fractions=cfg.label_fractions,
                    seeds=cfg.run_seeds)
         summary = P.curve_summary(curve, "uar")
-        save_table("learning_curve_summary", summary, P.CHAPTER, metric="uar (%) mean ± std over seeds")
+        save("learning_curve_summary", summary, metric="uar (%) mean ± std over seeds")
 
 # %% mystnb={"figure": {"caption": "UAR on the predefined test speakers against the share of the training labels used, one line per method (mean with standard deviation over seeds); the dashed grey line is chance.", "name": "fig-pereira-learning-curve"}}
 if curve is not None:

@@ -16,7 +16,7 @@ import pandas as pd
 from .cache import atomic_write_bytes
 from .config import project_root
 
-__all__ = ["load_table", "results_dir", "save_json", "save_table"]
+__all__ = ["TableSaver", "load_table", "results_dir", "save_json", "save_table"]
 
 
 def results_dir(chapter: str = "interactive") -> Path:
@@ -33,6 +33,21 @@ def save_table(name: str, table: pd.DataFrame, chapter: str = "interactive", **m
     atomic_write_bytes(path, table.to_csv().encode())
     atomic_write_bytes(d / f"{name}.json", json.dumps(meta, indent=2, default=str).encode())
     return path
+
+
+class TableSaver:
+    """A chapter's table saver, set up once per notebook with what every table's metadata shares
+    (its configuration, say): ``save = TableSaver(CHAPTER, **meta)``, then
+    ``save("table1", t1, metric="accuracy (%)")`` writes ``table1.csv`` and ``table1.json``
+    (the shared metadata with the call's own) through :func:`save_table`. It returns nothing,
+    so a notebook cell that ends with a save shows no output."""
+
+    def __init__(self, chapter: str, **meta: Any) -> None:
+        self.chapter = chapter
+        self.meta = meta
+
+    def __call__(self, name: str, table: pd.DataFrame, **meta: Any) -> None:
+        save_table(name, table, self.chapter, **{**self.meta, **meta})
 
 
 def save_json(name: str, obj: Any, chapter: str = "interactive") -> Path:

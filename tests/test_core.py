@@ -188,3 +188,19 @@ def test_runner_executes_and_records(tmp_path):
         execute(bad, {}, output_dir=tmp_path / "out", progress=False)
     assert (tmp_path / "out" / "bad.failed.ipynb").exists()
     assert not (tmp_path / "out" / "bad.ipynb").exists()
+
+
+def test_table_saver_shares_the_chapter_and_metadata_and_returns_nothing(tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    from serlib import results
+
+    monkeypatch.setattr(results, "results_dir", lambda chapter: tmp_path / chapter)
+    (tmp_path / "ch").mkdir()
+    save = results.TableSaver("ch", profile="smoke", corpus="embedded")
+    assert save("t1", pd.DataFrame({"a": [1, 2]}), metric="accuracy (%)", corpus="emodb") is None
+    assert pd.read_csv(tmp_path / "ch" / "t1.csv", index_col=0)["a"].tolist() == [1, 2]
+    assert json.loads((tmp_path / "ch" / "t1.json").read_text()) == {"profile": "smoke", "corpus": "emodb",
+                                                                     "metric": "accuracy (%)"}
