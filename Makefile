@@ -38,11 +38,11 @@ book: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/serbook book --profile $(PROFILE)
 
 test: setup
-	$(VENV)/bin/ruff check serlib tests notebooks
+	$(VENV)/bin/ruff check serlib tests notebooks bench
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q
 
 bench: setup
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m serlib.bench
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench
 
 mutants: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \

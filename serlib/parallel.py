@@ -24,9 +24,10 @@ short) or that cannot be read is logged, naming the file, and the unit is comput
 new result replaces the file). :func:`resume_dir` gives the folder of a ``serbook run``:
 ``<output-dir>/<stem>.results/.units/<namespace>-<key>/``, where the key hashes the chapter's
 configuration (every parameter except ``workers`` and ``threads``), the data the units read,
-the device, and the code version (a hash of serlib's sources and the torch/numpy versions), so
-units of a run with other parameters or other code are never reused. ``serbook run`` removes
-``.units`` once the notebook has finished successfully; a failed or killed run keeps it.
+the device, and the code version (a hash of the serlib sources a unit can run and the
+torch/numpy versions: :func:`code_version`), so units of a run with other parameters or other
+code are never reused. ``serbook run`` removes ``.units`` once the notebook has finished
+successfully; a failed or killed run keeps it.
 
 Unit results are the chapters' own plain data (dicts and dataclasses of numpy arrays,
 DataFrames and numbers); they are stored as pickles in the run's own results folder and read
@@ -55,8 +56,9 @@ from typing import Any
 from .cache import atomic_write_bytes, read_verified_bytes, write_verified_bytes
 from .config import ParameterError, get_logger
 
-__all__ = ["ALLOWED_BUILTINS", "ALLOWED_MODULES", "KNOBS", "STOP_ENV", "UNITS_FOLDER", "RunStopped", "Unit", "apply_threads", "code_version", "default_threads",
-           "default_workers", "fingerprint", "resume_dir", "run_units", "threads_param", "workers_param"]
+__all__ = ["ALLOWED_BUILTINS", "ALLOWED_MODULES", "KNOBS", "NOT_UNIT_CODE", "STOP_ENV", "UNITS_FOLDER", "RunStopped", "Unit",
+           "apply_threads", "code_version", "default_threads", "default_workers", "fingerprint", "resume_dir", "run_units",
+           "sources_hash", "threads_param", "unit_sources", "workers_param"]
 
 log = get_logger("parallel")
 
@@ -188,20 +190,46 @@ class _Threads:
 # ---------------------------------------------------------------------------------------------
 # Keys
 # ---------------------------------------------------------------------------------------------
+NOT_UNIT_CODE = ("cli.py", "run.py", "exercises.py", "overview.py", "recorded.py", "results.py")
+"""serlib's modules that no unit runs, left out of :func:`code_version`: the ``serbook`` command,
+the notebook runner, the exercise editions, the back matter, the recorded real-corpus results and
+the saving of result tables. They run around the chapters, never inside a unit, so editing them
+does not make a resumed run compute its finished units again. (The measurements of ``make
+bench`` live outside serlib, in the repository's ``bench`` folder, and count neither.)"""
+
+
+def unit_sources(root: Path | None = None) -> list[Path]:
+    """The Python sources under ``root`` (serlib's folder by default) that :func:`code_version`
+    hashes: every module except :data:`NOT_UNIT_CODE`, sorted."""
+    root = Path(__file__).resolve().parent if root is None else Path(root)
+    skip = {root / name for name in NOT_UNIT_CODE}
+    return [path for path in sorted(root.rglob("*.py")) if path not in skip]
+
+
+def sources_hash(root: Path | None = None) -> str:
+    """The sha256 of :func:`unit_sources` under ``root``: each file's path relative to ``root``
+    and its bytes, in order."""
+    root = Path(__file__).resolve().parent if root is None else Path(root)
+    h = hashlib.sha256()
+    for path in unit_sources(root):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """A hash of serlib's Python sources and the numpy/torch/scikit-learn versions.
+    """A hash of the serlib sources a unit can run (:func:`unit_sources`) and the numpy, torch,
+    scikit-learn and pandas versions.
 
     Any change to the code that computes a unit changes it, so a resumed run never mixes units
-    of two versions of the code.
+    of two versions of the code; a change to code no unit runs (the ``serbook`` command, the
+    notebook runner, the benchmarks outside serlib) leaves it as it was.
     """
     from importlib.metadata import PackageNotFoundError, version
 
     h = hashlib.sha256()
-    root = Path(__file__).resolve().parent
-    for path in sorted(root.rglob("*.py")):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
+    h.update(sources_hash().encode())
     for pkg in ("numpy", "torch", "scikit-learn", "pandas"):
         try:
             h.update(f"{pkg}={version(pkg)}".encode())

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-from serlib.bench_models import CASES, measure
+from bench.models import CASES, measure
 
 
 class _OptimizerLog:
@@ -69,7 +69,8 @@ def test_every_chapter_has_a_network():
 def test_chunked_overhead_times_chunked_and_one_shot_extraction_of_the_same_numbers(tmp_path, monkeypatch):
     import os
 
-    from serlib import bench, cache
+    from bench import suite
+    from serlib import cache
 
     saved = []
     real = cache.save_verified
@@ -81,7 +82,7 @@ def test_chunked_overhead_times_chunked_and_one_shot_extraction_of_the_same_numb
     monkeypatch.setattr(cache, "save_verified", spy)
     monkeypatch.setenv("SERLIB_CACHE", os.environ.get("SERLIB_CACHE", os.path.expanduser("~/.cache/serlib")))
     before = os.environ["SERLIB_CACHE"]
-    res = bench._chunked_overhead(5, repeats=1, size="tiny", chunk_size=2)
+    res = suite._chunked_overhead(5, repeats=1, size="tiny", chunk_size=2)
     assert os.environ["SERLIB_CACHE"] == before  # every timing ran in its own empty cache
     assert all(not str(p).startswith(before) for p in saved)
     assert res["utterances"] == 5 and res["chunk_size"] == 2 and res["repeats"] == 1

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.reference_features import functionals_one_shot, padded_mfcc_one_shot
 from serlib import cache, features
 from serlib.audio import trim_bounds, trim_silence
-from serlib.bench_reference_features import functionals_one_shot, padded_mfcc_one_shot
 from serlib.config import ParameterError
 from serlib.data import load_corpus
 

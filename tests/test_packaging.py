@@ -41,3 +41,14 @@ def test_toc_notebooks_exist():
 
     srcs = toc_notebooks()
     assert srcs and all(s.exists() for s in srcs)
+
+
+def test_the_package_ships_serlib_and_not_the_benchmarks():
+    """pyproject's package discovery, as setuptools runs it when building the wheel."""
+    from setuptools import find_namespace_packages
+
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = find_namespace_packages(where=str(ROOT), include=find.get("include", ["*"]), exclude=find.get("exclude", ()))
+    assert {"serlib", "serlib.models", "serlib.data", "serlib.experiments", "serlib.papers"} <= set(packages)
+    assert [p for p in packages if p.split(".")[0] != "serlib"] == []
+    assert (ROOT / "bench" / "__init__.py").is_file()  # bench is a package: only the include keeps it out

@@ -378,3 +378,100 @@ def test_apply_threads_sets_torch_threads_and_none_keeps_the_default():
             apply_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+# ---------------------------------------------------------------------------------------------
+# The code version hashes the code units run, and nothing else
+# ---------------------------------------------------------------------------------------------
+def _serlib_copy(tmp_path: Path) -> Path:
+    """A copy of the repository's serlib and bench folders under ``tmp_path``; its serlib folder."""
+    import shutil
+
+    real = Path(parallel.__file__).resolve().parent
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(real, tmp_path / "serlib", ignore=ignore)
+    shutil.copytree(real.parent / "bench", tmp_path / "bench", ignore=ignore)
+    return tmp_path / "serlib"
+
+
+def _append(path: Path, text: str = "\n# edited\n") -> None:
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+@pytest.fixture
+def copied_code_version(tmp_path, monkeypatch):
+    """:func:`parallel.code_version` computed over a copy of serlib (fresh at every call)."""
+    root = _serlib_copy(tmp_path)
+    monkeypatch.setattr(parallel, "__file__", str(root / "parallel.py"))
+
+    def version() -> str:
+        parallel.code_version.cache_clear()
+        return parallel.code_version()
+
+    yield root, version
+    parallel.code_version.cache_clear()
+
+
+def test_code_version_ignores_the_benchmarks_and_the_modules_no_unit_runs(copied_code_version):
+    root, version = copied_code_version
+    before = version()
+    assert before == version() and len(before) == 16
+    for path in sorted((root.parent / "bench").glob("*.py")):  # make bench's measurements and the reference loops
+        _append(path)
+    assert version() == before
+    for name in parallel.NOT_UNIT_CODE:  # the serbook command, the notebook runner, the back matter...
+        _append(root / name)
+    assert version() == before
+
+
+@pytest.mark.parametrize("module", ["models/gan.py", "experiments/leow.py", "features.py", "data/synthetic.py"])
+def test_code_version_changes_with_the_code_a_unit_runs(copied_code_version, module):
+    root, version = copied_code_version
+    before = version()
+    _append(root / module)
+    assert version() != before
+
+
+def test_code_version_counts_a_new_module(copied_code_version):
+    root, version = copied_code_version
+    before = version()
+    (root / "models" / "new_network.py").write_text("WIDTH = 3\n", encoding="utf-8")
+    assert version() != before
+
+
+def _serlib_imports(path: Path, root: Path) -> set[str]:
+    """The serlib modules ``path`` (a module under ``root``, serlib's folder) imports, at any depth
+    of its code (imports inside functions included), relative imports resolved."""
+    import ast
+
+    package = ["serlib", *path.relative_to(root).parent.parts]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names)
+    return {m for m in found if m == "serlib" or m.startswith("serlib.")}
+
+
+def test_no_hashed_module_imports_one_left_out_of_the_code_version():
+    """Leaving a module out of the code version is safe only while no unit can reach it."""
+    root = Path(parallel.__file__).resolve().parent
+    left_out = {f"serlib.{name.removesuffix('.py')}" for name in parallel.NOT_UNIT_CODE}
+    assert all((root / name).is_file() for name in parallel.NOT_UNIT_CODE)
+    sources = parallel.unit_sources()
+    assert root / "parallel.py" in sources and root / "models" / "gan.py" in sources
+    assert not {root / name for name in parallel.NOT_UNIT_CODE} & set(sources)
+    # the check sees a function's own imports, relative ones resolved (serbook run reads saved tables)
+    assert {"serlib.results", "serlib.parallel", "serlib.data.coverage"} <= _serlib_imports(root / "run.py", root)
+    reached = {str(path.relative_to(root)): _serlib_imports(path, root) & left_out for path in sources}
+    assert {name: mods for name, mods in reached.items() if mods} == {}
+
+
+def test_the_library_holds_no_benchmarks():
+    root = Path(parallel.__file__).resolve().parent
+    assert not sorted(root.rglob("bench*.py"))
+    assert (root.parent / "bench" / "reference_loops.py").is_file()

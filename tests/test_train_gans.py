@@ -1,6 +1,6 @@
 """Chapters 1-3 train on the engine (serlib.train.fit) exactly as their hand-written loops did.
 
-Each training function is run beside its reference loop (serlib.bench_reference_loops, the
+Each training function is run beside its reference loop (bench.reference_loops, the
 loop it replaced, kept for timing) from the same initial weights and seeds: the parameters must
 end bit for bit equal on the CPU (same random draws, same updates), and the loss histories equal
 up to float32 summation (the engine sums on the device in float32, the loops summed Python floats).
@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from serlib import bench_reference_loops as ref
+from bench import reference_loops as ref
 from serlib.models import infogan as ig
 from serlib.models.aae import AdversarialAutoencoder, GMMPrior, train_aae
 from serlib.models.gan import ConditionalGAN, VanillaGAN, train_cgan, train_gan
@@ -220,7 +220,7 @@ def test_fit_averages_over_rows_or_steps():
 
 
 def test_engine_ratio_rows_time_both_loops():
-    from serlib.bench_models import RATIO_CASES, RatioCase, engine_ratios
+    from bench.models import RATIO_CASES, RatioCase, engine_ratios
 
     calls = []
     case = RatioCase("01 x", "toy", lambda e: calls.append(("engine", e)), lambda e: calls.append(("loop", e)))

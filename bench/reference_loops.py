@@ -2,7 +2,7 @@
 
 These are faithful copies of the hand-written epoch loops (and the step functions they called)
 that chapters 1-3 ran before their training moved onto :func:`serlib.train.fit`: per-step
-``float()`` reads of every loss, host-side sums. :mod:`serlib.bench_models` times each of them
+``float()`` reads of every loss, host-side sums. :mod:`bench.models` times each of them
 against the engine version at the same number of epochs on the same machine in one run (the
 "engine vs the loop it replaces" ratios of ``make bench``), and the tests use them to check that
 the engine makes the same parameter updates. Nothing in the chapters imports this module.
@@ -20,14 +20,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .config import get_device
-from .metrics import uar
-from .models.aae import AdversarialAutoencoder, GMMPrior, adam
-from .models.gan import ConditionalGAN, GANRun, LatentSampler, VanillaGAN, adversarial_losses, make_optimizers
-from .models.infogan import AlignedSER, InfoGAN, embed, info_nce_loss
-from .models.infogan import mixup as info_mixup
-from .models.mixup_gan import MIXUP_PAIRS, _bce, _disc, _encoder, joint_losses, mixup, real_fake_mix, sample_lam
-from .train import History, batches, fit_classifier, progress
+from serlib.config import get_device
+from serlib.metrics import uar
+from serlib.models.aae import AdversarialAutoencoder, GMMPrior, adam
+from serlib.models.gan import ConditionalGAN, GANRun, LatentSampler, VanillaGAN, adversarial_losses, make_optimizers
+from serlib.models.infogan import AlignedSER, InfoGAN, embed, info_nce_loss
+from serlib.models.infogan import mixup as info_mixup
+from serlib.models.mixup_gan import MIXUP_PAIRS, _bce, _disc, _encoder, joint_losses, mixup, real_fake_mix, sample_lam
+from serlib.train import History, batches, fit_classifier, progress
 
 __all__ = ["ref_fit_mixup_classifier", "ref_train_aae", "ref_train_baseline", "ref_train_cgan", "ref_train_gan",
            "ref_train_infogan", "ref_train_mixup_gan"]

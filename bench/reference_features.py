@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .audio import load as load_audio
-from .audio import pad_to, trim_silence
-from .data.corpus import Corpus
-from .features import FUNCTIONAL_SETS, _frame_matrix, frame_config
+from serlib.audio import load as load_audio
+from serlib.audio import pad_to, trim_silence
+from serlib.data.corpus import Corpus
+from serlib.features import FUNCTIONAL_SETS, _frame_matrix, frame_config
 
 __all__ = ["functionals_one_shot", "padded_mfcc_one_shot"]
 

@@ -1,6 +1,6 @@
 """Training throughput of every chapter's networks at the papers' sizes, on CPU and GPU.
 
-``python -m serlib.bench_models [--device cpu cuda] [--steps N] [--ratio-epochs N]`` (also ``make bench``, which
+``python -m bench.models [--device cpu cuda] [--steps N] [--ratio-epochs N]`` (also ``make bench``, which
 adds the rows to ``bench/results.json``). Each row trains one network for ``steps`` mini-batches
 of random data shaped like the paper's input through the same training function the chapter
 calls, after one warm-up pass, and reports mini-batches per second and the seconds one epoch
@@ -11,7 +11,7 @@ The sizes are the paper profile's (chapter Config ``paper=`` values) where the p
 them; the rows name what they assume.
 
 ``--ratio-epochs N`` also times, on the CPU, the training engine (:func:`serlib.train.fit`)
-against the hand-written loops it replaced in chapters 1-3 (:mod:`serlib.bench_reference_loops`)
+against the hand-written loops it replaced in chapters 1-3 (:mod:`bench.reference_loops`)
 at ``N`` epochs each: :func:`engine_ratios`.
 """
 
@@ -48,15 +48,15 @@ def _x(*shape: int, seed: int = 0) -> np.ndarray:
 
 
 def _aae(n: int, device: str) -> None:
-    from .models.aae import AdversarialAutoencoder, GMMPrior, train_aae
+    from serlib.models.aae import AdversarialAutoencoder, GMMPrior, train_aae
 
     model = AdversarialAutoencoder(1582, 2, 4, hidden=(1000, 1000), disc_hidden=(1000, 1000))
     train_aae(model, _x(n, 1582), _labels(n, 4), GMMPrior(4, 2), epochs=1, batch_size=64, device=device)
 
 
 def _cgan(n: int, device: str) -> None:
-    from .models.aae import GMMPrior
-    from .models.gan import ConditionalGAN, train_cgan
+    from serlib.models.aae import GMMPrior
+    from serlib.models.gan import ConditionalGAN, train_cgan
 
     model = ConditionalGAN(1582, 2, 4, g_hidden=(1000, 1000), d_hidden=(1000, 1000))
     train_cgan(model, _x(n, 1582), _labels(n, 4), GMMPrior(4, 2), epochs=1, batch_size=64,
@@ -64,8 +64,8 @@ def _cgan(n: int, device: str) -> None:
 
 
 def _mixup_gan(n: int, device: str) -> None:
-    from .models.aae import GMMPrior
-    from .models.mixup_gan import MixupGAN, train_mixup_gan
+    from serlib.models.aae import GMMPrior
+    from serlib.models.mixup_gan import MixupGAN, train_mixup_gan
 
     model = MixupGAN(1582, 2, 4, g_hidden=(1000, 1000), d_hidden=(1000, 1000), e_hidden=(1000, 1000))
     train_mixup_gan(model, _x(n, 1582), _labels(n, 4), GMMPrior(4, 2), epochs=1, batch_size=64,
@@ -75,7 +75,7 @@ def _mixup_gan(n: int, device: str) -> None:
 def _infogan(n: int, device: str) -> None:
     from torch import nn
 
-    from .models.infogan import InfoGAN, train_infogan
+    from serlib.models.infogan import InfoGAN, train_infogan
 
     h_dim, t_dim = 768, 384
     gan = InfoGAN(h_dim, 4, t_dim, 100, nn.Linear(h_dim, 4), nn.Linear(h_dim, t_dim))
@@ -84,7 +84,7 @@ def _infogan(n: int, device: str) -> None:
 
 
 def _sier(n: int, device: str) -> None:
-    from .models.sier import SIERNet, build_encoder, fit_sier
+    from serlib.models.sier import SIERNet, build_encoder, fit_sier
 
     frames = 300
     enc = build_encoder("cnn_bigru", 20, frames, cnn_layers=2, filters=128, gru_units=256)
@@ -94,7 +94,7 @@ def _sier(n: int, device: str) -> None:
 
 
 def _began(n: int, device: str) -> None:
-    from .models.began import BEGAN, train_began
+    from serlib.models.began import BEGAN, train_began
 
     model = BEGAN((512, 64), filters=64, hidden=64, n_scales=3, convs_per_scale=2)
     train_began(model, _x(n, 512, 64), epochs=1, batch_size=16, device=device)
@@ -160,15 +160,16 @@ class RatioCase:
     chapter: str
     network: str
     engine: Callable[[int], Any]  # engine(epochs): the chapter's training function
-    reference: Callable[[int], Any]  # reference(epochs): the loop it replaced (serlib.bench_reference_loops)
+    reference: Callable[[int], Any]  # reference(epochs): the loop it replaced (bench.reference_loops)
 
 
 _RATIO_ROWS = 128  # rows of random data per epoch of the paper-sized networks: 2 mini-batches of 64
 
 
 def _ratio_aae(ref: bool) -> Callable[[int], Any]:
-    from .bench_reference_loops import ref_train_aae
-    from .models.aae import AdversarialAutoencoder, GMMPrior, train_aae
+    from serlib.models.aae import AdversarialAutoencoder, GMMPrior, train_aae
+
+    from .reference_loops import ref_train_aae
 
     def run(epochs: int) -> Any:
         torch.manual_seed(0)
@@ -180,8 +181,9 @@ def _ratio_aae(ref: bool) -> Callable[[int], Any]:
 
 
 def _ratio_gan(ref: bool) -> Callable[[int], Any]:
-    from .bench_reference_loops import ref_train_gan
-    from .models.gan import VanillaGAN, train_gan
+    from serlib.models.gan import VanillaGAN, train_gan
+
+    from .reference_loops import ref_train_gan
 
     def run(epochs: int) -> Any:
         torch.manual_seed(0)
@@ -192,9 +194,10 @@ def _ratio_gan(ref: bool) -> Callable[[int], Any]:
 
 
 def _ratio_cgan(ref: bool) -> Callable[[int], Any]:
-    from .bench_reference_loops import ref_train_cgan
-    from .models.aae import GMMPrior
-    from .models.gan import ConditionalGAN, train_cgan
+    from serlib.models.aae import GMMPrior
+    from serlib.models.gan import ConditionalGAN, train_cgan
+
+    from .reference_loops import ref_train_cgan
 
     def run(epochs: int) -> Any:
         torch.manual_seed(0)
@@ -206,9 +209,10 @@ def _ratio_cgan(ref: bool) -> Callable[[int], Any]:
 
 
 def _ratio_mixup_gan(ref: bool) -> Callable[[int], Any]:
-    from .bench_reference_loops import ref_train_mixup_gan
-    from .models.aae import GMMPrior
-    from .models.mixup_gan import MixupGAN, train_mixup_gan
+    from serlib.models.aae import GMMPrior
+    from serlib.models.mixup_gan import MixupGAN, train_mixup_gan
+
+    from .reference_loops import ref_train_mixup_gan
 
     def run(epochs: int) -> Any:
         torch.manual_seed(0)
@@ -222,8 +226,9 @@ def _ratio_mixup_gan(ref: bool) -> Callable[[int], Any]:
 def _ratio_mixup_dnn(ref: bool) -> Callable[[int], Any]:
     from torch import nn
 
-    from .bench_reference_loops import ref_fit_mixup_classifier
-    from .models.mixup_gan import fit_mixup_classifier
+    from serlib.models.mixup_gan import fit_mixup_classifier
+
+    from .reference_loops import ref_fit_mixup_classifier
 
     def run(epochs: int) -> Any:
         torch.manual_seed(0)
@@ -236,10 +241,11 @@ def _ratio_mixup_dnn(ref: bool) -> Callable[[int], Any]:
 
 
 def _ratio_stage1(ref: bool) -> Callable[[int], Any]:
-    from .bench_reference_loops import ref_train_baseline
-    from .features import MelBatches
-    from .models.encoders import LogMelCNN
-    from .models.infogan import AlignedSER, train_baseline
+    from serlib.features import MelBatches
+    from serlib.models.encoders import LogMelCNN
+    from serlib.models.infogan import AlignedSER, train_baseline
+
+    from .reference_loops import ref_train_baseline
 
     def run(epochs: int) -> Any:
         rng = np.random.default_rng(0)
@@ -258,8 +264,9 @@ def _ratio_stage1(ref: bool) -> Callable[[int], Any]:
 def _ratio_infogan(ref: bool) -> Callable[[int], Any]:
     from torch import nn
 
-    from .bench_reference_loops import ref_train_infogan
-    from .models.infogan import InfoGAN, train_infogan
+    from serlib.models.infogan import InfoGAN, train_infogan
+
+    from .reference_loops import ref_train_infogan
 
     def run(epochs: int) -> Any:
         torch.manual_seed(0)
@@ -310,7 +317,7 @@ def engine_ratios(epochs: int = 2, repeats: int = 3, cases: list[RatioCase] | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m serlib.bench_models", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.models", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", nargs="+", default=None,
                     help="devices to measure (default: cpu, and cuda when torch sees a GPU)")
     ap.add_argument("--steps", type=int, default=20,

@@ -5,17 +5,17 @@ Measures on this machine and writes ``bench/results.json`` (and prints a table):
 * embedded corpus generation, ``tiny`` and ``default``, into an empty cache (targets: < 15 s, < 120 s);
 * IS10 extraction speed in times real time (target >= 30x) and the cached re-run speed-up (>= 50x);
 * the chunked extraction (saved every :data:`serlib.cache.CHUNK_SIZE` utterances, resumable) against
-  the one-shot extraction it replaced (:mod:`serlib.bench_reference_features`), IS10 functionals and
+  the one-shot extraction it replaced (:mod:`bench.reference_features`), IS10 functionals and
   padded MFCCs on a few hundred utterances of the embedded corpus, in this one run: seconds of each
   and the chunked overhead (target <= 5 %);
 * each chapter's ``smoke`` and ``book`` run time and peak memory, read from the ``run.json`` that
   ``serbook run`` wrote beside the executed notebooks (``--run-chapters PROFILE`` executes them first);
-* every chapter's networks at the papers' sizes (:mod:`serlib.bench_models`): mini-batches per
+* every chapter's networks at the papers' sizes (:mod:`bench.models`): mini-batches per
   second and seconds per paper-sized epoch, on the CPU and on the GPU when one is present;
 * the training engine against the loops it replaced (chapters 1-3), on the CPU at the same
   number of epochs, in this one run: seconds of each and their ratio (target <= 1.05).
 
-    python -m serlib.bench [--skip-generation] [--run-chapters smoke|book] [--model-steps N] [--ratio-epochs N]
+    python -m bench [--skip-generation] [--run-chapters smoke|book] [--model-steps N] [--ratio-epochs N]
                            [--overhead-utterances N]
 """
 
@@ -30,7 +30,7 @@ import tempfile
 import time
 from typing import Any
 
-from .config import project_root
+from serlib.config import project_root
 
 TARGETS = {
     "generate_tiny_s": ("<", 15.0),
@@ -46,7 +46,7 @@ TARGETS = {
 
 
 def _generation(size: str) -> float:
-    from .data import load_corpus
+    from serlib.data import load_corpus
 
     old = os.environ.get("SERLIB_CACHE")
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,8 +63,8 @@ def _generation(size: str) -> float:
 
 
 def _is10() -> dict[str, float]:
-    from .data import load_corpus
-    from .features import functionals
+    from serlib.data import load_corpus
+    from serlib.features import functionals
 
     old = os.environ.get("SERLIB_CACHE")
     corpus = load_corpus("embedded", size="tiny")
@@ -109,7 +109,7 @@ def _chunked_overhead(n_utterances: int = 300, repeats: int = 2, *, size: str = 
     """The chunked, resumable extraction against the one-shot extraction it replaced.
 
     IS10 functionals and padded MFCCs of the first ``n_utterances`` of the embedded corpus of
-    ``size``, each into an empty cache: the one-shot copies of :mod:`serlib.bench_reference_features`
+    ``size``, each into an empty cache: the one-shot copies of :mod:`bench.reference_features`
     saving their result once, as the extractors used to, and the extractors themselves saving a
     chunk every ``chunk_size`` utterances (:data:`~serlib.cache.CHUNK_SIZE`, what the book uses,
     unless given). Runs alternate (one-shot, chunked,
@@ -120,10 +120,11 @@ def _chunked_overhead(n_utterances: int = 300, repeats: int = 2, *, size: str = 
     import numpy as np
     import pandas as pd
 
-    from .bench_reference_features import functionals_one_shot, padded_mfcc_one_shot
-    from .cache import CHUNK_SIZE, cached
-    from .data import load_corpus
-    from .features import functionals, padded_mfcc, padded_mfcc_frames
+    from serlib.cache import CHUNK_SIZE, cached
+    from serlib.data import load_corpus
+    from serlib.features import functionals, padded_mfcc, padded_mfcc_frames
+
+    from .reference_features import functionals_one_shot, padded_mfcc_one_shot
 
     chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
     full = load_corpus("embedded", size=size, progress=False)
@@ -193,7 +194,7 @@ def _gpu() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m serlib.bench")
+    ap = argparse.ArgumentParser(prog="python -m bench")
     ap.add_argument("--skip-generation", action="store_true", help="do not time corpus generation")
     ap.add_argument("--run-chapters", choices=["smoke", "book"], default=None,
                     help="execute every chapter with this profile before collecting timings")
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         res["chunked_extraction"] = _chunked_overhead(args.overhead_utterances)
         res["chunked_overhead_max"] = max(res["chunked_extraction"][k]["overhead"] for k in ("is10", "padded_mfcc"))
     if args.run_chapters:
-        from .run import execute, toc_notebooks
+        from serlib.run import execute, toc_notebooks
 
         for src in toc_notebooks():
             execute(src, {"profile": args.run_chapters}, progress=False)
@@ -227,11 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.model_steps > 0:
         import torch
 
-        from .bench_models import run_all
+        from .models import run_all
 
         res["models"] = run_all(["cpu"] + (["cuda"] if torch.cuda.is_available() else []), args.model_steps)
     if args.ratio_epochs > 0:
-        from .bench_models import engine_ratios
+        from .models import engine_ratios
 
         res["engine_vs_loop"] = engine_ratios(args.ratio_epochs)
         res["engine_vs_loop_max_ratio"] = max(r["ratio"] for r in res["engine_vs_loop"])
