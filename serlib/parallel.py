@@ -57,7 +57,7 @@ from .cache import atomic_write_bytes, read_verified_bytes, write_verified_bytes
 from .config import ParameterError, get_logger
 
 __all__ = ["ALLOWED_BUILTINS", "ALLOWED_MODULES", "KNOBS", "NOT_UNIT_CODE", "STOP_ENV", "UNITS_FOLDER", "RunStopped", "Unit",
-           "apply_threads", "code_version", "default_threads", "default_workers", "fingerprint", "resume_dir", "run_units",
+           "apply_threads", "code_version", "default_threads", "default_workers", "fingerprint", "resume_dir", "run_chapter_units", "run_units",
            "sources_hash", "threads_param", "unit_sources", "workers_param"]
 
 log = get_logger("parallel")
@@ -407,6 +407,27 @@ def _stop_after() -> int | None:
     except ValueError:
         raise ParameterError(f"{STOP_ENV}={text!r}: expected a whole number of units") from None
     return n if n > 0 else None
+
+
+def run_chapter_units(namespace: str, fn: Callable[..., Any], units: Sequence[Unit], cfg: Any, *, device: Any,
+                      data: Sequence[Any] = (), context: Any = None, progress: bool = True, desc: str = "units",
+                      resume: Path | None | bool = True) -> list[Any]:
+    """Run a chapter's units the way every chapter does: :func:`run_units` with the chapter's
+    ``cfg.workers`` processes and, on a CPU, ``cfg.threads`` threads each (on a GPU one after the
+    other), resumable inside ``serbook run``.
+
+    ``namespace`` and ``data`` (what the units read: folds, input arrays, tables) name the
+    folder of finished units with ``cfg`` and ``device`` (:func:`resume_dir`); ``resume`` may
+    instead give that folder, or ``False`` for no resuming. ``context`` is sent once to each
+    worker process and handed to ``fn`` first.
+    """
+    if resume is True:
+        folder = resume_dir(namespace, cfg, *data, device=device)
+    else:
+        folder = resume or None
+    threads = cfg.threads if _device_type(device) == "cpu" else None
+    return run_units(fn, units, workers=cfg.workers, threads=threads, context=context, device=device,
+                     progress=progress, desc=desc, resume_dir=folder)
 
 
 def run_units(fn: Callable[..., Any], units: Sequence[Unit], *, workers: int | None = 1, threads: int | None = None,

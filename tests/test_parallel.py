@@ -475,3 +475,22 @@ def test_the_library_holds_no_benchmarks():
     root = Path(parallel.__file__).resolve().parent
     assert not sorted(root.rglob("bench*.py"))
     assert (root.parent / "bench" / "reference_loops.py").is_file()
+
+
+def test_run_chapter_units_uses_the_chapter_knobs_and_threads_only_on_a_cpu(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    seen = {}
+
+    def fake_run_units(fn, units, **kw):
+        seen.update(kw)
+        return ["done"]
+
+    monkeypatch.setattr(parallel, "run_units", fake_run_units)
+    cfg = SimpleNamespace(workers=3, threads=2, as_dict=lambda: {"a": 1, "workers": 3, "threads": 2})
+    monkeypatch.setenv("SERBOOK_RESULTS_DIR", str(tmp_path))
+    assert parallel.run_chapter_units("ch.run", print, [], cfg, device="cpu", data=([1, 2],)) == ["done"]
+    assert (seen["workers"], seen["threads"]) == (3, 2)
+    assert seen["resume_dir"] == parallel.resume_dir("ch.run", cfg, [1, 2], device="cpu")
+    parallel.run_chapter_units("ch.run", print, [], cfg, device="cuda:0", resume=False)
+    assert (seen["threads"], seen["resume_dir"]) == (None, None)

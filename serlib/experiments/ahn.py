@@ -66,7 +66,7 @@ from ..models.infogan import (
 )
 from ..papers import beside
 from ..papers.ahn import MULTIMODAL_TABLE, TABLES
-from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
+from ..parallel import Unit, run_chapter_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out, leave_one_speaker_out, predefined
 from ..train import fit_classifier, predict
@@ -668,10 +668,9 @@ def run(cfg: Config, data: ChapterData | None = None, *, progress: bool = True) 
     jobs = [(f, s) for f in data.folds for s in cfg.seeds]
     device = get_device(cfg.device)
     units = [Unit(f"fold={fold.name}/seed={seed}", (fold, cfg, seed, i == 0)) for i, (fold, seed) in enumerate(jobs)]
-    results = run_units(_fold_job, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
-                        context=data, device=device, progress=progress, desc="folds x seeds",
-                        resume_dir=resume_dir("ahn.run", cfg, data.corpus.fingerprint(), data.folds, data.t,
-                                              data.models, device=device))
+    results = run_chapter_units("ahn.run", _fold_job, units, cfg, device=device, context=data, progress=progress,
+                                desc="folds x seeds",
+                                data=(data.corpus.fingerprint(), data.folds, data.t, data.models))
     for res in results:
         for k, items in parts.items():
             items.extend(res[k])

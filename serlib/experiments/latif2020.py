@@ -62,7 +62,7 @@ from ..models.mixup_gan import CONDITIONING, MIXUP_PAIRS, MixupGAN, encode, fit_
 from ..papers import beside
 from ..papers.latif2020 import CONDITIONS as PAPER_COLUMNS
 from ..papers.latif2020 import STDS, STUDIES, TABLES
-from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
+from ..parallel import Unit, run_chapter_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import cross_corpus
 from ..train import predict
@@ -549,10 +549,8 @@ def run(cfg: Config, data: ChapterData, folds: Sequence[FoldData] | None = None,
     dev = str(device)
     units = [Unit(f"{kind}/fold={fd.name}/seed={seed}" + (f"/{extra.name}" if kind == "ablation" else ""),
                   (kind, fd, cfg, seed, extra, dev)) for kind, fd, seed, extra in tasks]
-    results = run_units(_job, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
-                        device=device, progress=progress, desc="jobs",
-                        resume_dir=resume_dir("latif2020.run", cfg, list(folds), list(ablation_folds),
-                                              figure_fold, device=device))
+    results = run_chapter_units("latif2020.run", _job, units, cfg, device=device, progress=progress, desc="jobs",
+                                data=(list(folds), list(ablation_folds), figure_fold))
     return _collect(results, folds[0].labels if folds else (), ablation_folds, cfg)
 
 

@@ -57,7 +57,7 @@ from ..models.sier import (
 )
 from ..papers import PaperTable, beside
 from ..papers.leow import TABLE2_ROWS, TABLES, gamma_label, table1_row
-from ..parallel import Unit, default_workers, resume_dir, run_units, threads_param, workers_param
+from ..parallel import Unit, default_workers, run_chapter_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_two_speakers_out
 from .common import svm_yardstick
@@ -554,10 +554,9 @@ def run(cfg: Config, corpus: Corpus, folds: Sequence[Fold] | None = None, *, pro
                  (cfg, folds[fi], seed, job, len(corpus.labels), str(device), fi == 0 and seed == cfg.seeds[0]),
                  weight=len(grid_points(cfg, job[0])))
             for fi, seed, job in units]
-    outs = run_units(_train_unit, work, workers=workers, threads=cfg.threads, device=device,
-                     context={"inputs": inputs, "y": y, "spk": spk}, progress=progress, desc="networks",
-                     resume_dir=resume_dir("leow.run", cfg, folds, inputs, y, spk, list(corpus.labels),
-                                           device=device))
+    outs = run_chapter_units("leow.run", _train_unit, work, cfg, device=device,
+                             context={"inputs": inputs, "y": y, "spk": spk}, progress=progress, desc="networks",
+                             data=(folds, inputs, y, spk, list(corpus.labels)))
     probe_rows += [r for o in outs for r in o["probe"]]
     return Results(
         scores=pd.DataFrame([o["score"] for o in outs]), grid=pd.DataFrame([r for o in outs for r in o["grid"]]),

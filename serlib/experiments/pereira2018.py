@@ -76,7 +76,7 @@ from ..models.began import (
 )
 from ..papers import beside
 from ..papers.pereira2018 import TABLE1_STD, TABLES
-from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
+from ..parallel import Unit, resume_dir, run_chapter_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import (
     Fold,
@@ -866,8 +866,8 @@ def run_jobs(cfg: Config, jobs: Sequence[tuple[Any, tuple[Any, ...]]], *, desc: 
     dev = get_device(cfg.device)
     keys = list(keys) if keys is not None else [f"job={i}" for i in range(len(jobs))]
     units = [Unit(k, (fn, *args)) for k, (fn, args) in zip(keys, jobs)]
-    return run_units(_apply, units, workers=cfg.workers, threads=cfg.threads if dev.type == "cpu" else None,
-                     context=(context,), device=dev, resume_dir=resume, progress=progress, desc=desc or "jobs")
+    return run_chapter_units("pereira2018.jobs", _apply, units, cfg, device=dev, context=(context,),
+                             resume=resume if resume is not None else False, progress=progress, desc=desc or "jobs")
 
 
 def _protocol_job(inp: Inputs, cfg: Config, kind: str, fold: Fold, task: str,

@@ -65,7 +65,7 @@ from ..models.gan import (
 )
 from ..papers import beside
 from ..papers.sahu2018 import TABLES
-from ..parallel import Unit, resume_dir, run_units, threads_param, workers_param
+from ..parallel import Unit, run_chapter_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out
 from .common import svm_yardstick
@@ -712,9 +712,8 @@ def run(cfg: Config, data: ChapterData, folds: Sequence[FoldData] | None = None,
     dev = str(device)
     units = [Unit(f"fold={fd.name}/seed={seed}", (fd, cfg, seed, i == figure_fold and j == 0, dev, real[i]))
              for j, seed in enumerate(cfg.seeds) for i, fd in enumerate(folds)]
-    results = run_units(_run_task, units, workers=cfg.workers, threads=cfg.threads if device.type == "cpu" else None,
-                        device=device, progress=progress, desc="folds x seeds",
-                        resume_dir=resume_dir("sahu2018.run", cfg, list(folds), figure_fold, device=device))
+    results = run_chapter_units("sahu2018.run", _run_task, units, cfg, device=device, progress=progress,
+                                desc="folds x seeds", data=(list(folds), figure_fold))
     return _collect(results, folds[0].labels)
 
 
