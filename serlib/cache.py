@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 
 from .config import ParameterError, cache_dir, get_logger
 
-__all__ = ["CHUNK_SIZE", "atomic_write_bytes", "cache_key", "cache_versions", "cached", "cached_chunks",
-           "checksum_file", "ci_cache_key", "load_verified", "read_verified_bytes", "remove_verified", "save_verified", "write_verified_bytes"]
+__all__ = ["CHUNK_SIZE", "atomic_write_bytes", "cache_key", "cached", "cached_chunks",
+           "checksum_file", "load_verified", "read_verified_bytes", "remove_verified", "save_verified", "write_verified_bytes"]
 
 T = TypeVar("T")
 log = get_logger("cache")
@@ -265,35 +265,3 @@ def _load_chunk(path: Path, start: int, stop: int, digest: str) -> list[Any] | N
         return None
     return values
 
-
-def cache_versions() -> dict[str, Any]:
-    """What decides whether the serlib cache's entries are still valid: the embedded corpus
-    generator's version, the feature extraction's version and configuration, the versions of the
-    cached spectrograms and pretrained encoders of chapter 5, and the packages that compute them."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from .data.synthetic import GENERATOR_VERSION, SIZES, VARIANTS
-    from .experiments.pereira2018 import MODEL_VERSION
-    from .features import FEATURE_VERSION, FRAME_KINDS, FUNCTIONAL_SETS, SPECTRO_VERSION
-
-    out: dict[str, Any] = {"generator": GENERATOR_VERSION, "sizes": sorted(SIZES), "variants": sorted(VARIANTS),
-                           "features": FEATURE_VERSION, "functional_sets": FUNCTIONAL_SETS,
-                           "frame_kinds": list(FRAME_KINDS), "spectrograms": SPECTRO_VERSION,
-                           "encoders": MODEL_VERSION}
-    for pkg in ("espeakng-loader", "opensmile", "librosa", "torch"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
-def ci_cache_key(prefix: str = "serlib") -> str:
-    """A key for a CI cache of ``$SERLIB_CACHE``: ``<prefix>-gen<G>-feat<F>-<hash of cache_versions()>``.
-
-    It changes whenever :func:`cache_versions` does, so a CI job never restores entries that
-    this serlib would not write (those would be detected and rebuilt anyway, at a cost).
-    ``serbook cache-key`` prints it.
-    """
-    v = cache_versions()
-    return f"{prefix}-gen{v['generator']}-feat{v['features']}-{cache_key(**v)}"

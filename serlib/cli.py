@@ -119,7 +119,7 @@ def _cmd_results_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache_key(args: argparse.Namespace) -> int:
-    from .cache import cache_versions, ci_cache_key
+    from .versions import cache_versions, ci_cache_key
 
     if args.json:
         import json

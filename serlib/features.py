@@ -38,8 +38,8 @@ Caching
 -------
 The key is the corpus fingerprint (utterance ids, labels and each audio file's size and
 mtime) + the feature configuration + :data:`FEATURE_VERSION` (:data:`SPECTRO_VERSION` for the
-chunk spectrograms). Writes are atomic; a corrupt entry is detected by its checksum and rebuilt
-(see :mod:`serlib.cache`).
+chunk spectrograms; both are kept in :mod:`serlib.versions`). Writes are atomic; a corrupt
+entry is detected by its checksum and rebuilt (see :mod:`serlib.cache`).
 
 While an extraction runs, its finished chunks live in a folder ``<entry>.chunks`` beside the
 entry, removed once the entry is saved. :func:`padded_mfcc` first finds where silence trimming
@@ -65,6 +65,7 @@ from .audio import pad_to, trim_bounds, trim_silence
 from .cache import CHUNK_SIZE, cache_key, cached, cached_chunks
 from .config import ParameterError, check_choice, check_positive, get_logger
 from .data.corpus import Corpus
+from .versions import FEATURE_VERSION, FRAME_KINDS, FUNCTIONAL_SETS, SPECTRO_VERSION
 
 __all__ = [
     "CHUNK_SIZE",
@@ -88,17 +89,10 @@ __all__ = [
     "stft_magnitude",
 ]
 
-FEATURE_VERSION = 1
-"""Bump when the extraction code changes in a way that alters values."""
-SPECTRO_VERSION = 2
-"""Bump when the chunk spectrogram extraction (:func:`chunk_spectrograms`) changes values."""
-
 KEEP_AUDIO_BYTES = 1 << 30
 """Audio (bytes of float32 samples) :func:`padded_mfcc`'s first pass may keep in memory for its
 second, which reads the rest of the recordings again: 1 GiB holds about nine hours at 16 kHz."""
 
-FUNCTIONAL_SETS: dict[str, str] = {"is10": "IS10", "egemaps": "eGeMAPSv02"}
-FRAME_KINDS: tuple[str, ...] = ("mfcc", "logmel", "stft")
 
 log = get_logger("features")
 

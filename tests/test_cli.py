@@ -49,3 +49,49 @@ def test_installed_serbook_script_runs_the_cli():
     assert "iemocap" in out.stdout and "GPL" in out.stdout
     bad = subprocess.run([str(script), "data", "check", "nosuchcorpus", "/tmp"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown corpus" in bad.stderr  # main()'s exit code reaches the shell
+
+
+def test_cache_key_keeps_its_recipe(monkeypatch):
+    """For given versions ``serbook cache-key`` prints the same key as it always has, so the CI caches
+    already stored under it stay usable. The versions are set here (package versions included), so
+    bumping one in serlib does not touch this pin; a change of what goes into the key, or how it is
+    hashed, does."""
+    import importlib.metadata
+
+    from serlib import versions
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda pkg: f"{pkg}-9.9")
+    fixed = {"GENERATOR_VERSION": 1, "SIZES": ("tiny", "default", "large"), "VARIANTS": ("main", "cross"),
+             "FEATURE_VERSION": 1, "SPECTRO_VERSION": 2, "MODEL_VERSION": 3,
+             "FUNCTIONAL_SETS": {"is10": "IS10", "egemaps": "eGeMAPSv02"}, "FRAME_KINDS": ("mfcc", "logmel", "stft")}
+    for name, value in fixed.items():
+        monkeypatch.setattr(versions, name, value)
+    assert versions.ci_cache_key() == "serlib-gen1-feat1-32c0949da6b308190de9"
+    assert versions.ci_cache_key("ci") == "ci-gen1-feat1-32c0949da6b308190de9"
+    monkeypatch.setattr(versions, "SPECTRO_VERSION", 3)
+    assert versions.ci_cache_key() != "serlib-gen1-feat1-32c0949da6b308190de9"
+
+
+def test_versions_are_the_ones_their_modules_use():
+    """Each owner module reads its version from serlib.versions, so the key cannot drift from them."""
+    from serlib import features, versions
+    from serlib.data import synthetic
+    from serlib.experiments import pereira2018
+
+    assert features.FEATURE_VERSION is versions.FEATURE_VERSION
+    assert features.SPECTRO_VERSION is versions.SPECTRO_VERSION
+    assert features.FUNCTIONAL_SETS is versions.FUNCTIONAL_SETS and features.FRAME_KINDS is versions.FRAME_KINDS
+    assert synthetic.GENERATOR_VERSION is versions.GENERATOR_VERSION
+    assert synthetic.SIZES is versions.SIZES and synthetic.VARIANTS is versions.VARIANTS
+    assert pereira2018.MODEL_VERSION is versions.MODEL_VERSION
+
+
+@pytest.mark.parametrize("args", [["cache-key"], ["cache-key", "--json"]])
+def test_cache_key_imports_neither_torch_nor_matplotlib(args):
+    """``serbook cache-key`` runs at the start of every CI job: it reads version numbers and must not
+    pay for importing torch or matplotlib (seconds) to do so."""
+    code = ("import sys\nfrom serlib.cli import main\n"
+            f"assert main({args!r}) == 0\n"
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

@@ -193,10 +193,8 @@ def test_real_corpus_job_is_opt_in_and_feeds_the_build():
 
 
 def test_cache_key_comes_from_serlib(capsys):
-    from serlib.cache import ci_cache_key
     from serlib.cli import main
-    from serlib.data.synthetic import GENERATOR_VERSION
-    from serlib.features import FEATURE_VERSION
+    from serlib.versions import FEATURE_VERSION, GENERATOR_VERSION, ci_cache_key
 
     assert main(["cache-key", "--prefix", "serlib-test"]) == 0
     key = capsys.readouterr().out.strip()

@@ -3,7 +3,8 @@
 from .check import check_corpus
 from .corpus import REQUIRED_COLUMNS, Corpus, CorpusError, LayoutProblem
 from .coverage import Coverage, coverage
-from .registry import CORPORA, CorpusSpec, available_corpora, load_corpus, resolve_root, validate_layout
+from .loading import load_corpus
+from .registry import CORPORA, CorpusSpec, available_corpora, resolve_root, validate_layout
 
 __all__ = [
     "CORPORA",

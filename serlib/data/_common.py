@@ -441,7 +441,7 @@ def format_report(
         return "\n".join(lines)
     skipped = ""
     if n_utterances is None:
-        from .registry import load_corpus  # late: the registry imports the loaders
+        from .loading import load_corpus  # late: the registry imports the loaders
 
         try:
             corpus = load_corpus(name, root)

@@ -22,7 +22,8 @@ from pathlib import Path
 from ..config import ParameterError
 from ._common import format_report
 from .corpus import CorpusError
-from .registry import load_corpus, validate_layout
+from .loading import load_corpus
+from .registry import validate_layout
 
 __all__ = ["EXIT_COMPLETE", "EXIT_ERRORS", "EXIT_PARTIAL", "EXIT_USAGE", "check_corpus"]
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..config import ParameterError, get_logger
 from .corpus import Corpus, CorpusError
+from .registry import CORPORA
 
 __all__ = ["Coverage", "check_allow_partial", "compare", "coverage", "enforce"]
 
@@ -118,8 +119,6 @@ def compare(table: Any, release: Mapping[str, Any], *, available: int | None = N
 
 
 def _release_of(corpus: Corpus) -> tuple[str | None, Mapping[str, Any] | None]:
-    from .registry import CORPORA
-
     module_name = CORPORA.get(corpus.name)
     if module_name is None:
         return "not a registered corpus", None

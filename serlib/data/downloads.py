@@ -670,7 +670,7 @@ def _read_marker(root: Path) -> dict[str, Any]:
 
 def _complete(name: str, root: Path, archive: Archive) -> bool:
     """Whether ``root`` holds the full release of what ``archive`` brings (the loader's full-release check)."""
-    from .registry import load_corpus
+    from .loading import load_corpus
 
     try:
         if name == "librispeech":

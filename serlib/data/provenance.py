@@ -25,6 +25,7 @@ from typing import Any
 
 from ..config import plain_values
 from .corpus import Corpus
+from .coverage import coverage
 
 __all__ = ["RECORD_FILE", "fingerprint_files", "fingerprint_tree", "read_records", "record_corpus"]
 
@@ -93,8 +94,6 @@ def record_corpus(corpus: Corpus, role: str = "main", options: Mapping[str, Any]
     folder = os.environ.get("SERBOOK_RESULTS_DIR")
     if not folder:
         return None
-    from .coverage import coverage
-
     cov = corpus.meta.get("coverage") or coverage(corpus).as_dict()
     entry = {"name": corpus.name, "role": role,
              "root": str(corpus.root) if corpus.root is not None and corpus.name != "embedded" else None,

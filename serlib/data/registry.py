@@ -1,4 +1,8 @@
-"""Find corpora by name: ``load_corpus`` and ``validate_layout``.
+"""The table of corpora: find a corpus's loader by name, read and check a corpus folder.
+
+:func:`serlib.data.load_corpus` (in :mod:`serlib.data.loading`) is the front door built on this
+table: it reads a corpus with :func:`read_corpus`, then notes its coverage and records it for
+the run. The table itself imports nothing of what is built on it.
 
 Each corpus module (``serlib/data/<name>.py``) defines three module-level names:
 
@@ -20,7 +24,7 @@ from typing import Any
 from ..config import ParameterError, data_dir
 from .corpus import Corpus, CorpusError, LayoutProblem
 
-__all__ = ["CORPORA", "CorpusSpec", "available_corpora", "load_corpus", "resolve_root", "validate_layout"]
+__all__ = ["CORPORA", "CorpusSpec", "available_corpora", "read_corpus", "resolve_root", "validate_layout"]
 
 CORPORA: dict[str, str] = {
     "embedded": "serlib.data.synthetic",
@@ -76,28 +80,13 @@ def resolve_root(name: str, root: str | Path | None = None) -> Path:
     return data_dir() / spec.default_subdir
 
 
-def load_corpus(name: str, root: str | Path | None = None, *, role: str = "main", **options: Any) -> Corpus:
-    """Load corpus ``name`` from ``root`` (or its default place) as a :class:`Corpus`.
+def read_corpus(name: str, root: str | Path | None = None, **options: Any) -> Corpus:
+    """Read corpus ``name`` from ``root`` (or its default place) with its loader. A real corpus's
+    folder is checked first: a missing or malformed one raises :class:`CorpusError`.
 
-    ``load_corpus("embedded", size="tiny")`` generates (once, cached) the embedded corpus.
-    For a real corpus a missing or malformed folder raises :class:`CorpusError` naming what is
-    wrong and how to fix it (the same findings ``serbook data check`` prints).
-
-    ``corpus.meta["coverage"]`` holds the copy's coverage against the full release
-    (:func:`serlib.data.coverage.coverage`). Inside ``serbook run`` the corpus is recorded,
-    under ``role`` ("main", "pretrain", "cross" ...), for the run's ``run.json``
-    (:mod:`serlib.data.provenance`).
+    This is the bare read: :func:`serlib.data.load_corpus`, which the chapters use, also notes
+    the copy's coverage of the full release and records the corpus for the run.
     """
-    corpus = _load(name, root, **options)
-    from .coverage import coverage
-    from .provenance import record_corpus
-
-    corpus.meta["coverage"] = coverage(corpus).as_dict()
-    record_corpus(corpus, role, options)
-    return corpus
-
-
-def _load(name: str, root: str | Path | None = None, **options: Any) -> Corpus:
     key = _normalise(name)
     mod = _module(key)
     if key == "embedded":

@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ParameterError, cache_dir, check_choice, get_logger
+from ..versions import GENERATOR_VERSION, SIZES, VARIANTS
 from .corpus import REQUIRED_COLUMNS, Corpus, CorpusError, LayoutProblem
 from .lexicon import compose
 from .registry import CorpusSpec
@@ -83,9 +84,6 @@ __all__ = [
     "validate",
 ]
 
-GENERATOR_VERSION = 1
-"""Bumped whenever the generated audio or table would change; part of the cache key."""
-
 SPEC = CorpusSpec(
     name="embedded",
     title="serlib embedded corpus",
@@ -102,8 +100,6 @@ SPEC = CorpusSpec(
 )
 
 LABELS: tuple[str, ...] = ("neutral", "angry", "sad", "happy")
-SIZES: tuple[str, ...] = ("tiny", "default", "large")
-VARIANTS: tuple[str, ...] = ("main", "cross")
 PARTS: tuple[str, ...] = ("labelled", "unlabelled", "all")
 SAMPLE_RATE = 16000
 

@@ -88,6 +88,7 @@ from ..splits import (
     predefined,
 )
 from ..train import FitOutcome, load_checkpoint, save_checkpoint
+from ..versions import MODEL_VERSION
 from .common import svm_yardstick
 
 __all__ = [
@@ -122,9 +123,6 @@ __all__ = [
 CHAPTER = "05_pereira2018_began"
 PROTOCOLS: tuple[str, ...] = ("speaker_dependent", "predefined", "loso")
 CURVE_METHODS: tuple[str, ...] = ("began_frozen", "random_frozen", "end_to_end", "egemaps_svm", "is10_svm")
-MODEL_VERSION = 3
-"""Bump when the BEGAN code changes what a cached encoder would be (3: the entry holds only
-weights_only-loadable values: tensors, numbers, strings and containers)."""
 
 METHOD_NAMES: dict[str, str] = {
     "began_frozen": "BEGAN encoder (pretrained, frozen) + conv head",
