@@ -84,13 +84,13 @@ def _infogan(n: int, device: str) -> None:
 
 
 def _sier(n: int, device: str) -> None:
-    from serlib.models.sier import SIERNet, build_encoder, fit_sier
+    from serlib.models.sier import SIERNet, build_encoder, train_sier
 
     frames = 300
     enc = build_encoder("cnn_bigru", 20, frames, cnn_layers=2, filters=128, gru_units=256)
     model = SIERNet(enc, 7, 6, fc_units=128)
     x, y, s = _x(n, 20, frames), _labels(n, 7), _labels(n, 6, seed=2)
-    fit_sier(model, x, y, s, x[:32], y[:32], max_epochs=1, gamma=2.5, batch_size=32, device=device)
+    train_sier(model, x, y, s, x[:32], y[:32], max_epochs=1, gamma=2.5, batch_size=32, device=device)
 
 
 def _began(n: int, device: str) -> None:
@@ -226,7 +226,7 @@ def _ratio_mixup_gan(ref: bool) -> Callable[[int], Any]:
 def _ratio_mixup_dnn(ref: bool) -> Callable[[int], Any]:
     from torch import nn
 
-    from serlib.models.mixup_gan import fit_mixup_classifier
+    from serlib.models.mixup_gan import train_mixup_classifier
 
     from .reference_loops import ref_fit_mixup_classifier
 
@@ -234,7 +234,7 @@ def _ratio_mixup_dnn(ref: bool) -> Callable[[int], Any]:
         torch.manual_seed(0)
         model = nn.Sequential(nn.Linear(1582, 256), nn.ReLU(), nn.Dropout(0.3), nn.Linear(256, 128), nn.ReLU(),
                               nn.Dropout(0.3), nn.Linear(128, 4))
-        fn = ref_fit_mixup_classifier if ref else fit_mixup_classifier
+        fn = ref_fit_mixup_classifier if ref else train_mixup_classifier
         return fn(model, _x(4 * _RATIO_ROWS, 1582), _labels(4 * _RATIO_ROWS, 4), alpha=0.2, epochs=epochs,
                   batch_size=64, device="cpu")
     return run

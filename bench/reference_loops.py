@@ -27,7 +27,7 @@ from serlib.models.gan import ConditionalGAN, GANRun, LatentSampler, VanillaGAN,
 from serlib.models.infogan import AlignedSER, InfoGAN, embed, info_nce_loss
 from serlib.models.infogan import mixup as info_mixup
 from serlib.models.mixup_gan import MIXUP_PAIRS, _bce, _disc, _encoder, joint_losses, mixup, real_fake_mix, sample_lam
-from serlib.train import History, batches, fit_classifier, progress
+from serlib.train import History, batches, progress, train_classifier
 
 __all__ = ["ref_fit_mixup_classifier", "ref_train_aae", "ref_train_baseline", "ref_train_cgan", "ref_train_gan",
            "ref_train_infogan", "ref_train_mixup_gan"]
@@ -397,7 +397,7 @@ def ref_fit_mixup_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, 
     With ``class_weight`` the loss of a soft label ``y~`` is ``-sum_k w_k y~_k log p_k``,
     normalised by ``sum_k w_k y~_k`` over the batch: for one-hot labels exactly
     :class:`torch.nn.CrossEntropyLoss` with inverse-frequency weights, as in
-    :func:`serlib.train.fit_classifier`, to which ``alpha = 0`` delegates.
+    :func:`serlib.train.train_classifier`, to which ``alpha = 0`` delegates.
 
     Returns the per-epoch history (``epoch, loss``).
 
@@ -406,7 +406,7 @@ def ref_fit_mixup_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, 
     Zhang et al. 2018, Sec. 2 and Fig. 1b (the one-line training loop).
     """
     if alpha == 0:
-        return fit_classifier(model, x, y, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+        return train_classifier(model, x, y, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
                               class_weight=class_weight, device=device, seed=seed, show=show).frame()
     dev = get_device(device) if isinstance(device, str) else device
     model.to(dev).train()

@@ -48,7 +48,7 @@ from torch import nn
 from .cache import read_verified_bytes, remove_verified, write_verified_bytes
 from .config import ParameterError, get_device, get_logger
 
-__all__ = ["Engine", "FitOutcome", "History", "Stopping", "apply_in_batches", "batches", "fit", "fit_classifier",
+__all__ = ["Engine", "FitOutcome", "History", "Stopping", "apply_in_batches", "batches", "fit", "train_classifier",
            "load_checkpoint", "predict", "progress", "save_checkpoint"]
 
 log = get_logger("train")
@@ -405,7 +405,7 @@ class _TrainingState:
                           epochs_trained, self.stopped and epochs_trained < stopping.max_epochs, self.step_state)
 
 
-def fit_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float = 1e-3,
+def train_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float = 1e-3,
                    batch_size: int = 64, weight_decay: float = 0.0, class_weight: bool = True,
                    device: str | torch.device | Engine = "auto", seed: int = 0, show: bool = False) -> History:
     """Train ``model`` (logits out) with Adam and cross-entropy on in-memory arrays, for ``epochs``.

@@ -19,12 +19,12 @@ from serlib.models.gan import ConditionalGAN, cgan_step, make_optimizers, train_
 from serlib.models.mixup_gan import (
     MixupGAN,
     ProjectionDiscriminator,
-    fit_mixup_classifier,
     joint_losses,
     mixup,
     mixup_gan_step,
     real_fake_mix,
     sample_lam,
+    train_mixup_classifier,
     train_mixup_gan,
 )
 from tests._pins import check_pins
@@ -202,10 +202,10 @@ def test_fit_mixup_classifier_learns_and_delegates_without_mixup():
     x = (rng.standard_normal((120, 6)) + 3 * np.eye(3, 6)[y]).astype(np.float32)
     torch.manual_seed(0)
     m = MLP(6, 3, [16], 0.0)
-    h = fit_mixup_classifier(m, x, y, alpha=0.4, epochs=30, batch_size=16)
+    h = train_mixup_classifier(m, x, y, alpha=0.4, epochs=30, batch_size=16)
     assert h["loss"].iloc[-1] < h["loss"].iloc[0]
     assert (predict(m, x) == y).mean() > 0.9
-    h0 = fit_mixup_classifier(MLP(6, 3, [16], 0.0), x, y, alpha=0.0, epochs=2, batch_size=16)
+    h0 = train_mixup_classifier(MLP(6, 3, [16], 0.0), x, y, alpha=0.0, epochs=2, batch_size=16)
     assert list(h0.columns) == ["epoch", "loss"] and len(h0) == 2
 
 

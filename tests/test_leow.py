@@ -18,10 +18,10 @@ from serlib.models.sier import (
     GradientReversal,
     SIERNet,
     build_encoder,
-    fit_sier,
     grad_reverse,
     lambda_schedule,
     stats_pool,
+    train_sier,
 )
 from serlib.papers.leow import TABLES, table1_row
 from serlib.splits import Fold
@@ -101,13 +101,13 @@ def test_training_follows_the_schedule_to_its_end():
     x[:, 0, :] += y[:, None]  # a learnable emotion cue
     s = np.arange(40) % 5
     net = SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, 5, fc_units=8)
-    fit = fit_sier(net, x, y, s, x[:8], y[:8], max_epochs=3, gamma=2.5, batch_size=10)
+    fit = train_sier(net, x, y, s, x[:8], y[:8], max_epochs=3, gamma=2.5, batch_size=10)
     h = fit.history
     assert list(h["epoch"]) == [1, 2, 3]
     assert h["lambda"].iloc[-1] == pytest.approx(lambda_schedule(1.0, 2.5))
     assert h["lambda"].is_monotonic_increasing and h["J_s"].notna().all()
     assert 1 <= fit.best_epoch <= 3
-    plain = fit_sier(SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, None, fc_units=8),
+    plain = train_sier(SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, None, fc_units=8),
                      x, y, None, x[:8], y[:8], max_epochs=2, gamma=None, batch_size=10)
     assert (plain.history["lambda"] == 0).all() and plain.history["J_s"].isna().all()
 
@@ -125,8 +125,8 @@ def test_early_stopping_is_wired_and_the_schedule_counts_max_epochs():
         torch.manual_seed(0)
         return SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, 5, fc_units=8)
 
-    full = fit_sier(net(), x, y, s, xv, yv, max_epochs=30, gamma=2.5, batch_size=10)
-    early = fit_sier(net(), x, y, s, xv, yv, max_epochs=30, patience=1, gamma=2.5, batch_size=10)
+    full = train_sier(net(), x, y, s, xv, yv, max_epochs=30, gamma=2.5, batch_size=10)
+    early = train_sier(net(), x, y, s, xv, yv, max_epochs=30, patience=1, gamma=2.5, batch_size=10)
     assert full.epochs_trained == 30 and not full.stopped_early
     h = full.history
     best, stop = None, None
@@ -279,11 +279,11 @@ def test_training_with_valid_frames():
     n = rng.integers(6, 25, size=40)
     x[:, 0, :] += y[:, None]
     net = SIERNet(build_encoder("cnn_bigru", 20, 24, filters=4, gru_units=8), 4, 5, fc_units=8)
-    fit = fit_sier(net, x, y, np.arange(40) % 5, x[:8], y[:8], max_epochs=2, gamma=2.5, batch_size=10,
+    fit = train_sier(net, x, y, np.arange(40) % 5, x[:8], y[:8], max_epochs=2, gamma=2.5, batch_size=10,
                    lengths_train=n, lengths_val=n[:8])
     assert len(fit.history) == 2 and fit.history["J_s"].notna().all()
     with pytest.raises(ValueError, match="validation"):
-        fit_sier(net, x, y, None, x[:8], y[:8], max_epochs=1, lengths_train=n)
+        train_sier(net, x, y, None, x[:8], y[:8], max_epochs=1, lengths_train=n)
 
 
 def test_standardisation_over_speech_frames_zeroes_the_padding():

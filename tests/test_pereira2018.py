@@ -23,8 +23,8 @@ from serlib.models.began import (
     aggregate_by_utterance,
     began_step,
     encode,
-    fit_supervised,
     m_global,
+    train_supervised,
     update_k,
 )
 from tests._pins import PINS, check_pins
@@ -112,7 +112,7 @@ def test_frozen_encoder_receives_no_gradient():
     enc_before = {k: v.clone() for k, v in enc.state_dict().items()}
     head_before = {k: v.clone() for k, v in head.state_dict().items()}
     x, y = _toy_task()
-    fit_supervised(model, x, y, max_epochs=3, lr=1e-2, batch_size=8, n_classes=3)
+    train_supervised(model, x, y, max_epochs=3, lr=1e-2, batch_size=8, n_classes=3)
     for p in enc.parameters():
         assert not p.requires_grad
         assert p.grad is None or torch.count_nonzero(p.grad) == 0
@@ -130,7 +130,7 @@ def test_unfrozen_encoder_is_trained_end_to_end():
     model = SupervisedBEGAN(enc, ConvHead(enc.map_shape[0], 3, filters=(8,)), freeze=False)
     before = {k: v.clone() for k, v in enc.state_dict().items()}
     x, y = _toy_task()
-    fit_supervised(model, x, y, max_epochs=2, lr=1e-2, batch_size=8, n_classes=3)
+    train_supervised(model, x, y, max_epochs=2, lr=1e-2, batch_size=8, n_classes=3)
     assert any(not torch.equal(v, before[k]) for k, v in enc.state_dict().items())
 
 
@@ -308,16 +308,16 @@ def test_supervised_head_early_stopping_is_wired():
         return validate
 
     full_model = make()
-    full = fit_supervised(full_model, x, y, max_epochs=25, lr=3e-2, batch_size=8, n_classes=3,
+    full = train_supervised(full_model, x, y, max_epochs=25, lr=3e-2, batch_size=8, n_classes=3,
                           validate=validator(full_model), score=lambda m: (m["val_uar"], -m["val_loss"]))
     model = make()
-    early = fit_supervised(model, x, y, max_epochs=25, patience=1, lr=3e-2, batch_size=8, n_classes=3,
+    early = train_supervised(model, x, y, max_epochs=25, patience=1, lr=3e-2, batch_size=8, n_classes=3,
                            validate=validator(model), score=lambda m: (m["val_uar"], -m["val_loss"]))
     assert full.epochs_trained == 25 and early.stopped_early and early.epochs_trained < 25
     assert early.best_epoch == early.epochs_trained - 1 and len(early.history) == early.epochs_trained
     np.testing.assert_allclose(early.history["val_uar"], full.history["val_uar"].iloc[:early.epochs_trained])
     with pytest.raises(ValueError, match="validate"):
-        fit_supervised(make(), x, y, max_epochs=3, patience=2, n_classes=3)
+        train_supervised(make(), x, y, max_epochs=3, patience=2, n_classes=3)
 
 
 def _toy_inputs(per_class: int = 3):

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from serlib.config import ParameterError
-from serlib.train import Engine, Stopping, fit, fit_classifier, load_checkpoint, save_checkpoint
+from serlib.train import Engine, Stopping, fit, load_checkpoint, save_checkpoint, train_classifier
 
 
 class Opaque:
@@ -210,7 +210,7 @@ def test_fit_classifier_trains_as_the_plain_loop_did():
     b = nn.Linear(8, 3)
     b.load_state_dict(a.state_dict())
     plain(a)
-    hist = fit_classifier(b, x, y, epochs=6, lr=1e-2, batch_size=32, device="cpu", seed=5)
+    hist = train_classifier(b, x, y, epochs=6, lr=1e-2, batch_size=32, device="cpu", seed=5)
     assert len(hist.frame()) == 6 and hist.frame()["loss"].iloc[-1] < hist.frame()["loss"].iloc[0]
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q)

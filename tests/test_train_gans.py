@@ -20,7 +20,7 @@ from bench import reference_loops as ref
 from serlib.models import infogan as ig
 from serlib.models.aae import AdversarialAutoencoder, GMMPrior, train_aae
 from serlib.models.gan import ConditionalGAN, VanillaGAN, train_cgan, train_gan
-from serlib.models.mixup_gan import MixupGAN, fit_mixup_classifier, train_mixup_gan
+from serlib.models.mixup_gan import MixupGAN, train_mixup_classifier, train_mixup_gan
 from serlib.train import fit
 
 from .test_ahn import _toy
@@ -109,7 +109,7 @@ def test_mixup_classifier_trains_as_its_loop_did():
     x, y = _data()
     a, b = _twins(lambda: nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 4)))
     torch.manual_seed(5)  # dropout draws from the global generator
-    ha = fit_mixup_classifier(a, x, y, alpha=0.2, epochs=3, batch_size=8, seed=2)
+    ha = train_mixup_classifier(a, x, y, alpha=0.2, epochs=3, batch_size=8, seed=2)
     torch.manual_seed(5)
     hb = ref.ref_fit_mixup_classifier(b, x, y, alpha=0.2, epochs=3, batch_size=8, seed=2)
     _same_weights(a, b)
@@ -147,7 +147,7 @@ def test_mixup_classifier_without_mixing_is_plain_weighted_cross_entropy():
     y = np.where(np.arange(len(y)) < 12, 0, y)  # unequal classes, so the class weights matter
     a, b = _twins(lambda: nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 4)))
     torch.manual_seed(5)
-    ha = fit_mixup_classifier(a, x, y, alpha=0.0, epochs=3, batch_size=8, seed=2, device="cpu")
+    ha = train_mixup_classifier(a, x, y, alpha=0.0, epochs=3, batch_size=8, seed=2, device="cpu")
     torch.manual_seed(5)
     hb = _plain_weighted_cross_entropy(b, x, y, epochs=3, batch_size=8, seed=2)
     _same_weights(a, b)

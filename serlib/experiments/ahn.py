@@ -69,7 +69,7 @@ from ..papers.ahn import MULTIMODAL_TABLE, TABLES
 from ..parallel import Unit, run_chapter_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import Fold, check_fold, leave_one_session_out, leave_one_speaker_out, predefined
-from ..train import fit_classifier, predict
+from ..train import predict, train_classifier
 from ..train import progress as progress_bar
 from .common import evaluate_predictions, svm_yardstick
 
@@ -440,7 +440,7 @@ def _linear_probe(x_fit: np.ndarray, y_fit: np.ndarray, x_ref: np.ndarray, block
     torch.manual_seed(seed)
     lin = nn.Linear(d, n_classes)
     with quiet_training():
-        fit_classifier(lin, ((x_fit - mu) * scale).astype(np.float32), y_fit, epochs=cfg.epochs_stage3,
+        train_classifier(lin, ((x_fit - mu) * scale).astype(np.float32), y_fit, epochs=cfg.epochs_stage3,
                        lr=cfg.lr_stage3, batch_size=cfg.batch_size_stage3, class_weight=cfg.class_weight, device=dev,
                        seed=seed)
     return lambda x: predict(lin, ((x - mu) * scale).astype(np.float32))

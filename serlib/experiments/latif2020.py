@@ -58,7 +58,7 @@ from ..metrics import classification_scores
 from ..models.aae import GMMPrior
 from ..models.classifiers import MLP
 from ..models.gan import GANRun, sample_cgan
-from ..models.mixup_gan import CONDITIONING, MIXUP_PAIRS, MixupGAN, encode, fit_mixup_classifier, train_mixup_gan
+from ..models.mixup_gan import CONDITIONING, MIXUP_PAIRS, MixupGAN, encode, train_mixup_classifier, train_mixup_gan
 from ..papers import beside
 from ..papers.latif2020 import CONDITIONS as PAPER_COLUMNS
 from ..papers.latif2020 import STDS, STUDIES, TABLES
@@ -319,15 +319,15 @@ def dnn_scores(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     """Train the chapter's DNN (MLP with dropout, class-weighted cross-entropy) and score it.
 
     ``mixup`` trains it on mixup-augmented batches with ``cfg.classifier_alpha``
-    (:func:`~serlib.models.mixup_gan.fit_mixup_classifier`); otherwise plain training
-    (:func:`serlib.train.fit_classifier`). Returns ``(scores, predictions)``.
+    (:func:`~serlib.models.mixup_gan.train_mixup_classifier`); otherwise plain training
+    (:func:`serlib.train.train_classifier`). Returns ``(scores, predictions)``.
     """
     import torch
 
     seed_everything(seed)
     torch.manual_seed(seed)
     model = MLP(x_train.shape[1], n_classes, hidden=cfg.clf_hidden, dropout=cfg.clf_dropout)
-    fit_mixup_classifier(model, x_train, y_train, alpha=cfg.classifier_alpha if mixup else 0.0, epochs=cfg.clf_epochs,
+    train_mixup_classifier(model, x_train, y_train, alpha=cfg.classifier_alpha if mixup else 0.0, epochs=cfg.clf_epochs,
                          lr=cfg.clf_lr, batch_size=cfg.batch_size, lam_per_sample=cfg.lam_per_sample,
                          device=device, seed=seed)
     pred = predict(model, x_test)

@@ -51,9 +51,9 @@ from ..models.sier import (
     SIERNet,
     build_encoder,
     embed,
-    fit_sier,
     lambda_schedule,
     predict_emotions,
+    train_sier,
 )
 from ..papers import PaperTable, beside
 from ..papers.leow import TABLE2_ROWS, TABLES, gamma_label, table1_row
@@ -400,7 +400,7 @@ def _train_network(cfg: Config, x: np.ndarray, y: np.ndarray, spk: np.ndarray, f
     ``x`` is the fold's standardised input (:func:`_fold_inputs`), ``frames(rows)`` the valid
     frames of those rows (``None`` when the padding is not masked). ``gamma=None`` trains without
     the speaker branch; ``reversal=False`` keeps the branch but drops the gradient reversal.
-    Returns the :func:`~serlib.models.sier.fit_sier` result and the test predictions.
+    Returns the :func:`~serlib.models.sier.train_sier` result and the test predictions.
     """
     train_spk = sorted(set(spk[fold.train]))
     s_index = {s: i for i, s in enumerate(train_spk)}
@@ -413,7 +413,7 @@ def _train_network(cfg: Config, x: np.ndarray, y: np.ndarray, spk: np.ndarray, f
                   dropout=cfg.dropout)
     if not reversal:
         net.grl = PassGradient()
-    fit = fit_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
+    fit = train_sier(net, x[fold.train], y[fold.train], s_train if gamma is not None else None, x[fold.val],
                    y[fold.val], max_epochs=cfg.max_epochs, patience=cfg.patience, min_delta=cfg.min_delta,
                    gamma=gamma, lr=cfg.lr, batch_size=cfg.batch_size, device=device, seed=seed, select=cfg.select,
                    lengths_train=frames(fold.train), lengths_val=frames(fold.val), lr_schedule=cfg.lr_schedule)

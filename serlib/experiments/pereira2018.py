@@ -70,9 +70,9 @@ from ..models.began import (
     aggregate_by_utterance,
     check_input_shape,
     encode,
-    fit_supervised,
     predict_outputs,
     train_began,
+    train_supervised,
 )
 from ..papers import beside
 from ..papers.pereira2018 import TABLE1_STD, TABLES
@@ -640,7 +640,7 @@ def _fit_predict(cfg: Config, inp: Inputs, kind: str, train_rows: np.ndarray, te
         stop.update(patience=cfg.head_patience, min_delta=cfg.head_min_delta,
                     validate=_validator(cfg, inp, model, source[va], va, task, mu, sd),
                     score=lambda m: (m[key], -m["val_loss"]))
-    out = fit_supervised(model, source[tr], y, task=task, lr=hp["lr"], batch_size=cfg.head_batch_size,
+    out = train_supervised(model, source[tr], y, task=task, lr=hp["lr"], batch_size=cfg.head_batch_size,
                          weight_decay=hp["weight_decay"], n_classes=n_out, device=dev, seed=seed, **stop)
     pred = predict_outputs(model, source[te], task=task)
     ids, pooled = aggregate_by_utterance(pred, inp.chunks.rows[te], _chunk_weights(cfg, inp, te))

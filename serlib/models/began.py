@@ -62,7 +62,7 @@ __all__ = [
     "began_step",
     "check_input_shape",
     "encode",
-    "fit_supervised",
+    "train_supervised",
     "l1_reconstruction",
     "m_global",
     "predict_outputs",
@@ -561,7 +561,7 @@ def encode(encoder: BeganEncoder, data: np.ndarray, *, representation: str = "fe
     return np.concatenate(out).astype(np.float32)
 
 
-def fit_supervised(model: nn.Module, x: np.ndarray, y: np.ndarray, *, task: str = "classification",
+def train_supervised(model: nn.Module, x: np.ndarray, y: np.ndarray, *, task: str = "classification",
                    max_epochs: int = 30, patience: int = 0, min_delta: float = 0.0,
                    validate: Callable[[], Mapping[str, float]] | None = None,
                    score: Callable[[Mapping[str, float]], float | tuple[float, ...]] | None = None,
@@ -590,7 +590,7 @@ def fit_supervised(model: nn.Module, x: np.ndarray, y: np.ndarray, *, task: str 
     Pereira et al. 2018, Sec. 2.3 and 3.3 (100 epochs, batch size 16).
     """
     if patience and validate is None:
-        raise ValueError("fit_supervised: patience > 0 (early stopping) needs a validate callable")
+        raise ValueError("train_supervised: patience > 0 (early stopping) needs a validate callable")
     eng = as_engine(device)
     dev = eng.device
     torch.manual_seed(seed)

@@ -546,7 +546,7 @@ def stage3_ser(model: AlignedSER, gan: InfoGAN | None, h: np.ndarray, y: np.ndar
     ----------
     Ahn et al. 2025, Sec. 3.3.
     """
-    from ..train import fit_classifier
+    from ..train import train_classifier
 
     for m in [model] + ([gan] if gan is not None else []):
         for p in m.parameters():
@@ -556,7 +556,7 @@ def stage3_ser(model: AlignedSER, gan: InfoGAN | None, h: np.ndarray, y: np.ndar
     x = h if h_gen is None or len(h_gen) == 0 else np.concatenate([h, h_gen])
     yy = y if y_gen is None or len(y_gen) == 0 else np.concatenate([y, y_gen])
     with quiet_training():
-        return fit_classifier(model.classifier, x, yy, epochs=epochs, lr=lr, batch_size=batch_size,
+        return train_classifier(model.classifier, x, yy, epochs=epochs, lr=lr, batch_size=batch_size,
                               class_weight=class_weight, device=device, seed=seed)
 
 

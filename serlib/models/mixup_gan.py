@@ -28,7 +28,7 @@ module implements an explicit reconstruction whose every choice is an argument:
   of class ``k`` fall near the ``k``-th prior component: an emotional code learned by the
   same adversarial game, hence shaped by mixup too.
 
-:func:`fit_mixup_classifier` trains a classifier on mixup-augmented data (soft-label
+:func:`train_mixup_classifier` trains a classifier on mixup-augmented data (soft-label
 cross-entropy), the "real features augmented by the mixup scheme" of the paper's DNNs.
 
 References
@@ -61,7 +61,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..train import Engine, apply_in_batches, as_engine, fit, fit_classifier
+from ..train import Engine, apply_in_batches, as_engine, fit, train_classifier
 from .aae import GMMPrior, mlp
 from .gan import ConditionalGAN, GANRun, make_optimizers
 
@@ -72,7 +72,7 @@ __all__ = [
     "MixupGAN",
     "ProjectionDiscriminator",
     "encode",
-    "fit_mixup_classifier",
+    "train_mixup_classifier",
     "joint_losses",
     "mixup",
     "mixup_gan_step",
@@ -482,7 +482,7 @@ def encode(model: MixupGAN, x: np.ndarray, batch_size: int = 1024) -> np.ndarray
 # ---------------------------------------------------------------------------------------------
 # A classifier trained with mixup
 # ---------------------------------------------------------------------------------------------
-def fit_mixup_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, alpha: float, epochs: int,
+def train_mixup_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, alpha: float, epochs: int,
                          lr: float = 1e-3, batch_size: int = 64, weight_decay: float = 0.0,
                          class_weight: bool = True, lam_per_sample: bool = False,
                          device: str | torch.device | Engine = "cpu",
@@ -493,7 +493,7 @@ def fit_mixup_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, alph
     With ``class_weight`` the loss of a soft label ``y~`` is ``-sum_k w_k y~_k log p_k``,
     normalised by ``sum_k w_k y~_k`` over the batch: for one-hot labels exactly
     :class:`torch.nn.CrossEntropyLoss` with inverse-frequency weights, as in
-    :func:`serlib.train.fit_classifier`, to which ``alpha = 0`` delegates.
+    :func:`serlib.train.train_classifier`, to which ``alpha = 0`` delegates.
 
     Returns the per-epoch history (``epoch, loss``).
 
@@ -502,7 +502,7 @@ def fit_mixup_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, alph
     Zhang et al. 2018, Sec. 2 and Fig. 1b (the one-line training loop).
     """
     if alpha == 0:
-        return fit_classifier(model, x, y, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+        return train_classifier(model, x, y, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
                               class_weight=class_weight, device=device, seed=seed, show=show).frame()
     eng = as_engine(device)
     model.to(eng.device).train()
@@ -531,5 +531,5 @@ def fit_mixup_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, *, alph
     out = fit(step, n=len(xt), batch_size=batch_size, stopping=epochs, modules={"model": model},
               optimizers={"opt": opt}, rng=np.random.default_rng(seed), desc="mixup classifier", show=show)
     hist = out.history[["epoch", "loss"]].copy()
-    hist["epoch"] -= 1  # 0-based, as fit_classifier's history
+    hist["epoch"] -= 1  # 0-based, as train_classifier's history
     return hist

@@ -19,7 +19,7 @@ The network has three parts (Leow et al., Fig. 1):
   speaker classifier itself minimises ``J_s``. Without adversarial learning the speaker branch
   is absent (``n_speakers=None``).
 
-:func:`fit_sier` trains a :class:`SIERNet` with :func:`serlib.train.fit`: the step (with the
+:func:`train_sier` trains a :class:`SIERNet` with :func:`serlib.train.fit`: the step (with the
 ``lambda`` schedule) is here, the epoch loop, the choice of the epoch with the best validation
 accuracy and early stopping are the engine's.
 
@@ -65,7 +65,7 @@ __all__ = [
     "TDNNBiLSTMEncoder",
     "build_encoder",
     "embed",
-    "fit_sier",
+    "train_sier",
     "grad_reverse",
     "lambda_schedule",
     "predict_emotions",
@@ -511,7 +511,7 @@ class SIERNet(nn.Module):
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class FitResult:
-    """What :func:`fit_sier` returns: the model at its best epoch, the training record, the
+    """What :func:`train_sier` returns: the model at its best epoch, the training record, the
     best epoch (1-based), its validation score (accuracy or UAR, as selected), the number of
     epochs trained and whether training stopped early."""
 
@@ -556,7 +556,7 @@ def sier_step(model: SIERNet, opt: torch.optim.Optimizer, x: torch.Tensor, y: to
     return out
 
 
-def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: np.ndarray | None,
+def train_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: np.ndarray | None,
              x_val: np.ndarray, y_val: np.ndarray, *, max_epochs: int, patience: int = 0, min_delta: float = 0.0,
              gamma: float | None = None, lr: float = 1e-3, batch_size: int = 32,
              device: torch.device | str | Engine = "cpu", seed: int = 0, select: str = "accuracy",
@@ -678,7 +678,7 @@ def fit_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train: 
 @torch.no_grad()
 def predict_emotions(model: SIERNet, x: np.ndarray, batch_size: int = 256,
                      lengths: np.ndarray | None = None) -> np.ndarray:
-    """Emotion class predictions (argmax of the emotion logits); ``lengths`` as in :func:`fit_sier`."""
+    """Emotion class predictions (argmax of the emotion logits); ``lengths`` as in :func:`train_sier`."""
     empty = np.zeros(0, dtype=np.int64)
     if lengths is None:
         return apply_in_batches(model, lambda b: model(b)[0].argmax(1), x, batch_size=batch_size, empty=empty)
@@ -688,7 +688,7 @@ def predict_emotions(model: SIERNet, x: np.ndarray, batch_size: int = 256,
 
 def embed(model: SIERNet, x: np.ndarray, batch_size: int = 256, lengths: np.ndarray | None = None) -> np.ndarray:
     """The encoder's pooled representation ``h5`` for every row of ``x`` (eval mode);
-    ``lengths`` as in :func:`fit_sier`."""
+    ``lengths`` as in :func:`train_sier`."""
     empty = np.zeros((0, int(model.encoder.out_dim)))
     if lengths is None:
         return apply_in_batches(model, model.encoder, x, batch_size=batch_size, empty=empty)
