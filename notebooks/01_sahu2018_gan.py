@@ -11,8 +11,8 @@
 # %% [markdown]
 # # Synthetic emotion features from GANs (Sahu et al. 2018)
 #
-# Emotion corpora are small: IEMOCAP, the workhorse of the field, holds about seven hours of
-# acted speech. Sahu, Gupta and Espy-Wilson {cite}`sahu2018` asked whether a generative
+# Emotion corpora are small: IEMOCAP, the workhorse of the field, holds about twelve hours of
+# acted speech, and the four-emotion subset most papers use, Sahu et al.'s included, about seven. Sahu, Gupta and Espy-Wilson {cite}`sahu2018` asked whether a generative
 # adversarial network (GAN) can *make more data*: learn the distribution of utterance-level
 # acoustic feature vectors, generate new ones for each emotion, and help an emotion classifier
 # trained on them. They try two routes:

@@ -11,7 +11,7 @@
 # %% [markdown]
 # # Speaker-invariant emotion recognition with adversarial learning
 #
-# *Reproducing* B. Leow Xuan Zhen, L. L. C. Kasun, A. C. Soo and J. C. Rajapakse,
+# *Reproducing* B. Leow Xuan Zhen, L. L. C. Kasun, C. S. Ahn and J. C. Rajapakse,
 # **Speaker-Invariant Emotion Recognition with Adversarial Learning** {cite}`leow_sier`.
 #
 # An emotion recogniser that is tested on speakers it never heard does much worse than one

@@ -299,13 +299,14 @@ def add_sentence(stem: str) -> str:
             "the book.")
 
 
-def show(stem: str, names: Sequence[str] | None = None, results_root: str | Path | None = None) -> list[RecordedRun]:
+def show(stem: str, names: Sequence[str] | None = None, results_root: str | Path | None = None) -> None:
     """Display the recorded real-corpus results of chapter ``stem`` in a notebook.
 
     For each recorded corpus: a heading, the provenance line, then each headline table of the
     chapter (``names``, default the chapter's :data:`serlib.overview.CHAPTERS` entries) with the
     sentence :func:`serlib.overview.headline_sentence` computes from it. With none recorded,
-    the one sentence of :func:`add_sentence`. Returns the records shown.
+    the one sentence of :func:`add_sentence`. Returns nothing, so the notebook cell that calls it
+    shows only what it displays.
     """
     from IPython.display import Markdown, display
 
@@ -315,7 +316,7 @@ def show(stem: str, names: Sequence[str] | None = None, results_root: str | Path
     records = load_recorded(stem, results_root)
     if not records:
         display(Markdown(add_sentence(stem)))
-        return records
+        return
     wanted = list(names) if names is not None else [h.name for h in entry.headlines]
     for rec in records:
         display(Markdown(f"**On `{rec.corpus}`** (recorded run)  \n{provenance_line(rec)}"))
@@ -333,4 +334,3 @@ def show(stem: str, names: Sequence[str] | None = None, results_root: str | Path
             display(Markdown(sentence))
             if h.name in rec.tables:
                 display(rec.tables[h.name].fillna(""))
-    return records

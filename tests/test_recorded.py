@@ -127,7 +127,7 @@ def test_a_record_without_run_json_is_not_shown(tmp_path):
 def test_show_displays_tables_with_sentence_or_says_how_to_add(tmp_path, monkeypatch):
     shown: list = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    assert recorded.show(STEM, results_root=tmp_path / "results") == []
+    assert recorded.show(STEM, results_root=tmp_path / "results") is None  # a cell ending with it prints nothing
     assert len(shown) == 1 and "serbook results add book/chapters/04_leow_speaker_adversarial.results" \
         in shown[0].data
     shown.clear()

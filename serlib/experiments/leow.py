@@ -18,7 +18,7 @@ The experiment functions the notebook calls:
 
 References
 ----------
-B. Leow Xuan Zhen, L. L. C. Kasun, A. C. Soo, J. C. Rajapakse. Speaker-invariant emotion
+B. Leow Xuan Zhen, L. L. C. Kasun, C. S. Ahn, J. C. Rajapakse. Speaker-invariant emotion
 recognition with adversarial learning.
 
 M. Tu, Y. Tang, J. Huang, X. He, B. Zhou. Towards adversarial learning of speaker-invariant

@@ -25,7 +25,7 @@ accuracy and early stopping are the engine's.
 
 References
 ----------
-B. Leow Xuan Zhen, L. L. C. Kasun, A. C. Soo, J. C. Rajapakse. Speaker-invariant emotion
+B. Leow Xuan Zhen, L. L. C. Kasun, C. S. Ahn, J. C. Rajapakse. Speaker-invariant emotion
 recognition with adversarial learning. (Emo-DB and RAVDESS, leave-two-speakers-out.)
 
 Y. Ganin, E. Ustinova, H. Ajakan, P. Germain, H. Larochelle, F. Laviolette, M. Marchand,

@@ -7,7 +7,7 @@ Row names of Table 1 are ``"<CNN layers> / <gamma>"`` with ``gamma`` written as 
 
 References
 ----------
-B. Leow Xuan Zhen, L. L. C. Kasun, A. C. Soo, J. C. Rajapakse. Speaker-invariant emotion
+B. Leow Xuan Zhen, L. L. C. Kasun, C. S. Ahn, J. C. Rajapakse. Speaker-invariant emotion
 recognition with adversarial learning. Tables 1 and 2.
 """
 
