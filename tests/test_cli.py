@@ -95,3 +95,23 @@ def test_cache_key_imports_neither_torch_nor_matplotlib(args):
             "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_the_executed_notebook_hides_the_injected_parameters_cell_from_the_page(tmp_path):
+    """papermill's injected cell stays in the notebook (a reader re-running it needs it) but is
+    tagged remove-cell, so the book's page shows no parameter assignments; the footer is dropped."""
+    import nbformat
+
+    from serlib import run
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'book'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["injected-parameters"]}),
+                nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("footer", metadata={"tags": [run._FOOTER_TAG]})]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    out = nbformat.reads(run._without_footer(path).decode(), as_version=4)
+    assert [c.source for c in out.cells] == ["profile = 'book'", "profile = 'smoke'", "x = 1"]
+    assert [c.metadata.get("tags", []) for c in out.cells] == [["parameters"], ["injected-parameters", "remove-cell"],
+                                                                []]
