@@ -369,17 +369,27 @@ def build_book(profile: str = "book", *, execute_notebooks: bool = True, strict:
                only: list[str] | None = None, extra_params: Mapping[str, Any] | None = None) -> Path:
     """Execute every notebook in ``_toc.yml`` with ``profile`` and build the HTML book.
 
-    Returns the ``_build/html`` folder. ``strict`` turns Sphinx warnings into errors.
+    The chapters run with ``SERLIB_LOGLEVEL=WARNING`` unless the environment sets it, so their
+    pages show no progress messages. Returns the ``_build/html`` folder. ``strict`` turns Sphinx
+    warnings into errors.
     """
     if profile not in PROFILES:
         raise ParameterError(f"profile={profile!r} is not one of {list(PROFILES)}")
     root = project_root()
     if execute_notebooks:
-        for src in toc_notebooks():
-            if only and src.stem not in only:
-                continue
-            log.info("executing %s (profile=%s)", src.name, profile)
-            execute(src, {"profile": profile, **dict(extra_params or {})})
+        # the pages are for reading: the chapters' progress messages (INFO) stay out of them,
+        # warnings stay in; SERLIB_LOGLEVEL set by the reader wins
+        level_before = os.environ.get("SERLIB_LOGLEVEL")
+        os.environ.setdefault("SERLIB_LOGLEVEL", "WARNING")
+        try:
+            for src in toc_notebooks():
+                if only and src.stem not in only:
+                    continue
+                log.info("executing %s (profile=%s)", src.name, profile)
+                execute(src, {"profile": profile, **dict(extra_params or {})})
+        finally:
+            if level_before is None:
+                os.environ.pop("SERLIB_LOGLEVEL", None)
     else:
         missing = [src for src in toc_notebooks() if not (root / BOOK_CHAPTERS / f"{src.stem}.ipynb").exists()]
         if missing:

@@ -115,3 +115,23 @@ def test_the_executed_notebook_hides_the_injected_parameters_cell_from_the_page(
     assert [c.source for c in out.cells] == ["profile = 'book'", "profile = 'smoke'", "x = 1"]
     assert [c.metadata.get("tags", []) for c in out.cells] == [["parameters"], ["injected-parameters", "remove-cell"],
                                                                 []]
+
+
+def test_the_book_build_runs_its_chapters_without_progress_messages(monkeypatch, tmp_path):
+    """The chapters of a book build log warnings only (no INFO lines on the pages), unless the
+    reader set SERLIB_LOGLEVEL; the setting is undone afterwards."""
+    import subprocess as sp
+    from types import SimpleNamespace
+
+    from serlib import run
+
+    seen = []
+    monkeypatch.setattr(run, "toc_notebooks", lambda: [tmp_path / "00_corpora.py"])
+    monkeypatch.setattr(run, "execute", lambda src, params: seen.append(os.environ.get("SERLIB_LOGLEVEL")))
+    monkeypatch.setattr(sp, "run", lambda *a, **k: SimpleNamespace(returncode=0))
+    monkeypatch.delenv("SERLIB_LOGLEVEL", raising=False)
+    run.build_book("smoke")
+    assert seen == ["WARNING"] and "SERLIB_LOGLEVEL" not in os.environ
+    monkeypatch.setenv("SERLIB_LOGLEVEL", "DEBUG")
+    run.build_book("smoke")
+    assert seen[-1] == "DEBUG" and os.environ["SERLIB_LOGLEVEL"] == "DEBUG"
