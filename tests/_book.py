@@ -32,6 +32,16 @@ def toc_files(toc: Any) -> list[str]:
     return toc_entries(toc, ("root", "file"))
 
 
+USING_PART = "Using serbook"
+"""The caption of the toc part that is the book's manual (``book/using/``); README points into it."""
+
+
+def part_files(toc: Any, caption: str) -> list[str]:
+    """The ``file`` entries of the toc part captioned ``caption``, in reading order (empty if none)."""
+    return [f for part in toc.get("parts", []) if part.get("caption") == caption
+            for f in toc_entries(part, ("file",))]
+
+
 def toc_pages(toc: Any) -> list[str]:
     """The HTML page (relative to ``_build/html``) of every toc entry, in reading order."""
     return [f"{f.removesuffix('.md').removesuffix('.ipynb')}.html" for f in toc_files(toc)]

@@ -70,3 +70,29 @@ def test_heading_levels_never_skip_one():
                     problems.append(f"{path.name}: H{previous} -> H{level} at {text!r}")
                 previous = level
     assert not problems, "\n".join(problems)
+
+
+def heading_problems(name: str, markdown: str) -> list[str]:
+    """A prose page's heading faults: it does not open with an H1, or a heading jumps a level."""
+    levels = _heading_levels(markdown)
+    problems = [] if levels and levels[0][0] == 1 else [f"{name}: the first heading is not an H1"]
+    for (before, _), (level, text) in zip(levels, levels[1:]):
+        if level > before + 1:
+            problems.append(f"{name}: H{before} -> H{level} at {text!r}")
+    return problems
+
+
+def test_prose_pages_open_with_h1_and_never_skip_a_level():
+    """The book's markdown pages (the "Using serbook" part among them) obey the same rule as the chapters."""
+    import yaml
+
+    from serlib.run import toc_entries
+
+    assert heading_problems("p.md", "# a\n## b\n```bash\n# not a heading\n```\n### c\n## d\n") == []
+    assert heading_problems("p.md", "# a\n### b\n") == ["p.md: H1 -> H3 at 'b'"]
+    assert heading_problems("p.md", "## a\n") == ["p.md: the first heading is not an H1"]
+    pages = [ROOT / f"{f}.md" for f in toc_entries(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+             if (ROOT / f"{f}.md").exists()]
+    assert any("using" in p.parts for p in pages) and len(pages) >= 10
+    problems = [p for page in pages for p in heading_problems(page.relative_to(ROOT).as_posix(), page.read_text())]
+    assert not problems, "\n".join(problems)

@@ -1,5 +1,6 @@
 """The GitHub workflows: actionlint and zizmor (offline) report nothing, and the workflows call the
-commands README documents, in README's order, rather than a copy of what those commands do."""
+commands that README and the book's "Using serbook" pages document, in the order the page
+"Publishing the book" gives, rather than a copy of what those commands do."""
 
 from __future__ import annotations
 
@@ -17,8 +18,19 @@ from serlib.config import project_root
 ROOT = project_root()
 WORKFLOWS = ROOT / ".github" / "workflows"
 README = ROOT / "README.md"
+PUBLISHING = ROOT / "book" / "using" / "publishing.md"
 
-# What a workflow's `run:` may call: README's commands, never what they do inside.
+
+def documentation() -> dict[str, str]:
+    """README and every page of the book's "Using serbook" part: path (relative to the root) -> text."""
+    from tests._book import USING_PART, part_files
+
+    pages = part_files(yaml.safe_load((ROOT / "_toc.yml").read_text()), USING_PART)
+    assert pages, f'_toc.yml has no part "{USING_PART}"'
+    return {"README.md": README.read_text(), **{f"{p}.md": (ROOT / f"{p}.md").read_text() for p in pages}}
+
+
+# What a workflow's `run:` may call: the documented commands, never what they do inside.
 COMMAND = re.compile(r"(?:^|\s|\$\()((?:bash )?\.ci/run|make [a-z-]+|\.venv/bin/serbook [a-z-]+)")
 COPIES = ("pytest", "jupyter-book", "jupyter_book", "pip install", "serbook run", "serbook book", "papermill",
           "ghp-import", "apt-get")
@@ -98,15 +110,16 @@ def test_every_action_is_pinned_by_commit():
                     assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), (name, step["uses"])
 
 
-def test_workflows_call_readme_commands_not_copies():
-    readme = README.read_text()
+def test_workflows_call_documented_commands_not_copies():
+    docs = "\n".join(documentation().values())
     for name, wf in workflows().items():
         for line in run_lines(wf):
             commands = COMMAND.findall(line)
-            assert commands, f"{name}: `{line}` calls none of README's commands (make ..., .ci/run, serbook)"
+            assert commands, f"{name}: `{line}` calls none of the documented commands (make ..., .ci/run, serbook)"
             for cmd in commands:
-                assert cmd.removeprefix("bash ") in readme, f"{name}: `{cmd}` is not documented in README.md"
-            assert not any(c in line for c in COPIES), f"{name}: `{line}` copies what a README command does"
+                assert cmd.removeprefix("bash ") in docs, \
+                    f"{name}: `{cmd}` is documented neither in README.md nor in the book's Using serbook pages"
+            assert not any(c in line for c in COPIES), f"{name}: `{line}` copies what a documented command does"
     assert "bash .ci/run" in run_lines(workflows()["test.yml"])
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
@@ -151,17 +164,17 @@ def test_ci_run_runs_the_suite_under_ci_true():
     assert text.index("export CI=true") < text.index("make test")
 
 
-def readme_publishing_commands() -> list[str]:
-    """The make commands of the first bash block under README's "Publishing the book" heading."""
-    text = README.read_text()
-    section = text.split("## Publishing the book", 1)[1]
+def publishing_commands() -> list[str]:
+    """The make commands of the first bash block of the book's page "Publishing the book"."""
+    text = PUBLISHING.read_text()
+    section = text.split("# Publishing the book", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
     return [m.group(0) for line in block.splitlines() for m in [re.match(r"make [a-z-]+", line.strip())] if m]
 
 
-def test_book_workflow_does_what_readme_says_a_maintainer_does():
-    by_hand = readme_publishing_commands()
-    assert by_hand[-1] == "make publish", "README's list ends with publishing by hand"
+def test_book_workflow_does_what_the_book_says_a_maintainer_does():
+    by_hand = publishing_commands()
+    assert by_hand[-1] == "make publish", "the page's list ends with publishing by hand"
     in_workflow = [c for line in run_lines(workflows()["book.yml"]) for c in COMMAND.findall(line)
                    if c.startswith("make ") and c != "make setup"]
     assert in_workflow == by_hand[:-1], (in_workflow, by_hand)
