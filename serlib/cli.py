@@ -250,16 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .config import ParameterError
-    from .data.corpus import CorpusError
 
     try:
         return int(args.func(args))
-    except (ParameterError, CorpusError, FileNotFoundError, FileExistsError) as exc:
-        print(f"serbook: error: {exc}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:  # NotebookFailed, book build failure
-        print(f"serbook: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        # a corpus error can only come from a command that loaded the corpus module: looked up
+        # here rather than imported, so that light commands (cache-key) never load pandas
+        corpus = sys.modules.get("serlib.data.corpus")
+        usage = (ParameterError, FileNotFoundError, FileExistsError) + ((corpus.CorpusError,) if corpus else ())
+        if isinstance(exc, usage):
+            print(f"serbook: error: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, RuntimeError):  # NotebookFailed, book build failure
+            print(f"serbook: {exc}", file=sys.stderr)
+            return 1
+        raise
 
 
 if __name__ == "__main__":

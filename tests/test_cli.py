@@ -89,10 +89,10 @@ def test_versions_are_the_ones_their_modules_use():
 @pytest.mark.parametrize("args", [["cache-key"], ["cache-key", "--json"]])
 def test_cache_key_imports_neither_torch_nor_matplotlib(args):
     """``serbook cache-key`` runs at the start of every CI job: it reads version numbers and must not
-    pay for importing torch or matplotlib (seconds) to do so."""
+    pay for importing torch, matplotlib or pandas (seconds) to do so."""
     code = ("import sys\nfrom serlib.cli import main\n"
             f"assert main({args!r}) == 0\n"
-            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))\n")
+            "print(sorted(m for m in ('torch', 'matplotlib', 'pandas') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
 
