@@ -599,14 +599,22 @@ def _check_members(content: Path, archive: Archive, path: Path, root: Path) -> l
     return sorted(set(want) - set(found))
 
 
-def _move_file(src: Path, dst: Path) -> None:
-    """Rename ``src`` to ``dst``; across file systems, copy to a temporary name beside ``dst`` first."""
+def _renamed(src: Path, dst: Path) -> bool:
+    """Rename ``src`` to ``dst``; ``False``, with nothing done, when they are on different file
+    systems (EXDEV), where the caller copies instead. Any other error is raised."""
     try:
         os.replace(src, dst)
-        return
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
+        return False
+    return True
+
+
+def _move_file(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst``; across file systems, copy to a temporary name beside ``dst`` first."""
+    if _renamed(src, dst):
+        return
     tmp = dst.with_name(f".{dst.name}.serlib-copy")
     try:
         shutil.copy2(src, tmp)
@@ -628,13 +636,9 @@ def _merge(src: Path, dst: Path, overwrite: bool = False) -> int:
         exists = target.exists() or target.is_symlink()
         if entry.is_dir():
             if not exists:
-                try:
-                    os.replace(entry, target)
+                if _renamed(entry, target):
                     continue
-                except OSError as exc:
-                    if exc.errno != errno.EXDEV:
-                        raise
-                    target.mkdir()
+                target.mkdir()
             if target.is_dir():
                 kept += _merge(entry, target, overwrite)
             else:
@@ -650,13 +654,9 @@ def _place(content: Path, dest: Path, overwrite: bool) -> int:
     """Move the unpacked ``content`` to ``dest`` (renamed whole when ``dest`` is new); returns files kept."""
     if not dest.exists() and not dest.is_symlink():
         dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(content, dest)
+        if _renamed(content, dest):
             return 0
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            dest.mkdir()
+        dest.mkdir()
     return _merge(content, dest, overwrite)
 
 
