@@ -411,20 +411,16 @@ def _stop_after() -> int | None:
 
 def run_chapter_units(namespace: str, fn: Callable[..., Any], units: Sequence[Unit], cfg: Any, *, device: Any,
                       data: Sequence[Any] = (), context: Any = None, progress: bool = True, desc: str = "units",
-                      resume: Path | None | bool = True) -> list[Any]:
+                      resume: bool = True) -> list[Any]:
     """Run a chapter's units the way every chapter does: :func:`run_units` with the chapter's
     ``cfg.workers`` processes and, on a CPU, ``cfg.threads`` threads each (on a GPU one after the
     other), resumable inside ``serbook run``.
 
     ``namespace`` and ``data`` (what the units read: folds, input arrays, tables) name the
-    folder of finished units with ``cfg`` and ``device`` (:func:`resume_dir`); ``resume`` may
-    instead give that folder, or ``False`` for no resuming. ``context`` is sent once to each
-    worker process and handed to ``fn`` first.
+    folder of finished units with ``cfg`` and ``device`` (:func:`resume_dir`); ``resume=False``
+    keeps none. ``context`` is sent once to each worker process and handed to ``fn`` first.
     """
-    if resume is True:
-        folder = resume_dir(namespace, cfg, *data, device=device)
-    else:
-        folder = resume or None
+    folder = resume_dir(namespace, cfg, *data, device=device) if resume else None
     threads = cfg.threads if _device_type(device) == "cpu" else None
     return run_units(fn, units, workers=cfg.workers, threads=threads, context=context, device=device,
                      progress=progress, desc=desc, resume_dir=folder)

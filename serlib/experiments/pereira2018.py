@@ -49,7 +49,6 @@ import copy
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -76,7 +75,7 @@ from ..models.began import (
 )
 from ..papers import beside
 from ..papers.pereira2018 import TABLE1_STD, TABLES
-from ..parallel import Unit, resume_dir, run_chapter_units, threads_param, workers_param
+from ..parallel import Unit, run_chapter_units, threads_param, workers_param
 from ..params import ChapterConfig, param
 from ..splits import (
     Fold,
@@ -853,19 +852,21 @@ def _apply(context: tuple[Any], fn: Any, *args: Any) -> Any:
 
 def run_jobs(cfg: Config, jobs: Sequence[tuple[Any, tuple[Any, ...]]], *, desc: str = "",
              progress: bool = True, keys: Sequence[str] | None = None, context: Any = None,
-             resume: Path | None = None) -> list[Any]:
-    """Run ``[(function, args), ...]`` through :func:`serlib.parallel.run_units` (results in order).
+             namespace: str | None = None, data: Sequence[Any] = ()) -> list[Any]:
+    """Run ``[(function, args), ...]`` through :func:`serlib.parallel.run_chapter_units` (results in order).
 
     In ``cfg.workers`` processes with ``cfg.threads`` threads each on a CPU, one after the other
     on a GPU. Every job seeds itself, so the results depend on neither knob. With a ``context``
-    (sent once to each worker) a job is called ``function(context, *args)``; ``keys`` name the
-    jobs stably (default: their position) for ``resume``, the folder of finished jobs.
+    (sent once to each worker) a job is called ``function(context, *args)``. With a
+    ``namespace``, finished jobs are kept and a re-run inside ``serbook run`` resumes from them,
+    in the folder named by ``namespace``, ``data`` (what the jobs read), ``cfg`` and the device;
+    ``keys`` name the jobs stably there (default: their position).
     """
     dev = get_device(cfg.device)
     keys = list(keys) if keys is not None else [f"job={i}" for i in range(len(jobs))]
     units = [Unit(k, (fn, *args)) for k, (fn, args) in zip(keys, jobs)]
-    return run_chapter_units("pereira2018.jobs", _apply, units, cfg, device=dev, context=(context,),
-                             resume=resume if resume is not None else False, progress=progress, desc=desc or "jobs")
+    return run_chapter_units(namespace or "pereira2018.jobs", _apply, units, cfg, device=dev, context=(context,),
+                             data=data, resume=namespace is not None, progress=progress, desc=desc or "jobs")
 
 
 def _protocol_job(inp: Inputs, cfg: Config, kind: str, fold: Fold, task: str,
@@ -923,9 +924,9 @@ def run(cfg: Config, corpus: Corpus, protocol: str, pre: Pretrained, *,
     jobs = [(_protocol_job, (cfg, kind, fold, task, pre if kind == "began_finetune" else None))
             for fold, task in steps]
     keys = [f"fold={fold.name}/task={task}" for fold, task in steps]
-    resume = resume_dir(f"pereira2018.run.{protocol}", cfg, corpus.fingerprint(), folds, kind, tasks,
-                        pre.path, pre.fingerprint, device=get_device(cfg.device))
-    done = run_jobs(cfg, jobs, desc=protocol, progress=progress, keys=keys, context=inp, resume=resume)
+    done = run_jobs(cfg, jobs, desc=protocol, progress=progress, keys=keys, context=inp,
+                    namespace=f"pereira2018.run.{protocol}",
+                    data=(corpus.fingerprint(), folds, kind, tasks, pre.path, pre.fingerprint))
     for (fold, task), (hp, trials, outs) in zip(steps, done):
         if len(trials):
             searches.append(trials.assign(protocol=protocol, fold=fold.name, task=task,
@@ -1100,9 +1101,9 @@ def learning_curve(cfg: Config, corpus: Corpus, pre: Pretrained, *, progress: bo
     neural = [m for m in cfg.curve_methods if m in ("began_frozen", "random_frozen", "end_to_end")]
     jobs = [(_curve_job, (cfg, neural, subs[(seed, frac)], fold.test, seed)) for seed, frac in steps]
     keys = [f"seed={seed}/fraction={frac!r}" for seed, frac in steps]
-    resume = resume_dir("pereira2018.learning_curve", cfg, corpus.fingerprint(), fold, neural, pre.path,
-                        pre.fingerprint, device=get_device(cfg.device))
-    results = (run_jobs(cfg, jobs, desc="learning curve", progress=progress, keys=keys, context=inp, resume=resume)
+    results = (run_jobs(cfg, jobs, desc="learning curve", progress=progress, keys=keys, context=inp,
+                        namespace="pereira2018.learning_curve",
+                        data=(corpus.fingerprint(), fold, neural, pre.path, pre.fingerprint))
                if neural else [[] for _ in steps])
     for (seed, frac), outs in zip(steps, results):
         sub = subs[(seed, frac)]
