@@ -23,7 +23,7 @@
 # :class: tip
 #
 # Download the source, {download}`00_corpora.py <../../notebooks/00_corpora.py>` (a jupytext
-# notebook), or run it from the project folder, one command per profile:
+# notebook), or run it from the project folder, one command per {term}`profile`:
 #
 # ```bash
 # # smoke: the tiny corpus, seconds; checks the wiring
@@ -118,7 +118,7 @@ lab.table.groupby("emotion", sort=False).head(3)[["utt_id", "speaker", "emotion"
 # ## Listening with the eyes: one speaker, four emotions
 #
 # Waveform, spectrogram and the fundamental frequency (F0, the perceived pitch, estimated with
-# pYIN) of one utterance per emotion from the same speaker. Angry and happy speech is typically
+# {term}`pYIN` {cite}`mauch2014pyin`) of one utterance per emotion from the same speaker. Angry and happy speech is typically
 # louder, higher and more varied in pitch; sad speech lower, flatter and slower.
 
 # %% mystnb={"figure": {"caption": "One utterance per emotion (rows) from the same speaker: the waveform on the left, and on the right its spectrogram with the pYIN F0 track in cyan; panel titles give the transcript.", "name": "fig-corpora-examples"}}
@@ -133,10 +133,10 @@ plt.show()
 # ## Feature distributions
 #
 # The baseline describes each utterance by a fixed set of *functionals* (statistics over time of
-# low-level descriptors) computed by openSMILE {cite}`eyben2013opensmile`: eGeMAPS
+# low-level descriptors) computed by openSMILE {cite}`eyben2013opensmile`: {term}`eGeMAPS`
 # {cite}`eyben2016gemaps` (88 features chosen for voice research) or the 1582 features of the
-# INTERSPEECH 2010 paralinguistic set {cite}`schuller2010is10` that chapters 1 and 2 use as the
-# emobase2010 stand-in. A few eGeMAPS features per emotion:
+# {term}`INTERSPEECH 2010 paralinguistic set <IS10>` {cite}`schuller2010is10` that chapters 1 and 2 use as the
+# {term}`emobase2010` stand-in. A few eGeMAPS features per emotion:
 
 # %%
 # extracted once and cached; the progress bar shows only on the first run
@@ -157,12 +157,12 @@ plt.show()
 # %% [markdown]
 # ## The baseline: functionals + RBF-SVM, speaker-independent
 #
-# Standardise the functionals on the training folds, train an SVM with an RBF kernel, and test
+# Standardise the functionals on the training folds, train an {term}`SVM` with an RBF kernel, and test
 # on a held-out session (both its speakers are unseen). The metric is the **unweighted average
-# recall** (UAR): the mean of the per-class recalls, so that chance is 25% for four classes
+# recall** ({term}`UAR`): the mean of the per-class recalls, so that chance is 25% for four classes
 # whatever the class balance.
 #
-# The second row uses **speaker-adaptive normalisation**: each speaker's features are
+# The second row uses **{term}`speaker-adaptive normalisation`**: each speaker's features are
 # z-normalised with that speaker's own statistics, *test speakers included* (their features,
 # never their labels). It is a fair-game technique in deployment when a few minutes of a
 # speaker's unlabelled speech are available, and it removes much of the between-speaker
@@ -217,7 +217,7 @@ pd.DataFrame([{"corpus": k, "name": s.title, "folder under $SERLIB_DATA": s.defa
 # %% [markdown]
 # ## On real corpora
 #
-# Everything above ran on the embedded corpus. Below: the yardstick on a real corpus (the book's workflow records it on Emo-DB and RAVDESS), when a run on it has been recorded
+# Everything above ran on the embedded corpus. Below: the {term}`yardstick` on a real corpus (the book's workflow records it on Emo-DB and RAVDESS), when a run on it has been recorded
 # with `serbook results add` — its tables beside the paper's numbers, and where they came from
 # (corpus and coverage, commit, device, date, parameters). Only the tables are published, never the
 # corpus.
@@ -239,7 +239,7 @@ recorded.show("00_corpora")
 # ### Exercise 1: a held-out session or a held-out speaker?
 #
 # The baseline tests on a held-out *session*: both of its speakers are unseen, and so is the
-# session's recording channel. Switch to leave-one-speaker-out
+# session's recording channel. Switch to {term}`leave-one-speaker-out <LOSO>`
 # (`serlib.splits.leave_one_speaker_out`), where the other speaker of the test session is among
 # the training speakers, and compare the plain SVM's mean UAR under both protocols with
 # `serlib.experiments.common.svm_yardstick(lab, folds, features=feats, ...)`. What do you expect

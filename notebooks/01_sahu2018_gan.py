@@ -13,28 +13,28 @@
 #
 # Emotion corpora are small: IEMOCAP, the workhorse of the field, holds about twelve hours of
 # acted speech, and the four-emotion subset most papers use, Sahu et al.'s included, about seven. Sahu, Gupta and Espy-Wilson {cite}`sahu2018` asked whether a generative
-# adversarial network (GAN) can *make more data*: learn the distribution of utterance-level
+# adversarial network ({term}`GAN`) can *make more data*: learn the distribution of utterance-level
 # acoustic feature vectors, generate new ones for each emotion, and help an emotion classifier
 # trained on them. They try two routes:
 #
-# 1. a **vanilla GAN on a 2-d code space**: a GAN on the 1582-d openSMILE vectors would not
-#    converge, so they first compress the vectors to 2-d with an adversarial autoencoder
+# 1. a **vanilla GAN on a 2-d code space**: a GAN on the 1582-d openSMILE {cite}`eyben2013opensmile` vectors would not
+#    converge, so they first compress the vectors to 2-d with an {term}`adversarial autoencoder <AAE>`
 #    {cite}`sahu2017aae` and train the GAN on those codes;
-# 2. a **conditional GAN on the 1582-d vectors themselves**, helped by three tricks: noise from
+# 2. a **{term}`conditional GAN <cGAN>` on the 1582-d vectors themselves**, helped by three tricks: noise from
 #    a Gaussian mixture with one component per emotion, a generator initialised with the
 #    autoencoder's decoder, and a generator that learns faster and more often than the
 #    discriminator.
 #
-# The synthetic vectors are then judged by what an RBF-SVM makes of them: trained on synthetic
+# The synthetic vectors are then judged by what an RBF-{term}`SVM` makes of them: trained on synthetic
 # data alone, on real data plus synthetic data, or trained on real data and tested on synthetic
-# data; within one corpus (leave-one-session-out) and across corpora.
+# data; within one corpus ({term}`leave-one-session-out`) and across corpora.
 
 # %% [markdown]
 # :::{admonition} Run this chapter yourself
 # :class: tip
 #
 # Download the source, {download}`01_sahu2018_gan.py <../../notebooks/01_sahu2018_gan.py>` (a
-# jupytext notebook), or run it from the project folder, one command per profile:
+# jupytext notebook), or run it from the project folder, one command per {term}`profile`:
 #
 # ```bash
 # # smoke: the tiny corpus, a few epochs; under a minute
@@ -119,16 +119,16 @@ ref
 # ## The data and the yardstick
 #
 # Each utterance becomes one 1582-d vector of openSMILE functionals. The paper uses the
-# `emobase2010` set; openSMILE 2.6 ships the same 1582 functionals as `IS10_paraling`, which we use
+# {term}`emobase2010` set; openSMILE 2.6 ships the same 1582 functionals as `IS10_paraling` ({term}`IS10`), which we use
 # (only 76 position features differ in scale). Vectors are standardised with the mean and
 # standard deviation of the training sessions only.
 #
 # The protocol is IEMOCAP's {cite}`busso2008iemocap` leave-one-session-out: five folds, each testing on one session (one
 # speaker pair) and training on the other four. The metric is the unweighted average recall
-# (UAR), the mean of the per-class recalls, so chance is 25 % for four classes.
+# ({term}`UAR`), the mean of the per-class recalls, so chance is 25 % for four classes.
 #
-# Before any GAN, the book's **yardstick**: the same functionals, standardised, into an RBF-SVM,
-# plain and with speaker-adaptive normalisation (each speaker z-normalised with their own
+# Before any GAN, the book's **{term}`yardstick`**: the same functionals, standardised, into an RBF-SVM,
+# plain and with {term}`speaker-adaptive normalisation` (each speaker z-normalised with their own
 # features, test speakers included, never their labels). Every method in this chapter should be
 # read against it.
 

@@ -11,11 +11,11 @@
 # %% [markdown]
 # # A GAN trained with mixup (Latif et al. 2020) — a documented reconstruction
 #
-# Chapter 1 found that a conditional GAN on 1582-d openSMILE vectors is hard to train on a
+# Chapter 1 found that a {term}`conditional GAN <cGAN>` on 1582-d openSMILE {cite}`eyben2013opensmile` vectors is hard to train on a
 # corpus the size of IEMOCAP, and needed three tricks to make it produce anything useful.
 # Latif, Asim, Rana, Khalifa, Jurdak and Schuller (Interspeech 2020, "Augmenting generative
 # adversarial networks for speech emotion recognition" {cite}`latif2020mixup`) propose a different remedy: train the
-# GAN with **mixup** {cite}`zhang2018mixup`, a data augmentation that
+# {term}`GAN` with **{term}`mixup`** {cite}`zhang2018mixup`, a data augmentation that
 # interpolates pairs of examples and their labels. The GAN serves twice: it generates
 # synthetic emotional feature vectors, and it learns a compressed emotional representation.
 # DNN classifiers are trained on (i) real features augmented by mixup, (ii) synthetic features
@@ -36,7 +36,7 @@
 # | mixup's $\alpha$ | 0.2 (Zhang et al.'s value for their GAN experiment) | `alpha` |
 # | one $\lambda$ per batch or per example | per batch (Zhang et al.'s code) | `lam_per_sample` |
 # | the compressed representation | a BiGAN/ALI encoder trained in the same adversarial game | `encoder`, `code_dim`, `e_hidden` |
-# | how the discriminator sees the label | projection (Miyato & Koyama 2018) | `conditioning` |
+# | how the discriminator sees the label | projection {cite}`miyato2018projection` | `conditioning` |
 # | noise | chapter 1's Gaussian mixture, one component per emotion | `prior_radius`, `prior_std` |
 # | networks and schedule | two hidden layers of 128 units; Adam 2e-4, one G step per D step, 50 epochs | `g_hidden`, `d_hidden`, `lr_g`, `lr_d`, `g_steps_per_d_step`, `epochs` |
 # | the DNN classifiers | MLP 256-128 with dropout 0.3, 20 epochs, 100 synthetic samples per emotion; mixup ($\alpha$ = 0.2) on real and real + synthetic | `clf_*`, `classifier_alpha`, `classifier_mixup` |
@@ -50,7 +50,7 @@
 # :class: tip
 #
 # Download the source, {download}`02_latif2020_mixup_gan.py <../../notebooks/02_latif2020_mixup_gan.py>`
-# (a jupytext notebook), or run it from the project folder, one command per profile:
+# (a jupytext notebook), or run it from the project folder, one command per {term}`profile`:
 #
 # ```bash
 # # smoke: the tiny corpus, every fold; under a minute
@@ -180,12 +180,12 @@ ref.loc[["mixup_pairs", "alpha", "lam_per_sample", "encoder", "conditioning", "c
 #
 # The generator keeps the plain loss on unmixed samples.
 #
-# **The compressed representation.** We choose a **BiGAN/ALI encoder** $E$ (Donahue et al.
-# 2017; Dumoulin et al. 2017): the discriminator sees joint triples — $(x, E(x), y)$ for real
+# **The compressed representation.** We choose a **BiGAN/ALI encoder** $E$ {cite}`donahue2017bigan,dumoulin2017ali`:
+# the discriminator sees joint triples — $(x, E(x), y)$ for real
 # data and $(G(z, y), z, y)$ for generated data — and $E$ is trained with $G$ to fool it. At the
 # optimum $E$ inverts $G$, so a real utterance of emotion $k$ is encoded near the $k$-th noise
 # component: an emotional code learned *by the GAN's own game*, hence shaped by mixup (for
-# `real_fake`, the joint vectors are mixed). The alternative — an adversarial autoencoder's
+# `real_fake`, the joint vectors are mixed). The alternative — an {term}`adversarial autoencoder <AAE>`'s
 # bottleneck trained beside the GAN (`encoder="aae"`) — learns its code from a reconstruction
 # loss that mixup in the GAN never touches, so it could not show what mixup does to the
 # representation; it is kept as an option, and chapter 1's 2-d AAE codes are scored anyway.
@@ -207,9 +207,9 @@ ref.loc[["mixup_pairs", "alpha", "lam_per_sample", "encoder", "conditioning", "c
 # %% [markdown]
 # ## The data and the yardstick
 #
-# IS10 functionals (1582-d, the emobase2010 stand-in of chapter 1), standardised with the
-# training sessions' statistics; leave-one-session-out folds; UAR. The yardstick — the same
-# functionals into an RBF-SVM, plain and with speaker-adaptive normalisation (every speaker
+# {term}`IS10` functionals (1582-d, the {term}`emobase2010` stand-in of chapter 1), standardised with the
+# training sessions' statistics; {term}`leave-one-session-out` folds; {term}`UAR`. The {term}`yardstick` — the same
+# functionals into an RBF-{term}`SVM`, plain and with {term}`speaker-adaptive normalisation` (every speaker
 # z-normalised with their own features, test speakers included, never their labels) — runs on
 # the same folds.
 
@@ -234,7 +234,8 @@ display(yard.rename(columns={"mean": "UAR (%) mean", "std": "std over folds"}))
 # Every fold and seed trains the mixup GAN, chapter 1's improved cGAN and the DNNs; the
 # ablation's GANs (below) train in the same pool of jobs. The first table puts our numbers in the
 # summary's layout; the second puts each beside its published counterpart, with the
-# conditions only we report. The **Real** cell is the same DNN for both of our rows (it sees no
+# conditions only we report. The summary's rows are {cite:t}`sahu2018`,
+# {cite:t}`bao2019cyclegan` (a CycleGAN) and {cite:t}`latif2020mixup`. The **Real** cell is the same DNN for both of our rows (it sees no
 # GAN). Our numbers come from the embedded corpus, the published ones from IEMOCAP: they sit side
 # by side without being the same experiment.
 

@@ -31,8 +31,8 @@
 # all three losses summed ($\mathrm{sim}$ is the cosine similarity, $B$ the mini-batch).
 #
 # **Stage 2 — an InfoGAN that generates $\hat h = G(z, c, t)$.** Generator and discriminator are
-# single linear layers without activation, trained with mixup of real and generated features.
-# InfoGAN {cite}`chen2016infogan` adds to the GAN game $\min_G \max_D V(D, G)$ a mutual-information term,
+# single linear layers without activation, trained with {term}`mixup` of real and generated features.
+# {term}`InfoGAN` {cite}`chen2016infogan` adds to the {term}`GAN` game $\min_G \max_D V(D, G)$ a {term}`mutual-information <mutual information>` term,
 # $\min_{G,Q}\max_D V(D,G) - \lambda I(c; G(z,c))$, estimated through an auxiliary network $Q$.
 # Here $Q$ *is* stage 1's layers: the emotion code is recovered by cross-entropy through
 # $W_y$, the text code by InfoNCE through $W_t$:
@@ -50,18 +50,18 @@
 # paper instead generates only for the minority classes, from the emotion label alone.
 #
 # **What we run.** No model hub is reachable, so by default the text encoder is
-# all-MiniLM-L6-v2 (a pretrained sentence encoder installed with its weights) and the audio
+# all-MiniLM-L6-v2 {cite}`wang2020minilm,reimers2019sbert` (a pretrained sentence encoder installed with its weights) and the audio
 # encoder is a small CNN on log-mel frames trained in stage 1; the `paper` profile uses a local
-# AST and BERT as the paper does. The protocol is the paper's: leave-one-speaker-out, UAR per
+# {term}`AST` {cite}`gong2021ast` and {term}`BERT` {cite}`devlin2019bert` as the paper does. The protocol is the paper's: {term}`leave-one-speaker-out <LOSO>`, {term}`UAR` per
 # held-out speaker, mean ± std over speakers. Beside every table stand the paper's numbers and
-# the book's yardstick (IS10 functionals + RBF-SVM, plain and speaker-adaptive) on the same folds.
+# the book's {term}`yardstick` ({term}`IS10` functionals + RBF-{term}`SVM`, plain and {term}`speaker-adaptive <speaker-adaptive normalisation>`) on the same folds.
 
 # %% [markdown]
 # :::{admonition} Run this chapter yourself
 # :class: tip
 #
 # Download the source, {download}`03_ahn_infogan.py <../../notebooks/03_ahn_infogan.py>` (a jupytext
-# notebook), or run it from the project folder, one command per profile:
+# notebook), or run it from the project folder, one command per {term}`profile`:
 #
 # ```bash
 # # smoke: the tiny corpus, four folds; under a minute
@@ -317,7 +317,9 @@ spread.round(2)
 #
 # UAR (%) per held-out speaker, mean ± std over speakers, beside the paper (IEMOCAP, AST +
 # BERT). The paper's table also lists other augmentation methods; we did not run those (their
-# rows stay empty on our side). We add two rows the paper does not have: a **control** —
+# rows stay empty on our side). The paper cites them as {cite:t}`sahu2022modeling`, {cite:t}`bao2019cyclegan`,
+# {cite:t}`latif2022selfsupervised` and {cite:t}`malik2023diffusion`; its numbers for Sahu et al. and Latif et al.
+# are those of {cite}`sahu2018` and {cite}`latif2020mixup` (chapters 1 and 2). We add two rows the paper does not have: a **control** —
 # the same stage-3 fine-tuning of the classifier on real features only, which separates the
 # effect of the generated features from the effect of simply training the last layer longer —
 # and the **yardstick**.
@@ -359,7 +361,7 @@ gains.round(2)
 #
 # The rows follow the paper: the full model; without the cross-modal alignment in stage 1; in
 # addition without the text code in the generator ($G(z, c)$); without alignment and without
-# MI maximisation (a conditional GAN whose MI terms are only measured); and the baseline
+# MI maximisation (a {term}`conditional GAN <cGAN>` whose MI terms are only measured); and the baseline
 # without alignment and without augmentation.
 
 # %%
@@ -402,12 +404,15 @@ if cfg.ablation:
 # Audio alone (the SER classifier), text alone (a new linear layer on $t$; augmented with the
 # predicted $t' = W_t \hat h + b_t$), and audio + text (a new linear layer on $[h; t]$; augmented
 # with the four combinations $\{h,\hat h\}\times\{t,t'\}$). The paper's encoders here are
-# wav2vec 2.0 and an emotion-fine-tuned RoBERTa; our text encoder stays frozen and is not
+# wav2vec 2.0 {cite}`baevski2020wav2vec` (fine-tuned on emotion by {cite:t}`wagner2023dawn`) and an emotion-fine-tuned RoBERTa {cite}`liu2019roberta`; our text encoder stays frozen and is not
 # fine-tuned on emotion, so the text column measures how much emotion a general sentence
 # embedding carries. Our CNN features and the unit-norm text embeddings differ in scale by
 # orders of magnitude, so the new linear layers see each block rescaled to a common norm
 # (statistics of the real training features; `fusion_scaling`). The paper calls its metric
 # "unweighted accuracy"; we report UAR.
+# The paper's other rows are sc_LSTM and bc_LSTM {cite}`poria2017context`, AE {cite}`bengio2006greedy`,
+# CRA {cite}`tran2017cra`, MMIN {cite}`zhao2021mmin`, CIF-MMIN {cite}`liu2024cifmmin` and, on MSP-Podcast,
+# emoDARTS {cite}`rajapakshe2024emodarts`.
 
 # %%
 key = MULTIMODAL_TABLE.get(cfg.corpus, "IV")

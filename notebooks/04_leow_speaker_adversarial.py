@@ -17,9 +17,9 @@
 # An emotion recogniser that is tested on speakers it never heard does much worse than one
 # tested on familiar voices: part of what it learned is *who* is speaking. The paper trains an
 # encoder whose output should carry the emotion and not the speaker, by pitting it against a
-# speaker classifier — domain-adversarial training {cite}`ganin2016dann` with speakers as the
-# domains, after Tu et al. (2019) and Li et al. (2020) — and proposes a new encoder for it: a 2D
-# CNN over the MFCC "image" followed by a bidirectional GRU.
+# speaker classifier — {term}`domain-adversarial training <adversarial learning>` {cite}`ganin2016dann` with speakers as the
+# domains, after {cite:t}`tu2019adversarial` and {cite:t}`li2020speaker` — and proposes a new encoder for it: a 2D
+# CNN over the {term}`MFCC` "image" followed by a bidirectional GRU.
 #
 # **The network.** Input: the MFCC matrix $x \in \mathbb R^{T\times n}$ of a recording (20
 # coefficients). The **encoder** has 1 to 4 CNN blocks, each a convolution (stride 2), batch
@@ -30,8 +30,8 @@
 # h^3_k = \mathrm{pool}(h^2_k).$$
 #
 # The $K$ feature maps are reshaped into a time sequence $h^3(t) \in \mathbb R^{K\cdot n^3}$, read by
-# one bidirectional GRU layer, $h^4(t) = \mathrm{biGRU}(h^3(t), h^4(t-1))$, and **statistics
-# pooling** concatenates the mean and standard deviation over time, $h^5 = [\mu_t(h^4), \sigma_t(h^4)]$.
+# one bidirectional GRU layer, $h^4(t) = \mathrm{biGRU}(h^3(t), h^4(t-1))$, and **{term}`statistics pooling`**
+# concatenates the mean and standard deviation over time, $h^5 = [\mu_t(h^4), \sigma_t(h^4)]$.
 # An **emotion classifier** and a **speaker classifier**, each two fully connected layers with
 # batch normalisation, dropout and ReLU and a softmax output, read $h^5$.
 #
@@ -42,7 +42,7 @@
 #
 # where $p$ is the fraction of training done and $\gamma$ an annealing parameter (1.25, 2.5 or
 # 3.33 in the paper): the encoder learns to *help* the emotion classifier and to *fool* the
-# speaker classifier, which itself keeps minimising $J_s$. A **gradient-reversal layer** between
+# speaker classifier, which itself keeps minimising $J_s$. A **{term}`gradient-reversal layer <GRL>`** between
 # the encoder and the speaker classifier does both in one backward pass: it is the identity going
 # forward and multiplies the gradient by $-\lambda$ going back. $\lambda$ starts at 0 (a random
 # speaker classifier's gradient would only disturb the first updates) and rises towards 1.
@@ -51,17 +51,17 @@
 # **The paper's protocol.** Emo-DB {cite}`burkhardt2005emodb` (10 speakers, 7 emotions) and RAVDESS
 # {cite}`livingstone2018ravdess` (24 actors, 8 emotions);
 # recordings trimmed, zero-padded to the longest recording of the corpus, 20 MFCCs (frame 2048,
-# hop 512, Hann). Leave-two-speakers-out: in each fold one male and one female speaker are tested,
+# hop 512, Hann). {term}`Leave-two-speakers-out <leave-two-speakers-out>`: in each fold one male and one female speaker are tested,
 # another pair validates and the rest train (Emo-DB 5 folds of 6/2/2 speakers, RAVDESS 12 of
 # 20/2/2). Hyper-parameters by grid search: $\gamma$, 1-4 CNN layers, 5×5 or 2×2 filters, 128 or
-# 64 of them, 256 or 128 GRU units, 128 or 64 fully connected units. Metric: accuracy. The paper
+# 64 of them, 256 or 128 GRU units, 128 or 64 fully connected units. Metric: accuracy ({term}`WA`). The paper
 # reports that one CNN layer is best, that AL adds 3-6 points over the same encoder without it,
-# and that its encoder beats a TDNN + biLSTM and a 1D CNN + GRU trained the same way.
+# and that its encoder beats a {term}`TDNN` + biLSTM and a 1D CNN + GRU trained the same way.
 #
 # **What this chapter does.** The same network, losses, schedule and protocol on the embedded
 # corpus (10 speakers, 5 female and 5 male, 4 emotions, hence 5 folds of 6/2/2 like Emo-DB), with
 # the epoch kept and the grid points chosen **on the validation pair only**. We
-# add what the paper does not show: the book's yardstick (openSMILE functionals + SVM) on the same folds, and a direct test of
+# add what the paper does not show: the book's {term}`yardstick` (openSMILE functionals + {term}`SVM`) on the same folds, and a direct test of
 # the claim behind the method — a fresh *speaker probe* trained on each frozen encoder's output
 # tells how much speaker identity the representation still carries with and without AL.
 
@@ -71,7 +71,7 @@
 #
 # Download the source,
 # {download}`04_leow_speaker_adversarial.py <../../notebooks/04_leow_speaker_adversarial.py>` (a
-# jupytext notebook), or run it from the project folder, one command per profile:
+# jupytext notebook), or run it from the project folder, one command per {term}`profile`:
 #
 # ```bash
 # # smoke: the tiny corpus, one depth; seconds
@@ -264,9 +264,9 @@ display(Markdown(leow.table1_text(res)))
 # "Selected on validation": for each fold and seed, the AL setting ($\gamma$, and the depth for the
 # 2D CNN biGRU) with the best validation accuracy — an honest estimate. "Best row": the setting
 # with the best *mean test* accuracy, which is how the paper's Table 2 repeats the best cells of
-# its Table 1 (optimistic, shown for comparison only). The comparison encoders' inputs: the TDNN
-# reads the same MFCCs; the 1D CNN GRU reads 40 log mel filterbanks plus log energy and log F0
-# (YIN), computed here as described in `serlib.features.lmfb_energy_pitch`.
+# its Table 1 (optimistic, shown for comparison only). The comparison encoders' inputs: the TDNN {cite}`tu2019adversarial`
+# reads the same MFCCs; the 1D CNN GRU {cite}`li2020speaker` reads 40 log mel filterbanks plus log energy and log F0
+# (YIN {cite}`decheveigne2002yin`), computed here as described in `serlib.features.lmfb_energy_pitch`.
 
 # %%
 t2 = leow.table2(res, cfg.corpus, cfg.select)
@@ -276,9 +276,9 @@ t2.round(1)
 # %% [markdown]
 # ## Against the yardstick, on the same folds
 #
-# The book's yardstick — openSMILE {cite}`eyben2013opensmile` IS10 functionals {cite}`schuller2010is10`,
+# The book's yardstick — openSMILE {cite}`eyben2013opensmile` {term}`IS10` functionals {cite}`schuller2010is10`,
 # standardisation, RBF-SVM, trained on the same six training speakers per fold — plain, and with
-# speaker-adaptive normalisation (each speaker, test speakers included, z-normalised with their own
+# {term}`speaker-adaptive normalisation` (each speaker, test speakers included, z-normalised with their own
 # unlabelled features; a different kind of speaker normalisation from AL, which never sees the test
 # speakers).
 
@@ -362,7 +362,7 @@ if not per_speaker.empty:
 # with the rows without AL while the adversary's own accuracy (training curves above) falls toward
 # chance, AL has fooled *its* adversary without removing the information: the speaker classifier is
 # a moving target, and the encoder can keep speaker identity in a form the current classifier does
-# not read but a fresh one does — the weakness Elazar and Goldberg (2018) found when removing
+# not read but a fresh one does — the weakness {cite:t}`elazar2018adversarial` found when removing
 # demographic attributes from text representations adversarially.
 
 # %%

@@ -17,24 +17,24 @@
 # # A BEGAN learns speech without labels (Pereira et al. 2018)
 #
 # Emotion labels are expensive; unlabelled speech is not. Pereira, Santos, Maciel and Barros
-# {cite}`pereira2018began` train a **Boundary Equilibrium GAN** (BEGAN {cite}`berthelot2017began`) on
-# unlabelled speech (LibriSpeech), keep the **encoder** of its discriminator — which in a BEGAN
+# {cite}`pereira2018began` train a **{term}`Boundary Equilibrium GAN <BEGAN>`** (BEGAN {cite}`berthelot2017began`) on
+# unlabelled speech (LibriSpeech {cite}`panayotov2015librispeech`), keep the **encoder** of its discriminator — which in a BEGAN
 # is an autoencoder — and train only a small supervised module on top of the frozen encoder for
 # each emotion task. The same representation serves three scenarios: a controlled corpus
-# (SAVEE, speaker-dependent), an in-the-wild corpus with categorical and dimensional labels
-# (OMG-Emotion) and a corpus in another language (Emo-DB, leave-one-speaker-out).
+# (SAVEE {cite}`haq2008savee`, speaker-dependent), an in-the-wild corpus with categorical and dimensional labels
+# (OMG-Emotion {cite}`barros2018omg`) and a corpus in another language (Emo-DB {cite}`burkhardt2005emodb`, {term}`leave-one-speaker-out <LOSO>`).
 #
 # This chapter reproduces the method, runs the three protocols, puts our numbers beside the
 # paper's, and then asks the question the paper leaves open: **does the pretraining help?** —
 # against the same encoder with random weights, the same network trained end to end without
-# pretraining, and a classical eGeMAPS + SVM, as the amount of labelled data shrinks.
+# pretraining, and a classical {term}`eGeMAPS` {cite}`eyben2016gemaps` + {term}`SVM`, as the amount of labelled data shrinks.
 
 # %% [markdown]
 # :::{admonition} Run this chapter yourself
 # :class: tip
 #
 # Download the source, {download}`05_pereira2018_began.py <../../notebooks/05_pereira2018_began.py>`
-# (a jupytext notebook), or run it from the project folder, one command per profile:
+# (a jupytext notebook), or run it from the project folder, one command per {term}`profile`:
 #
 # ```bash
 # # smoke: the tiny corpus, a short BEGAN pretraining; under a minute
@@ -173,9 +173,9 @@ ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k
 # **The supervised module.** The frozen encoder's representation (its last convolutional map)
 # goes through convolutional layers, global pooling and a softmax — or two one-unit heads for
 # arousal and valence. Its hyper-parameters are chosen per fold on a held-out part of the
-# training data (the paper used Hyperas), and so is the length of its training: the paper trains
+# training data (the paper used {term}`Hyperas` {cite}`pumperla_hyperas`, a Keras wrapper of Hyperopt {cite}`bergstra2013hyperopt`), and so is the length of its training: the paper trains
 # a fixed 100 epochs; here the head trains at most `head_max_epochs` epochs, stops after
-# `head_patience` epochs without a better validation score (UAR, or the mean CCC of arousal and
+# `head_patience` epochs without a better validation score ({term}`UAR`, or the mean CCC of arousal and
 # valence; `head_patience = 0`: no early stop) and keeps its best epoch on validation, as in every
 # chapter. Where the protocol has a validation part (OMG-Emotion's) that is the validation data;
 # where it has none, and `head_patience` > 0, the best epoch is found on the held-out
@@ -261,8 +261,8 @@ if pre is not None:
 #
 # In every protocol the BEGAN encoder stays frozen and only the supervised module is trained,
 # once per seed; its hyper-parameters are searched once per fold, with the first seed, on that
-# fold's training data. The **yardstick** — IS10 functionals + RBF-SVM, plain and with
-# speaker-adaptive normalisation (each speaker z-normalised with their own unlabelled features,
+# fold's training data. The **{term}`yardstick`** — {term}`IS10` functionals + RBF-SVM, plain and with
+# {term}`speaker-adaptive normalisation` (each speaker z-normalised with their own unlabelled features,
 # test speakers included) — runs on the very same folds; for arousal and valence it is an
 # RBF-SVR on the same features. The paper's columns come from SAVEE, OMG-Emotion and Emo-DB;
 # ours from the corpus named in each column's header, so the numbers sit side by side without
@@ -308,7 +308,7 @@ if ran:
 #
 # Accuracy (%) per speaker: mean ± standard deviation over the runs (seeds) of the supervised
 # module; the yardstick is deterministic (one run). The last row averages the speakers within
-# each run, then over runs.
+# each run, then over runs. The paper's comparison is the audio-only hybrid SVM-RBM of {cite:t}`ashwin2016hybrid`.
 
 # %%
 res = results["speaker_dependent"]
@@ -323,8 +323,9 @@ else:
 # ### Table 2 — the corpus's own split, categorical and dimensional
 #
 # F-score is the macro-averaged F1 over the classes; arousal and valence are scored with Lin's
-# concordance correlation coefficient (CCC), mean ± std over runs. The dimensional model is the
-# same encoder with the two-headed regressor.
+# concordance correlation coefficient (CCC) {cite}`lin1989ccc`, mean ± std over runs. The dimensional model is the
+# same encoder with the two-headed regressor. The paper compares with the dataset's baseline {cite}`barros2018omg` and
+# the best audio result of the OMG-Emotion challenge.
 
 # %%
 res = results["predefined"]
@@ -339,7 +340,8 @@ else:
 # ### Table 3 — leave-one-speaker-out
 #
 # Accuracy (%) averaged over the held-out speakers (mean ± std over runs); UAR beside it since
-# accuracy alone flatters a model that favours frequent classes.
+# accuracy alone flatters a model that favours frequent classes. The paper compares with two works of Deb and
+# Dandapat {cite}`deb2018multiscale,deb2017vowel`.
 
 # %%
 res = results["loso"]

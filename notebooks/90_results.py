@@ -100,7 +100,7 @@ show("00_corpora")
 # %% [markdown]
 # ## Sahu et al. 2018: synthetic features from a GAN
 #
-# {doc}`01_sahu2018_gan`: does adding GAN-generated feature vectors to the training set help
+# {doc}`01_sahu2018_gan` {cite}`sahu2018`: does adding GAN-generated feature vectors to the training set help
 # an SVM, within IEMOCAP and across corpora?
 
 # %% tags=["hide-input"]
@@ -109,8 +109,9 @@ show("01_sahu2018_gan")
 # %% [markdown]
 # ## Latif et al. 2020: a GAN trained with mixup
 #
-# {doc}`02_latif2020_mixup_gan`: the same question with a generator trained on mixed-up
-# examples; the rows "Sahu et al. 2018" hold chapter 1's conditional GAN on the same folds.
+# {doc}`02_latif2020_mixup_gan` {cite}`latif2020mixup`: the same question with a generator trained on mixed-up
+# examples; the rows "Sahu et al. 2018" hold chapter 1's conditional GAN on the same folds, and the
+# paper's rows "Bao et al. 2019" the CycleGAN of {cite:t}`bao2019cyclegan`.
 
 # %% tags=["hide-input"]
 show("02_latif2020_mixup_gan")
@@ -118,8 +119,9 @@ show("02_latif2020_mixup_gan")
 # %% [markdown]
 # ## Ahn et al.: InfoGAN with mutual information
 #
-# {doc}`03_ahn_infogan`: generated features that keep the mutual information with the emotion
-# code, aligned with the transcript's text embedding.
+# {doc}`03_ahn_infogan` {cite}`ahn2025infogan`: generated features that keep the mutual information with the emotion
+# code, aligned with the transcript's text embedding. The paper's Table II also lists the methods of
+# {cite:t}`sahu2022modeling`, {cite:t}`bao2019cyclegan`, {cite:t}`latif2022selfsupervised` and {cite:t}`malik2023diffusion`.
 
 # %% tags=["hide-input"]
 show("03_ahn_infogan")
@@ -127,7 +129,7 @@ show("03_ahn_infogan")
 # %% [markdown]
 # ## Leow et al.: speaker-invariant features by adversarial learning
 #
-# {doc}`04_leow_speaker_adversarial`: an encoder trained to fool a speaker classifier, tested on
+# {doc}`04_leow_speaker_adversarial` {cite}`leow_sier`: an encoder trained to fool a speaker classifier, tested on
 # speakers it never heard.
 
 # %% tags=["hide-input"]
@@ -136,7 +138,7 @@ show("04_leow_speaker_adversarial")
 # %% [markdown]
 # ## Pereira et al. 2018: BEGAN pretraining on unlabelled speech
 #
-# {doc}`05_pereira2018_began`: an encoder learned without labels, frozen, with a small
+# {doc}`05_pereira2018_began` {cite}`pereira2018began`: an encoder learned without labels, frozen, with a small
 # supervised head on top.
 
 # %% tags=["hide-input"]

@@ -58,7 +58,7 @@ reference("00_corpora")
 # %% [markdown]
 # ## Sahu et al. 2018
 #
-# Chapter: {doc}`01_sahu2018_gan`.
+# Chapter: {doc}`01_sahu2018_gan`, after {cite:t}`sahu2018`.
 
 # %% tags=["hide-input"]
 reference("01_sahu2018_gan")
@@ -66,7 +66,7 @@ reference("01_sahu2018_gan")
 # %% [markdown]
 # ## Latif et al. 2020
 #
-# Chapter: {doc}`02_latif2020_mixup_gan`.
+# Chapter: {doc}`02_latif2020_mixup_gan`, after {cite:t}`latif2020mixup`.
 
 # %% tags=["hide-input"]
 reference("02_latif2020_mixup_gan")
@@ -74,7 +74,7 @@ reference("02_latif2020_mixup_gan")
 # %% [markdown]
 # ## Ahn et al.
 #
-# Chapter: {doc}`03_ahn_infogan`.
+# Chapter: {doc}`03_ahn_infogan`, after {cite:t}`ahn2025infogan`.
 
 # %% tags=["hide-input"]
 reference("03_ahn_infogan")
@@ -82,7 +82,7 @@ reference("03_ahn_infogan")
 # %% [markdown]
 # ## Leow et al.
 #
-# Chapter: {doc}`04_leow_speaker_adversarial`.
+# Chapter: {doc}`04_leow_speaker_adversarial`, after {cite:t}`leow_sier`.
 
 # %% tags=["hide-input"]
 reference("04_leow_speaker_adversarial")
@@ -90,7 +90,7 @@ reference("04_leow_speaker_adversarial")
 # %% [markdown]
 # ## Pereira et al. 2018
 #
-# Chapter: {doc}`05_pereira2018_began`.
+# Chapter: {doc}`05_pereira2018_began`, after {cite:t}`pereira2018began`.
 
 # %% tags=["hide-input"]
 reference("05_pereira2018_began")
