@@ -90,8 +90,9 @@ def pdf_facts(pdf: Path) -> dict[str, object]:
     """What :func:`build_pdf` checks in a printed PDF, read from its bytes (no PDF library needed).
 
     ``pages`` counts the ``/Type /Page`` objects; ``fonts`` lists the embedded fonts' names
-    (without the subset prefix, e.g. ``DejaVuSans``, ``MathJax``); ``outline`` the titles of the
-    outline's entries (Chromium writes the headings there), decoded.
+    (without the subset prefix, e.g. ``DejaVuSans``, ``MathJax_Main-Regular``); ``outline`` every
+    title in it, decoded: the document's (the page's ``<title>``) and its outline's entries, which
+    Chromium makes from the headings.
     """
     data = pdf.read_bytes()
     pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data))
