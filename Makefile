@@ -1,6 +1,8 @@
 # serbook — every target sets up what it needs on a fresh machine.
 #   make book              execute every chapter (PROFILE=book) and build _build/html
 #   PROFILE=smoke make book   the quick build
+#   make pdf               the executed book (make book first) as one PDF, _build/pdf/serbook.pdf, printed by
+#                          headless Chromium (chromium, chromium-browser or google-chrome); copied into _build/html
 #   make test              ruff, then the whole test suite
 #   make bench             speed and memory measurements (results in bench/results.json)
 #   make mutants           apply each deliberate bug of tests/mutants.py to a copy; the fast tests must catch it
@@ -21,7 +23,7 @@ REAL_DATA ?= $(CURDIR)/_build/corpora
 REAL_CORPORA ?= emodb ravdess
 REAL_CHAPTERS ?= 00_corpora 04_leow_speaker_adversarial 05_pereira2018_began
 
-.PHONY: setup book test bench mutants clean notebooks student instructor publish real-corpora
+.PHONY: setup book pdf test bench mutants clean notebooks student instructor publish real-corpora
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +38,9 @@ notebooks: setup
 
 book: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/serbook book --profile $(PROFILE)
+
+pdf: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/serbook pdf
 
 test: setup
 	$(VENV)/bin/ruff check serlib tests notebooks bench

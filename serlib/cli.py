@@ -3,6 +3,8 @@
     serbook run NOTEBOOK [-f params.yaml] [-p key=value ...] [--jobs N]
                                                 execute one chapter with parameters (value lists: a sweep)
     serbook book [--profile smoke|book|paper]   execute every chapter and build the HTML book
+    serbook pdf [--no-strict] [--output PDF]    the executed book as one PDF (_build/pdf/serbook.pdf),
+                                                printed by headless Chromium
     serbook data check NAME ROOT                check a corpus folder file by file; exit 0 complete,
                                                 3 partial or warnings, 4 errors / not loadable
     serbook data download NAME [--root DIR] [--yes] [--song] [--subset S ...] [--force]
@@ -47,6 +49,18 @@ def _cmd_book(args: argparse.Namespace) -> int:
     html = build_book(args.profile, execute_notebooks=not args.no_execute, strict=not args.no_strict,
                       only=args.only)
     print(f"book built: {html / 'index.html'}")
+    return 0
+
+
+def _cmd_pdf(args: argparse.Namespace) -> int:
+    from .pdf import PdfError, build_pdf
+
+    try:
+        pdf = build_pdf(strict=not args.no_strict, output=args.output)
+    except PdfError as exc:
+        print(f"serbook: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"book printed: {pdf}")
     return 0
 
 
@@ -183,6 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
     b.add_argument("--only", nargs="*", help="execute only these notebook stems")
     b.set_defaults(func=_cmd_book)
+
+    pdf = sub.add_parser(
+        "pdf", help="print the executed book to one PDF with headless Chromium",
+        description="Render the chapters that `serbook book` executed (it runs none) as a single HTML page and "
+        "print it with headless Chromium, maths typeset by the book's own MathJax, to _build/pdf/serbook.pdf; "
+        "when the HTML book is built, the PDF is also copied to _build/html/serbook.pdf, where its pages link it. "
+        "Needs chromium, chromium-browser or google-chrome on PATH. Exit status 1 when the book is not "
+        "executed yet, Chromium is missing or the printing fails.")
+    pdf.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
+    pdf.add_argument("--output", default=None, metavar="PDF", help="where the PDF goes (default _build/pdf/serbook.pdf)")
+    pdf.set_defaults(func=_cmd_pdf)
 
     d = sub.add_parser("data", help="corpora: check, download, generate, list")
     dsub = d.add_subparsers(dest="data_command", required=True)

@@ -39,26 +39,18 @@ from urllib.parse import urljoin, urlparse
 import pytest
 
 from serlib.config import project_root
+from serlib.pdf import BROWSERS, find_chromium
 from serlib.run import BOOK_CHAPTERS
 from tests._book import book_pages, toc_files, toc_pages
 
 ROOT = project_root()
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL_HINT = ("no Chromium binary found on PATH (looked for " + ", ".join(BROWSERS) + "); install one to run "
                 "the browser test, e.g. `sudo apt-get install chromium` on Debian/Ubuntu")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 VIEWPORT = {"width": 1280, "height": 900}
 MAX_SHOT_HEIGHT = 16000  # px; Chromium's largest capture surface
 META_REFRESH = re.compile(r"""<meta\s+http-equiv=["']refresh["']\s+content=["']\s*\d+\s*;\s*url=([^"']+)["']""", re.I)
-
-
-def find_chromium() -> str | None:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 def under_ci() -> bool:

@@ -186,7 +186,30 @@ def test_book_workflow_does_what_the_book_says_a_maintainer_does():
     assert uploads == ["_build/html/"]
     artifacts = {s["with"]["name"]: s["with"]["path"] for s in book["jobs"]["build"]["steps"]
                  if "actions/upload-artifact" in s.get("uses", "")}
-    assert artifacts == {"student-edition": "_build/student/", "instructor-edition": "_build/instructor/"}
+    assert artifacts == {"book-pdf": "_build/pdf/serbook.pdf", "student-edition": "_build/student/",
+                         "instructor-edition": "_build/instructor/"}
+
+
+def test_book_workflow_prints_the_pdf_into_the_site_it_deploys():
+    """`make pdf` runs after `make book` (it renders the executed chapters) and before the site is
+    uploaded (it copies the PDF into _build/html/, where the pages link it); the PDF is also an artifact."""
+    from serlib.pdf import PDF_NAME
+
+    steps = workflows()["book.yml"]["jobs"]["build"]["steps"]
+
+    def index(pred) -> int:
+        found = [i for i, s in enumerate(steps) if pred(s)]
+        assert len(found) == 1, found
+        return found[0]
+
+    book = index(lambda s: str(s.get("run", "")).strip() == "make book")
+    pdf = index(lambda s: str(s.get("run", "")).strip() == "make pdf")
+    pages = index(lambda s: "upload-pages-artifact" in s.get("uses", ""))
+    artifact = index(lambda s: s.get("with", {}).get("name") == "book-pdf")
+    assert book < pdf < pages and pdf < artifact, (book, pdf, pages, artifact)
+    assert steps[artifact]["with"]["path"] == f"_build/pdf/{PDF_NAME}"
+    assert steps[artifact]["with"]["if-no-files-found"] == "error"
+    assert "make pdf" in PUBLISHING.read_text() and "\npdf: setup\n" in (ROOT / "Makefile").read_text()
 
 
 def test_real_corpus_job_is_opt_in_and_feeds_the_build():

@@ -10,6 +10,11 @@ links from the rendered page's path, so :func:`link_sources` rewrites them to th
 ``https://<owner>.github.io/<name>/``; the substitutions ``{{ repository_url }}`` and
 ``{{ book_runs }}`` (a link to the book workflow's runs) give the prose pages the same address.
 
+**The whole book as a PDF.** ``serbook pdf`` (``make pdf``) prints the book to ``serbook.pdf`` and copies it
+to the top of the built site; :func:`link_book_pdf` adds it to every page's download menu, beside
+the theme's own ".pdf" (which prints the page being read). The link is written as a plain address,
+not a Sphinx reference: the file is made after the HTML build, so a reference would not resolve.
+
 **Scripts written twice.** Sphinx 7.4 adds the inline scripts that extensions register after the builder started
 (sphinx-thebe's and sphinx-togglebutton's configuration) a second time while preparing the
 pages, with the filename ``''`` instead of ``None``, so they are not recognised as duplicates.
@@ -24,13 +29,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHAPTERS_DIR", "NOTEBOOKS_DIR", "pages_url", "setup", "source_path"]
+__all__ = ["BOOK_PDF", "CHAPTERS_DIR", "NOTEBOOKS_DIR", "link_book_pdf", "pages_url", "setup", "source_path"]
 
 CHAPTERS_DIR = "book/chapters"
 """Where the executed chapters are rendered from (relative to the repository root)."""
 
 NOTEBOOKS_DIR = "notebooks"
 """Where their jupytext sources live."""
+
+BOOK_PDF = "serbook.pdf"
+"""The whole book's PDF, at the top of the built site (``serlib.pdf.PDF_NAME``)."""
 
 
 def pages_url(repository_url: str) -> str:
@@ -89,6 +97,20 @@ def link_sources(app: Any, pagename: str, templatename: str, context: dict[str, 
     _rewrite(context.get("header_buttons"), f"{pagename}.ipynb", src)
 
 
+def link_book_pdf(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    """Add "book .pdf", a link to the whole book's PDF, to the page's download menu (when it has one)."""
+    for group in context.get("header_buttons") or []:
+        if isinstance(group, dict) and group.get("label") == "download-buttons":
+            group["buttons"].append({
+                "type": "link",
+                "url": context["pathto"](BOOK_PDF, 1),
+                "text": "book .pdf",
+                "tooltip": "Download the whole book as one PDF",
+                "icon": "fas fa-book",
+                "label": "download-book-pdf-button",
+            })
+
+
 def _script_key(js: Any) -> Any:
     if isinstance(js, str):  # old-style entry: a bare filename
         return js
@@ -114,5 +136,6 @@ def dedupe_scripts(app: Any, pagename: str, templatename: str, context: dict[str
 def setup(app: Any) -> dict[str, Any]:
     app.connect("config-inited", derive_addresses)
     app.connect("html-page-context", link_sources, priority=900)  # after sphinx-book-theme's buttons (501)
+    app.connect("html-page-context", link_book_pdf, priority=900)  # after the theme's download menu (501)
     app.connect("html-page-context", dedupe_scripts, priority=900)  # after the handlers that add scripts
     return {"parallel_read_safe": True, "parallel_write_safe": True}
