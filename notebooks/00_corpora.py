@@ -18,27 +18,6 @@
 # measures how hard it is with the classical baseline that every later chapter must beat, and
 # shows how to point any chapter at a real corpus instead.
 
-# %% tags=["remove-input"]
-from IPython.display import Markdown, display
-
-from serlib.overview import chapter_frame
-
-display(Markdown(chapter_frame(
-    "00_corpora",
-    objectives=[
-        "Describe the embedded corpus: its sessions, speakers and emotions, and the difficulties it copies from real corpora",
-        "Explain the unweighted average recall (UAR) and why its chance level does not depend on the class balance",
-        "Build the yardstick: utterance-level functionals, standardisation and an RBF-SVM, tested on a held-out session",
-        "Tell speaker-adaptive normalisation from plain standardisation, and say when it is fair to use",
-        "Point any chapter at a real corpus with the parameters `corpus` and `data_root`",
-    ],
-    prerequisites=[
-        "No earlier chapter: the book starts here; {doc}`../protocols` describes the evaluation protocols",
-        "Python, NumPy and pandas; train/test splits and cross-validation",
-        "Support vector machines with an RBF kernel (the margin, $C$ and the kernel width)",
-    ],
-)))
-
 # %% [markdown]
 # :::{admonition} Run this chapter yourself
 # :class: tip
@@ -61,6 +40,27 @@ display(Markdown(chapter_frame(
 # `parameters` cell below can be set with `-p name=value`; the executed notebook and its result tables
 # go to `book/chapters/`.
 # :::
+
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "00_corpora",
+    objectives=[
+        "Describe the embedded corpus: its sessions, speakers and emotions, and the difficulties it copies from real corpora",
+        "Explain the unweighted average recall (UAR) and why its chance level does not depend on the class balance",
+        "Build the yardstick: utterance-level functionals, standardisation and an RBF-SVM, tested on a held-out session",
+        "Tell speaker-adaptive normalisation from plain standardisation, and say when it is fair to use",
+        "Point any chapter at a real corpus with the parameters `corpus` and `data_root`",
+    ],
+    prerequisites=[
+        "No earlier chapter: the book starts here; {doc}`../protocols` describes the evaluation protocols",
+        "Python, NumPy and pandas; train/test splits and cross-validation",
+        "Support vector machines with an RBF kernel (the margin, $C$ and the kernel width)",
+    ],
+)))
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper

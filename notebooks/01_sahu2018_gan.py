@@ -29,26 +29,6 @@
 # data alone, on real data plus synthetic data, or trained on real data and tested on synthetic
 # data; within one corpus (leave-one-session-out) and across corpora.
 
-# %% tags=["remove-input"]
-from IPython.display import Markdown, display
-
-from serlib.overview import chapter_frame
-
-display(Markdown(chapter_frame(
-    "01_sahu2018_gan",
-    objectives=[
-        "State the GAN minimax objective and read the discriminator and generator losses against $\\log 2$",
-        "Explain why Sahu et al. compress the 1582-d features to 2-d codes with an adversarial autoencoder before training a vanilla GAN",
-        "Train a conditional GAN with a Gaussian-mixture prior, a generator initialised from the autoencoder's decoder and a faster, more often updated generator",
-        "Judge synthetic features by what an SVM makes of them: trained on synthetic data, on real + synthetic data, or tested on synthetic data",
-    ],
-    prerequisites=[
-        "{doc}`00_corpora`: the corpus, the IS10 functionals and the SVM yardstick",
-        "Binary cross-entropy and the GAN minimax game; Gaussian mixtures",
-        "Autoencoders (the adversarial autoencoder is introduced here)",
-    ],
-)))
-
 # %% [markdown]
 # :::{admonition} Run this chapter yourself
 # :class: tip
@@ -72,6 +52,26 @@ display(Markdown(chapter_frame(
 # `cgan_variants`, `n_synthetic_per_class` and `cross_corpus` (`""` skips Table 3). Every parameter
 # of the `parameters` cell below can be set with `-p name=value`.
 # :::
+
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "01_sahu2018_gan",
+    objectives=[
+        "State the GAN minimax objective and read the discriminator and generator losses against $\\log 2$",
+        "Explain why Sahu et al. compress the 1582-d features to 2-d codes with an adversarial autoencoder before training a vanilla GAN",
+        "Train a conditional GAN with a Gaussian-mixture prior, a generator initialised from the autoencoder's decoder and a faster, more often updated generator",
+        "Judge synthetic features by what an SVM makes of them: trained on synthetic data, on real + synthetic data, or tested on synthetic data",
+    ],
+    prerequisites=[
+        "{doc}`00_corpora`: the corpus, the IS10 functionals and the SVM yardstick",
+        "Binary cross-entropy and the GAN minimax game; Gaussian mixtures",
+        "Autoencoders (the adversarial autoencoder is introduced here)",
+    ],
+)))
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper

@@ -45,27 +45,6 @@
 # guess. The question this chapter answers with its own evidence is the one the method rests on:
 # **does mixup make the GAN's samples more useful?**
 
-# %% tags=["remove-input"]
-from IPython.display import Markdown, display
-
-from serlib.overview import chapter_frame
-
-display(Markdown(chapter_frame(
-    "02_latif2020_mixup_gan",
-    objectives=[
-        "Write mixup for inputs and one-hot labels, and say what its $\\alpha$ controls",
-        "Distinguish where mixup can enter a GAN's discriminator (real–real pairs, real–fake pairs with a soft target) and what each asks of the discriminator",
-        "Explain the projection discriminator and the BiGAN encoder, and why the reconstruction chose them",
-        "Read an ablation that changes one factor (mixup) with everything else fixed",
-        "Separate what a paper states from what a reconstruction chooses, with every unstated choice a named parameter",
-    ],
-    prerequisites=[
-        "{doc}`01_sahu2018_gan`: the conditional GAN, its Gaussian-mixture prior and how synthetic features are judged",
-        "The GAN minimax game; binary cross-entropy with soft targets; the Beta distribution",
-        "Feed-forward classifiers (DNNs) trained with cross-entropy",
-    ],
-)))
-
 # %% [markdown]
 # :::{admonition} Run this chapter yourself
 # :class: tip
@@ -90,6 +69,27 @@ display(Markdown(chapter_frame(
 # `-p mixup_pairs=real_fake -p alpha=0.4`. Every parameter of the `parameters` cell below can be set
 # with `-p name=value`.
 # :::
+
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "02_latif2020_mixup_gan",
+    objectives=[
+        "Write mixup for inputs and one-hot labels, and say what its $\\alpha$ controls",
+        "Distinguish where mixup can enter a GAN's discriminator (real–real pairs, real–fake pairs with a soft target) and what each asks of the discriminator",
+        "Explain the projection discriminator and the BiGAN encoder, and why the reconstruction chose them",
+        "Read an ablation that changes one factor (mixup) with everything else fixed",
+        "Separate what a paper states from what a reconstruction chooses, with every unstated choice a named parameter",
+    ],
+    prerequisites=[
+        "{doc}`01_sahu2018_gan`: the conditional GAN, its Gaussian-mixture prior and how synthetic features are judged",
+        "The GAN minimax game; binary cross-entropy with soft targets; the Beta distribution",
+        "Feed-forward classifiers (DNNs) trained with cross-entropy",
+    ],
+)))
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper

@@ -65,10 +65,34 @@
 # the claim behind the method — a fresh *speaker probe* trained on each frozen encoder's output
 # tells how much speaker identity the representation still carries with and without AL.
 
+# %% [markdown]
+# :::{admonition} Run this chapter yourself
+# :class: tip
+#
+# Download the source,
+# {download}`04_leow_speaker_adversarial.py <../../notebooks/04_leow_speaker_adversarial.py>` (a
+# jupytext notebook), or run it from the project folder, one command per profile:
+#
+# ```bash
+# # smoke: the tiny corpus, one depth; seconds
+# serbook run notebooks/04_leow_speaker_adversarial.py -p profile=smoke
+# # book: what this page shows (a documented sub-grid)
+# serbook run notebooks/04_leow_speaker_adversarial.py -p profile=book
+# # paper: the full grid on Emo-DB (or corpus=ravdess); for a GPU
+# serbook run notebooks/04_leow_speaker_adversarial.py -p profile=paper \
+#     -p corpus=emodb -p data_root=/path/to/emodb
+# ```
+#
+# The `paper` profile trains the paper's full grid (use `corpus=ravdess` for the other corpus) and is
+# meant for a GPU. Main parameters: `gammas` (e.g. `-p "gammas=[null, 1.25, 2.5, 3.33]"`),
+# `cnn_layers`, `encoders`, `max_epochs`, `patience` and `probe`. Every parameter of the `parameters` cell below can be
+# set with `-p name=value`.
+# :::
+
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
-from serlib.overview import chapter_frame
+from serlib.frame import chapter_frame
 
 display(Markdown(chapter_frame(
     "04_leow_speaker_adversarial",
@@ -93,30 +117,6 @@ from serlib import diagrams
 
 diagrams.draw("04_leow_speaker_adversarial")
 plt.show()
-
-# %% [markdown]
-# :::{admonition} Run this chapter yourself
-# :class: tip
-#
-# Download the source,
-# {download}`04_leow_speaker_adversarial.py <../../notebooks/04_leow_speaker_adversarial.py>` (a
-# jupytext notebook), or run it from the project folder, one command per profile:
-#
-# ```bash
-# # smoke: the tiny corpus, one depth; seconds
-# serbook run notebooks/04_leow_speaker_adversarial.py -p profile=smoke
-# # book: what this page shows (a documented sub-grid)
-# serbook run notebooks/04_leow_speaker_adversarial.py -p profile=book
-# # paper: the full grid on Emo-DB (or corpus=ravdess); for a GPU
-# serbook run notebooks/04_leow_speaker_adversarial.py -p profile=paper \
-#     -p corpus=emodb -p data_root=/path/to/emodb
-# ```
-#
-# The `paper` profile trains the paper's full grid (use `corpus=ravdess` for the other corpus) and is
-# meant for a GPU. Main parameters: `gammas` (e.g. `-p "gammas=[null, 1.25, 2.5, 3.33]"`),
-# `cnn_layers`, `encoders`, `max_epochs`, `patience` and `probe`. Every parameter of the `parameters` cell below can be
-# set with `-p name=value`.
-# :::
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper

@@ -29,26 +29,6 @@
 # against the same encoder with random weights, the same network trained end to end without
 # pretraining, and a classical eGeMAPS + SVM, as the amount of labelled data shrinks.
 
-# %% tags=["remove-input"]
-from IPython.display import Markdown, display
-
-from serlib.overview import chapter_frame
-
-display(Markdown(chapter_frame(
-    "05_pereira2018_began",
-    objectives=[
-        "Explain the BEGAN: a discriminator that is an autoencoder, the equilibrium controller $k_t$ and the convergence measure $M_{global}$",
-        "Turn utterances into normalised 1-s STFT chunks, and the predictions on chunks back into one per utterance",
-        "Reuse an encoder pretrained without labels, frozen, under a small supervised module",
-        "Design the controls that ask whether pretraining helps: random weights, end-to-end training, the yardstick, and a learning curve as labels shrink",
-    ],
-    prerequisites=[
-        "{doc}`00_corpora` (the yardstick and the unlabelled pool) and {doc}`01_sahu2018_gan` (the GAN game)",
-        "Autoencoders and the L1 reconstruction loss; convolutional networks; the short-time Fourier transform",
-        "Pretraining on unlabelled data, then a frozen encoder or fine-tuning",
-    ],
-)))
-
 # %% [markdown]
 # :::{admonition} Run this chapter yourself
 # :class: tip
@@ -73,6 +53,26 @@ display(Markdown(chapter_frame(
 # meant for a GPU. Main parameters: `epochs`, `freeze_encoder`, `protocols`, `label_fractions` and
 # `seeds`. Every parameter of the `parameters` cell below can be set with `-p name=value`.
 # :::
+
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "05_pereira2018_began",
+    objectives=[
+        "Explain the BEGAN: a discriminator that is an autoencoder, the equilibrium controller $k_t$ and the convergence measure $M_{global}$",
+        "Turn utterances into normalised 1-s STFT chunks, and the predictions on chunks back into one per utterance",
+        "Reuse an encoder pretrained without labels, frozen, under a small supervised module",
+        "Design the controls that ask whether pretraining helps: random weights, end-to-end training, the yardstick, and a learning curve as labels shrink",
+    ],
+    prerequisites=[
+        "{doc}`00_corpora` (the yardstick and the unlabelled pool) and {doc}`01_sahu2018_gan` (the GAN game)",
+        "Autoencoders and the L1 reconstruction loss; convolutional networks; the short-time Fourier transform",
+        "Pretraining on unlabelled data, then a frozen encoder or fine-tuning",
+    ],
+)))
 
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper

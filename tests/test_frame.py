@@ -12,7 +12,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from serlib import diagrams, overview, plots  # noqa: E402
+from serlib import diagrams, frame, overview, plots  # noqa: E402
 from serlib.config import PROFILES, project_root  # noqa: E402
 from serlib.exercises import COLLAPSE_TAG, collapse_solutions, student_notebook  # noqa: E402
 
@@ -108,44 +108,44 @@ def test_chapter_times_come_from_the_speed_page_and_the_recorded_runs(tmp_path):
     run = {"notebook": "notebooks/02_latif2020_mixup_gan.py", "parameters": {"corpus": "emodb", "workers": 2},
            "seconds": 5815.8, "finished": "2026-12-04 07:35:10", "device": "cpu", "corpora": [{"name": "emodb"}]}
     root = _project(tmp_path, recorded=run)
-    times = overview.chapter_times("02_latif2020_mixup_gan", root)
+    times = frame.chapter_times("02_latif2020_mixup_gan", root)
     assert [(t.profile, t.seconds) for t in times] == [("smoke", 9.0), ("book", 120.0), ("paper", None),
                                                        ("book", 5815.8)]
     assert times[1].where == "2-core CPU, 2026-01-02" and times[1].note == "features cached"
     assert times[3].corpus == "emodb" and times[3].note == "workers=2"
     assert times[3].source == "book/results/02_latif2020_mixup_gan/emodb/run.json"
-    assert overview.chapter_times("00_corpora", root)[0].note == "generating the tiny corpus"
+    assert frame.chapter_times("00_corpora", root)[0].note == "generating the tiny corpus"
 
 
 def test_chapter_times_refuse_a_speed_row_that_does_not_list_every_chapter(tmp_path):
     root = _project(tmp_path, speed=SPEED.replace(", 11 s |", " |"))
     with pytest.raises(ValueError, match=r"speed\.md: the row .*smoke.* gives 5 chapter times, expected 6"):
-        overview.chapter_times("00_corpora", root)
+        frame.chapter_times("00_corpora", root)
     (root / "book" / "using" / "speed.md").unlink()
     with pytest.raises(FileNotFoundError, match="speed.md not found"):
-        overview.chapter_times("00_corpora", root)
+        frame.chapter_times("00_corpora", root)
 
 
 def test_the_real_speed_page_gives_smoke_and_book_times_for_every_chapter():
     for stem in STEMS:
-        times = {t.profile: t for t in overview.chapter_times(stem)[:len(PROFILES)]}
+        times = {t.profile: t for t in frame.chapter_times(stem)[:len(PROFILES)]}
         assert times["smoke"].seconds > 0 and times["book"].seconds > 0, stem
 
 
 def test_reading_words_count_prose_only(tmp_path):
     root = _project(tmp_path)
     # Title, One, two, three, four's, five-six, `code` (one word), seven; not the fence, the maths, the role
-    assert overview.reading_words("02_latif2020_mixup_gan", root / "notebooks") == 8
+    assert frame.reading_words("02_latif2020_mixup_gan", root / "notebooks") == 8
 
 
 def test_duration_text():
-    assert [overview.duration_text(s) for s in (9.4, 60, 163, 3600, 5815.8)] == [
+    assert [frame.duration_text(s) for s in (9.4, 60, 163, 3600, 5815.8)] == [
         "9 s", "1 min", "2 min 43 s", "1 h", "1 h 36 min"]
 
 
 def test_chapter_frame_says_not_measured_and_never_invents_a_time(tmp_path):
     root = _project(tmp_path)
-    box = overview.chapter_frame("02_latif2020_mixup_gan", ["Do a", "Do b", "Do c"], ["Chapter 1"], root=root)
+    box = frame.chapter_frame("02_latif2020_mixup_gan", ["Do a", "Do b", "Do c"], ["Chapter 1"], root=root)
     assert box.startswith(":::{admonition} In this chapter\n:class: note") and box.endswith("\n:::")
     assert "* Do a\n* Do b\n* Do c" in box and "* Chapter 1" in box
     assert "Reading: about 1 min (8 words of prose at 200 words a minute" in box
@@ -153,9 +153,9 @@ def test_chapter_frame_says_not_measured_and_never_invents_a_time(tmp_path):
     assert "`paper` not measured" in box
     assert "on a real corpus" not in box
     with pytest.raises(ValueError, match="3 to 5 learning objectives"):
-        overview.chapter_frame("02_latif2020_mixup_gan", ["a", "b"], ["c"], root=root)
+        frame.chapter_frame("02_latif2020_mixup_gan", ["a", "b"], ["c"], root=root)
     with pytest.raises(ValueError, match="at least one prerequisite"):
-        overview.chapter_frame("02_latif2020_mixup_gan", ["a", "b", "c"], [], root=root)
+        frame.chapter_frame("02_latif2020_mixup_gan", ["a", "b", "c"], [], root=root)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,9 +166,9 @@ def test_chapter_opens_with_the_box_and_shows_its_diagram_and_takeaways(stem):
     nb = jupytext.read(ROOT / "notebooks" / f"{stem}.py")
     cells = nb.cells
     box = [i for i, c in enumerate(cells) if c.cell_type == "code" and "chapter_frame(" in c.source]
-    assert box == [1], "the box follows the opening cell"
-    assert "remove-input" in cells[1].metadata.get("tags", [])
-    assert f'"{stem}"' in cells[1].source
+    assert box == [2], "the box follows the opening cell and the box 'Run this chapter yourself'"
+    assert "remove-input" in cells[2].metadata.get("tags", [])
+    assert f'"{stem}"' in cells[2].source
     figure = [c for c in cells if c.cell_type == "code" and f'diagrams.draw("{stem}")' in c.source]
     assert len(figure) == 1
     meta = figure[0].metadata["mystnb"]["figure"]
