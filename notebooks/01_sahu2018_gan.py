@@ -537,7 +537,7 @@ recorded.show("01_sahu2018_gan")
 # :class: tip
 #
 # * Losses near $\log 2$ say only that the discriminator cannot separate real from generated vectors at that moment; the chapter checks the samples themselves (their norm, per-feature KS statistics, a two-sample classifier).
-# * The improved cGAN's three tricks (a mixture prior with one component per emotion, a generator initialised from the AAE decoder, a generator that learns faster and more often) are the paper's answer to a cGAN on 1582-d vectors that does not converge; Fig. 4 sets the three set-ups side by side.
+# * The improved cGAN's three tricks (a mixture prior with one component per emotion, a generator initialised from the AAE decoder, a generator that learns faster and more often) are the paper's remedies for training a GAN on 1582-d vectors; Fig. 4 sets the three set-ups side by side.
 # * Synthetic features are judged downstream, by an RBF-SVM trained or tested on them; the section "Where we agree with the paper and where we do not" states, from this run's tables, which way each comparison went.
 # * Samples far from every real vector contribute almost nothing to an RBF kernel evaluated at real test vectors, so adding them says little about their quality whichever way the UAR moves.
 # :::

@@ -518,7 +518,7 @@ if gap:
 # :class: tip
 #
 # * The BEGAN is trained once on unlabelled speech; the encoder of its discriminator, frozen, serves every protocol.
-# * $k_t$ holds the equilibrium $\mathbb{E}[\mathcal{L}(G(z))] = \gamma\,\mathbb{E}[\mathcal{L}(x)]$, and $M_{global}$ follows convergence, which a GAN's adversarial losses do not.
+# * $k_t$ holds the equilibrium $\mathbb{E}[\mathcal{L}(G(z))] = \gamma\,\mathbb{E}[\mathcal{L}(x)]$, and $M_{global}$ gives a single number to follow the training's convergence.
 # * Whether the frozen representation carries emotion is measured against the same network with random weights, the same network trained end to end, and the yardstick, as the labels shrink.
 # * The amount and kind of unlabelled speech is what the method rests on: the `book` profile's small synthetic pool is its weakest point.
 # :::
