@@ -41,6 +41,27 @@
 # go to `book/chapters/`.
 # :::
 
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "00_corpora",
+    objectives=[
+        "Describe the embedded corpus: its sessions, speakers and emotions, and the difficulties it copies from real corpora",
+        "Explain the unweighted average recall (UAR) and why its chance level does not depend on the class balance",
+        "Build the yardstick: utterance-level functionals, standardisation and an RBF-SVM, tested on a held-out session",
+        "Tell speaker-adaptive normalisation from plain standardisation, and say when it is fair to use",
+        "Point any chapter at a real corpus with the parameters `corpus` and `data_root`",
+    ],
+    prerequisites=[
+        "No earlier chapter: the book starts here; {doc}`../protocols` describes the evaluation protocols",
+        "Python, NumPy and pandas; train/test splits and cross-validation",
+        "Support vector machines with an RBF kernel (the margin, $C$ and the kernel width)",
+    ],
+)))
+
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
 corpus = None  # "embedded" (default) or a real corpus: iemocap, msp_improv, emodb, ravdess, ...
@@ -168,6 +189,14 @@ plt.show()
 # speaker's unlabelled speech are available, and it removes much of the between-speaker
 # variation; results obtained with it are always labelled as such in this book.
 
+# %% mystnb={"figure": {"caption": "The yardstick of every chapter: utterance-level functionals (eGeMAPS or IS10) of each utterance, z-normalised with the training folds' statistics (or with each speaker's own), classified by an RBF-SVM and scored by the UAR on the held-out session; the legend gives the kinds of box.", "name": "fig-corpora-diagram"}}
+import matplotlib.pyplot as plt
+
+from serlib import diagrams
+
+diagrams.draw("00_corpora")
+plt.show()
+
 # %%
 res = corpora.run(cfg, lab)
 scores, cms = res.scores, res.confusions
@@ -226,6 +255,17 @@ pd.DataFrame([{"corpus": k, "name": s.title, "folder under $SERLIB_DATA": s.defa
 from serlib import recorded
 
 recorded.show("00_corpora")
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# * Every later chapter is measured against this yardstick on the same folds: a method that does not beat functionals + RBF-SVM there has not yet shown what it adds.
+# * UAR is the mean of the per-class recalls, so chance is one over the number of classes whatever the class balance.
+# * Speaker-adaptive normalisation uses the test speakers' features, never their labels; every result obtained with it is labelled as such in this book.
+# * Leave-one-session-out keeps both the speakers and the recording channel of the test session out of training; the first exercise shows what changes when the channel is shared.
+# * The embedded corpus copies the shape of IEMOCAP, not its sound: compare patterns with the papers (does a method help, does a ranking hold), not levels.
+# :::
 
 # %% [markdown]
 # ## Exercises

@@ -53,6 +53,26 @@
 # of the `parameters` cell below can be set with `-p name=value`.
 # :::
 
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "01_sahu2018_gan",
+    objectives=[
+        "State the GAN minimax objective and read the discriminator and generator losses against $\\log 2$",
+        "Explain why Sahu et al. compress the 1582-d features to 2-d codes with an adversarial autoencoder before training a vanilla GAN",
+        "Train a conditional GAN with a Gaussian-mixture prior, a generator initialised from the autoencoder's decoder and a faster, more often updated generator",
+        "Judge synthetic features by what an SVM makes of them: trained on synthetic data, on real + synthetic data, or tested on synthetic data",
+    ],
+    prerequisites=[
+        "{doc}`00_corpora`: the corpus, the IS10 functionals and the SVM yardstick",
+        "Binary cross-entropy and the GAN minimax game; Gaussian mixtures",
+        "Autoencoders (the adversarial autoencoder is introduced here)",
+    ],
+)))
+
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
 corpus = None  # training corpus: "embedded" (default) or "iemocap" (paper)
@@ -199,6 +219,14 @@ yard
 #
 # The held-out session serves as the validation set of the loss curves; it never updates a weight.
 # Every sample's label is the mixture component its $z$ came from.
+
+# %% mystnb={"figure": {"caption": "Sahu et al.'s two routes. Top: an adversarial autoencoder compresses the 1582-d features to 2-d codes shaped by a Gaussian-mixture prior (enforced by a code discriminator), and a vanilla GAN learns the codes. Bottom: a conditional GAN generates 1582-d features from noise drawn from the emotion's mixture component, its generator initialised with the autoencoder's decoder (dashed); an RBF-SVM judges the synthetic data.", "name": "fig-sahu-diagram"}}
+import matplotlib.pyplot as plt
+
+from serlib import diagrams
+
+diagrams.draw("01_sahu2018_gan")
+plt.show()
 
 # %%
 folds = ch.fold_features(data.features, data.corpus.y, data.folds, data.labels)
@@ -503,6 +531,16 @@ timing
 from serlib import recorded
 
 recorded.show("01_sahu2018_gan")
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# * Losses near $\log 2$ say only that the discriminator cannot separate real from generated vectors at that moment; the chapter checks the samples themselves (their norm, per-feature KS statistics, a two-sample classifier).
+# * The improved cGAN's three tricks (a mixture prior with one component per emotion, a generator initialised from the AAE decoder, a generator that learns faster and more often) are the paper's remedies for training a GAN on 1582-d vectors; Fig. 4 sets the three set-ups side by side.
+# * Synthetic features are judged downstream, by an RBF-SVM trained or tested on them; the section "Where we agree with the paper and where we do not" states, from this run's tables, which way each comparison went.
+# * Samples far from every real vector contribute almost nothing to an RBF kernel evaluated at real test vectors, so adding them says little about their quality whichever way the UAR moves.
+# :::
 
 # %% [markdown]
 # ## Exercises

@@ -70,6 +70,27 @@
 # with `-p name=value`.
 # :::
 
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "02_latif2020_mixup_gan",
+    objectives=[
+        "Write mixup for inputs and one-hot labels, and say what its $\\alpha$ controls",
+        "Distinguish where mixup can enter a GAN's discriminator (real–real pairs, real–fake pairs with a soft target) and what each asks of the discriminator",
+        "Explain the projection discriminator and the BiGAN encoder, and why the reconstruction chose them",
+        "Read an ablation that changes one factor (mixup) with everything else fixed",
+        "Separate what a paper states from what a reconstruction chooses, with every unstated choice a named parameter",
+    ],
+    prerequisites=[
+        "{doc}`01_sahu2018_gan`: the conditional GAN, its Gaussian-mixture prior and how synthetic features are judged",
+        "The GAN minimax game; binary cross-entropy with soft targets; the Beta distribution",
+        "Feed-forward classifiers (DNNs) trained with cross-entropy",
+    ],
+)))
+
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
 corpus = None  # training corpus: "embedded" (default) or "iemocap" (paper)
@@ -203,6 +224,14 @@ ref.loc[["mixup_pairs", "alpha", "lam_per_sample", "encoder", "conditioning", "c
 # ("Syn."), real + synthetic ("Real+Syn.", with mixup), and the codes; it is always tested on the
 # held-out real data. Chapter 1's **improved cGAN** is trained on the same folds and seeds, and
 # its samples go through the same DNNs: that is our "Sahu et al." row.
+
+# %% mystnb={"figure": {"caption": "The reconstructed mixup GAN: generated and real features are mixed with a weight λ drawn from Beta(α, α) before a projection discriminator, which also sees a BiGAN encoder's code of the real features and is trained against λ as a soft target; DNN classifiers are trained on synthetic features, real ones or both.", "name": "fig-latif-diagram"}}
+import matplotlib.pyplot as plt
+
+from serlib import diagrams
+
+diagrams.draw("02_latif2020_mixup_gan")
+plt.show()
 
 # %% [markdown]
 # ## The data and the yardstick
@@ -501,6 +530,16 @@ timing.groupby(["protocol", "kind"]).sum(numeric_only=True).drop(columns="seed")
 from serlib import recorded
 
 recorded.show("02_latif2020_mixup_gan")
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# * The summary this chapter reconstructs gives no architecture and no mixup settings: every choice it leaves open is a parameter marked "not stated in the summary".
+# * With real–fake mixup the discriminator must output the mixing weight λ, so it can never be arbitrarily confident: the intended source of gradients that stay useful to the generator.
+# * The ablation trains the same GAN with and without mixup on the same folds and seeds, so its differences are mixup's alone; the computed summaries above say which way they went on this run.
+# * Training a classifier on synthetic features only is the sharpest test of them: it succeeds only if they carry the emotion.
+# :::
 
 # %% [markdown]
 # ## Exercises

@@ -85,6 +85,34 @@
 # validation score.
 # :::
 
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "03_ahn_infogan",
+    objectives=[
+        "Explain how InfoGAN adds a mutual-information term to the GAN game and estimates it with an auxiliary network",
+        "Trace the three stages: an SER model aligned with text by contrastive (InfoNCE) losses, an InfoGAN that generates its features, and the augmented classifier",
+        "Use the MI losses $\\mathcal L_{I_y}$ and $\\mathcal L_{I_t}$ as an observable of how much emotion and text the generated features keep",
+        "Read the paper's ablation (Table III): without the cross-modal alignment, the text code or the MI maximisation",
+    ],
+    prerequisites=[
+        "{doc}`00_corpora` (the yardstick) and {doc}`01_sahu2018_gan` (the GAN game); {doc}`02_latif2020_mixup_gan` for mixup, which the InfoGAN's training uses",
+        "Cross-entropy, mutual information and its contrastive (InfoNCE) lower bound; cosine similarity",
+        "Sentence and audio encoders as feature extractors (no training of them is assumed)",
+    ],
+)))
+
+# %% mystnb={"figure": {"caption": "Ahn et al.'s three stages: stage 1 trains an audio encoder whose feature h predicts the emotion and is aligned with a frozen text encoder's embedding t; stage 2 trains an InfoGAN that generates features from noise, an emotion code and a text code, the stage-1 heads recovering both codes (the MI terms); stage 3 fine-tunes the classifier on real and generated features (dashed: the heads are reused).", "name": "fig-ahn-diagram"}}
+import matplotlib.pyplot as plt
+
+from serlib import diagrams
+
+diagrams.draw("03_ahn_infogan")
+plt.show()
+
 # %% [markdown]
 # ## Tables V and VI on your copy of MSP-IMPROV or MSP-Podcast
 #
@@ -494,6 +522,16 @@ summ[["ours", "folds"]]
 from serlib import recorded
 
 recorded.show("03_ahn_infogan")
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# * The paper generates features, the input of the last linear layer, not audio; the stage-1 heads $W_y$ and $W_t$ double as InfoGAN's auxiliary network $Q$.
+# * Unlike a GAN's adversarial losses, $\mathcal L_{I_y}$ and $\mathcal L_{I_t}$ measure whether generated features keep the emotion and the words; the variant without MI maximisation still measures them, which is what makes the comparison possible.
+# * Augmentation is judged by the classifier fine-tuned on real plus generated features against the same classifier on real features alone, on the same leave-one-speaker-out folds and beside the yardstick.
+# * The `book` profile replaces the paper's AST and BERT with a small log-mel CNN and MiniLM; the `paper` profile restores them from local checkpoints.
+# :::
 
 # %% [markdown]
 # ## Exercises

@@ -89,6 +89,35 @@
 # set with `-p name=value`.
 # :::
 
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "04_leow_speaker_adversarial",
+    objectives=[
+        "Build the paper's encoder: 2D CNN blocks over the MFCC matrix, a bidirectional GRU and statistics pooling",
+        "Explain domain-adversarial training with speakers as the domains, $J = J_e - \\lambda J_s$, and the annealing schedule of $\\lambda$",
+        "Implement it with a gradient-reversal layer, and say what the network would learn without the reversal",
+        "Test the claim behind the method with a speaker probe trained on the frozen representation",
+        "Run leave-two-speakers-out evaluation with every choice made on the validation pair only",
+    ],
+    prerequisites=[
+        "{doc}`00_corpora` (the yardstick) and {doc}`../protocols` (speaker-independent evaluation); no GAN chapter is needed, the adversary here is a speaker classifier",
+        "Convolutional and recurrent (GRU) networks, batch normalisation",
+        "Cross-entropy and backpropagation: how a gradient reaches the encoder from two heads",
+    ],
+)))
+
+# %% mystnb={"figure": {"caption": "Leow et al.'s network: 2D CNN blocks and a biGRU with statistics pooling encode the MFCC matrix; an emotion classifier reads the encoding directly and a speaker classifier through a gradient-reversal layer, whose reversed, λ-weighted gradient (dashed) trains the encoder to hide the speaker.", "name": "fig-leow-diagram"}}
+import matplotlib.pyplot as plt
+
+from serlib import diagrams
+
+diagrams.draw("04_leow_speaker_adversarial")
+plt.show()
+
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
 corpus = None  # "embedded" (default), "emodb" or "ravdess"
@@ -451,6 +480,16 @@ display(Markdown(leow.summary_text(res, comp, cfg)))
 from serlib import recorded
 
 recorded.show("04_leow_speaker_adversarial")
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# * A gradient-reversal layer turns one backward pass into a minimax game: the speaker classifier minimises $J_s$ while the encoder, through the reversed gradient, maximises it.
+# * $\lambda$ starts at 0 and rises towards 1 as $2/(1+e^{-\gamma p}) - 1$, so a speaker classifier that is still random cannot disturb the first updates.
+# * Whether the representation lost the speaker is measured, not assumed: a fresh linear probe on the frozen encoder output reads how much speaker identity is left, with and without adversarial learning.
+# * Choosing the epoch and the grid point on the validation pair only keeps the test speakers out of every decision.
+# :::
 
 # %% [markdown]
 # ## Exercises

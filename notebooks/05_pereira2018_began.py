@@ -54,6 +54,26 @@
 # `seeds`. Every parameter of the `parameters` cell below can be set with `-p name=value`.
 # :::
 
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+
+from serlib.frame import chapter_frame
+
+display(Markdown(chapter_frame(
+    "05_pereira2018_began",
+    objectives=[
+        "Explain the BEGAN: a discriminator that is an autoencoder, the equilibrium controller $k_t$ and the convergence measure $M_{global}$",
+        "Turn utterances into normalised 1-s STFT chunks, and the predictions on chunks back into one per utterance",
+        "Reuse an encoder pretrained without labels, frozen, under a small supervised module",
+        "Design the controls that ask whether pretraining helps: random weights, end-to-end training, the yardstick, and a learning curve as labels shrink",
+    ],
+    prerequisites=[
+        "{doc}`00_corpora` (the yardstick and the unlabelled pool) and {doc}`01_sahu2018_gan` (the GAN game)",
+        "Autoencoders and the L1 reconstruction loss; convolutional networks; the short-time Fourier transform",
+        "Pretraining on unlabelled data, then a frozen encoder or fine-tuning",
+    ],
+)))
+
 # %% tags=["parameters"]
 profile = "book"  # smoke | book | paper
 corpus = None  # corpus for the three protocols outside the paper profile (default: embedded)
@@ -189,6 +209,14 @@ ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k
 # per-speaker split). An utterance's class is the argmax of the mean of its chunks'
 # log-probabilities (weighted by the share of real audio in each chunk); its arousal and valence
 # are the means of its chunks' predictions.
+
+# %% mystnb={"figure": {"caption": "Pereira et al.'s two modules: a BEGAN trained on unlabelled 1-s chunks, whose discriminator is an autoencoder scored by its L1 reconstruction error and balanced against the generator by the controller k_t; then its encoder, frozen (dashed: the weights copied), under a small supervised module for each emotion task.", "name": "fig-pereira-diagram"}}
+import matplotlib.pyplot as plt
+
+from serlib import diagrams
+
+diagrams.draw("05_pereira2018_began")
+plt.show()
 
 # %% [markdown]
 # ## 1. Pretraining the BEGAN once
@@ -486,6 +514,16 @@ if gap:
 # LibriSpeech (`-p pretrain_corpus=librispeech` with `pretrain_data_root`), hundreds of hours of
 # read speech: the amount and kind of unlabelled speech is what the method rests on, and what the
 # `book` profile cannot afford on a laptop.
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# * The BEGAN is trained once on unlabelled speech; the encoder of its discriminator, frozen, serves every protocol.
+# * $k_t$ holds the equilibrium $\mathbb{E}[\mathcal{L}(G(z))] = \gamma\,\mathbb{E}[\mathcal{L}(x)]$, and $M_{global}$ gives a single number to follow the training's convergence.
+# * Whether the frozen representation carries emotion is measured against the same network with random weights, the same network trained end to end, and the yardstick, as the labels shrink.
+# * The amount and kind of unlabelled speech is what the method rests on: the `book` profile's small synthetic pool is its weakest point.
+# :::
 
 # %% [markdown]
 # ## Exercises

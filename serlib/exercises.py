@@ -33,7 +33,13 @@ The two editions
   starter code as comments and ``raise NotImplementedError("Exercise N: write your solution
   here")``; cells tagged ``solution-only`` are dropped; every other cell is unchanged.
 
-Both are written, not executed, as ``<stem>.ipynb`` plus the paired ``<stem>.py`` into
+The rendered book is built from the sources as they are, so it holds the solutions; there they
+are **collapsed, not absent**: :func:`collapse_solutions`, applied by ``serbook run`` to every
+executed chapter, tags each ``solution`` and ``solution-only`` cell ``hide-cell``, so that the page
+shows the question and a button "Show the solution" (or "Show the discussion of the solution")
+that opens the code and its output.
+
+Both editions are written, not executed, as ``<stem>.ipynb`` plus the paired ``<stem>.py`` into
 ``_build/student/`` and ``_build/instructor/`` (``serbook edition student|instructor``,
 ``make student`` / ``make instructor``). A student executing their copy runs the whole chapter
 and stops at the first exercise.
@@ -55,6 +61,7 @@ from .config import project_root
 
 __all__ = [
     "EDITIONS",
+    "COLLAPSE_TAG",
     "EXERCISE_TAG",
     "ExerciseError",
     "SOLUTION_ONLY_TAG",
@@ -65,6 +72,7 @@ __all__ = [
     "build_edition",
     "chapter_sources",
     "check",
+    "collapse_solutions",
     "exercises",
     "numbers",
     "solution_cells",
@@ -78,6 +86,10 @@ SOLUTION_TAG = "solution"
 SOLUTION_ONLY_TAG = "solution-only"
 STUB_TAG = "exercise-stub"
 STARTER_MARK = "# starter"
+COLLAPSE_TAG = "hide-cell"
+_FOLDED = ":class: dropdown"
+_PROMPTS = {SOLUTION_TAG: ("Show the solution", "Hide the solution"),
+            SOLUTION_ONLY_TAG: ("Show the discussion of the solution", "Hide the discussion")}
 EDITIONS = ("student", "instructor")
 
 _HEADING = re.compile(r"^\s*#{1,6}\s*Exercise\s+(\d+)\b", re.IGNORECASE)
@@ -328,6 +340,39 @@ def build_edition(edition: str, sources: Iterable[str | Path] | None = None, *,
         jupytext.write(nb, ipynb, fmt="ipynb")
         written += [ipynb, py]
     return written
+
+
+def collapse_solutions(nb: Any) -> Any:
+    """Tag every ``solution`` and ``solution-only`` cell of ``nb`` (in place) so that the rendered
+    page shows it collapsed behind a button; return ``nb``.
+
+    A cell gets the tag ``hide-cell`` (input and output folded together: the output of a
+    solution gives its answer away) and the button texts of MyST-NB (``mystnb.code_prompt_show``
+    and ``code_prompt_hide``); prompts a cell already sets are kept, and calling it twice changes
+    nothing. Markdown cells cannot be folded by a tag, and the convention allows ``solution-only``
+    markdown cells, so one is wrapped in an admonition of class ``dropdown`` instead (folded by
+    sphinx-togglebutton, which the book's build loads).
+    """
+    for cell in nb.cells:
+        tags = _tags(cell)
+        kind = SOLUTION_TAG if SOLUTION_TAG in tags else SOLUTION_ONLY_TAG if SOLUTION_ONLY_TAG in tags else None
+        if kind is None:
+            continue
+        show, hide = _PROMPTS[kind]
+        if cell.cell_type == "markdown":
+            if _FOLDED not in cell.source:
+                longest = max((len(m) for m in re.findall(r"^\s*(:{3,})", cell.source, re.MULTILINE)), default=2)
+                fence = ":" * max(4, longest + 1)
+                cell.source = (f"{fence}{{admonition}} {show[len('Show '):].capitalize()}\n{_FOLDED}\n\n"
+                               f"{cell.source}\n{fence}")
+            continue
+        meta = cell.setdefault("metadata", {})
+        if COLLAPSE_TAG not in tags:
+            meta["tags"] = tags + [COLLAPSE_TAG]
+        prompts = meta.setdefault("mystnb", {})
+        prompts.setdefault("code_prompt_show", show)
+        prompts.setdefault("code_prompt_hide", hide)
+    return nb
 
 
 def solution_cells(nb: Any) -> list[int]:

@@ -560,3 +560,4 @@ def parameters_reference(stem: str, notebooks_dir: str | Path | None = None) -> 
                      **{p: _show(defaults[p][name]) for p in PROFILES},
                      "paper's value": str(ref.at[name, "paper's value"] or ""), "meaning": meaning})
     return pd.DataFrame(rows).set_index("parameter")
+

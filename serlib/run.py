@@ -157,10 +157,14 @@ def _add_footer(nb: Any) -> None:
 def _without_footer(path: Path) -> bytes:
     """The executed notebook at ``path`` without the footer cell, as bytes; the cell papermill
     injected with the run's parameters is tagged ``remove-cell``, so the book's page does not
-    show it (the chapter shows its parameters as a table), while the notebook keeps it."""
+    show it (the chapter shows its parameters as a table), while the notebook keeps it; the
+    exercises' solutions are tagged to render collapsed (:func:`serlib.exercises.collapse_solutions`)."""
     import nbformat
 
+    from .exercises import collapse_solutions
+
     nb = nbformat.read(path, as_version=4)
+    collapse_solutions(nb)
     nb.cells = [c for c in nb.cells if _FOOTER_TAG not in c.get("metadata", {}).get("tags", [])]
     for c in nb.cells:
         tags = c.setdefault("metadata", {}).setdefault("tags", [])
