@@ -3,7 +3,7 @@
 #   PROFILE=smoke make book   the quick build
 #   make pdf               the executed book (make book first) as one PDF, _build/pdf/serbook.pdf, printed by
 #                          headless Chromium (chromium, chromium-browser or google-chrome); copied into _build/html
-#   make test              ruff, then the whole test suite
+#   make test              ruff, then the whole test suite, on one worker process per core (TEST_WORKERS=0: one)
 #   make bench             speed and memory measurements (results in bench/results.json)
 #   make mutants           apply each deliberate bug of tests/mutants.py to a copy; the fast tests must catch it
 #                          (MUTANTS="name ..." runs some of them)
@@ -16,6 +16,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= book
 STAMP := $(VENV)/.installed
+# make test: pytest-xdist worker processes (auto = one per CPU core; 0 = none, the suite in one process)
+TEST_WORKERS ?= auto
 
 SERBOOK := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/serbook
 # make real-corpora: the free corpora downloaded, the chapters run on each, in the PROFILE profile
@@ -44,7 +46,7 @@ pdf: setup
 
 test: setup
 	$(VENV)/bin/ruff check serlib tests notebooks bench
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q --durations=15
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup
 
 bench: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench

@@ -312,17 +312,15 @@ def check_smoke(res, nb) -> None:
     assert mi["mi_t_fake"].iloc[-1] <= 0.5 * mi["mi_t_fake"].iloc[0], mi["mi_t_fake"]
 
 
-def test_notebook_smoke(tmp_path):
-    from serlib.run import execute
-
-    nb = execute(ROOT / "notebooks" / "03_ahn_infogan.py", {"profile": "smoke"}, output_dir=tmp_path, progress=False)
+def test_notebook_smoke(smoke_chapters):
+    nb = smoke_chapters.run("03_ahn_infogan")  # the session's smoke run, which the strict book shows
     import nbformat
 
     book = nbformat.read(nb, as_version=4)
     outputs = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
-    res = tmp_path / "03_ahn_infogan.results"
+    res = smoke_chapters.results("03_ahn_infogan")
     check_smoke(res, nb)
     scores = pd.read_csv(res / "scores_per_fold.csv", index_col=0)
     cfg = ahn.Config.for_profile("smoke")

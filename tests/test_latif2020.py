@@ -311,11 +311,9 @@ def check_smoke(res, nb) -> None:
     assert both.loc[1.0] >= both.loc[0.2] + 0.3, both
 
 
-def test_notebook_smoke(tmp_path):
-    from serlib.run import execute
-
-    nb = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
-    res = tmp_path / "02_latif2020_mixup_gan.results"
+def test_notebook_smoke(smoke_chapters):
+    nb = smoke_chapters.run(NOTEBOOK.stem)  # the session's smoke run, which the strict book shows
+    res = smoke_chapters.results(NOTEBOOK.stem)
     check_smoke(res, nb)
     for name in ("table3", "table3_layout", "table4", "ablation", "ablation_vs_no_mixup", "yardstick",
                  "scores_cv", "scores_cross", "real_vs_synthetic", "timing"):

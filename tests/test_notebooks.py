@@ -4,17 +4,15 @@ import pandas as pd
 import pytest
 
 from serlib.config import project_root
-from serlib.run import execute
 from tests._pins import check_pins
 
 ROOT = project_root()
 
 
 @pytest.fixture(scope="module")
-def corpora_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    nb = execute(ROOT / "notebooks" / "00_corpora.py", {"profile": "smoke"}, output_dir=out, progress=False)
-    return nb, out / "00_corpora.results"
+def corpora_run(smoke_chapters):
+    """The session's smoke run of chapter 0 (the one the strict book shows)."""
+    return smoke_chapters.run("00_corpora"), smoke_chapters.results("00_corpora")
 
 
 def test_corpora_chapter_smoke(corpora_run):

@@ -236,20 +236,33 @@ LEOW = "04_leow_speaker_adversarial"
 SMOKE_ON_FIXTURE = {"profile": "smoke", "corpus": "emodb", "threads": 1, "workers": 1}
 
 
-def _record_and_build(tmp_path: Path, monkeypatch, add_provenance: bool) -> Path:
-    """Chapter 4 in the smoke profile on the Emo-DB fixture tree, `serbook results add`, then a book
-    whose chapter 4 page shows the record. ``add_provenance`` writes the run's corpus provenance
-    into run.json by hand, as `serbook run` does once it records it."""
-    from serlib.cli import main
+@pytest.fixture(scope="module")
+def fixture_run(tmp_path_factory) -> tuple[Path, Path]:
+    """Chapter 4 in the smoke profile on the Emo-DB fixture tree, run once for both recorded-run
+    tests (each records its own copy of the run): (the fixture tree, the run's ``.results``)."""
     from serlib.data.fixtures import make_fixture
     from serlib.run import execute
-    from tests._book import build_book_copy
 
-    root = make_fixture("emodb", tmp_path / "data")
-    out = tmp_path / "runs"
+    tmp = tmp_path_factory.mktemp("fixture_run")
+    root = make_fixture("emodb", tmp / "data")
+    out = tmp / "runs"
     execute(ROOT / "notebooks" / f"{LEOW}.py", {**SMOKE_ON_FIXTURE, "data_root": str(root)}, output_dir=out,
             progress=False)
-    results = out / f"{LEOW}.results"
+    return root, out / f"{LEOW}.results"
+
+
+def _record_and_build(tmp_path: Path, monkeypatch, fixture_run: tuple[Path, Path], add_provenance: bool) -> Path:
+    """A copy of ``fixture_run`` (chapter 4 in the smoke profile on the Emo-DB fixture tree), `serbook
+    results add`, then a book whose chapter 4 page shows the record. ``add_provenance`` writes the
+    run's corpus provenance into run.json by hand, as `serbook run` does once it records it."""
+    import shutil
+
+    from serlib.cli import main
+    from tests._book import build_book_copy
+
+    root, run_results = fixture_run
+    results = tmp_path / "runs" / f"{LEOW}.results"
+    shutil.copytree(run_results, results)
     if add_provenance:
         run = json.loads((results / "run.json").read_text())
         files = sorted(p for p in root.rglob("*") if p.is_file())
@@ -276,14 +289,16 @@ def _assert_page_shows_record(html: Path) -> None:
 
 
 @pytest.mark.slow
-def test_recorded_fixture_run_appears_in_the_chapter_page(tmp_path, monkeypatch):
+@pytest.mark.xdist_group("recorded")  # one worker runs fixture_run for both
+def test_recorded_fixture_run_appears_in_the_chapter_page(tmp_path, monkeypatch, fixture_run):
     (tmp_path / "book").mkdir()
-    html = _record_and_build(tmp_path, monkeypatch, add_provenance=True)
+    html = _record_and_build(tmp_path, monkeypatch, fixture_run, add_provenance=True)
     _assert_page_shows_record(html)
 
 
 @pytest.mark.slow
-def test_recorded_fixture_run_end_to_end(tmp_path, monkeypatch):
+@pytest.mark.xdist_group("recorded")  # one worker runs fixture_run for both
+def test_recorded_fixture_run_end_to_end(tmp_path, monkeypatch, fixture_run):
     (tmp_path / "book").mkdir()
-    html = _record_and_build(tmp_path, monkeypatch, add_provenance=False)
+    html = _record_and_build(tmp_path, monkeypatch, fixture_run, add_provenance=False)
     _assert_page_shows_record(html)

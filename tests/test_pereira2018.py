@@ -551,15 +551,14 @@ def check_smoke(res, nb) -> None:
     assert protocols.mean() >= chance + 0.1, (chance, protocols.tolist())
 
 
-def test_notebook_smoke(tmp_path):
+def test_notebook_smoke(smoke_chapters):
     from serlib.experiments import pereira2018 as P
-    from serlib.run import execute
 
-    nb_path = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
+    nb_path = smoke_chapters.run(NOTEBOOK.stem)  # the session's smoke run, which the strict book shows
     _, outs = _outputs(nb_path)
     assert not [o for o in outs if o.output_type == "error"]
     assert len([o for o in outs if "image/png" in o.get("data", {})]) >= 3  # convergence, spectrograms, curve
-    res = tmp_path / "05_pereira2018_began.results"
+    res = smoke_chapters.results(NOTEBOOK.stem)
     check_smoke(res, nb_path)
     cfg = P.Config.for_profile("smoke")
     began = P.METHOD_NAMES["began_frozen"]

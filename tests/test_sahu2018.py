@@ -393,10 +393,10 @@ def check_smoke(res, nb) -> None:
     assert last["d_loss"].mean() >= 1.0, last["d_loss"]
 
 
-def test_notebook_smoke(tmp_path):
-    nb = execute(NOTEBOOK, {"profile": "smoke"}, output_dir=tmp_path, progress=False)
+def test_notebook_smoke(smoke_chapters):
+    nb = smoke_chapters.run(NOTEBOOK.stem)  # the session's smoke run, which the strict book shows
     _check_executed(nb, min_images=7)  # Fig. 2, 3, 4, Table 1 bars, 2 x confusions, Fig. 5
-    res = tmp_path / "01_sahu2018_gan.results"
+    res = smoke_chapters.results(NOTEBOOK.stem)
     check_smoke(res, nb)
     cfg = ch.Config.for_profile("smoke")
     t1 = pd.read_csv(res / "table1.csv", index_col=0)
