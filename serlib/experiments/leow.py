@@ -44,7 +44,7 @@ import pandas as pd
 from ..config import ParameterError, get_device, get_logger, seed_everything
 from ..data import Corpus, load_corpus
 from ..features import Standardiser, lmfb_energy_pitch, padded_mfcc, padded_mfcc_frames
-from ..metrics import classification_scores, confusion, summarise
+from ..metrics import classification_scores, confusion, mean_interval, summarise
 from ..models.sier import (
     ENCODERS,
     PassGradient,
@@ -620,18 +620,6 @@ def table1(res: Results, corpus_name: str = "embedded") -> pd.DataFrame:
         inside = (paper >= out["95 % interval, low"]) & (paper <= out["95 % interval, high"])
         out["paper inside the interval"] = np.where(out["95 % interval, low"].isna(), "", np.where(inside, "yes", "no"))
     return out
-
-
-def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Student-t confidence interval of the mean of ``values`` (one per fold x seed): the folds'
-    test speakers taken as a sample of speakers. One value gives no interval (NaN, NaN)."""
-    from scipy import stats
-
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return float("nan"), float("nan")
-    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return float(v.mean() - half), float(v.mean() + half)
 
 
 REAL_SPEECH_STEPS: tuple[tuple[str, dict[str, Any]], ...] = (
