@@ -10,8 +10,21 @@ import pandas as pd
 import pytest
 
 from serlib import claims
-from serlib.claims import (AHEAD, BEHIND, HELD, INCONCLUSIVE, NOT_HELD, TIE, Claim, claim_status, claims_table,
-                           compare, interval_contains, measure, paired_difference)
+from serlib.claims import (
+    AHEAD,
+    BEHIND,
+    HELD,
+    INCONCLUSIVE,
+    NOT_HELD,
+    TIE,
+    Claim,
+    claim_status,
+    claims_table,
+    compare,
+    interval_contains,
+    measure,
+    paired_difference,
+)
 
 
 def test_exactly_equal_numbers_are_a_tie_never_ahead():
