@@ -120,6 +120,7 @@ class Measurement:
     std: float
     low: float
     high: float
+    per: str = "folds"
 
     @property
     def n(self) -> int:
@@ -130,43 +131,48 @@ class Measurement:
         return self.low, self.high
 
     def text(self, decimals: int = 1, unit: str = "") -> str:
-        """``"62.5 ± 3.1 (58.0 to 67.0), 8 folds"``; one value gives ``"62.5 (one fold, no interval)"``
-        and no value the table's dash."""
+        """``"62.5 ± 3.1 (58.0 to 67.0), 8 folds"`` (``per`` names what was counted); one value
+        gives ``"62.5 (one value, no interval)"`` and no value the table's dash."""
         if self.n == 0 or not _finite(self.mean):
             return MISSING
         f = f"{{:.{decimals}f}}"
         if self.n == 1:
-            return f"{f.format(self.mean)}{unit} (one fold, no interval)"
+            return f"{f.format(self.mean)}{unit} (one value, no interval)"
         return (f"{f.format(self.mean)}{unit} ± {f.format(self.std)} "
-                f"({f.format(self.low)} to {f.format(self.high)}), {self.n} folds")
+                f"({f.format(self.low)} to {f.format(self.high)}), {self.n} {self.per}")
 
 
-def measure(values: Iterable[float], scale: float = 1.0) -> Measurement:
-    """The :class:`Measurement` of ``values`` (one per fold) times ``scale`` (100 for a fraction
-    shown in percent). Missing values (NaN) are dropped: a fold that has no number counts as
-    no fold."""
+def measure(values: Iterable[float], scale: float = 1.0, per: str = "folds") -> Measurement:
+    """The :class:`Measurement` of ``values`` (one per fold, or per fold x seed: ``per`` says
+    which, for the reader) times ``scale`` (100 for a fraction shown in percent). Missing values
+    (NaN) are dropped: a fold that has no number counts as no fold."""
     v = np.asarray([float(x) for x in values], dtype=float) * scale
     v = v[np.isfinite(v)]
     if len(v) == 0:
-        return Measurement((), float("nan"), float("nan"), float("nan"), float("nan"))
+        return Measurement((), float("nan"), float("nan"), float("nan"), float("nan"), per)
     low, high = mean_interval(v)
-    return Measurement(tuple(float(x) for x in v), float(v.mean()), float(v.std(ddof=0)), low, high)
+    return Measurement(tuple(float(x) for x in v), float(v.mean()), float(v.std(ddof=0)), low, high, per)
 
 
-def paired_difference(ours: Sequence[float], theirs: Sequence[float], scale: float = 1.0) -> Measurement:
-    """The :class:`Measurement` of ``ours - theirs`` fold by fold (the two measured on the same
-    folds, in the same order): pairing removes what the folds share, so the interval is the one
-    of the difference itself.
+def paired_difference(ours: Sequence[float] | pd.Series, theirs: Sequence[float] | pd.Series, scale: float = 1.0,
+                      per: str = "folds") -> Measurement:
+    """The :class:`Measurement` of ``ours - theirs`` fold by fold: pairing removes what the
+    folds share, so the interval is the one of the difference itself. Two :class:`pandas.Series`
+    are paired on their index (a fold, or a (fold, seed) pair), keeping the folds both sides
+    have a number for; plain sequences are paired by position.
 
     Raises
     ------
     ValueError
-        The two have different lengths (they were not measured on the same folds).
+        Two sequences of different lengths (they were not measured on the same folds).
     """
+    if isinstance(ours, pd.Series) and isinstance(theirs, pd.Series):
+        both = pd.concat([ours.rename("ours"), theirs.rename("theirs")], axis=1, join="inner").dropna()
+        return measure(both["ours"] - both["theirs"], scale=scale, per=per)
     a, b = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"paired_difference needs one value per fold on both sides; got {len(a)} and {len(b)}")
-    return measure(a - b, scale=scale)
+    return measure(a - b, scale=scale, per=per)
 
 
 def claim_status(measured: Measurement, *, at_least: float | None = None, at_most: float | None = None) -> str:

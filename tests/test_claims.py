@@ -81,7 +81,7 @@ def test_measure_gives_mean_population_std_and_students_t_interval():
 def test_a_single_fold_has_no_interval_and_decides_no_claim():
     m = measure([0.7], scale=100)
     assert m.n == 1 and m.mean == pytest.approx(70.0) and math.isnan(m.low) and math.isnan(m.high)
-    assert m.text() == "70.0 (one fold, no interval)"
+    assert m.text() == "70.0 (one value, no interval)"
     assert claim_status(m, at_least=50) == INCONCLUSIVE
     assert interval_contains(m, 70.0) == INCONCLUSIVE
 
@@ -125,6 +125,14 @@ def test_paired_difference_pairs_fold_by_fold():
     assert compare(d.mean, 0.0, ci=d.interval) == AHEAD
     with pytest.raises(ValueError, match="one value per fold"):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_paired_difference_of_series_pairs_on_the_index_and_skips_unpaired_folds():
+    ours = pd.Series({"f1": 0.7, "f2": 0.6, "f3": 0.9, "f4": float("nan")})
+    theirs = pd.Series({"f2": 0.5, "f1": 0.5, "f4": 0.4})  # another order, f3 missing
+    d = paired_difference(ours, theirs, scale=100, per="sessions")
+    assert sorted(d.values) == pytest.approx([10.0, 20.0])
+    assert d.text().endswith("2 sessions")
 
 
 def test_claims_table_has_word_headers_and_no_missing_numbers():
