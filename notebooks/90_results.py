@@ -153,7 +153,8 @@ show("05_pereira2018_began")
 # this build's runs and from the runs recorded on real corpora.
 
 # %% tags=["hide-input"]
-claims_table, claims_notes = overview.claims_across_book(chapters_dir)
+claims_table, claims_notes = overview.claims_across_book(
+    chapters_dir, {c.stem: recorded.load_recorded(c.stem) for c in overview.CHAPTERS})
 save_table("claims", claims_table, "90_results", profile=profile)
 if claims_notes:
     display(Markdown("\n".join(f"* {n}" for n in claims_notes)))

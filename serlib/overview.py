@@ -23,7 +23,7 @@ import importlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -447,19 +447,18 @@ CLAIMS_TABLE = "claims"
 measurements, with a verdict (:func:`serlib.claims.claims_table`)."""
 
 
-def claims_across_book(chapters_dir: str | Path | None = None, results_root: str | Path | None = None,
+def claims_across_book(chapters_dir: str | Path | None = None, records: Mapping[str, Sequence[Any]] | None = None,
                        stems: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Every chapter's claims table in one: from the book's own run (``chapters_dir``) and from
-    each run recorded on a real corpus (``book/results/<chapter>/<corpus>/``, or
-    ``results_root``), in book order.
+    each run recorded on a real corpus, in book order. ``records`` maps a chapter's stem to its
+    recorded runs (:func:`serlib.recorded.load_recorded`, which reads
+    ``book/results/<chapter>/<corpus>/``); a chapter it leaves out has none.
 
     Returns the table (indexed by "Chapter", then the column "Run" saying which run, then the
     chapter's own columns; every cell text, a missing one "—") and the sentences to show beside
     it: one for each run that has no claims table (a recorded run that predates it, or a
     chapter run before it existed, or a table left from an earlier run), naming what to do.
     """
-    from .recorded import load_recorded
-
     entries = [chapter(x) for x in stems] if stems is not None else list(CHAPTERS)
     parts, notes = [], []
 
@@ -490,7 +489,7 @@ def claims_across_book(chapters_dir: str | Path | None = None, results_root: str
                 names = ", ".join(dict.fromkeys(str(c.get("name")) for c in run.get("corpora") or []
                                                 if c.get("role", "main") == "main"))
                 add(load_table(csv), entry.title, f"this build ({names or 'corpus not recorded'}, profile {profile})")
-        for rec in load_recorded(entry.stem, results_root):
+        for rec in (records or {}).get(entry.stem, ()):
             if CLAIMS_TABLE in rec.tables:
                 add(rec.tables[CLAIMS_TABLE], entry.title, f"recorded on {rec.corpus}")
             else:

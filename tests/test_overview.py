@@ -458,7 +458,9 @@ def test_claims_across_the_book_from_this_build_and_recorded_runs(tmp_path, monk
         (folder / "run.json").write_text(json.dumps({"parameters": {"profile": "paper"}, "corpora": []}))
         if with_claims:
             _claims(claims.NOT_HELD).to_csv(folder / "claims.csv")
-    table, notes = overview.claims_across_book(chapters, records)
+    from serlib.recorded import load_recorded
+
+    table, notes = overview.claims_across_book(chapters, {s: load_recorded(s, records) for s in STEMS})
     assert table.index.name == "Chapter"
     assert list(table.columns) == ["Run", "What the paper claims", "Paper", "This run (mean ± std, 95 % interval)",
                                    "Verdict"]
@@ -486,7 +488,7 @@ def test_a_claims_table_left_by_an_earlier_run_is_not_read(tmp_path, monkeypatch
     _claims(claims.HELD).to_csv(csv)
     old = (tmp_path / "00_corpora.results" / "run.json").stat().st_mtime - 3600
     os.utime(csv, (old, old))
-    table, notes = overview.claims_across_book(tmp_path, tmp_path / "no-records", stems=["00_corpora"])
+    table, notes = overview.claims_across_book(tmp_path, stems=["00_corpora"])
     assert table.empty and "left from an earlier run" in notes[0]
 
 
