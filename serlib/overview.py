@@ -462,8 +462,9 @@ def claims_across_book(chapters_dir: str | Path | None = None, records: Mapping[
     entries = [chapter(x) for x in stems] if stems is not None else list(CHAPTERS)
     parts, notes = [], []
 
-    def add(table: pd.DataFrame, title: str, run: str) -> None:
-        t = table.copy()
+    def add(csv: Path, title: str, run: str) -> None:
+        # every cell as written: a paper's "+0.87" stays "+0.87", not the number 0.87
+        t = pd.read_csv(csv, index_col=0, dtype=str, keep_default_na=False)
         t.index = t.index.map(str).rename(claims.CLAIM_HEADER)
         t = t.reset_index()
         t.insert(0, "Run", run)
@@ -488,16 +489,17 @@ def claims_across_book(chapters_dir: str | Path | None = None, records: Mapping[
                 profile = (run.get("parameters") or {}).get("profile", "book")
                 names = ", ".join(dict.fromkeys(str(c.get("name")) for c in run.get("corpora") or []
                                                 if c.get("role", "main") == "main"))
-                add(load_table(csv), entry.title, f"this build ({names or 'corpus not recorded'}, profile {profile})")
+                add(csv, entry.title, f"this build ({names or 'corpus not recorded'}, profile {profile})")
         for rec in (records or {}).get(entry.stem, ()):
             if CLAIMS_TABLE in rec.tables:
-                add(rec.tables[CLAIMS_TABLE], entry.title, f"recorded on {rec.corpus}")
+                add(Path(rec.folder) / f"{CLAIMS_TABLE}.csv", entry.title, f"recorded on {rec.corpus}")
             else:
                 notes.append(f"{entry.title}: the run recorded on {rec.corpus} predates the claims table, so its "
                              "claims are not listed here (its tables are in the chapter's section above).")
     columns = ["Chapter", "Run", claims.CLAIM_HEADER, claims.PAPER_HEADER, claims.RUN_HEADER, claims.VERDICT_HEADER]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    table = table.reindex(columns=columns).astype(object).where(table.notna(), claims.MISSING)
+    table = table.reindex(columns=columns).astype(object)
+    table = table.where(table.notna() & (table != ""), claims.MISSING)
     return table.set_index("Chapter"), notes
 
 

@@ -440,7 +440,7 @@ def _claims(verdict: str) -> pd.DataFrame:
     from serlib import claims
 
     m = claims.measure([40.0, 50.0, 60.0])
-    return claims.claims_table([claims.Claim("The method beats the baseline (points)", 4.8, m, verdict),
+    return claims.claims_table([claims.Claim("The method beats the baseline (points)", "+4.80", m, verdict),
                                 claims.Claim("No number from the paper", None, m, claims.INCONCLUSIVE)])
 
 
@@ -470,6 +470,7 @@ def test_claims_across_the_book_from_this_build_and_recorded_runs(tmp_path, monk
     assert list(leow_rows["Run"]) == ["this build (emodb, profile smoke)"] * 2 + ["recorded on emodb"] * 2
     assert list(leow_rows["Verdict"]) == ["held", "inconclusive", "not held", "inconclusive"]
     assert not table.isna().any().any() and (table["Paper"] == "—").sum() == 3
+    assert (table["Paper"] == "+4.80").sum() == 3  # read as written, not as the number 4.8
     joined = "\n".join(notes)
     assert "the run recorded on ravdess predates the claims table" in joined
     for stem in ("01_sahu2018_gan", "02_latif2020_mixup_gan", "03_ahn_infogan"):
