@@ -525,7 +525,7 @@ claim_rows.append(claims.Claim("Adding mixup-GAN samples to the real features ra
                                f"{p3[f'{ours}: Real+Syn.'] - p3[f'{ours}: Real']:+.2f}", g, claims.claim_status(g, at_least=0)))
 main_setting = ch.AblationSetting(cfg.mixup_pairs, float(cfg.alpha)).name
 if not cv.ablation.empty:
-    abl_runs = cv.ablation.set_index(["fold", "seed", "setting"])["syn_uar"].unstack("setting")
+    abl_runs = cv.ablation.pivot_table(index=["fold", "seed"], columns="setting", values="syn_uar")
     if main_setting != "no mixup" and main_setting in abl_runs and "no mixup" in abl_runs:
         g = claims.paired_difference(abl_runs[main_setting], abl_runs["no mixup"], scale=100, per="fold x seed runs")
         claim_rows.append(claims.Claim(f"Mixup ({main_setting}) makes the same GAN's samples more useful alone "
