@@ -78,7 +78,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import claims, plots
+from serlib import claims, plots, tables
 from serlib.data import available_corpora
 from serlib.experiments import corpora
 from serlib.features import functionals
@@ -86,6 +86,7 @@ from serlib.metrics import summarise
 from serlib.results import TableSaver
 
 plots.set_style()
+tables.install()
 cfg = corpora.Config.from_notebook(globals())
 save = TableSaver(corpora.CHAPTER)
 display(Markdown(cfg.summary()))
@@ -112,7 +113,7 @@ corpora.Config.reference().drop(index=list(corpora.Config.NOT_IN_NOTEBOOK))
 
 # %%
 lab, unl = corpora.load(cfg)
-display(Markdown(f"**{lab!r}**" + (f"  \nUnlabelled pool: **{unl!r}**" if unl is not None else "")))
+display(Markdown(f"**{lab.describe()}**" + (f"  \nUnlabelled pool: **{unl.describe()}**" if unl is not None else "")))
 counts = lab.counts("speaker")
 save("counts_by_speaker", counts)
 counts

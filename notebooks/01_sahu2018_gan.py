@@ -118,12 +118,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import claims, plots
+from serlib import claims, plots, tables
 from serlib.experiments import sahu2018 as ch
 from serlib.results import TableSaver
 from serlib.splits import cross_corpus as cross_corpus_folds
 
 plots.set_style()
+tables.install()
 t_start = time.time()
 cfg = ch.Config.from_notebook(globals())
 META = {"profile": cfg.profile, **cfg.as_dict()}
@@ -154,9 +155,9 @@ ref
 
 # %%
 data = ch.load(cfg)
-display(Markdown(f"Training corpus: **{data.corpus!r}**; features {data.features.shape}; "
+display(Markdown(f"Training corpus: **{data.corpus.describe()}**; {data.features.shape[1]} features per utterance; "
                  f"{len(data.folds)} folds ({', '.join(f.name for f in data.folds)})."
-                 + (f"  \nCross corpus: **{data.cross!r}**" if data.cross is not None else "")))
+                 + (f"  \nCross corpus: **{data.cross.describe()}**" if data.cross is not None else "")))
 counts = data.corpus.counts("session")
 save("counts", counts)
 counts
@@ -419,7 +420,7 @@ plt.show()
 # speakers, another channel, other ways of expressing each emotion, and a 3:1 class imbalance, as
 # MSP-IMPROV has). The cGAN's validation curves are now computed on the other corpus (Fig. 5).
 
-# %%
+# %% mystnb={"figure": {"caption": "Across corpora: discriminator and generator losses per epoch of the three conditional GANs (baseline, decoder-initialised, improved), on the training corpus (solid) and on the other corpus, which validates them (dashed).", "name": "fig-sahu-cross-curves"}}
 if data.cross is not None:
     cfolds = ch.fold_features(data.features, data.corpus.y, cross_corpus_folds(data.corpus, data.cross),
                               data.labels, target_features=data.cross_features, target_y=data.cross.y)

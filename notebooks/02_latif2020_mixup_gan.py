@@ -145,7 +145,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import claims, plots
+from serlib import claims, plots, tables
 from serlib.experiments import latif2020 as ch
 from serlib.experiments import sahu2018 as ch1
 from serlib.papers.latif2020 import TABLES
@@ -153,6 +153,7 @@ from serlib.results import TableSaver
 
 T0 = time.time()
 plots.set_style()
+tables.install()
 pd.set_option("display.max_colwidth", 80)
 cfg = ch.Config.from_notebook(globals())
 META = {"profile": cfg.profile, "config": cfg.as_dict(), "changed": cfg.changed}

@@ -191,17 +191,19 @@ threads = None  # torch CPU threads of each unit (book: 1)
 
 # %%
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import claims, plots
+from serlib import claims, plots, tables
 from serlib.experiments import ahn
 from serlib.papers.ahn import MULTIMODAL_TABLE
 from serlib.results import TableSaver
 
 plots.set_style()
+tables.install()
 pd.set_option("display.max_colwidth", 80)
 cfg = ahn.Config.from_notebook(globals())
 display(Markdown(cfg.summary()))
@@ -228,11 +230,11 @@ protocol = "the predefined split" if split == "predefined" else f"leave-one-{spl
 if split == "predefined" and len(data.folds[0].val):
     protocol += f"; {len(data.folds[0].val)} validation utterances select the stage-1 epoch"
 text = data.corpus.meta.get("text", {})
-display(Markdown(f"**{data.corpus!r}** — {len(data.folds)} folds ({protocol}), "
+display(Markdown(f"**{data.corpus.describe()}** — {len(data.folds)} folds ({protocol}), "
                  f"text embeddings of size {data.t.shape[1]}"
                  + (f"; {text['excluded']} of {text['utterances']} utterances had no text and are left out"
                     if text.get("excluded") else "") + ".  \n"
-                 f"Audio encoder: {data.models['audio']}.  \nText encoder (frozen): {data.models['text']}."))
+                 f"Audio encoder: {Path(data.models['audio']).name}.  \nText encoder (frozen): {Path(data.models['text']).name}."))
 data.corpus.counts("speaker")
 
 # %% [markdown]

@@ -163,13 +163,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import claims, plots
+from serlib import claims, plots, tables
 from serlib.experiments import leow
 from serlib.papers.leow import gamma_label
 from serlib.parallel import apply_threads
 from serlib.results import TableSaver
 
 plots.set_style()
+tables.install()
 cfg = leow.Config.from_notebook(globals())
 save = TableSaver(leow.CHAPTER, **leow.run_meta(cfg))
 apply_threads(cfg.threads)
@@ -213,7 +214,7 @@ display(Markdown(
 # %%
 corpus_ = leow.load(cfg)
 folds = leow.make_folds(corpus_, cfg.fold_seed)
-display(Markdown(f"**{corpus_!r}**"))
+display(Markdown(f"**{corpus_.describe()}**"))
 fold_info = leow.fold_table(corpus_, folds)
 save("folds", fold_info)
 fold_info

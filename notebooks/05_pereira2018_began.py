@@ -131,13 +131,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import claims, features, plots
+from serlib import claims, features, plots, tables
 from serlib.experiments import pereira2018 as P
 from serlib.papers.pereira2018 import TABLES
 from serlib.parallel import apply_threads
 from serlib.results import TableSaver
 
 plots.set_style()
+tables.install()
 cfg = P.Config.from_notebook(globals())
 save = TableSaver(P.CHAPTER)
 apply_threads(cfg.threads)

@@ -36,10 +36,11 @@ chapters_dir = None  # folder of the executed chapters and their .results folder
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import overview, recorded
+from serlib import overview, recorded, tables
 from serlib.results import save_table
 
 pd.set_option("display.max_colwidth", 60)
+tables.install()
 results = overview.load_all(chapters_dir, profile)
 by_stem = {r.entry.stem: r for r in results}
 other = {r.entry.stem: r.profile for r in results if r.profile != profile}

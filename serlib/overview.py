@@ -550,8 +550,8 @@ def corpus_text(run: dict[str, Any]) -> str:
     parts = []
     for c in corpora:
         cov = c.get("coverage") or {}
-        where = f" at {c['root']}" if c.get("root") else ""
-        parts.append(f"{c.get('name')} ({c.get('role', 'main')}){where}: {cov.get('summary', 'coverage not recorded')}")
+        # the corpus's folder is a path of the machine that ran the chapter: not for the page
+        parts.append(f"{c.get('name')} ({c.get('role', 'main')}): {cov.get('summary', 'coverage not recorded')}")
     partial = any((c.get("coverage") or {}).get("complete") is False for c in corpora)
     return "; ".join(parts) + ("; allow_partial=true" if partial and run.get("allow_partial") else "")
 

@@ -10,6 +10,7 @@ build itself, its links and metadata) and ``tests/test_browser.py`` (its pages i
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -76,11 +77,19 @@ def build_book_copy(dest: Path, toc: dict[str, Any] | None = None, strict: bool 
         shutil.copy2(src, dest / "notebooks" / src.name)
     chapters = dest / BOOK_CHAPTERS
     chapters.mkdir(parents=True, exist_ok=True)
-    for src in toc_notebooks(dest / "_toc.yml"):
-        params: dict[str, Any] = {"profile": "smoke"}
-        if "chapters_dir" in (_declared_parameters(jupytext.read(src)) or set()):
-            params["chapters_dir"] = str(chapters)  # a chapter that reads the others' saved results
-        execute(src, params, output_dir=chapters, progress=False)
+    level_before = os.environ.get("SERLIB_LOGLEVEL")
+    os.environ["SERLIB_LOGLEVEL"] = "WARNING"  # as `serbook book` runs the chapters: no progress messages
+    try:
+        for src in toc_notebooks(dest / "_toc.yml"):
+            params: dict[str, Any] = {"profile": "smoke"}
+            if "chapters_dir" in (_declared_parameters(jupytext.read(src)) or set()):
+                params["chapters_dir"] = str(chapters)  # a chapter that reads the others' saved results
+            execute(src, params, output_dir=chapters, progress=False)
+    finally:
+        if level_before is None:
+            os.environ.pop("SERLIB_LOGLEVEL", None)
+        else:
+            os.environ["SERLIB_LOGLEVEL"] = level_before
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb)] if jb.exists() else [sys.executable, "-m", "jupyter_book"]
     cmd += ["build", str(dest), "--builder", "html"] + (["-W", "-n", "--keep-going"] if strict else [])

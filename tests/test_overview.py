@@ -273,7 +273,8 @@ def test_provenance_table_names_corpus_and_coverage(tmp_path, monkeypatch):
     fabricate(tmp_path, monkeypatch, profile="book")
     t = overview.provenance_table(overview.load_all(tmp_path, "book"))
     row = t.loc[PARTIAL_STEM]
-    assert "emodb (main) at /data/emodb: 400 of 535: speakers 13, 16 missing (132 files)" in row["corpora and coverage"]
+    assert "emodb (main): 400 of 535: speakers 13, 16 missing (132 files)" in row["corpora and coverage"]
+    assert "/data/emodb" not in row["corpora and coverage"], "the corpus's folder is a path of the machine, not for the page"
     assert (row["complete"], row["allow_partial"], row["commit"], row["device"]) == ("no", "yes", "abc1234def", "cpu")
     other = t.drop(index=PARTIAL_STEM)
     assert set(other["complete"]) == {"yes"} and set(other["allow_partial"]) == {"no"}
