@@ -222,7 +222,6 @@ yard
 # Every sample's label is the mixture component its $z$ came from.
 
 # %% mystnb={"figure": {"caption": "Sahu et al.'s two routes. Top: an adversarial autoencoder compresses the 1582-d features to 2-d codes shaped by a Gaussian-mixture prior (enforced by a code discriminator), and a vanilla GAN learns the codes. Bottom: a conditional GAN generates 1582-d features from noise drawn from the emotion's mixture component, its generator initialised with the autoencoder's decoder (dashed); an RBF-SVM judges the synthetic data.", "name": "fig-sahu-diagram"}}
-import matplotlib.pyplot as plt
 
 from serlib import diagrams
 

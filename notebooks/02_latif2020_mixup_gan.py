@@ -227,7 +227,6 @@ ref.loc[["mixup_pairs", "alpha", "lam_per_sample", "encoder", "conditioning", "c
 # its samples go through the same DNNs: that is our "Sahu et al." row.
 
 # %% mystnb={"figure": {"caption": "The reconstructed mixup GAN: generated and real features are mixed with a weight λ drawn from Beta(α, α) before a projection discriminator, which also sees a BiGAN encoder's code of the real features and is trained against λ as a soft target; DNN classifiers are trained on synthetic features, real ones or both.", "name": "fig-latif-diagram"}}
-import matplotlib.pyplot as plt
 
 from serlib import diagrams
 

@@ -212,7 +212,6 @@ ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k
 # are the means of its chunks' predictions.
 
 # %% mystnb={"figure": {"caption": "Pereira et al.'s two modules: a BEGAN trained on unlabelled 1-s chunks, whose discriminator is an autoencoder scored by its L1 reconstruction error and balanced against the generator by the controller k_t; then its encoder, frozen (dashed: the weights copied), under a small supervised module for each emotion task.", "name": "fig-pereira-diagram"}}
-import matplotlib.pyplot as plt
 
 from serlib import diagrams
 
