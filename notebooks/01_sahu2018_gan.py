@@ -419,7 +419,7 @@ plt.show()
 # speakers, another channel, other ways of expressing each emotion, and a 3:1 class imbalance, as
 # MSP-IMPROV has). The cGAN's validation curves are now computed on the other corpus (Fig. 5).
 
-# %% mystnb={"figure": {"caption": "Across corpora: discriminator and generator losses per epoch of the three conditional GANs (baseline, decoder-initialised, improved), on the training corpus (solid) and on the other corpus, which validates them (dashed).", "name": "fig-sahu-cross-curves"}}
+# %%
 if data.cross is not None:
     cfolds = ch.fold_features(data.features, data.corpus.y, cross_corpus_folds(data.corpus, data.cross),
                               data.labels, target_features=data.cross_features, target_y=data.cross.y)
@@ -432,21 +432,27 @@ if data.cross is not None:
     yard_cross = ch.cross_yardstick(data)
     save("yardstick_cross", yard_cross)
     display(yard_cross)
+else:
+    t3 = None
+    display(Markdown("No cross corpus configured (`cross_corpus` is empty): Table 3 is skipped."))
+
+
+# %% mystnb={"figure": {"caption": "Across corpora: discriminator and generator losses per epoch of the three conditional GANs (baseline, decoder-initialised, improved), on the training corpus (solid) and on the other corpus, which validates them (dashed).", "name": "fig-sahu-cross-curves"}}
+if data.cross is not None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
     for ax, variant in zip(axes, ["baseline", "decoder_init", "improved"]):
         ch.plot_adversarial_curves(xc.history(f"cgan_{variant}"),
                                    title=f"{titles[variant]} cGAN, validation = {data.cross.name}", ax=ax)
     fig.tight_layout()
     plt.show()
+
+# %%
+if data.cross is not None:
     d = ch.paired_difference(xc.scores, "1582:real+improved", "1582:real")
     display(Markdown(
         f"Across corpora, real + improved-cGAN minus real only: **{d['mean']:+.2f}** UAR points "
         f"(mean over {d['n']} seed(s); paper: "
         f"{ch.TABLES['table3'].values['Real openSMILE + improved-conditional'] - ch.TABLES['table3'].values['Only real openSMILE']:+.2f})."))
-else:
-    t3 = None
-    display(Markdown("No cross corpus configured (`cross_corpus` is empty): Table 3 is skipped."))
-
 # %% [markdown]
 # ## Where we agree with the paper and where we do not
 #

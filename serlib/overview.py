@@ -599,7 +599,11 @@ def notebook_parameters(stem: str, notebooks_dir: str | Path | None = None) -> d
     raise ValueError(f"{path}: no cell tagged 'parameters'")
 
 
-def _show(v: Any) -> str:
+def _show(v: Any) -> str | None:
+    """A default as the parameters table shows it; None stays missing, which the page shows as a
+    dash with a line saying that the chapter's default applies (:mod:`serlib.tables`)."""
+    if v is None:
+        return None
     if isinstance(v, str):
         return v if v else '""'
     return repr(v)
