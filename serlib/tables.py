@@ -6,7 +6,8 @@ real-corpus runs and the tests read. What the *page* shows is another matter: :f
 registers an HTML formatter with IPython so that every DataFrame a chapter displays is shown
 
 * with its code-name headers replaced by the words of :data:`HEADERS` (the saved tables keep their
-  names),
+  names); a table of parameters (its index named "parameter") keeps the names a reader types after
+  ``-p``, set as code,
 * with "—" in every cell that holds no number (NaN, None), and a line under the table saying
   what a dash means (:data:`DASH_NOTE`),
 * in full (no ``...`` rows or columns) and inside a box that scrolls sideways when the table is
@@ -138,7 +139,14 @@ def to_html(df: pd.DataFrame) -> str:
         column = shown.iloc[:, j]
         if column.dtype == object and column.isna().any():
             shown.isetitem(j, column.where(column.notna(), DASH))
-    table = shown.to_html(na_rep=DASH, max_rows=None, max_cols=None, notebook=True, border=0)
+    escape = True
+    if _is_parameter_table(df):  # the names a reader types after -p, set as code
+        shown = shown.map(lambda v: html.escape(v, quote=False) if isinstance(v, str) else v)
+        shown.columns = [html.escape(str(c), quote=False) for c in shown.columns]
+        shown.index = pd.Index([f"<code>{html.escape(str(i), quote=False)}</code>" for i in shown.index],
+                               name=shown.index.name)
+        escape = False
+    table = shown.to_html(na_rep=DASH, max_rows=None, max_cols=None, notebook=True, border=0, escape=escape)
     text = DASH_NOTE_PARAMETERS if _is_parameter_table(df) else DASH_NOTE
     note = f'<p class="serbook-table-note">{html.escape(text, quote=False)}</p>' if _has_missing(df) else ""
     return f'<div class="serbook-table">{table}{note}</div>'

@@ -139,7 +139,9 @@ def test_shown_tables_use_words_dashes_and_every_row():
 def test_a_parameter_table_keeps_the_names_a_reader_types():
     df = pd.DataFrame({"smoke": [None], "meaning": ["folder"]}, index=pd.Index(["data_root"], name="parameter"))
     shown = tables.to_html(df)
-    assert "data_root" in shown and tables.DASH_NOTE_PARAMETERS in shown
+    assert "<code>data_root</code>" in shown and tables.DASH_NOTE_PARAMETERS in shown
+    risky = pd.DataFrame({"meaning": ["a <b> & c"]}, index=pd.Index(["x_y"], name="parameter"))
+    assert "a &lt;b&gt; &amp; c" in tables.to_html(risky), "text cells stay escaped"
     assert check_html(page(shown)) == []
 
 
