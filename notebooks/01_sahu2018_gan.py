@@ -118,12 +118,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import plots
+from serlib import claims, plots, tables
 from serlib.experiments import sahu2018 as ch
 from serlib.results import TableSaver
 from serlib.splits import cross_corpus as cross_corpus_folds
 
 plots.set_style()
+tables.install()
 t_start = time.time()
 cfg = ch.Config.from_notebook(globals())
 META = {"profile": cfg.profile, **cfg.as_dict()}
@@ -154,9 +155,9 @@ ref
 
 # %%
 data = ch.load(cfg)
-display(Markdown(f"Training corpus: **{data.corpus!r}**; features {data.features.shape}; "
+display(Markdown(f"Training corpus: **{data.corpus.describe()}**; {data.features.shape[1]} features per utterance; "
                  f"{len(data.folds)} folds ({', '.join(f.name for f in data.folds)})."
-                 + (f"  \nCross corpus: **{data.cross!r}**" if data.cross is not None else "")))
+                 + (f"  \nCross corpus: **{data.cross.describe()}**" if data.cross is not None else "")))
 counts = data.corpus.counts("session")
 save("counts", counts)
 counts
@@ -221,7 +222,6 @@ yard
 # Every sample's label is the mixture component its $z$ came from.
 
 # %% mystnb={"figure": {"caption": "Sahu et al.'s two routes. Top: an adversarial autoencoder compresses the 1582-d features to 2-d codes shaped by a Gaussian-mixture prior (enforced by a code discriminator), and a vanilla GAN learns the codes. Bottom: a conditional GAN generates 1582-d features from noise drawn from the emotion's mixture component, its generator initialised with the autoencoder's decoder (dashed); an RBF-SVM judges the synthetic data.", "name": "fig-sahu-diagram"}}
-import matplotlib.pyplot as plt
 
 from serlib import diagrams
 
@@ -342,7 +342,7 @@ def diff_text(a: str, b: str, what: str) -> str:
     d = ch.paired_difference(cv.scores, a, b)
     if d["n"] == 0:
         return f"* {what}: not run."
-    verdict = "higher" if d["mean"] > 0 else "lower" if d["mean"] < 0 else "equal"
+    verdict = {claims.AHEAD: "higher", claims.BEHIND: "lower", claims.TIE: "equal"}[claims.compare(d["mean"], 0.0)]
     return (f"* {what}: {d['mean']:+.2f} ± {d['std']:.2f} UAR points ({verdict} in the mean; "
             f"better in {d['wins']}, worse in {d['losses']} of {d['n']} fold x seed pairs).")
 
@@ -432,21 +432,27 @@ if data.cross is not None:
     yard_cross = ch.cross_yardstick(data)
     save("yardstick_cross", yard_cross)
     display(yard_cross)
+else:
+    t3 = None
+    display(Markdown("No cross corpus configured (`cross_corpus` is empty): Table 3 is skipped."))
+
+
+# %% mystnb={"figure": {"caption": "Across corpora: discriminator and generator losses per epoch of the three conditional GANs (baseline, decoder-initialised, improved), on the training corpus (solid) and on the other corpus, which validates them (dashed).", "name": "fig-sahu-cross-curves"}}
+if data.cross is not None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
     for ax, variant in zip(axes, ["baseline", "decoder_init", "improved"]):
         ch.plot_adversarial_curves(xc.history(f"cgan_{variant}"),
                                    title=f"{titles[variant]} cGAN, validation = {data.cross.name}", ax=ax)
     fig.tight_layout()
     plt.show()
+
+# %%
+if data.cross is not None:
     d = ch.paired_difference(xc.scores, "1582:real+improved", "1582:real")
     display(Markdown(
         f"Across corpora, real + improved-cGAN minus real only: **{d['mean']:+.2f}** UAR points "
         f"(mean over {d['n']} seed(s); paper: "
         f"{ch.TABLES['table3'].values['Real openSMILE + improved-conditional'] - ch.TABLES['table3'].values['Only real openSMILE']:+.2f})."))
-else:
-    t3 = None
-    display(Markdown("No cross corpus configured (`cross_corpus` is empty): Table 3 is skipped."))
-
 # %% [markdown]
 # ## Where we agree with the paper and where we do not
 #
@@ -465,20 +471,24 @@ lines.append(f"* The SVM on real 1582-d features reached {real:.1f} % UAR (paper
              f"{paper1['Only real openSMILE']:.1f} %); the yardstick, which is the same pipeline, "
              f"{yard_plain:.1f} %, and {float(yard['uar_mean'].max()):.1f} % with speaker-adaptive normalisation.")
 imp_only = mean_of(t1, "Only improved-conditional")
+CLEARLY_ABOVE = 5.0  # UAR points above chance that count as "clearly above chance"
 if not np.isnan(imp_only):
     above = imp_only - chance
     lines.append(f"* Trained on improved-cGAN samples alone the SVM reached {imp_only:.1f} % "
                  f"({above:+.1f} points from chance; paper: {paper1['Only improved-conditional']:.1f} %, "
                  f"{paper1['Only improved-conditional'] - 25:+.1f} from chance). "
-                 + ("Like the paper, clearly above chance." if above > 5 else
+                 + (f"Like the paper, clearly above chance (by more than {CLEARLY_ABOVE:g} points)."
+                    if claims.compare(imp_only, chance, margin=CLEARLY_ABOVE) == claims.AHEAD else
                     "Unlike the paper, the samples carry little or no usable class information here."))
 d_imp = ch.paired_difference(cv.scores, "1582:real+improved", "1582:real")
 if d_imp["n"]:
     paper_gain = paper1["Real openSMILE + improved-conditional"] - paper1["Only real openSMILE"]
-    same = (d_imp["mean"] > 0) == (paper_gain > 0)
+    ours_way, paper_way = claims.compare(d_imp["mean"], 0.0), claims.compare(paper_gain, 0.0)
     lines.append(f"* Adding improved-cGAN samples to the real data changed UAR by {d_imp['mean']:+.2f} ± "
                  f"{d_imp['std']:.2f} points (paper: {paper_gain:+.2f}): "
-                 + ("the same direction as the paper." if same else "the opposite direction to the paper."))
+                 + ("the same direction as the paper." if ours_way == paper_way else
+                    "no change in the mean, where the paper found one." if ours_way == claims.TIE else
+                    "the opposite direction to the paper."))
 two_d_synth, two_d_real = mean_of(t1, "Only synthetic 2D code vectors"), mean_of(t1, "Only 2D code vectors")
 lines.append(f"* In the 2-d code space, synthetic codes alone gave {two_d_synth:.1f} % vs {two_d_real:.1f} % for the "
              f"real codes (paper: {paper1['Only synthetic 2D code vectors']:.1f} vs {paper1['Only 2D code vectors']:.1f}).")
@@ -518,6 +528,53 @@ timing = cv.seconds.drop(columns=["fold", "seed"]).mean().to_frame("mean seconds
 save("timing", timing)
 display(Markdown(f"Whole chapter: {time.time() - t_start:.0f} s."))
 timing
+
+# %% [markdown]
+# ## Claims: the paper and this run
+#
+# The paper's main claims, each with this run's measurement over every fold and seed (the mean,
+# its standard deviation and the 95 % Student-t interval of the mean, the fold x seed runs taken
+# as the sample) and a verdict read from that interval: *held* when the whole interval agrees
+# with the claim, *not held* when the whole interval contradicts it, *inconclusive* when it
+# reaches both ways. The paper's numbers are from IEMOCAP; on another corpus the directions are
+# what carries over, not the levels.
+
+# %% tags=["remove-input"]
+def runs_of(scores: pd.DataFrame, condition: str) -> pd.Series:
+    """One condition's UAR per (fold, seed)."""
+    return scores[scores["condition"] == condition].set_index(["fold", "seed"])["uar"]
+
+
+def gain_of(scores: pd.DataFrame, a: str, b: str) -> claims.Measurement:
+    return claims.paired_difference(runs_of(scores, a), runs_of(scores, b), scale=100, per="fold x seed runs")
+
+
+p1 = ch.TABLES["table1"].values
+claim_rows = []
+for a, b, pa, pb, what in [
+        ("1582:real+improved", "1582:real", "Real openSMILE + improved-conditional", "Only real openSMILE",
+         "Adding improved-cGAN samples to the real features raises UAR (points)"),
+        ("2d:real+synthetic", "2d:real", "2D code vector + Synthetic", "Only 2D code vectors",
+         "Adding synthetic 2-d codes to the real codes raises UAR (points)"),
+        ("1582:real", "2d:real", "Only real openSMILE", "Only 2D code vectors",
+         "The real 1582-d features beat the 2-d codes (points)")]:
+    g = gain_of(cv.scores, a, b)
+    claim_rows.append(claims.Claim(what, f"{p1[pa] - p1[pb]:+.2f}", g, claims.claim_status(g, at_least=0)))
+imp_m = claims.measure(runs_of(cv.scores, "1582:synthetic:improved"), scale=100, per="fold x seed runs")
+claim_rows.append(claims.Claim(f"An SVM trained on improved-cGAN samples alone is above chance ({chance:.0f} %)",
+                               p1["Only improved-conditional"], imp_m, claims.claim_status(imp_m, at_least=chance)))
+real_m = claims.measure(runs_of(cv.scores, "1582:real"), scale=100, per="fold x seed runs")
+claim_rows.append(claims.Claim("The paper's UAR on real features lies in this run's 95 % interval",
+                               p1["Only real openSMILE"], real_m, claims.interval_contains(real_m, p1["Only real openSMILE"])))
+if t3 is not None:
+    p3 = ch.TABLES["table3"].values
+    g = gain_of(xc.scores, "1582:real+improved", "1582:real")
+    claim_rows.append(claims.Claim("Across corpora, adding improved-cGAN samples raises UAR (points)",
+                                   f"{p3['Real openSMILE + improved-conditional'] - p3['Only real openSMILE']:+.2f}",
+                                   g, claims.claim_status(g, at_least=0)))
+claims_ch1 = claims.claims_table(claim_rows, decimals=2)
+save("claims", claims_ch1)
+claims_ch1
 
 # %% [markdown]
 # ## On real corpora

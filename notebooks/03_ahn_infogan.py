@@ -191,17 +191,19 @@ threads = None  # torch CPU threads of each unit (book: 1)
 
 # %%
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import plots
+from serlib import claims, plots, tables
 from serlib.experiments import ahn
 from serlib.papers.ahn import MULTIMODAL_TABLE
 from serlib.results import TableSaver
 
 plots.set_style()
+tables.install()
 pd.set_option("display.max_colwidth", 80)
 cfg = ahn.Config.from_notebook(globals())
 display(Markdown(cfg.summary()))
@@ -228,11 +230,11 @@ protocol = "the predefined split" if split == "predefined" else f"leave-one-{spl
 if split == "predefined" and len(data.folds[0].val):
     protocol += f"; {len(data.folds[0].val)} validation utterances select the stage-1 epoch"
 text = data.corpus.meta.get("text", {})
-display(Markdown(f"**{data.corpus!r}** — {len(data.folds)} folds ({protocol}), "
+display(Markdown(f"**{data.corpus.describe()}** — {len(data.folds)} folds ({protocol}), "
                  f"text embeddings of size {data.t.shape[1]}"
                  + (f"; {text['excluded']} of {text['utterances']} utterances had no text and are left out"
                     if text.get("excluded") else "") + ".  \n"
-                 f"Audio encoder: {data.models['audio']}.  \nText encoder (frozen): {data.models['text']}."))
+                 f"Audio encoder: {Path(data.models['audio']).name}.  \nText encoder (frozen): {Path(data.models['text']).name}."))
 data.corpus.counts("speaker")
 
 # %% [markdown]
@@ -297,12 +299,13 @@ quality.round(3)
 # %% tags=["remove-input"]
 q = res.quality
 corr = q[["mi_y_fake", "acc_y_fake", "uar_aug"]].corr(method="spearman").loc["uar_aug"]
+WEAK = -0.3  # a rank correlation above this (closer to zero) is called weak
 if corr.isna().any():
     verdict = "(too few runs, or constant values, for a correlation.)"
-elif corr["mi_y_fake"] < 0:
+elif claims.compare(corr["mi_y_fake"], 0.0) == claims.BEHIND:
     verdict = ("The sign is what the paper's argument predicts (lower MI loss, better augmentation)"
                + ("; the relation is weak, so on our data the MI loss is at best a rough indicator of quality."
-                  if corr["mi_y_fake"] > -0.3 else "."))
+                  if claims.compare(corr["mi_y_fake"], WEAK) == claims.AHEAD else "."))
 else:
     verdict = "The paper's argument predicts a negative first value; this run does not show it."
 display(Markdown(
@@ -369,7 +372,10 @@ save("fold_gains", gains)
 p, p_ctrl = ahn.signed_rank_p(gains["gain"]), ahn.signed_rank_p(gains["gain over control"])
 n_up, n = int((gains["gain"] > 0).sum()), len(gains)
 g_ctrl = gains["gain over control"].mean()
-if g_ctrl <= 0:
+ctrl_way = claims.compare(g_ctrl, 0.0)
+if ctrl_way == claims.INCONCLUSIVE:
+    verdict = "No held-out speaker has both the augmented model and the control, so the two cannot be compared."
+elif ctrl_way in (claims.BEHIND, claims.TIE):
     verdict = "On our data the generated features do not help beyond re-training the classifier."
 elif not p_ctrl < 0.05:
     verdict = ("The gain over the control is not distinguishable from zero across speakers, so on our data most of "
@@ -401,14 +407,20 @@ else:
 t3.drop(columns="mean") if cfg.ablation else None
 
 # %% tags=["remove-input"]
+ONE_POINT = 1.0  # UAR points: two means closer than this are called level
 if cfg.ablation:
     m = t3["mean"]
     order = m.sort_values(ascending=False)
+    top_way = claims.compare(m["Full model"], m.drop("Full model").max())
     display(Markdown(
-        "Ranking of the ablation rows in this run: " + " > ".join(f"{k} ({v:.1f})" for k, v in order.items()) + ". "
+        "Ranking of the ablation rows in this run: " + f"{order.index[0]} ({order.iloc[0]:.1f})"
+        + "".join(f" {'=' if claims.compare(hi, lo) == claims.TIE else '>'} {k} ({lo:.1f})"
+                  for hi, (k, lo) in zip(order.to_numpy(), list(order.items())[1:])) + ". "
         "In the paper the full model is best and the baseline without alignment is worst. "
-        + ("This run agrees on the top row." if order.index[0] == "Full model" else
-           "This run does not reproduce that ordering; the differences should be read against the ± spread above.")))
+        + {claims.AHEAD: "This run agrees on the top row.",
+           claims.TIE: "In this run the full model shares the top row with another.",
+           }.get(top_way, "This run does not reproduce that ordering; the differences should be read against the "
+                          "± spread above.")))
     gan_rows = [v.label for v in ahn.VARIANTS if v.key != "full"]
     gan_range = m[gan_rows].max() - m[gan_rows].min()
     fold_sd = ahn.summary(res.scores).loc[gan_rows, "std"].mean()
@@ -416,15 +428,21 @@ if cfg.ablation:
         f"The three rows that share the stage-1 model without alignment and differ only in the InfoGAN lie within "
         f"{gan_range:.1f} points of each other (fold-to-fold standard deviation about {fold_sd:.0f} points): "
         + ("on our data the text code and the MI terms make no measurable difference to the augmentation."
-           if gan_range < 1.0 else "compare that spread with the ± above before reading an order into it.")))
+           if claims.compare(gan_range, 0.0, margin=ONE_POINT) == claims.TIE else
+           "compare that spread with the ± above before reading an order into it.")))
     base_al, base_pl = t2.loc["Ours — without augmentation", "mean"], m["Baseline without cross-modal alignment"]
     display(Markdown(
         f"Without any augmentation, the stage-1 model trained with the alignment losses reaches {base_al:.1f} % and the "
         f"one trained without them {base_pl:.1f} % ({base_al - base_pl:+.1f} points). The paper finds the two baselines "
         "equal (60.81 vs 60.73) and concludes that alignment helps through the generated samples rather than "
-        "directly; " + ("here alignment also helps the baseline itself, so part of the full model's lead in this "
-                        "table comes from stage 1." if base_al - base_pl > 1 else
-                        "this run agrees: the two baselines are within a point.")))
+        "directly; " + {
+            claims.AHEAD: "here alignment also helps the baseline itself, so part of the full model's lead in this "
+                          "table comes from stage 1.",
+            claims.TIE: f"this run agrees: the two baselines are within {ONE_POINT:g} point of each other.",
+            claims.BEHIND: "here the baseline trained with alignment is the weaker one, so stage 1 alone does not "
+                           "explain any lead of the full model in this table.",
+            claims.INCONCLUSIVE: "this run lacks one of the two baselines, so it cannot say.",
+        }[claims.compare(base_al, base_pl, margin=ONE_POINT)]))
 
 # %% [markdown]
 # ## Tables IV–VI: multimodal SER
@@ -487,8 +505,11 @@ save("yardstick_vs_ours", summ)
 best_y = summ.loc[list(res.yardstick["method"].unique()), "mean"].max()
 display(Markdown(
     f"Best yardstick {best_y:.1f} % UAR vs the augmented InfoGAN model {summ.loc[ahn.WITH_AUG, 'mean']:.1f} %: "
-    + ("the classical pipeline is ahead." if best_y > summ.loc[ahn.WITH_AUG, "mean"] else
-       "the paper's model is ahead of the classical pipeline here.")))
+    + {claims.AHEAD: "the paper's model is ahead of the classical pipeline here.",
+       claims.BEHIND: "the classical pipeline is ahead.",
+       claims.TIE: "the two are level.",
+       claims.INCONCLUSIVE: "one of the two has no score in this run."}[
+        claims.compare(summ.loc[ahn.WITH_AUG, "mean"], best_y)]))
 summ[["ours", "folds"]]
 
 # %% [markdown]
@@ -509,6 +530,51 @@ summ[["ours", "folds"]]
 #   without a transcript; we draw it from a per-class Gaussian of the training text embeddings
 #   (`balance_text`), since the paper does not say how.
 # * **Metric.** UAR throughout (the paper's "unweighted accuracy" in Tables IV–VI).
+
+# %% [markdown]
+# ## Claims: the paper and this run
+#
+# The paper's claims, each with this run's measurement over the held-out speakers (per speaker
+# the mean over seeds; then the mean, its standard deviation and the 95 % Student-t interval of
+# the mean, the speakers taken as the sample) and a verdict read from that interval: *held* when
+# the whole interval agrees with the claim, *not held* when the whole interval contradicts it,
+# *inconclusive* when it reaches both ways. The paper's numbers are from IEMOCAP.
+
+# %% tags=["remove-input"]
+per_speaker = res.scores.groupby(["method", "fold"], sort=False)["uar"].mean().unstack("method")
+p2, p3 = ahn.TABLES["II"].values, ahn.TABLES["III"].values
+
+
+def gain_of(a: str, b: str) -> claims.Measurement:
+    if a not in per_speaker or b not in per_speaker:
+        return claims.measure([])
+    return claims.paired_difference(per_speaker[a], per_speaker[b], scale=100, per="speakers")
+
+
+claim_rows = []
+g = gain_of(ahn.WITH_AUG, ahn.NO_AUG)
+claim_rows.append(claims.Claim("Augmenting with generated features raises UAR over the stage-1 classifier (points)",
+                               f"{p2['Ours — with augmentation'] - p2['Ours — without augmentation']:+.2f}", g,
+                               claims.claim_status(g, at_least=0)))
+g = gain_of(ahn.WITH_AUG, ahn.REAL_ONLY)
+claim_rows.append(claims.Claim("The gain comes from the generated features, not from re-training the classifier "
+                               "(gain over the control, points)", "no control", g, claims.claim_status(g, at_least=0)))
+g = gain_of(ahn.WITH_AUG, "Without cross-modal alignment")
+claim_rows.append(claims.Claim("The full model beats the same model without cross-modal alignment (points)",
+                               f"{p3['Full model'] - p3['Without cross-modal alignment']:+.2f}", g,
+                               claims.claim_status(g, at_least=0)))
+g = gain_of(ahn.NO_AUG, ahn.PLAIN)
+claim_rows.append(claims.Claim(f"Without augmentation, alignment leaves the classifier level (within ±{ONE_POINT:g} point)",
+                               f"{p2['Ours — without augmentation'] - p3['Baseline without cross-modal alignment']:+.2f}",
+                               g, claims.claim_status(g, at_least=-ONE_POINT, at_most=ONE_POINT)))
+g = gain_of("Ours — Audio + Text", "Ours — Audio")
+pm = ahn.TABLES[key].values
+claim_rows.append(claims.Claim("Audio + text beats audio alone, both augmented (points)",
+                               f"{pm['Ours — Audio + Text'] - pm['Ours — Audio']:+.2f} (Table {key})", g,
+                               claims.claim_status(g, at_least=0)))
+claims_ch3 = claims.claims_table(claim_rows, decimals=2)
+save("claims", claims_ch3)
+claims_ch3
 
 # %% [markdown]
 # ## On real corpora

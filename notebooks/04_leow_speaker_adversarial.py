@@ -160,15 +160,17 @@ ablation_folds = None  # folds of that ablation: the first k (None: every fold)
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import plots
+from serlib import claims, plots, tables
 from serlib.experiments import leow
 from serlib.papers.leow import gamma_label
 from serlib.parallel import apply_threads
 from serlib.results import TableSaver
 
 plots.set_style()
+tables.install()
 cfg = leow.Config.from_notebook(globals())
 save = TableSaver(leow.CHAPTER, **leow.run_meta(cfg))
 apply_threads(cfg.threads)
@@ -212,7 +214,7 @@ display(Markdown(
 # %%
 corpus_ = leow.load(cfg)
 folds = leow.make_folds(corpus_, cfg.fold_seed)
-display(Markdown(f"**{corpus_!r}**"))
+display(Markdown(f"**{corpus_.describe()}**"))
 fold_info = leow.fold_table(corpus_, folds)
 save("folds", fold_info)
 fold_info
@@ -328,7 +330,26 @@ fig.axes[0].legend(fontsize="small")
 plt.show()
 
 # %% tags=["remove-input"]
-display(Markdown(leow.verdict(comp)))
+def yardstick_text(y: dict | None) -> str:
+    """The adversarial model chosen on validation against the yardstick, in words."""
+    if y is None:
+        return "Not enough methods were run to compare."
+    gap = abs(y["chosen_accuracy"] - y["plain"])
+    out = [f"Adversarial model chosen on validation ({y['validation']} {y['chosen_validation']:.1f}%): "
+           f"**{y['chosen']}**, {y['chosen_accuracy']:.1f}% test accuracy.",
+           f"The plain yardstick reaches {y['plain']:.1f}%: the adversarial model is "
+           + {claims.AHEAD: f"ahead by {gap:.1f} points.", claims.BEHIND: f"behind by {gap:.1f} points.",
+              claims.TIE: "level with it."}[y["chosen_vs_plain"]]]
+    if y["adaptive"] is not None:
+        out.append(f"With speaker-adaptive normalisation the yardstick reaches {y['adaptive']:.1f}% ("
+                   + {claims.AHEAD: "above", claims.BEHIND: "below", claims.TIE: "level with"}[y["adaptive_vs_chosen"]]
+                   + " the adversarial model chosen on validation).")
+    if y["without_al"] is not None:
+        out.append(f"The 2D CNN biGRU without AL (depth chosen on validation) reaches {y['without_al']:.1f}%.")
+    return " ".join(out)
+
+
+display(Markdown(yardstick_text(leow.yardstick_comparison(comp))))
 
 # %% [markdown]
 # ## Training curves
@@ -409,7 +430,18 @@ if not pt.empty:
 
 # %% tags=["remove-input"]
 if not pt.empty:
-    display(Markdown(leow.probe_verdict(res)))
+    ps = leow.probe_summary(res)
+    lines = [f"* {r['speakers']} speakers, {r['layers']} CNN layer(s): speaker-ID accuracy {r['without_al']:.1f}% "
+             f"without AL, {r['with_al']:.1f}% with γ = {r['gamma']:g} ({r['difference']:+.1f} points)."
+             for r in ps["pairs"]]
+    if ps["adversary"] is not None:
+        lines.append(f"* The adversary itself (the speaker classifier trained inside the AL networks) ended training "
+                     f"at {ps['adversary']:.1f}% on its training batches, averaged over the AL runs (chance "
+                     f"{ps['chance']:.1f}%).")
+    if ps["inputs"]:
+        lines.append("* For reference, the same probe on the time-averaged inputs: "
+                     + ", ".join(f"{k} {v:.1f}%" for k, v in ps["inputs"].items()) + " (unseen speakers).")
+    display(Markdown("\n".join(lines) if ps["pairs"] else "No (without AL, with AL) pair was probed in this run."))
 
 # %% [markdown]
 # A 2-d view of the same representations: PCA of the pooled encoder outputs of the first fold's
@@ -466,7 +498,127 @@ else:
 # (`-p "filters=[128, 64]" -p "gru_units=[256, 128]"`, on a GPU).
 
 # %% tags=["remove-input"]
-display(Markdown(leow.summary_text(res, comp, cfg)))
+rs = leow.run_summary(res, comp, cfg)
+out = []
+if rs["gains"]:
+    paper = ", ".join(f"{lo:+.1f} to {hi:+.1f} on {name}" for name, (lo, hi) in rs["paper_gains"].items())
+    out.append(f"* **AL vs without AL (2D CNN biGRU).** AL was ahead on average in "
+               f"{sum(g['verdict'] == claims.AHEAD for g in rs['gains'])} of {len(rs['gains'])} "
+               "(depth, γ) comparisons. Paired by fold and seed, AL minus without AL: "
+               + "; ".join(f"{g['layers']} layer(s), γ = {g['gamma']:g}: {g['mean']:+.1f} ± {g['std']:.1f} points, "
+                           f"AL ahead in {g['ahead']} of {g['n']} runs" for g in rs["gains"])
+               + f" (the paper at one layer: {paper}).")
+if rs["by_depth"]:
+    out.append("* **Depth.** Mean accuracy by depth over the settings run (with and without AL): "
+               + ", ".join(f"{k}: {v:.1f}%" for k, v in rs["by_depth"].items())
+               + f" — the shallowest is {'best' if rs['shallowest_best'] else 'not best'} "
+               "here (the paper found one layer best).")
+if len(rs["encoders"]) > 1:
+    out.append("* **Encoders with AL**, best first: " + "; ".join(f"{name} {acc:.1f}%" for name, acc in rs["encoders"])
+               + " (the paper ranks the 2D CNN biGRU first).")
+out.append("* **Yardstick.** " + yardstick_text(rs["yardstick"]))
+if rs["probe"] is not None:
+    pr = rs["probe"]
+    out.append(f"* **Speaker probe (unseen speakers).** {pr['without_al']:.1f}% without AL, {pr['with_al']:.1f}% with "
+               f"AL (all depths and γ pooled): AL "
+               + ("reduced" if pr["verdict"] == claims.BEHIND else "did not clearly reduce")
+               + " the speaker information a fresh linear classifier can read from the representation (paired on "
+               f"depth, fold and seed: {pr['difference'].mean:+.1f} points"
+               + (f", 95 % interval {pr['difference'].low:+.1f} to {pr['difference'].high:+.1f}"
+                  if pr["difference"].n > 1 else ", one run and no interval")
+               + f"; 'reduced' asks for more than {leow.PROBE_MARGIN:g} point with the interval below zero)"
+               + (f", while the adversary inside the network ended at {pr['adversary']:.1f}% on its training batches."
+                  if pr["adversary"] is not None else "."))
+prof = rs["profile"]
+if prof["name"] != "paper":
+    length = (f"at most {prof['max_epochs']} epochs, stopped after {prof['patience']} without a validation "
+              "improvement" if prof["patience"] else f"{prof['max_epochs']} epochs")
+    out.append(f"* Profile `{prof['name']}`: a sub-grid with {length} and seeds {prof['seeds']}; "
+               "the `paper` profile runs the full grid.")
+if rs["epochs"] is not None:
+    e = rs["epochs"]
+    out.append(f"* **Training length.** The epoch kept was chosen on the validation pair: from epoch "
+               f"{e['first']} to {e['last']} (median {e['median']:g}) over the {e['runs']} kept runs, which trained "
+               f"{e['trained_min']} to {e['trained_max']} epochs"
+               + (f"; {e['stopped_early']} of them stopped early." if prof["patience"] else "."))
+display(Markdown("\n".join(out)))
+
+# %% [markdown]
+# ## Claims: the paper and this run
+#
+# The paper's claims, each with this run's measurement over the folds and seeds (paired on the
+# same fold and seed where two models are compared; the mean, its standard deviation and the
+# 95 % Student-t interval of the mean, the fold x seed runs taken as the sample) and a verdict
+# read from that interval: *held* when the whole interval agrees with the claim, *not held* when
+# the whole interval contradicts it, *inconclusive* when it reaches both ways. The paper's
+# numbers are from Emo-DB and RAVDESS; on the embedded corpus the directions are what carries
+# over, not the levels.
+
+# %% tags=["remove-input"]
+from serlib.papers.leow import TABLES as LEOW_TABLES
+from serlib.papers.leow import table1_row
+
+PAPER_CORPORA = {"emodb": "Emo-DB", "ravdess": "RAVDESS"}
+
+
+def runs_of(table, **match) -> pd.Series:
+    """Test accuracy per (fold, seed) of the rows of ``table`` matching every column=value (None: missing)."""
+    keep = np.ones(len(table), dtype=bool)
+    for col, value in match.items():
+        keep &= table[col].isna().to_numpy() if value is None else (table[col] == value).to_numpy()
+    return table[keep].set_index(["fold", "seed"])["accuracy"]
+
+
+def paper_diff(row_a: str, row_b: str, table: str = "table1") -> str:
+    """The paper's difference between two rows, per corpus."""
+    return ", ".join(f"{LEOW_TABLES[f'{table}_{c}'].values[row_a] - LEOW_TABLES[f'{table}_{c}'].values[row_b]:+.1f} "
+                     f"({name})" for c, name in PAPER_CORPORA.items())
+
+
+s_ = res.scores
+al_gammas = [g for g in cfg.gammas if g is not None]
+claim_rows = []
+if "cnn_bigru" in cfg.encoders and al_gammas and None in cfg.gammas:
+    g0, depth0 = al_gammas[0], int(cfg.cnn_layers[0])
+    gain = claims.paired_difference(runs_of(s_, encoder="cnn_bigru", layers=depth0, gamma=g0),
+                                    runs_of(s_, encoder="cnn_bigru", layers=depth0, gamma=None),
+                                    scale=100, per="fold x seed runs")
+    claim_rows.append(claims.Claim(f"AL raises the accuracy of the same 2D CNN biGRU ({depth0} CNN layer(s), "
+                                   f"γ = {g0:g}; points)", paper_diff(table1_row(depth0, g0), table1_row(depth0, None)),
+                                   gain, claims.claim_status(gain, at_least=0)))
+    if len(cfg.cnn_layers) > 1:
+        d1, d2 = int(cfg.cnn_layers[0]), int(cfg.cnn_layers[1])
+        g = claims.paired_difference(runs_of(s_, encoder="cnn_bigru", layers=d1, gamma=g0),
+                                     runs_of(s_, encoder="cnn_bigru", layers=d2, gamma=g0),
+                                     scale=100, per="fold x seed runs")
+        claim_rows.append(claims.Claim(f"Fewer CNN layers are better with AL ({d1} against {d2}, γ = {g0:g}; points)",
+                                       paper_diff(table1_row(d1, g0), table1_row(d2, g0)), g,
+                                       claims.claim_status(g, at_least=0)))
+    if cfg.corpus in PAPER_CORPORA:
+        m = claims.measure(runs_of(s_, encoder="cnn_bigru", layers=depth0, gamma=g0), scale=100,
+                           per="fold x seed runs")
+        paper_acc = LEOW_TABLES[f"table1_{cfg.corpus}"].values[table1_row(depth0, g0)]
+        claim_rows.append(claims.Claim(f"The paper's accuracy at {depth0} CNN layer(s), γ = {g0:g} lies in this run's "
+                                       "95 % interval", paper_acc, m, claims.interval_contains(m, paper_acc)))
+for enc in ("tdnn_bilstm", "cnn1d_gru"):
+    g_enc = [g for g in cfg.compare_gammas if g in al_gammas]
+    if enc in cfg.encoders and "cnn_bigru" in cfg.encoders and g_enc:
+        g = claims.paired_difference(runs_of(s_, encoder="cnn_bigru", layers=int(cfg.cnn_layers[0]), gamma=g_enc[0]),
+                                     runs_of(s_, encoder=enc, gamma=g_enc[0]), scale=100, per="fold x seed runs")
+        claim_rows.append(claims.Claim(f"With AL, the 2D CNN biGRU beats the {leow.TABLE2_ROWS[enc]} "
+                                       f"(γ = {g_enc[0]:g}; points)",
+                                       paper_diff(leow.TABLE2_ROWS["cnn_bigru"], leow.TABLE2_ROWS[enc], "table2"), g,
+                                       claims.claim_status(g, at_least=0)))
+if not res.probe.empty and "cnn_bigru" in cfg.encoders and al_gammas and None in cfg.gammas:
+    pr = res.probe[(res.probe["encoder"] == "cnn_bigru") & (res.probe["speakers"] == "unseen")]
+    g = claims.paired_difference(runs_of(pr, layers=int(cfg.cnn_layers[0]), gamma=al_gammas[0]),
+                                 runs_of(pr, layers=int(cfg.cnn_layers[0]), gamma=None), scale=100,
+                                 per="fold x seed runs")
+    claim_rows.append(claims.Claim("AL makes the representation speaker-invariant: a fresh probe identifies fewer "
+                                   "unseen speakers (points)", "not measured", g, claims.claim_status(g, at_most=0)))
+claims_ch4 = claims.claims_table(claim_rows)
+save("claims", claims_ch4)
+claims_ch4
 
 # %% [markdown]
 # ## On real corpora

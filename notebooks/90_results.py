@@ -36,10 +36,11 @@ chapters_dir = None  # folder of the executed chapters and their .results folder
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import overview, recorded
+from serlib import overview, recorded, tables
 from serlib.results import save_table
 
 pd.set_option("display.max_colwidth", 60)
+tables.install()
 results = overview.load_all(chapters_dir, profile)
 by_stem = {r.entry.stem: r for r in results}
 other = {r.entry.stem: r.profile for r in results if r.profile != profile}
@@ -143,3 +144,21 @@ show("04_leow_speaker_adversarial")
 
 # %% tags=["hide-input"]
 show("05_pereira2018_began")
+
+# %% [markdown]
+# ## Claims across the book
+#
+# Every chapter ends its results with the paper's claims (chapter 0: the book's own, about the
+# embedded corpus and the yardstick) beside this run's measurement — the mean, its standard
+# deviation and the 95 % interval of the mean — and a verdict read from that interval: *held*
+# when the whole interval agrees with the claim, *not held* when the whole interval contradicts
+# it, *inconclusive* when it reaches both ways or there is no interval. Below, all of them: from
+# this build's runs and from the runs recorded on real corpora.
+
+# %% tags=["hide-input"]
+claims_table, claims_notes = overview.claims_across_book(
+    chapters_dir, {c.stem: recorded.load_recorded(c.stem) for c in overview.CHAPTERS})
+save_table("claims", claims_table, "90_results", profile=profile)
+if claims_notes:
+    display(Markdown("\n".join(f"* {n}" for n in claims_notes)))
+claims_table

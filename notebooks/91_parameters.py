@@ -32,12 +32,13 @@ profile = "book"  # smoke | book | paper: the profile the book was built with
 import pandas as pd
 from IPython.display import Markdown, display
 
-from serlib import overview
+from serlib import overview, tables
 from serlib.config import PROFILES, check_choice
 
 check_choice("profile", profile, PROFILES)
 pd.set_option("display.max_colwidth", 90)
 pd.set_option("display.max_rows", 200)
+tables.install()
 display(Markdown(f"This book was built with the **{profile}** profile: the chapters show the `{profile}` column."))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -47,9 +48,19 @@ def _cmd_book(args: argparse.Namespace) -> int:
     from .run import build_book
 
     html = build_book(args.profile, execute_notebooks=not args.no_execute, strict=not args.no_strict,
-                      only=args.only)
+                      only=args.only, page_check=not args.no_page_check)
     print(f"book built: {html / 'index.html'}")
     return 0
+
+
+def _cmd_check_pages(args: argparse.Namespace) -> int:
+    from .config import project_root
+    from .pagecheck import check_pages, format_problems
+
+    html = Path(args.html) if args.html else project_root() / "_build" / "html"
+    problems = check_pages(html)
+    print(format_problems(problems), file=sys.stderr if problems else sys.stdout)
+    return 1 if problems else 0
 
 
 def _cmd_pdf(args: argparse.Namespace) -> int:
@@ -196,7 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-execute", action="store_true", help="render the notebooks already executed")
     b.add_argument("--no-strict", action="store_true", help="do not turn warnings into errors")
     b.add_argument("--only", nargs="*", help="execute only these notebook stems")
+    b.add_argument("--no-page-check", action="store_true",
+                   help="do not fail the build on what a reader should not see (see serbook check-pages)")
     b.set_defaults(func=_cmd_book)
+
+    cp = sub.add_parser(
+        "check-pages", help="check a built book's chapter pages for what a reader should not see",
+        description="Read every executed chapter's page of a built book and name each object repr, log line, "
+        "machine path, empty output, shown parameters cell, NaN/None/... cell, code-name header and uncaptioned "
+        "figure (serlib.pagecheck). `serbook book` runs the same check. Exit status 1 when it finds any.")
+    cp.add_argument("html", nargs="?", default=None, help="the built book's HTML folder (default _build/html)")
+    cp.set_defaults(func=_cmd_check_pages)
 
     pdf = sub.add_parser(
         "pdf", help="print the executed book to one PDF with headless Chromium",

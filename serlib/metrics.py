@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["accuracy", "ccc", "classification_scores", "confusion", "macro_f1", "summarise", "uar"]
+__all__ = ["accuracy", "ccc", "classification_scores", "confusion", "macro_f1", "mean_interval", "summarise", "uar"]
 
 
 def uar(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -74,3 +74,15 @@ def summarise(results: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[
         out.append(t)
     res = pd.concat(out, axis=1)
     return res.loc[:, ~res.columns.duplicated()]
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval of the mean of ``values`` (one per fold x seed): the folds'
+    test speakers taken as a sample of speakers. One value gives no interval (NaN, NaN)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return float(v.mean() - half), float(v.mean() + half)

@@ -23,13 +23,14 @@ import importlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from . import claims
 from .config import PROFILES, check_choice, project_root
 from .results import load_table
 
@@ -40,7 +41,9 @@ __all__ = [
     "Comparison",
     "Headline",
     "ResultsMissing",
+    "CLAIMS_TABLE",
     "chapter",
+    "claims_across_book",
     "compare",
     "corpus_text",
     "headline_sentence",
@@ -387,7 +390,7 @@ def _setting(res: ChapterResults, meta: dict[str, Any], key: str) -> str:
 
 
 LEVEL = {"%": 0.05, "": 0.005}
-"""Differences smaller than this (half the last digit shown) count as level."""
+"""Differences no larger than this (half the last digit shown) count as level."""
 
 
 def headline_sentence(res: ChapterResults, name: str) -> str:
@@ -408,8 +411,12 @@ def headline_sentence(res: ChapterResults, name: str) -> str:
         return f"**{h.title}**: no row has both the paper's number and ours in this run.{where}"
     tol = LEVEL.get(h.unit, 0.0)
 
+    def way(d: float) -> str:
+        return claims.compare(d, 0.0, margin=tol)
+
     def side(d: float) -> str:
-        return "level with the paper" if abs(d) < tol else ("ahead of the paper" if d > 0 else "behind the paper")
+        return {claims.AHEAD: "ahead of the paper", claims.BEHIND: "behind the paper",
+                claims.TIE: "level with the paper", claims.INCONCLUSIVE: "not comparable with the paper"}[way(d)]
 
     text = []
     for pc in dict.fromkeys(c.paper_column for c in comps):
@@ -420,8 +427,8 @@ def headline_sentence(res: ChapterResults, name: str) -> str:
             text.append(f"on *{c.row}*{against} this run is {side(c.difference)}: {_fmt(c.ours, h.unit)} against "
                         f"{_fmt(c.paper, h.unit)} ({_diff(c.difference, h.unit)})")
             continue
-        ahead = sum(c.difference >= tol for c in cs)
-        behind = sum(c.difference <= -tol for c in cs)
+        ahead = sum(way(c.difference) == claims.AHEAD for c in cs)
+        behind = sum(way(c.difference) == claims.BEHIND for c in cs)
         level = len(cs) - ahead - behind
         mean = sum(c.difference for c in cs) / len(cs)
         s = (f"over the {len(cs)} rows with both numbers{against} this run is {side(mean)} on average "
@@ -433,6 +440,67 @@ def headline_sentence(res: ChapterResults, name: str) -> str:
                   f"{_fmt(key.paper, h.unit)} ({_diff(key.difference, h.unit)})")
         text.append(s)
     return f"**{h.title}**: " + "; ".join(text) + "." + where
+
+
+CLAIMS_TABLE = "claims"
+"""The table every chapter saves at the end of its results: the paper's claims beside this run's
+measurements, with a verdict (:func:`serlib.claims.claims_table`)."""
+
+
+def claims_across_book(chapters_dir: str | Path | None = None, records: Mapping[str, Sequence[Any]] | None = None,
+                       stems: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Every chapter's claims table in one: from the book's own run (``chapters_dir``) and from
+    each run recorded on a real corpus, in book order. ``records`` maps a chapter's stem to its
+    recorded runs (:func:`serlib.recorded.load_recorded`, which reads
+    ``book/results/<chapter>/<corpus>/``); a chapter it leaves out has none.
+
+    Returns the table (indexed by "Chapter", then the column "Run" saying which run, then the
+    chapter's own columns; every cell text, a missing one "—") and the sentences to show beside
+    it: one for each run that has no claims table (a recorded run that predates it, or a
+    chapter run before it existed, or a table left from an earlier run), naming what to do.
+    """
+    entries = [chapter(x) for x in stems] if stems is not None else list(CHAPTERS)
+    parts, notes = [], []
+
+    def add(csv: Path, title: str, run: str) -> None:
+        # every cell as written: a paper's "+0.87" stays "+0.87", not the number 0.87
+        t = pd.read_csv(csv, index_col=0, dtype=str, keep_default_na=False)
+        t.index = t.index.map(str).rename(claims.CLAIM_HEADER)
+        t = t.reset_index()
+        t.insert(0, "Run", run)
+        t.insert(0, "Chapter", title)
+        parts.append(t)
+
+    for entry in entries:
+        folder = results_folder(entry.stem, chapters_dir)
+        csv, run_json = folder / f"{CLAIMS_TABLE}.csv", folder / "run.json"
+        if not run_json.exists():
+            notes.append(f"{entry.title}: not run in this build, so it has no claims to list; "
+                         f"`{run_command(entry.stem)}` runs it.")
+        elif not csv.exists():
+            notes.append(f"{entry.title}: this build's run has no claims table (it predates it); "
+                         f"`{run_command(entry.stem)}` writes one.")
+        else:
+            run = json.loads(run_json.read_text())
+            if _stale(csv, run_json, run):
+                notes.append(f"{entry.title}: the claims table in {folder} is left from an earlier run and was not "
+                             f"read; `{run_command(entry.stem)}` writes this run's.")
+            else:
+                profile = (run.get("parameters") or {}).get("profile", "book")
+                names = ", ".join(dict.fromkeys(str(c.get("name")) for c in run.get("corpora") or []
+                                                if c.get("role", "main") == "main"))
+                add(csv, entry.title, f"this build ({names or 'corpus not recorded'}, profile {profile})")
+        for rec in (records or {}).get(entry.stem, ()):
+            if CLAIMS_TABLE in rec.tables:
+                add(Path(rec.folder) / f"{CLAIMS_TABLE}.csv", entry.title, f"recorded on {rec.corpus}")
+            else:
+                notes.append(f"{entry.title}: the run recorded on {rec.corpus} predates the claims table, so its "
+                             "claims are not listed here (its tables are in the chapter's section above).")
+    columns = ["Chapter", "Run", claims.CLAIM_HEADER, claims.PAPER_HEADER, claims.RUN_HEADER, claims.VERDICT_HEADER]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    table = table.reindex(columns=columns).astype(object)
+    table = table.where(table.notna() & (table != ""), claims.MISSING)
+    return table.set_index("Chapter"), notes
 
 
 def headline_table(res: ChapterResults, name: str) -> pd.DataFrame:
@@ -482,8 +550,8 @@ def corpus_text(run: dict[str, Any]) -> str:
     parts = []
     for c in corpora:
         cov = c.get("coverage") or {}
-        where = f" at {c['root']}" if c.get("root") else ""
-        parts.append(f"{c.get('name')} ({c.get('role', 'main')}){where}: {cov.get('summary', 'coverage not recorded')}")
+        # the corpus's folder is a path of the machine that ran the chapter: not for the page
+        parts.append(f"{c.get('name')} ({c.get('role', 'main')}): {cov.get('summary', 'coverage not recorded')}")
     partial = any((c.get("coverage") or {}).get("complete") is False for c in corpora)
     return "; ".join(parts) + ("; allow_partial=true" if partial and run.get("allow_partial") else "")
 
@@ -531,7 +599,11 @@ def notebook_parameters(stem: str, notebooks_dir: str | Path | None = None) -> d
     raise ValueError(f"{path}: no cell tagged 'parameters'")
 
 
-def _show(v: Any) -> str:
+def _show(v: Any) -> str | None:
+    """A default as the parameters table shows it; None stays missing, which the page shows as a
+    dash with a line saying that the chapter's default applies (:mod:`serlib.tables`)."""
+    if v is None:
+        return None
     if isinstance(v, str):
         return v if v else '""'
     return repr(v)

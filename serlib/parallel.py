@@ -190,11 +190,11 @@ class _Threads:
 # ---------------------------------------------------------------------------------------------
 # Keys
 # ---------------------------------------------------------------------------------------------
-NOT_UNIT_CODE = ("cli.py", "diagrams.py", "exercises.py", "frame.py", "overview.py", "pdf.py", "recorded.py", "results.py",
-                 "run.py")
+NOT_UNIT_CODE = ("cli.py", "diagrams.py", "exercises.py", "frame.py", "overview.py", "pagecheck.py", "pdf.py",
+                 "recorded.py", "results.py", "run.py", "tables.py")
 """serlib's modules that no unit runs, left out of :func:`code_version`: the ``serbook`` command,
 the notebook runner, the exercise editions, the chapters' opening boxes and model diagrams,
-the back matter, the PDF edition, the recorded real-corpus results and
+the back matter, the PDF edition, the page check and the tables as pages show them, the recorded real-corpus results and
 the saving of result tables. They run around the chapters, never inside a unit, so editing them
 does not make a resumed run compute its finished units again. (The measurements of ``make
 bench`` live outside serlib, in the repository's ``bench`` folder, and count neither.)"""

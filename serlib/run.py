@@ -154,17 +154,35 @@ def _add_footer(nb: Any) -> None:
     nb.cells.append(nbformat.v4.new_code_cell(_FOOTER, metadata={"tags": [_FOOTER_TAG]}))
 
 
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _without_progress_widgets(nb: Any) -> None:
+    """Drop the outputs that are only a widget's view: the progress bars of a run (tqdm draws one
+    per loop in a notebook). A saved notebook keeps no widget state, so on a page each would be an
+    empty box; a reader running the notebook sees the bars live."""
+    for c in nb.cells:
+        if c.get("cell_type") != "code":
+            continue
+        c["outputs"] = [o for o in c.get("outputs", [])
+                        if not (o.get("output_type") in ("display_data", "execute_result")
+                                and _WIDGET_VIEW in o.get("data", {})
+                                and set(o.get("data", {})) <= {_WIDGET_VIEW, "text/plain"})]
+
+
 def _without_footer(path: Path) -> bytes:
     """The executed notebook at ``path`` without the footer cell, as bytes; the cell papermill
     injected with the run's parameters is tagged ``remove-cell``, so the book's page does not
     show it (the chapter shows its parameters as a table), while the notebook keeps it; the
-    exercises' solutions are tagged to render collapsed (:func:`serlib.exercises.collapse_solutions`)."""
+    exercises' solutions are tagged to render collapsed (:func:`serlib.exercises.collapse_solutions`);
+    progress bars are dropped (:func:`_without_progress_widgets`)."""
     import nbformat
 
     from .exercises import collapse_solutions
 
     nb = nbformat.read(path, as_version=4)
     collapse_solutions(nb)
+    _without_progress_widgets(nb)
     nb.cells = [c for c in nb.cells if _FOOTER_TAG not in c.get("metadata", {}).get("tags", [])]
     for c in nb.cells:
         tags = c.setdefault("metadata", {}).setdefault("tags", [])
@@ -370,8 +388,14 @@ def toc_notebooks(toc: str | Path | None = None) -> list[Path]:
 
 
 def build_book(profile: str = "book", *, execute_notebooks: bool = True, strict: bool = True,
-               only: list[str] | None = None, extra_params: Mapping[str, Any] | None = None) -> Path:
+               only: list[str] | None = None, extra_params: Mapping[str, Any] | None = None,
+               page_check: bool = True) -> Path:
     """Execute every notebook in ``_toc.yml`` with ``profile`` and build the HTML book.
+
+    After the build, ``page_check`` reads every chapter's page (:func:`serlib.pagecheck.check_pages`)
+    and raises :class:`~serlib.pagecheck.PageProblems` naming each spot a reader should not see
+    (an object's repr, a log line, a machine path, an empty output, a ``NaN`` cell, a code-name
+    header, a figure without caption).
 
     The chapters run with ``SERLIB_LOGLEVEL=WARNING`` unless the environment sets it, so their
     pages show no progress messages. Returns the ``_build/html`` folder. ``strict`` turns Sphinx
@@ -411,7 +435,14 @@ def build_book(profile: str = "book", *, execute_notebooks: bool = True, strict:
     proc = subprocess.run(cmd, cwd=root, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}); see the messages above")
-    return root / "_build" / "html"
+    html = root / "_build" / "html"
+    if page_check:
+        from .pagecheck import PageProblems, check_pages
+
+        problems = check_pages(html)
+        if problems:
+            raise PageProblems(problems)
+    return html
 
 
 # ---------------------------------------------------------------------------------------------

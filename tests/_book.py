@@ -12,6 +12,7 @@ which the chapters' own smoke tests check too: each chapter is executed once per
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -81,7 +82,15 @@ def execute_smoke(src: Path, dest: Path) -> Path:
     params: dict[str, Any] = {"profile": "smoke"}
     if "chapters_dir" in (_declared_parameters(jupytext.read(src)) or set()):
         params["chapters_dir"] = str(chapters)  # a chapter that reads the others' saved results
-    return execute(src, params, output_dir=chapters, progress=False)
+    level_before = os.environ.get("SERLIB_LOGLEVEL")
+    os.environ["SERLIB_LOGLEVEL"] = "WARNING"  # as `serbook book` runs the chapters: no progress messages
+    try:
+        return execute(src, params, output_dir=chapters, progress=False)
+    finally:
+        if level_before is None:
+            os.environ.pop("SERLIB_LOGLEVEL", None)
+        else:
+            os.environ["SERLIB_LOGLEVEL"] = level_before
 
 
 def run_jupyter_book(dest: Path, strict: bool = True) -> Path:

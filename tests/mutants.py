@@ -140,6 +140,16 @@ MUTANTS: tuple[Mutant, ...] = (
         (P + "test_ccc_penalises_bias_and_scale_unlike_pearson", "tests/test_metrics.py::test_ccc_properties"),
         "Lin's concordance becomes Pearson's r, blind to a bias or a scale error in the predictions.",
     ),
+    # ---------------------------------------------------------------- verdicts (every chapter's claims)
+    Mutant(
+        "tie-counted-as-ahead", "serlib/claims.py",
+        "    if d > m:\n        return AHEAD",
+        "    if d >= m:\n        return AHEAD",
+        ("tests/test_claims.py::test_exactly_equal_numbers_are_a_tie_never_ahead",
+         "tests/test_claims.py::test_a_difference_within_the_margin_is_a_tie_and_the_margin_is_inclusive"),
+        "A difference equal to the margin (zero without one) counts as ahead, so two equal numbers are "
+        "written up as one beating the other.",
+    ),
     # ---------------------------------------------------------------- early stopping
     Mutant(
         "best-epoch-weights-not-copied", "serlib/train.py",

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from serlib.claims import RUN_HEADER
 from serlib.config import ParameterError, project_root
 from serlib.experiments import ahn
 from serlib.features import MelBatches
@@ -270,6 +271,8 @@ PIN_MODEL_TEXT = {
     # differences of two small-test-set UARs that sit near zero: 20 % of their largest value is one
     # flipped prediction, so only their empty cells are pinned (the learning checks below hold the rest)
     "fold_gains.csv": ["gain", "gain over control"],
+    # the claims table spells out model numbers and the verdicts read from them
+    "claims.csv": [RUN_HEADER, "Verdict"],
 }
 CHANCE = 0.25  # four emotions
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from serlib.claims import RUN_HEADER
 from serlib.config import ParameterError, project_root
 from serlib.experiments import latif2020 as L
 from serlib.models.aae import GMMPrior
@@ -273,6 +274,8 @@ PIN_MODEL_TEXT = {
     # flipped prediction moves them by more than MODEL_TOL (check_smoke asserts what mixup does)
     "ablation_vs_no_mixup.csv": ["Δ synthetic-only UAR vs no mixup (points)", "runs better", "runs worse"],
     "real_vs_synthetic.csv": ["two-sample AUC", "median KS"],
+    # the claims table spells out model numbers and the verdicts read from them
+    "claims.csv": [RUN_HEADER, "Verdict"],
 }
 CHANCE = 0.25  # four emotions
 

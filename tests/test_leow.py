@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from serlib.claims import RUN_HEADER
 from serlib.config import ParameterError, project_root
 from serlib.experiments import leow
 from serlib.models.sier import (
@@ -194,12 +195,81 @@ def test_verdict_chooses_the_adversarial_model_on_validation_not_on_test(select)
     assert comp.loc["2D CNN biGRU (MFCC) + AL", col] == pytest.approx(70.0 if select == "accuracy" else 65.0)
     assert comp.loc["TDNN biLSTM (MFCC) + AL", "accuracy (%)"] == pytest.approx(60.0)
     assert comp.loc["IS10 + RBF-SVM", col] != comp.loc["IS10 + RBF-SVM", col]  # the yardstick chooses nothing
-    text = leow.verdict(comp)
+    y = leow.yardstick_comparison(comp)
     # the TDNN biLSTM has the higher test accuracy, but the 2D CNN biGRU the higher validation score
-    assert "chosen on validation" in text and "**2D CNN biGRU (MFCC) + AL**, 40.0% test accuracy" in text
-    assert "TDNN" not in text and "behind by 10.0 points" in text
+    assert y["chosen"] == "2D CNN biGRU (MFCC) + AL" and y["chosen_accuracy"] == pytest.approx(40.0)
+    assert y["validation"] == col.removesuffix(" (%)")
+    assert y["plain"] == pytest.approx(50.0) and y["chosen_vs_plain"] == "behind"
+    assert y["adaptive"] == pytest.approx(55.0) and y["adaptive_vs_chosen"] == "ahead"
+    assert y["without_al"] == pytest.approx(45.0)
     with pytest.raises(ValueError, match="validation column"):
-        leow.verdict(comp.drop(columns=[col]))
+        leow.yardstick_comparison(comp.drop(columns=[col]))
+
+
+def test_yardstick_comparison_calls_an_equal_score_level_not_behind():
+    from types import SimpleNamespace
+
+    res = SimpleNamespace(scores=_scores_two_encoders())
+    svm = pd.DataFrame({"method": ["IS10 + RBF-SVM"] * 2, "fold": ["a", "b"], "accuracy": [0.4, 0.4],
+                        "uar": [0.4, 0.4]})
+    y = leow.yardstick_comparison(leow.comparison(res, svm, "accuracy"))
+    assert y["chosen_accuracy"] == pytest.approx(y["plain"]) and y["chosen_vs_plain"] == "tie"
+    assert y["adaptive"] is None and y["adaptive_vs_chosen"] is None
+    no_al = leow.comparison(SimpleNamespace(scores=_scores_two_encoders().query("gamma != gamma")), svm, "accuracy")
+    assert leow.yardstick_comparison(no_al) is None  # nothing adversarial to compare
+
+
+def _summary_results(probe_with_al: list[float]):
+    """A run of the 2D CNN biGRU at one depth without AL and with gamma 2.5 on four folds (AL 10
+    points ahead on every fold), with speaker probes on the unseen speakers: 0.80 without AL,
+    ``probe_with_al`` (one per fold) with it."""
+    from types import SimpleNamespace
+
+    from serlib.splits import Fold
+
+    folds = ["a", "b", "c", "d"]
+    scores, probe, hist = [], [], []
+    for i, fold in enumerate(folds):
+        for gamma, acc in ((None, 0.50), (2.5, 0.60)):
+            key = leow.run_key("cnn_bigru", 1, gamma)
+            scores.append({"encoder": "cnn_bigru", "layers": 1, "gamma": gamma, "key": key, "fold": fold, "seed": 0,
+                           "accuracy": acc + 0.01 * i, "uar": acc, "val_accuracy": acc, "val_uar": acc,
+                           "best_epoch": 2})
+            probe.append({"encoder": "cnn_bigru", "layers": 1, "gamma": gamma, "key": key, "fold": fold, "seed": 0,
+                          "speakers": "unseen", "accuracy": 0.80 if gamma is None else probe_with_al[i]})
+            for epoch in (1, 2, 3):
+                hist.append({"key": key, "fold": fold, "seed": 0, "gamma": gamma, "epoch": epoch,
+                             "speaker_accuracy": 0.5 if gamma else float("nan")})
+    train = np.arange(6)
+    return SimpleNamespace(scores=pd.DataFrame(scores), probe=pd.DataFrame(probe), histories=pd.DataFrame(hist),
+                           speakers=np.array(["s1", "s2", "s3", "s1", "s2", "s3"]), meta={"max_epochs": 3},
+                           folds=[Fold(name="a", train=train, val=train[:0], test=train[:0])])
+
+
+def test_run_summary_gives_numbers_and_labels_and_a_probe_verdict_from_the_paired_interval():
+    svm = pd.DataFrame({"method": ["IS10 + RBF-SVM"] * 4, "fold": ["a", "b", "c", "d"], "accuracy": [0.6] * 4,
+                        "uar": [0.6] * 4})
+    cfg = leow.Config.for_profile("smoke")
+    res = _summary_results([0.70, 0.72, 0.69, 0.71])  # about 10 points lower on every fold
+    comp = leow.comparison(res, svm, "accuracy")
+    rs = leow.run_summary(res, comp, cfg)
+    [g] = rs["gains"]
+    assert (g["layers"], g["gamma"], g["n"], g["ahead"]) == (1, 2.5, 4, 4)
+    assert g["mean"] == pytest.approx(10.0) and g["verdict"] == "ahead"
+    assert rs["paper_gains"]["Emo-DB"] == pytest.approx((3.3, 6.3))
+    y = rs["yardstick"]  # AL at 60, 61, 62, 63 % on the four folds against the yardstick's 60 %
+    assert y["chosen_accuracy"] == pytest.approx(61.5) and y["chosen_vs_plain"] == "ahead"
+    pr = rs["probe"]
+    assert pr["difference"].mean == pytest.approx(-9.5) and pr["verdict"] == "behind"
+    assert pr["adversary"] == pytest.approx(50.0)
+    assert rs["epochs"]["runs"] == 8 and rs["profile"]["name"] == "smoke"
+    # a probe that falls on two folds and rises on two: the pooled mean drops, the interval holds zero
+    noisy = leow.run_summary(_summary_results([0.60, 0.95, 0.62, 0.93]), comp, cfg)["probe"]
+    assert noisy["with_al"] < noisy["without_al"] - leow.PROBE_MARGIN and noisy["verdict"] == "tie"
+    ps = leow.probe_summary(res)
+    assert [(r["speakers"], r["layers"], r["gamma"]) for r in ps["pairs"]] == [("unseen", 1, 2.5)]
+    assert ps["pairs"][0]["difference"] == pytest.approx(-9.5)
+    assert ps["adversary"] == pytest.approx(50.0) and ps["chance"] == pytest.approx(100 / 3)
 
 
 # --------------------------------------------------------------------------- shapes
@@ -449,7 +519,8 @@ def test_run_in_worker_processes_matches_one_process():
 # Numbers of the smoke tables that no CPU math kernel can move; the rest are model numbers.
 _PAPER = ["paper accuracy, Emo-DB (%)", "paper accuracy, RAVDESS (%)"]
 PIN_EXACT = {"folds.csv": ["*"], "yardstick_folds.csv": ["*"], "table1.csv": _PAPER, "table2.csv": _PAPER}
-PIN_MODEL_TEXT = {"table2.csv": ["best row"]}  # the grid row chosen on validation accuracy
+PIN_MODEL_TEXT = {"table2.csv": ["best row"],  # the grid row chosen on validation accuracy
+                  "claims.csv": [RUN_HEADER, "Verdict"]}  # model numbers spelt out, and the verdicts on them
 
 
 def check_smoke(res, nb) -> None:
@@ -485,6 +556,9 @@ def check_smoke(res, nb) -> None:
     assert scores["macro_f1"].mean() >= 0.25, scores["macro_f1"].mean()
     probe = pd.read_csv(res / "speaker_probe.csv", index_col=0)
     assert (probe["probe accuracy (%), unseen speakers"] > probe["majority (%), unseen speakers"]).all()
+    claims_t = pd.read_csv(res / "claims.csv", index_col=0)
+    assert list(claims_t.columns) == ["Paper", RUN_HEADER, "Verdict"] and len(claims_t) == 4
+    assert set(claims_t["Verdict"]) <= {"held", "not held", "inconclusive"} and not claims_t.isna().any().any()
 
 
 def test_notebook_smoke(smoke_chapters):

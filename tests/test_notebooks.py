@@ -34,6 +34,12 @@ def test_corpora_chapter_smoke(corpora_run):
     assert folds["fold"].nunique() == 5
     # the baseline learns: both SVMs are well above the 4-class chance level on average
     assert (folds.groupby("method")["uar"].mean() > 0.4).all(), folds.groupby("method")["uar"].mean()
+    # the closing claims: word headers, a verdict read from each interval, and no missing cell
+    claims_t = pd.read_csv(res / "claims.csv", index_col=0)
+    assert claims_t.index.name == "What the paper claims"
+    assert list(claims_t.columns) == ["Paper", "This run (mean ± std, 95 % interval)", "Verdict"]
+    assert not claims_t.isna().any().any() and set(claims_t["Verdict"]) <= {"held", "not held", "inconclusive"}
+    assert claims_t["Verdict"].iloc[0] == "held"  # the plain yardstick's folds all lie well above chance
 
 
 def _heading_levels(markdown: str) -> list[tuple[int, str]]:

@@ -273,7 +273,8 @@ def test_provenance_table_names_corpus_and_coverage(tmp_path, monkeypatch):
     fabricate(tmp_path, monkeypatch, profile="book")
     t = overview.provenance_table(overview.load_all(tmp_path, "book"))
     row = t.loc[PARTIAL_STEM]
-    assert "emodb (main) at /data/emodb: 400 of 535: speakers 13, 16 missing (132 files)" in row["corpora and coverage"]
+    assert "emodb (main): 400 of 535: speakers 13, 16 missing (132 files)" in row["corpora and coverage"]
+    assert "/data/emodb" not in row["corpora and coverage"], "the corpus's folder is a path of the machine, not for the page"
     assert (row["complete"], row["allow_partial"], row["commit"], row["device"]) == ("no", "yes", "abc1234def", "cpu")
     other = t.drop(index=PARTIAL_STEM)
     assert set(other["complete"]) == {"yes"} and set(other["allow_partial"]) == {"no"}
@@ -296,7 +297,11 @@ def test_parameters_reference_lists_every_parameter(stem):
     for profile in PROFILES:
         defaults = cfg.defaults(profile)
         for name in fields:
-            assert ref.at[name, profile] == overview._show(defaults[name]), (stem, name, profile)
+            shown = overview._show(defaults[name])
+            if shown is None:  # unset: a dash on the page
+                assert pd.isna(ref.at[name, profile]), (stem, name, profile)
+            else:
+                assert ref.at[name, profile] == shown, (stem, name, profile)
     for name in fields:
         assert ref.at[name, "set with -p"] == ("yes" if name in cell else "no")
         field = next(f for f in dataclasses.fields(cfg) if f.name == name)
@@ -428,10 +433,69 @@ def test_results_notebook_renders_fabricated_results(tmp_path, monkeypatch):
     assert "ahead of the paper" not in text
     assert "Table 4, across corpora (UAR %)**: not produced by this run" in text
     assert "Every chapter's saved results come from that profile" in text
+    assert "this build's run has no claims table" in text  # the fabricated runs predate the claims tables
+    assert (tmp_path / "out" / "90_results.results" / "claims.csv").exists()
     timing = pd.read_csv(tmp_path / "out" / "90_results.results" / "timing.csv", index_col=0)
     assert list(timing.index) == STEMS + ["total"]
     assert json.loads((tmp_path / "out" / "90_results.results" / "run.json").read_text())["parameters"]["profile"] \
         == "smoke"
+
+
+def _claims(verdict: str) -> pd.DataFrame:
+    from serlib import claims
+
+    m = claims.measure([40.0, 50.0, 60.0])
+    return claims.claims_table([claims.Claim("The method beats the baseline (points)", "+4.80", m, verdict),
+                                claims.Claim("No number from the paper", None, m, claims.INCONCLUSIVE)])
+
+
+def test_claims_across_the_book_from_this_build_and_recorded_runs(tmp_path, monkeypatch):
+    from serlib import claims
+
+    chapters, records = tmp_path / "chapters", tmp_path / "records"
+    fabricate(chapters, monkeypatch, skip=("05_pereira2018_began/run",))
+    for stem in ("00_corpora", "04_leow_speaker_adversarial"):
+        _claims(claims.HELD).to_csv(chapters / f"{stem}.results" / "claims.csv")
+    # two recorded runs of chapter 4: one with a claims table, one from before it existed
+    for corpus, with_claims in (("emodb", True), ("ravdess", False)):
+        folder = records / "04_leow_speaker_adversarial" / corpus
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({"parameters": {"profile": "paper"}, "corpora": []}))
+        if with_claims:
+            _claims(claims.NOT_HELD).to_csv(folder / "claims.csv")
+    from serlib.recorded import load_recorded
+
+    table, notes = overview.claims_across_book(chapters, {s: load_recorded(s, records) for s in STEMS})
+    assert table.index.name == "Chapter"
+    assert list(table.columns) == ["Run", "What the paper claims", "Paper", "This run (mean ± std, 95 % interval)",
+                                   "Verdict"]
+    titles = {c.stem: c.title for c in overview.CHAPTERS}
+    assert list(dict.fromkeys(table.index)) == [titles["00_corpora"], titles["04_leow_speaker_adversarial"]]
+    leow_rows = table.loc[titles["04_leow_speaker_adversarial"]]
+    assert list(leow_rows["Run"]) == ["this build (emodb, profile smoke)"] * 2 + ["recorded on emodb"] * 2
+    assert list(leow_rows["Verdict"]) == ["held", "inconclusive", "not held", "inconclusive"]
+    assert not table.isna().any().any() and (table["Paper"] == "—").sum() == 3
+    assert (table["Paper"] == "+4.80").sum() == 3  # read as written, not as the number 4.8
+    joined = "\n".join(notes)
+    assert "the run recorded on ravdess predates the claims table" in joined
+    for stem in ("01_sahu2018_gan", "02_latif2020_mixup_gan", "03_ahn_infogan"):
+        assert f"{titles[stem]}: this build's run has no claims table" in joined
+    assert f"{titles['05_pereira2018_began']}: not run in this build" in joined
+    assert len(notes) == 5
+
+
+def test_a_claims_table_left_by_an_earlier_run_is_not_read(tmp_path, monkeypatch):
+    import os
+
+    from serlib import claims
+
+    fabricate(tmp_path, monkeypatch)
+    csv = tmp_path / "00_corpora.results" / "claims.csv"
+    _claims(claims.HELD).to_csv(csv)
+    old = (tmp_path / "00_corpora.results" / "run.json").stat().st_mtime - 3600
+    os.utime(csv, (old, old))
+    table, notes = overview.claims_across_book(tmp_path, stems=["00_corpora"])
+    assert table.empty and "left from an earlier run" in notes[0]
 
 
 def test_results_notebook_fails_loudly_without_results(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from serlib.audio import chunk
+from serlib.claims import RUN_HEADER
 from serlib.config import project_root
 from serlib.data.corpus import Corpus
 from serlib.models.began import (
@@ -499,6 +500,8 @@ PIN_MODEL_TEXT = {
     "table1_speaker_dependent.csv": ["ours (embedded): BEGAN encoder (pretrained, frozen) + conv head"],
     "table2_predefined.csv": ["ours (embedded): BEGAN encoder (pretrained, frozen) + conv head"],
     "table3_loso.csv": ["ours (embedded) accuracy (%)", "ours (embedded) UAR (%)"],
+    # the claims table spells out model numbers and the verdicts read from them
+    "claims.csv": [RUN_HEADER, "Verdict"],
 }
 YARDSTICK_ROWS = {"protocol_scores.csv": ["uar", "accuracy", "macro_f1"],
                   "protocol_dimensional.csv": ["arousal_ccc", "valence_ccc"],
@@ -692,8 +695,15 @@ def test_yardstick_gap_reads_recorded_loso_tables():
                                 "BEGAN encoder (pretrained, frozen) + conv head", "IS10 + RBF-SVM"])
     rec = SimpleNamespace(corpus="ravdess", tables={"table3_loso": table},
                           run={"corpora": [{"name": "embedded", "role": "pretrain"}]})
-    text = yardstick_gap([rec])
-    assert "29.1 %" in text and "57.5 %" in text and "28.4 points behind" in text and "synthetic" in text
+    [gap] = yardstick_gap([rec])
+    assert gap == {"corpus": "ravdess", "began": pytest.approx(29.07), "yardstick": pytest.approx(57.5),
+                   "verdict": "behind", "pretrain": "embedded"}
     table.iloc[1, 1] = "55.00 ± 1.00"
-    assert "within 5 points" in yardstick_gap([rec])
-    assert yardstick_gap([SimpleNamespace(corpus="x", tables={}, run={})]) == ""
+    assert yardstick_gap([rec])[0]["verdict"] == "tie"  # 2.5 points: within the 5-point margin
+    table.iloc[1, 1] = "52.50 ± 1.00"
+    assert yardstick_gap([rec])[0]["verdict"] == "tie"  # exactly at the margin
+    table.iloc[1, 1] = "65.00 ± 1.00"
+    assert yardstick_gap([rec])[0]["verdict"] == "ahead"  # 7.5 points ahead is not "within 5 points"
+    table.iloc[1, 1] = ""
+    assert yardstick_gap([rec]) == []  # no number: no comparison
+    assert yardstick_gap([SimpleNamespace(corpus="x", tables={}, run={})]) == []

@@ -14,6 +14,7 @@ import torch
 from scipy.stats import ks_2samp
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from serlib.claims import RUN_HEADER
 from serlib.config import ParameterError, project_root
 from serlib.experiments import sahu2018 as ch
 from serlib.models.aae import AdversarialAutoencoder, GMMPrior, encode, train_aae
@@ -347,6 +348,8 @@ PIN_MODEL_TEXT = {
     "table3.csv": ["ours UAR (%) mean ± std", "ours std", "std over seeds"],
     "real_vs_synthetic.csv": ["two-sample AUC", "median KS"],
     "gmm_component_mapping.csv": [f"component {k}" for k in range(4)],
+    # the claims table spells out model numbers and the verdicts read from them
+    "claims.csv": [RUN_HEADER, "Verdict"],
 }
 CHANCE = 0.25  # four emotions
 

@@ -103,6 +103,14 @@ class Corpus:
             f"{self.table['speaker'].nunique()} speakers, labels={list(self.labels)})"
         )
 
+    def describe(self) -> str:
+        """The corpus in one line for a reader: name, utterances, speakers and emotions."""
+        n_lab = int(self.table["emotion"].notna().sum())
+        title = self.meta.get("title") or f"{self.name} corpus"
+        labelled = "" if n_lab == len(self) else f" ({n_lab} labelled)"
+        return (f"{title}: {len(self)} utterances{labelled} by {self.table['speaker'].nunique()} speakers; "
+                f"emotions {', '.join(self.labels)}")
+
     @property
     def y(self) -> np.ndarray:
         """Integer emotion codes (index into :attr:`labels`); -1 for unlabelled rows."""

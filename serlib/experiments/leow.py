@@ -41,10 +41,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..claims import TIE, compare, paired_difference
 from ..config import ParameterError, get_device, get_logger, seed_everything
 from ..data import Corpus, load_corpus
 from ..features import Standardiser, lmfb_energy_pitch, padded_mfcc, padded_mfcc_frames
-from ..metrics import classification_scores, confusion, summarise
+from ..metrics import classification_scores, confusion, mean_interval, summarise
 from ..models.sier import (
     ENCODERS,
     PassGradient,
@@ -64,13 +65,15 @@ from .common import svm_yardstick
 
 __all__ = [
     "CHAPTER",
+    "PROBE_MARGIN",
     "paper_gain",
-    "probe_verdict",
+    "paper_gain_range",
+    "probe_summary",
     "run_key",
     "run_meta",
-    "summary_text",
+    "run_summary",
     "table1_text",
-    "verdict",
+    "yardstick_comparison",
     "Config",
     "Results",
     "N_FFT",
@@ -622,18 +625,6 @@ def table1(res: Results, corpus_name: str = "embedded") -> pd.DataFrame:
     return out
 
 
-def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Student-t confidence interval of the mean of ``values`` (one per fold x seed): the folds'
-    test speakers taken as a sample of speakers. One value gives no interval (NaN, NaN)."""
-    from scipy import stats
-
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return float("nan"), float("nan")
-    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return float(v.mean() - half), float(v.mean() + half)
-
-
 REAL_SPEECH_STEPS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("zero padding read as speech, early stopping",
      {"norm_frames": "all", "mask_padding": False, "patience": 5, "lr_schedule": "constant"}),
@@ -770,7 +761,7 @@ def comparison(res: Results, svm: pd.DataFrame, select: str = "accuracy") -> pd.
 
     The last column, ``validation accuracy (%)`` (``validation UAR (%)`` with ``select="uar"``),
     is the mean over folds x seeds of the validation score each kept network was chosen on; the
-    :func:`verdict` chooses between the adversarial models on it, never on the test columns. It
+    :func:`yardstick_comparison` chooses between the adversarial models on it, never on the test columns. It
     is empty for the yardstick, which makes no choice on the validation pair.
     """
     parts = [svm.assign(seed=0)]
@@ -1048,14 +1039,16 @@ def table1_text(res: Results) -> str:
     return "\n".join(lines) if lines else "No (without AL, with AL) pair was trained in this run."
 
 
-def _paper_gain_range(layers: int) -> str:
-    parts = []
+def paper_gain_range(layers: int) -> dict[str, tuple[float, float]]:
+    """The paper's smallest and largest gain of AL over no AL (points) at ``layers`` CNN layers,
+    over its three settings of gamma, per corpus: ``{"Emo-DB": (low, high), "RAVDESS": ...}``."""
+    out = {}
     for corpus_name, label in (("emodb", "Emo-DB"), ("ravdess", "RAVDESS")):
         vals = TABLES[f"table1_{corpus_name}"].values
         base = vals[table1_row(layers, None)]
         d = [vals[table1_row(layers, g)] - base for g in (1.25, 2.5, 3.33)]
-        parts.append(f"{min(d):+.1f} to {max(d):+.1f} on {label}")
-    return ", ".join(parts)
+        out[label] = (min(d), max(d))
+    return out
 
 
 def _comp_value(comp: pd.DataFrame, contains: str, exclude: str | None = None,
@@ -1069,14 +1062,21 @@ def _comp_value(comp: pd.DataFrame, contains: str, exclude: str | None = None,
     return best, float(comp.loc[best, "accuracy (%)"])
 
 
-def verdict(comp: pd.DataFrame) -> str:
-    """One paragraph comparing the adversarial models with the yardstick, from ``comp``
-    (:func:`comparison`).
+def yardstick_comparison(comp: pd.DataFrame) -> dict[str, Any] | None:
+    """The adversarial models against the yardstick, from ``comp`` (:func:`comparison`), as
+    numbers and :func:`serlib.claims.compare` labels for the chapter to write up; None when the
+    run has no adversarial model or no plain yardstick to compare.
 
     The adversarial model it puts forward is the one with the best **validation** score (the
     ``validation ... (%)`` column), as every other choice of the chapter is made; its test
     accuracy is then compared with the yardstick's. Choosing it on test accuracy would report
     the luckiest of the encoders on the very speakers it is scored on.
+
+    Keys: ``validation`` (the column's name without its unit), ``chosen`` (row name),
+    ``chosen_validation`` and ``chosen_accuracy`` (%), ``plain`` (the plain yardstick's test
+    accuracy), ``chosen_vs_plain`` (``"ahead"``, ``"behind"`` or ``"tie"``), ``adaptive`` and
+    ``adaptive_vs_chosen`` (None without the speaker-adaptive yardstick), ``without_al`` (the
+    2D CNN biGRU without AL, depth chosen on validation; None when not run).
 
     Raises
     ------
@@ -1085,32 +1085,40 @@ def verdict(comp: pd.DataFrame) -> str:
     """
     val = [c for c in comp.columns if str(c).startswith("validation ")]
     if len(val) != 1:
-        raise ValueError(f"verdict needs the comparison table's one validation column (validation accuracy or UAR, "
-                         f"made by leow.comparison); this table has columns {list(comp.columns)}")
+        raise ValueError(f"yardstick_comparison needs the comparison table's one validation column (validation "
+                         f"accuracy or UAR, made by leow.comparison); this table has columns {list(comp.columns)}")
     al = _comp_value(comp, "+ AL", by=val[0])
     plain = _comp_value(comp, "RBF-SVM", exclude="adaptive")
     adapt = _comp_value(comp, "adaptive")
     noal = _comp_value(comp, "without AL")
     if al is None or plain is None:
-        return "Not enough methods were run to compare."
-    out = [f"Adversarial model chosen on validation ({val[0].removesuffix(' (%)')} "
-           f"{comp.loc[al[0], val[0]]:.1f}%): **{al[0]}**, {al[1]:.1f}% test accuracy."]
-    out.append(f"The plain yardstick reaches {plain[1]:.1f}%: the adversarial model is "
-               f"{'ahead by' if al[1] > plain[1] else 'behind by'} {abs(al[1] - plain[1]):.1f} points.")
-    if adapt is not None:
-        out.append(f"With speaker-adaptive normalisation the yardstick reaches {adapt[1]:.1f}% "
-                   f"({'above' if adapt[1] > al[1] else 'below'} the adversarial model chosen on validation).")
-    if noal is not None:
-        out.append(f"The 2D CNN biGRU without AL (depth chosen on validation) reaches {noal[1]:.1f}%.")
-    return " ".join(out)
+        return None
+    return {
+        "validation": val[0].removesuffix(" (%)"), "chosen": al[0], "chosen_validation": float(comp.loc[al[0], val[0]]),
+        "chosen_accuracy": al[1], "plain": plain[1], "chosen_vs_plain": compare(al[1], plain[1]),
+        "adaptive": None if adapt is None else adapt[1],
+        "adaptive_vs_chosen": None if adapt is None else compare(adapt[1], al[1]),
+        "without_al": None if noal is None else noal[1],
+    }
 
 
-def probe_verdict(res: Results) -> str:
-    """How the speaker probe's accuracy changes with AL, per depth of the 2D CNN biGRU."""
+def probe_summary(res: Results) -> dict[str, Any]:
+    """How the speaker probe's accuracy changes with AL, per depth of the 2D CNN biGRU, as
+    numbers for the chapter to write up (accuracies in %).
+
+    Keys: ``pairs`` (one dict per (speakers, layers, gamma) with ``without_al``, ``with_al`` and
+    ``difference``), ``adversary`` (the speaker classifier inside the AL networks at its last
+    epoch, on its training batches, averaged over the AL runs; None without AL runs) with
+    ``chance`` (one over the training speakers of the first fold), and ``inputs`` (the probe on
+    the time-averaged inputs, unseen speakers, by input name). Empty lists and None when the run
+    has no 2D CNN biGRU probe.
+    """
+    out: dict[str, Any] = {"pairs": [], "adversary": None, "chance": None, "inputs": {}}
+    if res.probe.empty or "encoder" not in res.probe:
+        return out
     p = res.probe[(res.probe["encoder"] == "cnn_bigru")]
     if p.empty:
-        return "No 2D CNN biGRU probe results in this run."
-    lines = []
+        return out
     for part in ("unseen", "training"):
         q = p[p["speakers"] == part]
         for layers in sorted(q["layers"].dropna().unique()):
@@ -1119,26 +1127,41 @@ def probe_verdict(res: Results) -> str:
             for g in sorted(r["gamma"].dropna().unique()):
                 al = r[r["gamma"] == g]["accuracy"].mean()
                 if np.isfinite(base):
-                    lines.append(f"* {part} speakers, {int(layers)} CNN layer(s): speaker-ID accuracy "
-                                 f"{100 * base:.1f}% without AL, {100 * al:.1f}% with γ = {g:g} "
-                                 f"({100 * (al - base):+.1f} points).")
+                    out["pairs"].append({"speakers": part, "layers": int(layers), "gamma": float(g),
+                                         "without_al": 100 * base, "with_al": 100 * al,
+                                         "difference": 100 * (al - base)})
     h = res.histories[res.histories["gamma"].notna()]
     if not h.empty:
-        last = h[h["epoch"] == h["epoch"].max()]["speaker_accuracy"].mean()
-        lines.append(f"* The adversary itself (the speaker classifier trained inside the AL networks) ended training "
-                     f"at {100 * last:.1f}% on its training batches, averaged over the AL runs (chance "
-                     f"{100 / max(len(set(res.speakers[res.folds[0].train])), 1):.1f}%).")
+        out["adversary"] = 100 * float(h[h["epoch"] == h["epoch"].max()]["speaker_accuracy"].mean())
+        out["chance"] = 100 / max(len(set(res.speakers[res.folds[0].train])), 1)
     inp = res.probe[res.probe["encoder"].str.startswith("input")]
     if not inp.empty:
         u = inp[inp["speakers"] == "unseen"].groupby("key")["accuracy"].mean()
-        lines.append("* For reference, the same probe on the time-averaged inputs: "
-                     + ", ".join(f"{k.split('/')[-1]} {100 * v:.1f}%" for k, v in u.items()) + " (unseen speakers).")
-    return "\n".join(lines) if lines else "No (without AL, with AL) pair was probed in this run."
+        out["inputs"] = {k.split("/")[-1]: 100 * float(v) for k, v in u.items()}
+    return out
 
 
-def summary_text(res: Results, comp: pd.DataFrame, cfg: Config) -> str:
-    """A short summary of the run: AL vs without AL, depth, encoders, yardstick, probe."""
-    out = []
+PROBE_MARGIN = 1.0
+"""Points of speaker-probe accuracy within which AL is said not to have clearly reduced it."""
+
+
+def run_summary(res: Results, comp: pd.DataFrame, cfg: Config) -> dict[str, Any]:
+    """The run in numbers and verdict labels, for the chapter's summary: AL against no AL,
+    depth, the encoders with AL, the yardstick (:func:`yardstick_comparison`), the speaker probe
+    and the training length (accuracies in %, differences in points).
+
+    Keys: ``gains`` (per (depth, gamma) of the 2D CNN biGRU, AL minus without AL paired by fold
+    and seed: ``mean``, ``std``, ``ahead`` runs, ``n`` runs and ``verdict``, the
+    :func:`serlib.claims.compare` label of the mean against zero), ``paper_gains`` (the paper's
+    range at one layer, :func:`paper_gain_range`), ``by_depth`` (mean accuracy per depth, with
+    and without AL, when more than one depth ran) and ``shallowest_best``, ``encoders`` (the
+    encoders with AL, best first, with their accuracy), ``yardstick``, ``probe`` (unseen
+    speakers, every depth and gamma pooled: ``without_al``, ``with_al``, ``adversary``,
+    ``difference``, the :class:`serlib.claims.Measurement` of AL minus without AL paired on
+    depth, fold and seed, and ``verdict``, ``"behind"`` when AL lowered the probe by more than
+    :data:`PROBE_MARGIN` and the interval of the difference stays below zero; None without
+    both), ``profile`` and ``epochs`` (the epochs kept; None without kept runs).
+    """
     s = res.scores
     cnn = s[s["encoder"] == "cnn_bigru"]
     gains = []
@@ -1149,27 +1172,21 @@ def summary_text(res: Results, comp: pd.DataFrame, cfg: Config) -> str:
             if base.empty:
                 continue
             d = 100 * (r[r["gamma"] == g].set_index(["fold", "seed"])["accuracy"] - base).dropna()
-            gains.append((int(layers), float(g), d.mean(), d.std(ddof=0), int((d > 0).sum()), len(d)))
-    if gains:
-        pos = [x for x in gains if x[2] > 0]
-        out.append(f"* **AL vs without AL (2D CNN biGRU).** AL was ahead on average in {len(pos)} of {len(gains)} "
-                   "(depth, γ) comparisons. Paired by fold and seed, AL minus without AL: "
-                   + "; ".join(f"{d} layer(s), γ = {g:g}: {m:+.1f} ± {sd:.1f} points, AL ahead in {k} of {n} runs"
-                               for d, g, m, sd, k, n in gains)
-                   + f" (the paper at one layer: {_paper_gain_range(1)}).")
+            gains.append({"layers": int(layers), "gamma": float(g), "mean": float(d.mean()),
+                          "std": float(d.std(ddof=0)), "ahead": int((d > 0).sum()), "n": len(d),
+                          "verdict": compare(float(d.mean()), 0.0)})
+    out: dict[str, Any] = {"gains": gains, "paper_gains": paper_gain_range(1), "by_depth": None,
+                           "shallowest_best": None}
     if cnn["layers"].nunique() > 1:
-        by_depth = cnn.groupby("layers")["accuracy"].mean()
-        out.append("* **Depth.** Mean accuracy by depth over the settings run (with and without AL): "
-                   + ", ".join(f"{int(k)}: {100 * v:.1f}%" for k, v in by_depth.items())
-                   + f" — the shallowest is {'best' if by_depth.idxmax() == by_depth.index.min() else 'not best'} "
-                   "here (the paper found one layer best).")
+        by_depth = 100 * cnn.groupby("layers")["accuracy"].mean()
+        out["by_depth"] = {int(k): float(v) for k, v in by_depth.items()}
+        best = by_depth.max()
+        out["shallowest_best"] = bool(compare(by_depth.loc[by_depth.index.min()], best) == TIE)
     encs = [r for r in comp.index if r.endswith("+ AL")]
-    if len(encs) > 1:
-        ranked = sorted(encs, key=lambda r: -comp.loc[r, "accuracy (%)"])
-        out.append("* **Encoders with AL**, best first: " + "; ".join(
-            f"{r.replace(' + AL', '')} {comp.loc[r, 'accuracy (%)']:.1f}%" for r in ranked)
-            + " (the paper ranks the 2D CNN biGRU first).")
-    out.append("* **Yardstick.** " + verdict(comp))
+    out["encoders"] = sorted(((r.removesuffix(" + AL"), float(comp.loc[r, "accuracy (%)"])) for r in encs),
+                             key=lambda x: -x[1])
+    out["yardstick"] = yardstick_comparison(comp)
+    out["probe"] = None
     p = res.probe
     if not p.empty:  # empty, without columns, when the probes were switched off (probe=False)
         p = p[(p["encoder"] == "cnn_bigru") & (p["speakers"] == "unseen")]
@@ -1178,22 +1195,19 @@ def summary_text(res: Results, comp: pd.DataFrame, cfg: Config) -> str:
         al = 100 * p[p["gamma"].notna()]["accuracy"].mean()
         h = res.histories[res.histories["gamma"].notna()]
         last = h.groupby(["key", "fold", "seed"], sort=False).tail(1)  # each run's last epoch (runs may stop early)
-        adv = 100 * last["speaker_accuracy"].mean() if not h.empty else float("nan")
-        out.append(f"* **Speaker probe (unseen speakers).** {base:.1f}% without AL, {al:.1f}% with AL (all depths "
-                   f"and γ pooled): AL {'reduced' if al < base - 1 else 'did not clearly reduce'} the speaker "
-                   "information a fresh linear classifier can read from the representation"
-                   + (f", while the adversary inside the network ended at {adv:.1f}% on its training batches."
-                      if np.isfinite(adv) else "."))
-    if cfg.profile != "paper":
-        length = (f"at most {cfg.max_epochs} epochs, stopped after {cfg.patience} without a validation "
-                  "improvement" if cfg.patience else f"{cfg.max_epochs} epochs")
-        out.append(f"* Profile `{cfg.profile}`: a sub-grid with {length} and seeds {cfg.seeds}; "
-                   "the `paper` profile runs the full grid.")
+        adv = 100 * float(last["speaker_accuracy"].mean()) if not h.empty else None
+        # each AL probe against the probe without AL of the same depth, fold and seed
+        without = p[p["gamma"].isna()].set_index(["layers", "fold", "seed"])["accuracy"]
+        with_al = p[p["gamma"].notna()].set_index(["layers", "fold", "seed"])["accuracy"]
+        diff = paired_difference(with_al, without.reindex(with_al.index), scale=100, per="fold x seed runs")
+        out["probe"] = {"without_al": float(base), "with_al": float(al), "adversary": adv, "difference": diff,
+                        "verdict": compare(diff.mean, 0.0, margin=PROBE_MARGIN, ci=diff.interval)}
+    out["profile"] = {"name": cfg.profile, "max_epochs": cfg.max_epochs, "patience": cfg.patience,
+                      "seeds": list(cfg.seeds)}
     ce = chosen_epochs(res)
-    if not ce.empty:
-        out.append(f"* **Training length.** The epoch kept was chosen on the validation pair: from epoch "
-                   f"{int(ce['best_epoch'].min())} to {int(ce['best_epoch'].max())} (median "
-                   f"{ce['best_epoch'].median():g}) over the {len(ce)} kept runs, which trained "
-                   f"{int(ce['epochs_trained'].min())} to {int(ce['epochs_trained'].max())} epochs"
-                   + (f"; {int(ce['stopped_early'].sum())} of them stopped early." if cfg.patience else "."))
-    return "\n".join(out)
+    out["epochs"] = None if ce.empty else {
+        "first": int(ce["best_epoch"].min()), "last": int(ce["best_epoch"].max()),
+        "median": float(ce["best_epoch"].median()), "runs": len(ce),
+        "trained_min": int(ce["epochs_trained"].min()), "trained_max": int(ce["epochs_trained"].max()),
+        "stopped_early": int(ce["stopped_early"].sum())}
+    return out

@@ -57,6 +57,7 @@ import pandas as pd
 import torch
 
 from ..cache import cache_key, remove_verified
+from ..claims import compare
 from ..config import ParameterError, cache_dir, get_device, get_logger, plain_values, seed_everything
 from ..data import Corpus, CorpusError, load_corpus
 from ..features import ChunkSet, Standardiser, chunk_spectrograms, functionals, speaker_normalise
@@ -117,6 +118,8 @@ __all__ = [
     "study_corpus",
     "study_fold",
     "stratified_fraction",
+    "YARDSTICK_MARGIN",
+    "yardstick_gap",
 ]
 
 CHAPTER = "05_pereira2018_began"
@@ -1234,12 +1237,20 @@ def _leading_number(cell: Any) -> float:
         return float("nan")
 
 
-def yardstick_gap(records: Sequence[Any]) -> str:
+YARDSTICK_MARGIN = 5.0
+"""Accuracy points within which the frozen BEGAN encoder is said to be level with the yardstick
+in a recorded run (:func:`yardstick_gap`)."""
+
+
+def yardstick_gap(records: Sequence[Any]) -> list[dict[str, Any]]:
     """For each recorded real-corpus run (:func:`serlib.recorded.load_recorded`) whose
     leave-one-speaker-out table holds both, the frozen BEGAN encoder + head against the plain
-    yardstick on the same folds, and the corpus its BEGAN was pretrained on (markdown; empty when
-    no record has them)."""
-    lines = []
+    yardstick on the same folds: one dict per run with ``corpus``, ``began`` and ``yardstick``
+    (accuracy, %), ``verdict`` (:func:`serlib.claims.compare` of the two with the margin
+    :data:`YARDSTICK_MARGIN`: ``"ahead"``, ``"behind"`` or ``"tie"``) and ``pretrain`` (the
+    corpus its BEGAN was pretrained on, ``"embedded"`` for the embedded corpus's unlabelled pool,
+    None when the run does not record it). Empty when no record has them."""
+    out = []
     for rec in records:
         table = rec.tables.get("table3_loso")
         if table is None:
@@ -1253,10 +1264,7 @@ def yardstick_gap(records: Sequence[Any]) -> str:
         if np.isnan(ours) or np.isnan(yard):
             continue
         pre = [c for c in rec.run.get("corpora", []) if c.get("role") == "pretrain"]
-        pre_name = pre[0]["name"] if pre else "an unrecorded corpus"
-        where = ("the embedded corpus's unlabelled synthetic pool" if pre_name == "embedded" else pre_name)
-        verdict = ("within 5 points of it" if ours >= yard - 5 else f"{yard - ours:.1f} points behind it")
-        lines.append(f"On {rec.corpus} (leave-one-speaker-out), the frozen BEGAN encoder with its head reaches "
-                     f"{ours:.1f} % accuracy against the yardstick's {yard:.1f} % on the same folds, {verdict}; its "
-                     f"BEGAN was pretrained on {where}.")
-    return " ".join(lines)
+        out.append({"corpus": rec.corpus, "began": ours, "yardstick": yard,
+                    "verdict": compare(ours, yard, margin=YARDSTICK_MARGIN),
+                    "pretrain": pre[0]["name"] if pre else None})
+    return out
