@@ -46,7 +46,10 @@ pdf: setup
 
 test: setup
 	$(VENV)/bin/ruff check serlib tests notebooks bench
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup -m "not browser"
+	@# Chromium's helper processes die when Chromium is started from a pytest-xdist worker: the browser
+	@# tests run afterwards in one plain pytest process (which builds the strict book again for them)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q --durations=15 -m browser
 
 bench: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench
