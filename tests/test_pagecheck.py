@@ -261,3 +261,15 @@ def test_check_pages_reads_the_tables_of_the_other_pages_only(tmp_path):
     problems = check_pages(tmp_path)
     assert [(p.page, p.kind) for p in problems] == [("book/using/running.html", "missing")]
 
+
+def test_shown_tables_dash_empty_text_and_show_long_text_whole():
+    long = "a description of a parameter that runs on well past the fifty characters pandas keeps by default"
+    df = pd.DataFrame({"paper": ["", "72.1"], "meaning": [long, "x"]}, index=pd.Index(["a", "b"], name="setting"))
+    shown = tables.to_html(df)
+    assert long in shown and "..." not in shown
+    assert tables.DASH in shown and tables.DASH_NOTE in shown
+    assert check_html(page(shown)) == []
+    assert df.loc["a", "paper"] == "", "the table itself is unchanged"
+    params = pd.DataFrame({"paper's value": [""], "meaning": ["folder"]}, index=pd.Index(["data_root"], name="parameter"))
+    assert tables.DASH_NOTE_PARAMETERS in tables.to_html(params)
+    assert check_html(page(tables.to_html(params))) == []
