@@ -48,7 +48,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["KINDS", "PageProblems", "Problem", "check_html", "check_pages", "chapter_pages", "format_problems"]
+__all__ = ["KINDS", "PageProblems", "Problem", "chapter_pages", "check_html", "check_pages", "format_problems",
+           "other_pages"]
 
 KINDS = ("repr", "log", "path", "empty", "parameters", "missing", "truncated", "code name", "figure")
 """The kinds of problem :func:`check_pages` names, in the order it reports them."""
