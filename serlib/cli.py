@@ -212,10 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_book)
 
     cp = sub.add_parser(
-        "check-pages", help="check a built book's chapter pages for what a reader should not see",
+        "check-pages", help="check a built book's pages for what a reader should not see",
         description="Read every executed chapter's page of a built book and name each object repr, log line, "
-        "machine path, empty output, shown parameters cell, NaN/None/... cell, code-name header and uncaptioned "
-        "figure (serlib.pagecheck). `serbook book` runs the same check. Exit status 1 when it finds any.")
+        "machine path, empty output, shown parameters cell, NaN/None/.../empty cell, text cut short, code-name "
+        "header and uncaptioned figure; on the book's other pages, read the tables only (serlib.pagecheck). "
+        "`serbook book` runs the same check. Exit status 1 when it finds any.")
     cp.add_argument("html", nargs="?", default=None, help="the built book's HTML folder (default _build/html)")
     cp.set_defaults(func=_cmd_check_pages)
 

@@ -504,8 +504,9 @@ def claims_across_book(chapters_dir: str | Path | None = None, records: Mapping[
 
 
 def headline_table(res: ChapterResults, name: str) -> pd.DataFrame:
-    """The saved table as the chapter saved it (blank cells shown empty)."""
-    return res.tables[name].fillna("")
+    """The saved table as the chapter saved it (a page shows its blank cells as dashes, see
+    :func:`serlib.tables.to_html`)."""
+    return res.tables[name]
 
 
 def timing_table(results: Sequence[ChapterResults], profile: str | None = None) -> pd.DataFrame:

@@ -333,4 +333,4 @@ def show(stem: str, names: Sequence[str] | None = None, results_root: str | Path
                 sentence = f"**{h.title}**: no comparison computed ({exc.args[0]})."
             display(Markdown(sentence))
             if h.name in rec.tables:
-                display(rec.tables[h.name].fillna(""))
+                display(rec.tables[h.name])  # blank cells shown as dashes (serlib.tables)

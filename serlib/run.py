@@ -392,10 +392,10 @@ def build_book(profile: str = "book", *, execute_notebooks: bool = True, strict:
                page_check: bool = True) -> Path:
     """Execute every notebook in ``_toc.yml`` with ``profile`` and build the HTML book.
 
-    After the build, ``page_check`` reads every chapter's page (:func:`serlib.pagecheck.check_pages`)
-    and raises :class:`~serlib.pagecheck.PageProblems` naming each spot a reader should not see
-    (an object's repr, a log line, a machine path, an empty output, a ``NaN`` cell, a code-name
-    header, a figure without caption).
+    After the build, ``page_check`` reads every chapter's page and the other pages' tables
+    (:func:`serlib.pagecheck.check_pages`) and raises :class:`~serlib.pagecheck.PageProblems` naming
+    each spot a reader should not see (an object's repr, a log line, a machine path, an empty
+    output, a ``NaN`` or empty cell, text cut short, a code-name header, a figure without caption).
 
     The chapters run with ``SERLIB_LOGLEVEL=WARNING`` unless the environment sets it, so their
     pages show no progress messages. Returns the ``_build/html`` folder. ``strict`` turns Sphinx

@@ -8,10 +8,10 @@ registers an HTML formatter with IPython so that every DataFrame a chapter displ
 * with its code-name headers replaced by the words of :data:`HEADERS` (the saved tables keep their
   names); a table of parameters (its index named "parameter") keeps the names a reader types after
   ``-p``, set as code,
-* with "—" in every cell that holds no number (NaN, None), and a line under the table saying
-  what a dash means (:data:`DASH_NOTE`),
-* in full (no ``...`` rows or columns) and inside a box that scrolls sideways when the table is
-  wider than the page.
+* with "—" in every cell that holds no number (NaN, None, or text left empty), and a line under
+  the table saying what a dash means (:data:`DASH_NOTE`),
+* in full (no ``...`` rows or columns, no text cut short) and inside a box that scrolls sideways
+  when the table is wider than the page.
 
 The page check (:mod:`serlib.pagecheck`) fails the book build on a code-name header, so a new
 table's names are added to :data:`HEADERS` when the table is written.
@@ -33,7 +33,8 @@ DASH_NOTE = ("A dash (—) marks a cell without a number: one the paper does not
              "run does not compute in its profile.")
 """The line under a table of results that shows a dash."""
 
-DASH_NOTE_PARAMETERS = "A dash (—) marks a parameter left unset: the chapter's default for the profile applies."
+DASH_NOTE_PARAMETERS = ("A dash (—) marks a parameter left unset, where the chapter's default for the profile "
+                        "applies, or, under the paper's value, a parameter the paper has no value for.")
 """The line under a table of parameters that shows a dash."""
 
 HEADERS: dict[str, str] = {
@@ -127,18 +128,28 @@ def readable(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _blank(column: pd.Series) -> pd.Series:
+    """Where a column holds no value: NaN or None, or (text columns) a string of only spaces."""
+    missing = column.isna()
+    if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+        missing |= column.map(lambda v: isinstance(v, str) and not v.strip()).astype(bool)
+    return missing
+
+
 def _has_missing(df: pd.DataFrame) -> bool:
-    return bool(df.isna().to_numpy().any())
+    return any(_blank(df.iloc[:, j]).any() for j in range(df.shape[1]))
 
 
 def to_html(df: pd.DataFrame) -> str:
-    """The HTML a chapter page shows for ``df``: words for headers, "—" for missing numbers, every
-    row and column, in a box that scrolls sideways."""
+    """The HTML a chapter page shows for ``df``: words for headers, "—" for missing numbers (NaN,
+    None, or an empty text cell), every row and column and the whole of every cell's text, in a box
+    that scrolls sideways."""
     shown = readable(df)
     for j in range(shown.shape[1]):  # pandas writes na_rep for NaN but "None" for None in text columns
         column = shown.iloc[:, j]
-        if column.dtype == object and column.isna().any():
-            shown.isetitem(j, column.where(column.notna(), DASH))
+        blank = _blank(column)
+        if blank.any() and (column.dtype == object or isinstance(column.dtype, pd.StringDtype)):
+            shown.isetitem(j, column.astype(object).where(~blank, DASH))
     escape = True
     if _is_parameter_table(df):  # the names a reader types after -p, set as code
         shown = shown.map(lambda v: html.escape(v, quote=False) if isinstance(v, str) else v)
@@ -146,7 +157,8 @@ def to_html(df: pd.DataFrame) -> str:
         shown.index = pd.Index([f"<code>{html.escape(str(i), quote=False)}</code>" for i in shown.index],
                                name=shown.index.name)
         escape = False
-    table = shown.to_html(na_rep=DASH, max_rows=None, max_cols=None, notebook=True, border=0, escape=escape)
+    with pd.option_context("display.max_colwidth", None):  # pandas would cut long text with "..."
+        table = shown.to_html(na_rep=DASH, max_rows=None, max_cols=None, notebook=True, border=0, escape=escape)
     text = DASH_NOTE_PARAMETERS if _is_parameter_table(df) else DASH_NOTE
     note = f'<p class="serbook-table-note">{html.escape(text, quote=False)}</p>' if _has_missing(df) else ""
     return f'<div class="serbook-table">{table}{note}</div>'

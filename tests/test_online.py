@@ -201,8 +201,9 @@ def test_strict_build_executes_every_chapter_and_builds_every_page(strict_book):
 @pytest.mark.slow
 def test_strict_build_passes_the_page_check(strict_book):
     """No chapter page of the smoke build shows what a reader should not see: an object's repr, a
-    log line, a machine path, an empty output, the injected parameters, a NaN/None/... cell, a
-    code-name header or a figure without caption (serlib.pagecheck, which `serbook book` runs too)."""
+    log line, a machine path, an empty output, the injected parameters, a NaN/None/.../empty cell,
+    text cut short, a code-name header or a figure without caption, and no other page's table does
+    (serlib.pagecheck, which `serbook book` runs too)."""
     from serlib.pagecheck import check_pages, format_problems
 
     problems = check_pages(strict_book.html)

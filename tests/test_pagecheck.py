@@ -192,3 +192,84 @@ def test_a_book_build_fails_on_a_dirty_page(tmp_path, monkeypatch):
     with pytest.raises(pagecheck.PageProblems, match="01_a.html: log"):
         run.build_book("smoke")
     assert run.build_book("smoke", page_check=False) == tmp_path / "_build" / "html"
+
+
+def frame_table(*cells: str) -> str:
+    """A data frame's table as pandas writes it, one row of ``cells`` under the header ``x``."""
+    row = "".join(f"<td>{c}</td>" for c in cells)
+    return (f'<table class="dataframe"><thead><tr><th></th>{"<th>UAR (%)</th>" * len(cells)}</tr></thead>'
+            f"<tbody><tr><th>cGAN</th>{row}</tr></tbody></table>")
+
+
+def test_an_empty_cell_of_a_data_frame_is_missing_but_an_empty_header_is_not():
+    assert kinds(page(frame_table("53.7", ""))) == ["missing"]
+    assert "in row 'cGAN'" in check_html(page(frame_table("")))[0].excerpt
+    assert kinds(page(frame_table("53.7", "—"))) == []
+    # a Markdown table written by hand may leave a cell blank on purpose: only data frames are read so
+    assert kinds(page("<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td></td></tr></tbody></table>")) == []
+
+
+def test_a_cell_pandas_cut_short_is_found_and_an_ellipsis_in_prose_is_not():
+    cut = "run on a real corpus that is not the full rele..."
+    assert kinds(page(frame_table(cut))) == ["truncated"]
+    assert kinds(page(frame_table("wait for it... then train"))) == []
+    assert kinds(page(frame_table("a sentence that ends."))) == []
+
+
+@pytest.mark.parametrize("text", [
+    "Config(profile='smoke', corpus='embedded', seeds=[0])", "array([1, 2, 3])", "tensor([[0.1, 0.2]])",
+    "     uar_mean  uar_std\ngan   53.7     4.1\ncgan  55.2     3.9",
+    "       a\n0   1\n1   2\n\n[2 rows x 1 columns]"])
+def test_more_reprs_are_found(text):
+    assert "repr" in kinds(page(text_output(text)))
+
+
+@pytest.mark.parametrize("text", [
+    "Fold 1: UAR 53.7 %, accuracy 55.0 %.", "Trained 2 seed(s) x 5 folds in 12 s.",
+    "The model (a GAN, two layers, 128 units) learns."])
+def test_sentences_in_outputs_are_not_reprs(text):
+    assert kinds(page(text_output(text))) == []
+
+
+def test_a_captioned_figure_needs_a_name_and_a_number():
+    unnamed = FIGURE.replace(' id="fig-x"', "")
+    assert kinds(page(unnamed)) == ["figure"]
+    unnumbered = FIGURE.replace('<span class="caption-number">Fig. 1 </span>', "")
+    assert kinds(page(unnumbered)) == ["figure"]
+
+
+def test_code_names_with_capitals_are_found_and_literal_code_in_a_cell_is_left_alone():
+    assert kinds(page(frame_table("1").replace("<th>cGAN</th>", "<th>svm_C</th>"))) == ["code name"]
+    assert kinds(page(frame_table("1").replace("<th>cGAN</th>", "<th><code>svm_C</code></th>"))) == []
+    assert kinds(page(frame_table("<code>None</code>"))) == []
+    # a code listing with line numbers is a table too, and not one of the book's
+    listing = '<table class="highlighttable"><tbody><tr><td>1</td><td><pre>x_y = None</pre></td></tr></tbody></table>'
+    assert kinds(page(extra=listing)) == []
+
+
+def test_check_pages_reads_the_tables_of_the_other_pages_only(tmp_path):
+    chapters = tmp_path / pagecheck.CHAPTER_PAGES
+    chapters.mkdir(parents=True)
+    (chapters / "01_a.html").write_text(page(text_output("fine")))
+    prose = "<html><body><main><p>Run it; it prints [serlib.run] INFO: and writes to /tmp/x.</p>{}</main></body></html>"
+    (tmp_path / "book" / "using").mkdir()
+    (tmp_path / "book" / "using" / "running.html").write_text(prose.format(frame_table("NaN")))
+    (tmp_path / "book" / "intro.html").write_text(prose.format(""))
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "theme.html").write_text(prose.format(frame_table("NaN")))
+    (tmp_path / "genindex.html").write_text(prose.format(frame_table("NaN")))
+    problems = check_pages(tmp_path)
+    assert [(p.page, p.kind) for p in problems] == [("book/using/running.html", "missing")]
+
+
+def test_shown_tables_dash_empty_text_and_show_long_text_whole():
+    long = "a description of a parameter that runs on well past the fifty characters pandas keeps by default"
+    df = pd.DataFrame({"paper": ["", "72.1"], "meaning": [long, "x"]}, index=pd.Index(["a", "b"], name="setting"))
+    shown = tables.to_html(df)
+    assert long in shown and "..." not in shown
+    assert tables.DASH in shown and tables.DASH_NOTE in shown
+    assert check_html(page(shown)) == []
+    assert df.loc["a", "paper"] == "", "the table itself is unchanged"
+    params = pd.DataFrame({"paper's value": [""], "meaning": ["folder"]}, index=pd.Index(["data_root"], name="parameter"))
+    assert tables.DASH_NOTE_PARAMETERS in tables.to_html(params)
+    assert check_html(page(tables.to_html(params))) == []
