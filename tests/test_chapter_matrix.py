@@ -127,6 +127,7 @@ CELLS: dict[str, list[tuple[str, dict]]] = {
         ("encoders without cnn_bigru", {"encoders": ["tdnn_bilstm", "cnn1d_gru"]}),
         ("kernel_sizes=2", {"kernel_sizes": [2]}),
         ("input_norm=none", {"input_norm": "none"}),
+        ("input_norm=train", {"input_norm": "train"}),
     ],
     "05_pereira2018_began": [
         ("librispeech+savee+omg+emodb", {**_real("librispeech", "pretrain_corpus", "pretrain_data_root"),
