@@ -18,6 +18,8 @@ PROFILE ?= book
 STAMP := $(VENV)/.installed
 # make test: pytest-xdist worker processes (auto = one per CPU core; 0 = none, the suite in one process)
 TEST_WORKERS ?= auto
+# make test: the folder of the suite's strict smoke build, which the browser tests reuse
+TEST_BOOK ?= $(CURDIR)/_build/test-book
 
 SERBOOK := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/serbook
 # make real-corpora: the free corpora downloaded, the chapters run on each, in the PROFILE profile
@@ -46,10 +48,13 @@ pdf: setup
 
 test: setup
 	$(VENV)/bin/ruff check serlib tests notebooks bench
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup -m "not browser"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SERBOOK_TEST_BOOK="$(TEST_BOOK)" \
+	  $(PY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup -m "not browser"
 	@# Chromium's helper processes die when Chromium is started from a pytest-xdist worker: the browser
-	@# tests run afterwards in one plain pytest process (which builds the strict book again for them)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q --durations=15 -m browser
+	@# tests run afterwards in one plain pytest process, on the strict book the suite built (when the tree
+	@# has not changed since; else it builds its own)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SERBOOK_TEST_BOOK="$(TEST_BOOK)" SERBOOK_TEST_BOOK_REUSE=1 \
+	  $(PY) -m pytest -q --durations=15 -m browser
 
 bench: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench

@@ -12,17 +12,21 @@ which the chapters' own smoke tests check too: each chapter is executed once per
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jupytext
 import yaml
+from filelock import FileLock
 
 from serlib.config import project_root
 from serlib.run import BOOK_CHAPTERS, _declared_parameters, execute, toc_entries, toc_notebooks
@@ -121,6 +125,18 @@ def build_book_copy(dest: Path, toc: dict[str, Any] | None = None, strict: bool 
     return run_jupyter_book(dest, strict)
 
 
+def session_id() -> str:
+    """One id per test session, the same in every pytest-xdist worker of it (xdist's run uid; a
+    plain session makes its own)."""
+    global _SESSION_ID
+    if _SESSION_ID is None:
+        _SESSION_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    return _SESSION_ID
+
+
+_SESSION_ID: str | None = None
+
+
 class SmokeChapters:
     """The book's chapters executed in the smoke profile, each at most once per test session.
 
@@ -129,16 +145,30 @@ class SmokeChapters:
     that the chapters' own tests (``test_notebook_smoke``) and the resume test check, instead of
     executing each chapter again. A chapter that reads the others' saved results (``chapters_dir``)
     runs after every chapter before it in the toc.
+
+    The folder may be shared by the worker processes of one pytest-xdist session: the first worker
+    to need a chapter executes it while holding that chapter's file lock, and a marker file names
+    the session that made it, so every other worker of the session waits for it and then reads the
+    same run (a marker of another session, e.g. of the last ``make test``, is ignored and the
+    folder made anew).
     """
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
-        copy_book_sources(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(dest) + ".lock"):
+            marker = dest / ".serbook-session"
+            if not (marker.is_file() and marker.read_text() == session_id()):
+                if dest.exists():  # an earlier session's copy
+                    shutil.rmtree(dest)
+                dest.mkdir(parents=True)
+                copy_book_sources(dest)
+                marker.write_text(session_id())
         self.sources = {src.stem: src for src in toc_notebooks(dest / "_toc.yml")}
         self.order = list(self.sources)
         self.done: dict[str, Path] = {}
         self.seconds: dict[str, float] = {}
-        """Wall-clock time of each chapter's run."""
+        """Wall-clock time of each chapter's run (in whichever worker made it)."""
 
     def run(self, stem: str) -> Path:
         """The executed ``.ipynb`` of chapter ``stem`` (its tables in ``<stem>.results`` beside it)."""
@@ -149,9 +179,18 @@ class SmokeChapters:
             if "chapters_dir" in (_declared_parameters(jupytext.read(src)) or set()):
                 for before in self.order[:self.order.index(stem)]:
                     self.run(before)
-            start = time.monotonic()
-            self.done[stem] = execute_smoke(src, self.dest)
-            self.seconds[stem] = time.monotonic() - start
+            with FileLock(str(self.dest / f".{stem}.lock")):
+                marker = self.dest / f".{stem}.done"
+                made = json.loads(marker.read_text()) if marker.is_file() else {}
+                if made.get("session") == session_id():  # another worker of this session ran it
+                    self.done[stem] = Path(made["notebook"])
+                    self.seconds[stem] = float(made["seconds"])
+                else:
+                    start = time.monotonic()
+                    self.done[stem] = execute_smoke(src, self.dest)
+                    self.seconds[stem] = time.monotonic() - start
+                    marker.write_text(json.dumps({"session": session_id(), "notebook": str(self.done[stem]),
+                                                  "seconds": self.seconds[stem]}))
         return self.done[stem]
 
     def results(self, stem: str) -> Path:
@@ -179,23 +218,84 @@ class BuiltBook:
 
 def build_strict_book(chapters: SmokeChapters) -> BuiltBook:
     """The whole book, every toc chapter executed in the smoke profile (the session's runs of
-    ``chapters``, made now where a test has not asked for them yet), built with ``-W -n``."""
+    ``chapters``, made now where no test has asked for them yet), built with ``-W -n``: once per
+    session, by the first worker to ask; the others wait for it and share the build."""
     for stem in chapters.order:
         chapters.run(stem)
-    start = time.monotonic()
-    html = run_jupyter_book(chapters.dest, strict=True)
-    seconds = sum(chapters.seconds[stem] for stem in chapters.order) + time.monotonic() - start
-    return BuiltBook(html, yaml.safe_load((chapters.dest / "_toc.yml").read_text()), seconds)
+    dest = chapters.dest
+    with FileLock(str(dest / ".build.lock")):
+        marker = dest / ".build.done"
+        made = json.loads(marker.read_text()) if marker.is_file() else {}
+        if made.get("session") == session_id():
+            build = float(made["seconds"])
+        else:
+            start = time.monotonic()
+            run_jupyter_book(dest, strict=True)
+            build = time.monotonic() - start
+            marker.write_text(json.dumps({"session": session_id(), "seconds": build}))
+    seconds = sum(chapters.seconds[stem] for stem in chapters.order) + build
+    return BuiltBook(dest / "_build" / "html", yaml.safe_load((dest / "_toc.yml").read_text()), seconds)
+
+
+SHARED_BOOK = "SERBOOK_TEST_BOOK"
+"""Environment variable naming a folder for the session's strict build (instead of a temporary one):
+the session makes the book there anew and stamps it with :func:`sources_key` once it is built."""
+REUSE_BOOK = "SERBOOK_TEST_BOOK_REUSE"
+"""Set to ``1``, a session reuses the strict build stamped in ``SERBOOK_TEST_BOOK`` when the stamp's
+key is this tree's (``make test`` runs the browser tests in a second process, after the suite)."""
+STAMP = ".serbook-test-book.json"
+
+KEY_SOURCES = ("_config.yml", "_toc.yml", "pyproject.toml", "book", "notebooks", "serlib", "tests/_book.py")
+
+
+def sources_key(root: Path = ROOT) -> str:
+    """SHA-256 over the paths and contents of every file the strict build reads (the book's sources,
+    the chapters, serlib and this module), so a stamped build is reused only for the very same tree."""
+    h = hashlib.sha256()
+    for name in KEY_SOURCES:
+        top = root / name
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for f in files:
+            rel = f.relative_to(root).as_posix()
+            if rel.startswith(BOOK_CHAPTERS) or "__pycache__" in rel or rel.endswith(".pyc"):
+                continue  # executed chapters and bytecode are outputs, not sources
+            h.update(rel.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def shared_book_folder() -> Path | None:
+    """The folder named by ``SERBOOK_TEST_BOOK``, or ``None`` (a temporary folder is used)."""
+    folder = os.environ.get(SHARED_BOOK)
+    return Path(folder).resolve() if folder else None
+
+
+def stamp_book(book: BuiltBook) -> None:
+    """Write the stamp that lets a later session reuse ``book`` (see :data:`REUSE_BOOK`)."""
+    (book.source / STAMP).write_text(json.dumps({"key": sources_key(), "seconds": book.seconds}))
+
+
+def reusable_book() -> BuiltBook | None:
+    """The stamped strict build in ``SERBOOK_TEST_BOOK`` when ``SERBOOK_TEST_BOOK_REUSE=1`` and its key
+    is this tree's; else ``None`` (the session builds its own)."""
+    folder = shared_book_folder()
+    if folder is None or os.environ.get(REUSE_BOOK) != "1" or not (folder / STAMP).is_file():
+        return None
+    stamp = json.loads((folder / STAMP).read_text())
+    html = folder / "_build" / "html"
+    if stamp.get("key") != sources_key() or not html.is_dir():
+        return None
+    return BuiltBook(html, yaml.safe_load((folder / "_toc.yml").read_text()), float(stamp["seconds"]))
 
 
 class BuildTimeNote:
     """Names the strict build's time in pytest's closing summary (under pytest-xdist the worker that
     built the book hands the figures to the controlling process, which prints the summary)."""
 
-    def __init__(self, seconds: float, source: Path | str) -> None:
+    def __init__(self, seconds: float, source: Path | str, reused: bool = False) -> None:
         self.seconds = seconds
         self.source = source
+        self.reused = reused
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         terminalreporter.write_line(f"strict book build (every chapter executed, smoke profile): "
-                                    f"{self.seconds:.0f} s, in {self.source}")
+                                    f"{self.seconds:.0f} s, in {self.source}" + (" (reused)" if self.reused else ""))

@@ -2,13 +2,13 @@
 book's chapters executed in the smoke profile once per test session (``smoke_chapters``) and the
 whole book built strictly from them (``strict_book``).
 
-Under pytest-xdist (``make test`` runs the suite on one worker process per core, ``--dist
-loadgroup``) two things are arranged here. Each worker's torch and BLAS libraries get their share
-of the cores (``cores // workers`` threads, unless the caller set ``OMP_NUM_THREADS`` and its
-kin), so two workers do not fight over the same cores; no result depends on the thread count (see
-``tests/_pins.py``). And every test that uses the session's smoke runs or the strict book is put
-in one group, ``book``, which runs on a single worker: the chapters are executed and the book is
-built once, not once per worker."""
+Under pytest-xdist (``make test`` runs the suite on one worker process per core) two things are
+arranged here. Each worker's torch and BLAS libraries get their share of the cores (``cores //
+workers`` threads, unless the caller set ``OMP_NUM_THREADS`` and its kin), so two workers do not
+fight over the same cores; no result depends on the thread count (see ``tests/_pins.py``). And the
+session's smoke runs and strict build live in one folder every worker sees, each made once under
+a file lock by the first worker to need it (``tests/_book.py``), so the chapters' tests spread
+over the workers while each chapter is executed, and the book built, once per session."""
 
 from __future__ import annotations
 
@@ -29,18 +29,6 @@ import pytest  # noqa: E402
 from serlib.data.corpus import Corpus  # noqa: E402
 
 BUILD_TIME_NOTE = "serbook-strict-book-time"
-BOOK_GROUP = "book"
-"""The xdist group of every test that uses ``smoke_chapters`` or ``strict_book``."""
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items) -> None:
-    """Put the tests that share the session's chapter runs and book build in one xdist group (before
-    xdist reads the groups): under ``--dist loadgroup`` they run on one worker, which executes
-    each chapter and builds the book once."""
-    for item in items:
-        if {"smoke_chapters", "strict_book"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group(BOOK_GROUP))
 
 
 def make_table_corpus(n_speakers_per_gender: int = 5, per_class: int = 3, labels=("neutral", "angry", "sad", "happy"),
@@ -87,24 +75,33 @@ def smoke_chapters(tmp_path_factory):
     """The book's chapters, each executed in the smoke profile at most once per test session, into a
     temporary copy of the book's sources: ``smoke_chapters.run(stem)`` is the executed ``.ipynb``,
     its tables in ``<stem>.results`` beside it (see ``tests/_book.py``)."""
-    from tests._book import SmokeChapters
+    from tests._book import SmokeChapters, shared_book_folder
 
-    return SmokeChapters(tmp_path_factory.mktemp("strict_book"))
+    folder = shared_book_folder()
+    if folder is None and os.environ.get("PYTEST_XDIST_WORKER"):  # the folder every worker of the session sees
+        folder = tmp_path_factory.getbasetemp().parent / "strict_book"
+    return SmokeChapters(folder or tmp_path_factory.mktemp("strict_book"))
 
 
 @pytest.fixture(scope="session")
-def strict_book(smoke_chapters, request):
+def strict_book(request):
     """The whole book, every toc chapter executed in the smoke profile (the session's runs), built
-    with ``-W -n`` into a temporary folder: once per test session, whoever asks first (see
-    ``tests/_book.py``)."""
-    from tests._book import BuildTimeNote, build_strict_book
+    with ``-W -n`` into a temporary folder (or ``SERBOOK_TEST_BOOK``): once per test session, whoever
+    asks first; or an earlier session's build of the same tree, when ``SERBOOK_TEST_BOOK_REUSE=1``
+    (see ``tests/_book.py``)."""
+    from tests._book import BuildTimeNote, build_strict_book, reusable_book, shared_book_folder, stamp_book
 
-    book = build_strict_book(smoke_chapters)
+    book = reusable_book()
+    reused = book is not None
+    if book is None:
+        book = build_strict_book(request.getfixturevalue("smoke_chapters"))
+        if shared_book_folder() is not None:
+            stamp_book(book)
     workeroutput = getattr(request.config, "workeroutput", None)
     if workeroutput is None:  # not an xdist worker: this process prints the summary
-        request.config.pluginmanager.register(BuildTimeNote(book.seconds, book.source), BUILD_TIME_NOTE)
+        request.config.pluginmanager.register(BuildTimeNote(book.seconds, book.source, reused), BUILD_TIME_NOTE)
     else:
-        workeroutput[BUILD_TIME_NOTE] = [book.seconds, str(book.source)]
+        workeroutput[BUILD_TIME_NOTE] = [book.seconds, str(book.source), reused]
     return book
 
 
