@@ -289,7 +289,13 @@ save("table1", t1, metric="accuracy (%)")
 t1.round(1)
 
 # %% tags=["remove-input"]
-display(Markdown(leow.table1_text(res)))
+lines = []
+for g in leow.al_gains(res):
+    paper = ("not in the paper's table" if g["paper"] is None
+             else ", ".join(f"{name} {d:+.1f}" for name, d in g["paper"].items()))
+    lines.append(f"* {g['layers']} CNN layer(s): γ = {g['gamma']:g} gives {g['al']:.1f}% against {g['base']:.1f}% "
+                 f"without AL ({g['al'] - g['base']:+.1f} points; the paper's differences at this depth: {paper}).")
+display(Markdown("\n".join(lines) if lines else "No (without AL, with AL) pair was trained in this run."))
 
 # %% [markdown]
 # ## Table 2: three encoders with adversarial learning
@@ -504,7 +510,13 @@ if cfg.ablation and "cnn_bigru" in cfg.encoders:
     abl = leow.real_speech_ablation(cfg, corpus_, folds[: cfg.ablation_folds], res)
     save("real_speech", abl, metric="test accuracy (%)")
     display(abl.round(1))
-    display(Markdown(leow.ablation_text(abl, leow.padding_share(inputs))))
+    moves = [f"{'without AL' if m['setting'] == 'without AL' else 'with AL (γ = ' + m['setting'] + ')'} from "
+             f"{m['first']:.1f} % to {m['last']:.1f} % ({m['last'] - m['first']:+.1f} points)"
+             for m in leow.ablation_moves(abl)]
+    display(Markdown(f"On this corpus {100 * leow.padding_share(inputs):.0f} % of the 2D CNN biGRU's input frames "
+                     f"are padding. From the first step to the last, its mean test accuracy goes "
+                     f"{' and '.join(moves)}. Each fold tests one pair of speakers, so a difference smaller than "
+                     "the spread over folds (the std columns) is not established by this run."))
 else:
     display(Markdown("*Skipped: this run trains no 2D CNN biGRU, or the ablation was switched off "
                      "(`ablation=false`).*"))

@@ -421,8 +421,13 @@ def test_real_speech_ablation_trains_each_step_and_reuses_the_chapters_run(monke
     first = res.scores[res.scores["key"] == "cnn_bigru/L1/without AL"]["accuracy"].mean()
     assert table.loc["paper", "without AL: accuracy (%)"] == pytest.approx(100 * first)
     assert table["2.50: change (points)"].iloc[0] == 0
-    text = leow.ablation_text(table, 0.4)
-    assert "40 %" in text and "with AL (γ = 2.50)" in text
+    moves = leow.ablation_moves(table)
+    assert [m["setting"] for m in moves] == ["without AL", "2.50"]
+    assert moves[0]["first"] == pytest.approx(100 * first) and moves[0]["last"] == table.iloc[-1, 0]
+    (gain,) = leow.al_gains(res)  # one depth, one gamma: with AL against without, beside the paper's difference
+    assert (gain["layers"], gain["gamma"]) == (1, 2.5) and gain["base"] == pytest.approx(100 * first)
+    assert gain["paper"] == pytest.approx({"Emo-DB": 70.6 - 67.3, "RAVDESS": 61.2 - 56.3})
+    assert leow.paper_gain(5, 2.5) is None
 
 
 def test_key_labels_and_per_speaker_accuracy():

@@ -67,12 +67,13 @@ __all__ = [
     "CHAPTER",
     "PROBE_MARGIN",
     "paper_gain",
+    "al_gains",
+    "ablation_moves",
     "paper_gain_range",
     "probe_summary",
     "run_key",
     "run_meta",
     "run_summary",
-    "table1_text",
     "yardstick_comparison",
     "Config",
     "Results",
@@ -672,18 +673,14 @@ def padding_share(inputs: dict[str, np.ndarray], kind: str = "mfcc") -> float:
     return float(1.0 - inputs[f"{kind}_frames"].mean() / inputs[kind].shape[2])
 
 
-def ablation_text(table: pd.DataFrame, share: float) -> str:
-    """What :func:`real_speech_ablation`'s table shows, read from its numbers."""
-    moves = []
+def ablation_moves(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """What :func:`real_speech_ablation`'s table shows: per setting (``"without AL"`` or the gamma's
+    label) the mean test accuracy at the first step (``first``) and at the last (``last``, %)."""
+    out = []
     for col in [c for c in table.columns if c.endswith("accuracy (%)")]:
-        setting = col.split(":")[0]
-        name = "without AL" if setting == "without AL" else f"with AL (γ = {setting})"
-        first, last = table[col].iloc[0], table[col].iloc[-1]
-        moves.append(f"{name} from {first:.1f} % to {last:.1f} % ({last - first:+.1f} points)")
-    return (f"On this corpus {100 * share:.0f} % of the 2D CNN biGRU's input frames are padding. From the first "
-            f"step to the last, its mean test accuracy goes {' and '.join(moves)}. Each fold tests one pair of "
-            "speakers, so a difference smaller than the spread over folds (the std columns) is not established by "
-            "this run.")
+        out.append({"setting": col.split(":")[0], "first": float(table[col].iloc[0]),
+                    "last": float(table[col].iloc[-1])})
+    return out
 
 
 def real_speech_ablation(cfg: Config, corpus: Corpus, folds: Sequence[Fold], res: Results | None = None, *,
@@ -1039,33 +1036,34 @@ def plot_probe(table: pd.DataFrame) -> plt.Figure:
 # ---------------------------------------------------------------------------------------------
 # Text written from the numbers of a run
 # ---------------------------------------------------------------------------------------------
-def paper_gain(layers: int, gamma: float) -> str:
-    """The paper's accuracy difference (AL at ``gamma`` minus without AL) at ``layers``, as text."""
-    parts = []
+def paper_gain(layers: int, gamma: float) -> dict[str, float] | None:
+    """The paper's accuracy difference (AL at ``gamma`` minus without AL, points) at ``layers`` CNN
+    layers, per corpus (``{"Emo-DB": .., "RAVDESS": ..}``); None when the paper has no such row."""
+    out = {}
     for corpus_name, label in (("emodb", "Emo-DB"), ("ravdess", "RAVDESS")):
         vals = TABLES[f"table1_{corpus_name}"].values
         a, b = vals.get(table1_row(layers, gamma)), vals.get(table1_row(layers, None))
         if a is None or b is None:
-            return f"γ = {gamma:g} at depth {layers} is not in the paper's table"
-        parts.append(f"{label} {a - b:+.1f}")
-    return ", ".join(parts)
+            return None
+        out[label] = a - b
+    return out
 
 
-def table1_text(res: Results) -> str:
-    """One line per (depth, gamma): our accuracy with AL against without AL, and the paper's
-    difference at that depth."""
+def al_gains(res: Results) -> list[dict[str, Any]]:
+    """Per (depth, gamma) of the 2D CNN biGRU trained with and without AL: ``layers``, ``gamma``,
+    the mean test accuracy with AL (``al``) and without (``base``, %), and the paper's
+    difference at that depth (:func:`paper_gain`, ``paper``)."""
     s = res.scores[res.scores["encoder"] == "cnn_bigru"]
-    lines = []
+    out = []
     for layers in sorted(s["layers"].dropna().unique()):
         row = s[s["layers"] == layers]
         base = row[row["gamma"].isna()]["accuracy"].mean()
+        if not np.isfinite(base):
+            continue
         for g in sorted(row["gamma"].dropna().unique()):
-            al = row[row["gamma"] == g]["accuracy"].mean()
-            if np.isfinite(base):
-                lines.append(f"* {int(layers)} CNN layer(s): γ = {g:g} gives {100 * al:.1f}% against "
-                             f"{100 * base:.1f}% without AL ({100 * (al - base):+.1f} points; the paper's "
-                             f"differences at this depth: {paper_gain(int(layers), g)}).")
-    return "\n".join(lines) if lines else "No (without AL, with AL) pair was trained in this run."
+            out.append({"layers": int(layers), "gamma": float(g), "al": 100 * row[row["gamma"] == g]["accuracy"].mean(),
+                        "base": 100 * base, "paper": paper_gain(int(layers), float(g))})
+    return out
 
 
 def paper_gain_range(layers: int) -> dict[str, tuple[float, float]]:
