@@ -93,6 +93,7 @@ chunk_seconds = None  # chunk length (paper: 1 s)
 n_fft = None  # STFT size (paper: 1024)
 hop_length = None  # STFT hop (paper: 512)
 freq_bins = None  # frequency bins the network sees (paper: all 512; book 64)
+input_norm = None  # pretrain | speaker: whose statistics z-normalise the labelled chunks
 chunk_weighting = None  # duration | uniform: weight of a chunk when pooling an utterance's chunks
 gamma = None  # BEGAN diversity ratio (paper: 0.7)
 lambda_k = None  # gain of the k_t controller (Berthelot et al.: 0.001)

@@ -708,3 +708,23 @@ def test_yardstick_gap_reads_recorded_loso_tables():
     table.iloc[1, 1] = ""
     assert yardstick_gap([rec]) == []  # no number: no comparison
     assert yardstick_gap([SimpleNamespace(corpus="x", tables={}, run={})]) == []
+
+
+def test_speaker_adaptive_chunk_normalisation_uses_each_speakers_own_chunks():
+    from serlib.config import ParameterError
+    from serlib.experiments import pereira2018 as P
+    from serlib.features import ChunkSet, Standardiser
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(2.0, 1.0, size=(8, 4, 5)).astype(np.float32)
+    data[4:] = data[4:] * 3.0 + 5.0  # the second speaker: another level and spread
+    chunks = ChunkSet(data, np.array([0, 0, 1, 1, 2, 2, 3, 3]), np.ones(8, dtype=np.float32))
+    speakers = ["a", "a", "b", "b"]  # corpus rows 0-1: a, 2-3: b
+    pre = Standardiser.fit(data[:4])
+    np.testing.assert_allclose(P.normalise_chunks(chunks, pre, "pretrain", speakers), pre(data))
+    out = P.normalise_chunks(chunks, pre, "speaker", speakers)
+    for part in (out[:4], out[4:]):
+        np.testing.assert_allclose(part.mean(axis=(0, 2)), 0.0, atol=1e-5)
+        np.testing.assert_allclose(part.std(axis=(0, 2)), 1.0, rtol=1e-4)
+    with pytest.raises(ParameterError, match="input_norm"):
+        P.normalise_chunks(chunks, pre, "utterance", speakers)

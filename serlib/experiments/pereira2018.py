@@ -187,6 +187,12 @@ class Config(ChapterConfig):
     freq_bins: int = param(64, smoke=32, paper=512, choices=(32, 64, 128, 256, 512),
                            paper_value="513 STFT bins (all)",
                            help="frequency bins the network sees: the 512 non-Nyquist bins averaged in groups")
+    input_norm: str = param("speaker", paper="pretrain", choices=("pretrain", "speaker"),
+                            paper_value="not stated (the spectrogram's scaling is not described)",
+                            help="z-normalisation of each frequency bin of the labelled corpora's chunks: with the "
+                                 "pretraining chunks' statistics (pretrain), or each speaker's chunks with that "
+                                 "speaker's own (speaker: speaker-adaptive, reads the held-out speakers' recordings, "
+                                 "never their labels); the BEGAN itself always trains on pretrain-normalised chunks")
     chunk_weighting: str = param("duration", choices=("duration", "uniform"), paper_value="not stated",
                                  help="weight of a chunk in its utterance's pooled output: share of real audio, or equal")
     # BEGAN
@@ -544,19 +550,34 @@ class Inputs:
 _INPUTS: dict[str, Inputs] = {}
 
 
+def normalise_chunks(chunks: ChunkSet, pretrain: Standardiser, how: str, speakers: Sequence[str]) -> np.ndarray:
+    """The chunks' frequency bins z-normalised: with the pretraining statistics (``how="pretrain"``)
+    or, for ``"speaker"``, each speaker's chunks with the statistics of that speaker's chunks."""
+    if how == "pretrain":
+        return pretrain(chunks.data)
+    if how != "speaker":
+        raise ParameterError(f"input_norm {how!r} is not one of pretrain, speaker")
+    spk = np.asarray(speakers)[chunks.rows]
+    out = np.empty(chunks.data.shape, dtype=np.float32)
+    for s in np.unique(spk):
+        rows = np.flatnonzero(spk == s)
+        out[rows] = Standardiser.fit(chunks.data[rows], floor=1e-6, dtype=np.float64)(chunks.data[rows])
+    return out
+
+
 def prepare_inputs(cfg: Config, corpus: Corpus, pre: Pretrained, *, kinds: Sequence[str] = ("began",),
                    progress: bool = True) -> Inputs:
-    """Chunk ``corpus``, normalise with the pretraining statistics and encode with the frozen encoder(s).
+    """Chunk ``corpus``, normalise (:func:`normalise_chunks`) and encode with the frozen encoder(s).
 
     Kept in memory for the session (the three protocols of the embedded corpus share one corpus).
     """
     memo = cache_key(enc=pre.path, fp=corpus.fingerprint(), kinds=sorted(kinds), rep=cfg.representation,
-                     seed=cfg.pretrain_seed, n=len(corpus))
+                     seed=cfg.pretrain_seed, n=len(corpus), norm=cfg.input_norm)
     if memo in _INPUTS:
         return _INPUTS[memo]
     chunks = chunk_spectrograms(corpus, chunk_seconds=cfg.chunk_seconds, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
                                 freq_bins=cfg.freq_bins, progress=progress)
-    x = pre.normaliser(chunks.data)[:, None]
+    x = normalise_chunks(chunks, pre.normaliser, cfg.input_norm, corpus.speakers)[:, None]
     inp = Inputs(corpus, chunks, x)
     dev = get_device(cfg.device)
     for kind in kinds:
