@@ -168,8 +168,13 @@ ref.loc[["chunk_seconds", "n_fft", "hop_length", "freq_bins", "gamma", "lambda_k
 # $1 + 16000 / 512 = 32$ frames of 513 frequency bins. We drop the Nyquist bin (512 bins, a
 # power of two the network can halve), average adjacent bins down to `freq_bins`, compress with
 # $\log(1 + |X|)$ and z-normalise each frequency bin with the mean and standard deviation of the
-# **pretraining chunks only**; the emotion corpora are normalised with those same statistics.
-# The last, partial chunk of an utterance is zero-padded to one second, so that every sample
+# **pretraining chunks only**. The emotion corpora's chunks are normalised speaker by speaker: each
+# speaker's with the mean and standard deviation of that speaker's own chunks
+# (`input_norm=speaker`, speaker-adaptive: it reads a held-out speaker's recordings, never their
+# labels), which takes out each actor's voice and recording level before the frozen encoder reads
+# them, as chapter 4's networks do with their MFCCs; `input_norm=pretrain` (the `paper` profile)
+# applies the pretraining statistics instead. The paper does not say how it scales its
+# spectrograms. The last, partial chunk of an utterance is zero-padded to one second, so that every sample
 # lands in exactly one chunk.
 #
 # **The unsupervised module: a BEGAN.** Its discriminator $D$ is an autoencoder, and the
@@ -292,7 +297,8 @@ if pre is not None:
 # once per seed; its hyper-parameters are searched once per fold, with the first seed, on that
 # fold's training data. The **{term}`yardstick`** — {term}`IS10` functionals + RBF-SVM, plain and with
 # {term}`speaker-adaptive normalisation` (each speaker z-normalised with their own unlabelled features,
-# test speakers included) — runs on the very same folds; for arousal and valence it is an
+# test speakers included; the like-for-like comparison for the network, whose chunks are
+# normalised the same way) — runs on the very same folds; for arousal and valence it is an
 # RBF-SVR on the same features. The paper's columns come from SAVEE, OMG-Emotion and Emo-DB;
 # ours from the corpus named in each column's header, so the numbers sit side by side without
 # being the same experiment.
@@ -576,7 +582,9 @@ for g in P.yardstick_gap(recorded.load_recorded("05_pereira2018_began")):
            claims.BEHIND: f"{g['yardstick'] - g['began']:.1f} points behind it"}[g["verdict"]]
     gap_lines.append(f"On {g['corpus']} (leave-one-speaker-out), the frozen BEGAN encoder with its head reaches "
                      f"{g['began']:.1f} % accuracy against the yardstick's {g['yardstick']:.1f} % on the same folds, "
-                     f"{how}; its BEGAN was pretrained on {where}.")
+                     f"{how}"
+                     + (f" (the speaker-adaptive yardstick: {g['adaptive']:.1f} %)" if g["adaptive"] is not None else "")
+                     + f"; its BEGAN was pretrained on {where}.")
 if gap_lines:
     display(Markdown(" ".join(gap_lines)))
 

@@ -698,7 +698,11 @@ def test_yardstick_gap_reads_recorded_loso_tables():
                           run={"corpora": [{"name": "embedded", "role": "pretrain"}]})
     [gap] = yardstick_gap([rec])
     assert gap == {"corpus": "ravdess", "began": pytest.approx(29.07), "yardstick": pytest.approx(57.5),
-                   "verdict": "behind", "pretrain": "embedded"}
+                   "adaptive": None, "verdict": "behind", "pretrain": "embedded"}
+    with_adaptive = pd.concat([table, pd.DataFrame({"ours (ravdess) accuracy (%)": ["67.64 ± 0.00"]},
+                                                   index=["IS10 + RBF-SVM (speaker-adaptive norm.)"])])
+    rec_a = SimpleNamespace(corpus="ravdess", tables={"table3_loso": with_adaptive}, run={})
+    assert yardstick_gap([rec_a])[0]["adaptive"] == pytest.approx(67.64)
     table.iloc[1, 1] = "55.00 ± 1.00"
     assert yardstick_gap([rec])[0]["verdict"] == "tie"  # 2.5 points: within the 5-point margin
     table.iloc[1, 1] = "52.50 ± 1.00"

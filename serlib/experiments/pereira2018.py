@@ -1268,7 +1268,8 @@ def yardstick_gap(records: Sequence[Any]) -> list[dict[str, Any]]:
     leave-one-speaker-out table holds both, the frozen BEGAN encoder + head against the plain
     yardstick on the same folds: one dict per run with ``corpus``, ``began`` and ``yardstick``
     (accuracy, %), ``verdict`` (:func:`serlib.claims.compare` of the two with the margin
-    :data:`YARDSTICK_MARGIN`: ``"ahead"``, ``"behind"`` or ``"tie"``) and ``pretrain`` (the
+    :data:`YARDSTICK_MARGIN`: ``"ahead"``, ``"behind"`` or ``"tie"``), ``adaptive`` (the
+    speaker-adaptive yardstick's accuracy, None when not run) and ``pretrain`` (the
     corpus its BEGAN was pretrained on, ``"embedded"`` for the embedded corpus's unlabelled pool,
     None when the run does not record it). Empty when no record has them."""
     out = []
@@ -1279,13 +1280,16 @@ def yardstick_gap(records: Sequence[Any]) -> list[dict[str, Any]]:
         acc = [c for c in table.columns if str(c).startswith("ours") and "accuracy" in str(c)]
         began = [r for r in table.index if str(r).startswith("BEGAN encoder (pretrained")]
         svm = [r for r in table.index if str(r) == "IS10 + RBF-SVM"]
+        adaptive = [r for r in table.index if str(r).startswith("IS10 + RBF-SVM (speaker-adaptive")]
         if not (acc and began and svm):
             continue
         ours, yard = _leading_number(table.loc[began[0], acc[0]]), _leading_number(table.loc[svm[0], acc[0]])
         if np.isnan(ours) or np.isnan(yard):
             continue
         pre = [c for c in rec.run.get("corpora", []) if c.get("role") == "pretrain"]
+        adapt = _leading_number(table.loc[adaptive[0], acc[0]]) if adaptive else float("nan")
         out.append({"corpus": rec.corpus, "began": ours, "yardstick": yard,
+                    "adaptive": None if np.isnan(adapt) else adapt,
                     "verdict": compare(ours, yard, margin=YARDSTICK_MARGIN),
                     "pretrain": pre[0]["name"] if pre else None})
     return out
