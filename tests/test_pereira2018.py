@@ -732,3 +732,18 @@ def test_speaker_adaptive_chunk_normalisation_uses_each_speakers_own_chunks():
         np.testing.assert_allclose(part.std(axis=(0, 2)), 1.0, rtol=1e-4)
     with pytest.raises(ParameterError, match="input_norm"):
         P.normalise_chunks(chunks, pre, "utterance", speakers)
+
+
+def test_curve_controls_read_the_recorded_learning_curve_at_all_labels():
+    from types import SimpleNamespace
+
+    from serlib.experiments.pereira2018 import METHOD_NAMES, curve_controls
+
+    table = pd.DataFrame({"0.5": ["30.0 ± 1.0", "20.0 ± 1.0", "25.0 ± 1.0"], "1.0": ["49.2 ± 5.5", "19.5 ± 2.3", ""]},
+                         index=[METHOD_NAMES["began_frozen"], METHOD_NAMES["random_frozen"], METHOD_NAMES["end_to_end"]])
+    rec = SimpleNamespace(corpus="ravdess", tables={"learning_curve_summary": table},
+                          run={"corpora": [{"name": "librispeech", "role": "pretrain"}]})
+    [c] = curve_controls([rec])
+    assert c == {"corpus": "ravdess", "fraction": 1.0, "frozen": pytest.approx(49.2), "random": pytest.approx(19.5),
+                 "end_to_end": None, "yardstick": None, "pretrain": "librispeech"}
+    assert curve_controls([SimpleNamespace(corpus="x", tables={}, run={})]) == []

@@ -120,6 +120,7 @@ __all__ = [
     "stratified_fraction",
     "YARDSTICK_MARGIN",
     "yardstick_gap",
+    "curve_controls",
 ]
 
 CHAPTER = "05_pereira2018_began"
@@ -1261,6 +1262,30 @@ def _leading_number(cell: Any) -> float:
 YARDSTICK_MARGIN = 5.0
 """Accuracy points within which the frozen BEGAN encoder is said to be level with the yardstick
 in a recorded run (:func:`yardstick_gap`)."""
+
+
+def curve_controls(records: Sequence[Any]) -> list[dict[str, Any]]:
+    """For each recorded run with a learning curve, its controls at the largest share of labels
+    (UAR, %, mean over seeds): ``frozen`` (the pretrained, frozen encoder + head), ``random``
+    (the same encoder with random weights), ``end_to_end`` (the same network trained without
+    pretraining) and ``yardstick`` (IS10 + RBF-SVM), each None when not run; with ``corpus``,
+    ``fraction`` and ``pretrain`` (as :func:`yardstick_gap`). Empty when no record has a curve."""
+    out = []
+    for rec in records:
+        table = rec.tables.get("learning_curve_summary")
+        if table is None or table.empty:
+            continue
+        col = max(table.columns, key=lambda c: float(c))
+        values: dict[str, float | None] = {}
+        for key, kind in (("frozen", "began_frozen"), ("random", "random_frozen"), ("end_to_end", "end_to_end"),
+                          ("yardstick", "is10_svm")):
+            name = METHOD_NAMES[kind]
+            v = _leading_number(table.loc[name, col]) if name in table.index else float("nan")
+            values[key] = None if np.isnan(v) else v
+        pre = [c for c in rec.run.get("corpora", []) if c.get("role") == "pretrain"]
+        out.append({"corpus": rec.corpus, "fraction": float(col), **values,
+                    "pretrain": pre[0]["name"] if pre else None})
+    return out
 
 
 def yardstick_gap(records: Sequence[Any]) -> list[dict[str, Any]]:
