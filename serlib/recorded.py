@@ -122,8 +122,16 @@ def _chapter_stem(folder: Path, run: dict[str, Any]) -> str:
 
 
 def _main_corpus(run: dict[str, Any]) -> str:
+    """The corpus a run is recorded under: the one in the role ``main``; else the run's ``corpus``
+    parameter; else the first real corpus that is not a pretraining corpus (chapter 5 pretrains on
+    LibriSpeech and evaluates on another corpus)."""
     real = real_corpora(run)
-    main = next((c for c in real if c.get("role") == "main"), real[0])
+    main = next((c for c in real if c.get("role") == "main"), None)
+    if main is None:
+        named = (run.get("parameters") or {}).get("corpus")
+        main = next((c for c in real if c.get("name") == named), None)
+    if main is None:
+        main = next((c for c in real if c.get("role") != "pretrain"), real[0])
     return str(main["name"])
 
 

@@ -697,7 +697,11 @@ def test_yardstick_gap_reads_recorded_loso_tables():
                           run={"corpora": [{"name": "embedded", "role": "pretrain"}]})
     [gap] = yardstick_gap([rec])
     assert gap == {"corpus": "ravdess", "began": pytest.approx(29.07), "yardstick": pytest.approx(57.5),
-                   "verdict": "behind", "pretrain": "embedded"}
+                   "adaptive": None, "verdict": "behind", "pretrain": "embedded"}
+    with_adaptive = pd.concat([table, pd.DataFrame({"ours (ravdess) accuracy (%)": ["67.64 ± 0.00"]},
+                                                   index=["IS10 + RBF-SVM (speaker-adaptive norm.)"])])
+    rec_a = SimpleNamespace(corpus="ravdess", tables={"table3_loso": with_adaptive}, run={})
+    assert yardstick_gap([rec_a])[0]["adaptive"] == pytest.approx(67.64)
     table.iloc[1, 1] = "55.00 ± 1.00"
     assert yardstick_gap([rec])[0]["verdict"] == "tie"  # 2.5 points: within the 5-point margin
     table.iloc[1, 1] = "52.50 ± 1.00"
@@ -707,3 +711,38 @@ def test_yardstick_gap_reads_recorded_loso_tables():
     table.iloc[1, 1] = ""
     assert yardstick_gap([rec]) == []  # no number: no comparison
     assert yardstick_gap([SimpleNamespace(corpus="x", tables={}, run={})]) == []
+
+
+def test_speaker_adaptive_chunk_normalisation_uses_each_speakers_own_chunks():
+    from serlib.config import ParameterError
+    from serlib.experiments import pereira2018 as P
+    from serlib.features import ChunkSet, Standardiser
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(2.0, 1.0, size=(8, 4, 5)).astype(np.float32)
+    data[4:] = data[4:] * 3.0 + 5.0  # the second speaker: another level and spread
+    chunks = ChunkSet(data, np.array([0, 0, 1, 1, 2, 2, 3, 3]), np.ones(8, dtype=np.float32))
+    speakers = ["a", "a", "b", "b"]  # corpus rows 0-1: a, 2-3: b
+    pre = Standardiser.fit(data[:4])
+    np.testing.assert_allclose(P.normalise_chunks(chunks, pre, "pretrain", speakers), pre(data))
+    out = P.normalise_chunks(chunks, pre, "speaker", speakers)
+    for part in (out[:4], out[4:]):
+        np.testing.assert_allclose(part.mean(axis=(0, 2)), 0.0, atol=1e-5)
+        np.testing.assert_allclose(part.std(axis=(0, 2)), 1.0, rtol=1e-4)
+    with pytest.raises(ParameterError, match="input_norm"):
+        P.normalise_chunks(chunks, pre, "utterance", speakers)
+
+
+def test_curve_controls_read_the_recorded_learning_curve_at_all_labels():
+    from types import SimpleNamespace
+
+    from serlib.experiments.pereira2018 import METHOD_NAMES, curve_controls
+
+    table = pd.DataFrame({"0.5": ["30.0 ± 1.0", "20.0 ± 1.0", "25.0 ± 1.0"], "1.0": ["49.2 ± 5.5", "19.5 ± 2.3", ""]},
+                         index=[METHOD_NAMES["began_frozen"], METHOD_NAMES["random_frozen"], METHOD_NAMES["end_to_end"]])
+    rec = SimpleNamespace(corpus="ravdess", tables={"learning_curve_summary": table},
+                          run={"corpora": [{"name": "librispeech", "role": "pretrain"}]})
+    [c] = curve_controls([rec])
+    assert c == {"corpus": "ravdess", "fraction": 1.0, "frozen": pytest.approx(49.2), "random": pytest.approx(19.5),
+                 "end_to_end": None, "yardstick": None, "pretrain": "librispeech"}
+    assert curve_controls([SimpleNamespace(corpus="x", tables={}, run={})]) == []

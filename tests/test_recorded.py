@@ -59,6 +59,14 @@ def test_add_copies_tables_and_provenance(tmp_path):
     assert run["git"]["commit"] == "0123abc" and run["device"].startswith("cuda:0")
 
 
+def test_a_run_is_recorded_under_its_evaluation_corpus_not_its_pretraining_corpus(tmp_path):
+    # chapter 5's shape: LibriSpeech pretrains, the protocols evaluate on the corpus named by `corpus`
+    libri = {**EMODB, "name": "librispeech", "role": "pretrain"}
+    loso = {**EMODB, "role": "loso protocol"}
+    dest = add_run(make_run(tmp_path / "runs", corpora=(libri, loso)), results_root=tmp_path / "results")
+    assert dest == tmp_path / "results" / STEM / "emodb"
+
+
 def test_add_accepts_the_executed_notebook_path_and_replaces_an_earlier_record(tmp_path):
     res = make_run(tmp_path / "runs")
     first = add_run(res, results_root=tmp_path / "results")

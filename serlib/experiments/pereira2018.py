@@ -120,6 +120,7 @@ __all__ = [
     "stratified_fraction",
     "YARDSTICK_MARGIN",
     "yardstick_gap",
+    "curve_controls",
 ]
 
 CHAPTER = "05_pereira2018_began"
@@ -187,6 +188,12 @@ class Config(ChapterConfig):
     freq_bins: int = param(64, smoke=32, paper=512, choices=(32, 64, 128, 256, 512),
                            paper_value="513 STFT bins (all)",
                            help="frequency bins the network sees: the 512 non-Nyquist bins averaged in groups")
+    input_norm: str = param("speaker", paper="pretrain", choices=("pretrain", "speaker"),
+                            paper_value="not stated (the spectrogram's scaling is not described)",
+                            help="z-normalisation of each frequency bin of the labelled corpora's chunks: with the "
+                                 "pretraining chunks' statistics (pretrain), or each speaker's chunks with that "
+                                 "speaker's own (speaker: speaker-adaptive, reads the held-out speakers' recordings, "
+                                 "never their labels); the BEGAN itself always trains on pretrain-normalised chunks")
     chunk_weighting: str = param("duration", choices=("duration", "uniform"), paper_value="not stated",
                                  help="weight of a chunk in its utterance's pooled output: share of real audio, or equal")
     # BEGAN
@@ -544,19 +551,34 @@ class Inputs:
 _INPUTS: dict[str, Inputs] = {}
 
 
+def normalise_chunks(chunks: ChunkSet, pretrain: Standardiser, how: str, speakers: Sequence[str]) -> np.ndarray:
+    """The chunks' frequency bins z-normalised: with the pretraining statistics (``how="pretrain"``)
+    or, for ``"speaker"``, each speaker's chunks with the statistics of that speaker's chunks."""
+    if how == "pretrain":
+        return pretrain(chunks.data)
+    if how != "speaker":
+        raise ParameterError(f"input_norm {how!r} is not one of pretrain, speaker")
+    spk = np.asarray(speakers)[chunks.rows]
+    out = np.empty(chunks.data.shape, dtype=np.float32)
+    for s in np.unique(spk):
+        rows = np.flatnonzero(spk == s)
+        out[rows] = Standardiser.fit(chunks.data[rows], floor=1e-6, dtype=np.float64)(chunks.data[rows])
+    return out
+
+
 def prepare_inputs(cfg: Config, corpus: Corpus, pre: Pretrained, *, kinds: Sequence[str] = ("began",),
                    progress: bool = True) -> Inputs:
-    """Chunk ``corpus``, normalise with the pretraining statistics and encode with the frozen encoder(s).
+    """Chunk ``corpus``, normalise (:func:`normalise_chunks`) and encode with the frozen encoder(s).
 
     Kept in memory for the session (the three protocols of the embedded corpus share one corpus).
     """
     memo = cache_key(enc=pre.path, fp=corpus.fingerprint(), kinds=sorted(kinds), rep=cfg.representation,
-                     seed=cfg.pretrain_seed, n=len(corpus))
+                     seed=cfg.pretrain_seed, n=len(corpus), norm=cfg.input_norm)
     if memo in _INPUTS:
         return _INPUTS[memo]
     chunks = chunk_spectrograms(corpus, chunk_seconds=cfg.chunk_seconds, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
                                 freq_bins=cfg.freq_bins, progress=progress)
-    x = pre.normaliser(chunks.data)[:, None]
+    x = normalise_chunks(chunks, pre.normaliser, cfg.input_norm, corpus.speakers)[:, None]
     inp = Inputs(corpus, chunks, x)
     dev = get_device(cfg.device)
     for kind in kinds:
@@ -1242,12 +1264,37 @@ YARDSTICK_MARGIN = 5.0
 in a recorded run (:func:`yardstick_gap`)."""
 
 
+def curve_controls(records: Sequence[Any]) -> list[dict[str, Any]]:
+    """For each recorded run with a learning curve, its controls at the largest share of labels
+    (UAR, %, mean over seeds): ``frozen`` (the pretrained, frozen encoder + head), ``random``
+    (the same encoder with random weights), ``end_to_end`` (the same network trained without
+    pretraining) and ``yardstick`` (IS10 + RBF-SVM), each None when not run; with ``corpus``,
+    ``fraction`` and ``pretrain`` (as :func:`yardstick_gap`). Empty when no record has a curve."""
+    out = []
+    for rec in records:
+        table = rec.tables.get("learning_curve_summary")
+        if table is None or table.empty:
+            continue
+        col = max(table.columns, key=lambda c: float(c))
+        values: dict[str, float | None] = {}
+        for key, kind in (("frozen", "began_frozen"), ("random", "random_frozen"), ("end_to_end", "end_to_end"),
+                          ("yardstick", "is10_svm")):
+            name = METHOD_NAMES[kind]
+            v = _leading_number(table.loc[name, col]) if name in table.index else float("nan")
+            values[key] = None if np.isnan(v) else v
+        pre = [c for c in rec.run.get("corpora", []) if c.get("role") == "pretrain"]
+        out.append({"corpus": rec.corpus, "fraction": float(col), **values,
+                    "pretrain": pre[0]["name"] if pre else None})
+    return out
+
+
 def yardstick_gap(records: Sequence[Any]) -> list[dict[str, Any]]:
     """For each recorded real-corpus run (:func:`serlib.recorded.load_recorded`) whose
     leave-one-speaker-out table holds both, the frozen BEGAN encoder + head against the plain
     yardstick on the same folds: one dict per run with ``corpus``, ``began`` and ``yardstick``
     (accuracy, %), ``verdict`` (:func:`serlib.claims.compare` of the two with the margin
-    :data:`YARDSTICK_MARGIN`: ``"ahead"``, ``"behind"`` or ``"tie"``) and ``pretrain`` (the
+    :data:`YARDSTICK_MARGIN`: ``"ahead"``, ``"behind"`` or ``"tie"``), ``adaptive`` (the
+    speaker-adaptive yardstick's accuracy, None when not run) and ``pretrain`` (the
     corpus its BEGAN was pretrained on, ``"embedded"`` for the embedded corpus's unlabelled pool,
     None when the run does not record it). Empty when no record has them."""
     out = []
@@ -1258,13 +1305,16 @@ def yardstick_gap(records: Sequence[Any]) -> list[dict[str, Any]]:
         acc = [c for c in table.columns if str(c).startswith("ours") and "accuracy" in str(c)]
         began = [r for r in table.index if str(r).startswith("BEGAN encoder (pretrained")]
         svm = [r for r in table.index if str(r) == "IS10 + RBF-SVM"]
+        adaptive = [r for r in table.index if str(r).startswith("IS10 + RBF-SVM (speaker-adaptive")]
         if not (acc and began and svm):
             continue
         ours, yard = _leading_number(table.loc[began[0], acc[0]]), _leading_number(table.loc[svm[0], acc[0]])
         if np.isnan(ours) or np.isnan(yard):
             continue
         pre = [c for c in rec.run.get("corpora", []) if c.get("role") == "pretrain"]
+        adapt = _leading_number(table.loc[adaptive[0], acc[0]]) if adaptive else float("nan")
         out.append({"corpus": rec.corpus, "began": ours, "yardstick": yard,
+                    "adaptive": None if np.isnan(adapt) else adapt,
                     "verdict": compare(ours, yard, margin=YARDSTICK_MARGIN),
                     "pretrain": pre[0]["name"] if pre else None})
     return out
