@@ -52,7 +52,7 @@ threshold and sample rate.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,7 @@ __all__ = [
     "padded_mfcc",
     "padded_mfcc_frames",
     "speaker_normalise",
+    "standardise_by_speaker",
     "stft_magnitude",
 ]
 
@@ -623,6 +624,21 @@ class Standardiser:
         if x.ndim == 2:
             return ((x - self.mean[:, None]) / self.std[:, None]).astype(np.float32)
         return ((x - self.mean[None, :, None]) / self.std[None, :, None]).astype(np.float32)
+
+
+def standardise_by_speaker(x: np.ndarray, speakers: Sequence[str] | np.ndarray,
+                           fit: Callable[[np.ndarray], Standardiser]) -> np.ndarray:
+    """``x`` (one row per utterance or chunk) with each speaker's rows standardised by the
+    :class:`Standardiser` that ``fit(rows)`` fits on that speaker's ``rows``: speaker-adaptive
+    normalisation of frame matrices. It uses every speaker's data, test speakers included,
+    **without their labels**; results obtained with it are labelled as such (as for
+    :func:`speaker_normalise`, its twin for functional vectors)."""
+    speakers = np.asarray(speakers)
+    out = np.empty(x.shape, dtype=np.float32)
+    for s in np.unique(speakers):
+        rows = np.flatnonzero(speakers == s)
+        out[rows] = fit(rows)(x[rows])
+    return out
 
 
 class MelBatches:

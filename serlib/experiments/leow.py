@@ -44,7 +44,7 @@ import pandas as pd
 from ..claims import TIE, compare, paired_difference
 from ..config import ParameterError, get_device, get_logger, seed_everything
 from ..data import Corpus, load_corpus
-from ..features import Standardiser, lmfb_energy_pitch, padded_mfcc, padded_mfcc_frames
+from ..features import Standardiser, lmfb_energy_pitch, padded_mfcc, padded_mfcc_frames, standardise_by_speaker
 from ..metrics import classification_scores, confusion, mean_interval, summarise
 from ..models.sier import (
     ENCODERS,
@@ -402,11 +402,7 @@ def _fold_inputs(inputs: dict[str, np.ndarray], kind: str, fold: Fold, norm: str
     elif norm == "speaker":
         if speakers is None:
             raise ParameterError("input_norm='speaker' needs each row's speaker")
-        speakers = np.asarray(speakers)
-        out = np.empty_like(x, dtype=np.float32)
-        for s in np.unique(speakers):
-            rows = np.flatnonzero(speakers == s)
-            out[rows] = fitted(rows)(x[rows])
+        out = standardise_by_speaker(x, speakers, fitted)
     else:
         raise ParameterError(f"input_norm {norm!r} is not one of train, speaker, none")
     if n is None:

@@ -60,7 +60,14 @@ from ..cache import cache_key, remove_verified
 from ..claims import compare
 from ..config import ParameterError, cache_dir, get_device, get_logger, plain_values, seed_everything
 from ..data import Corpus, CorpusError, load_corpus
-from ..features import ChunkSet, Standardiser, chunk_spectrograms, functionals, speaker_normalise
+from ..features import (
+    ChunkSet,
+    Standardiser,
+    chunk_spectrograms,
+    functionals,
+    speaker_normalise,
+    standardise_by_speaker,
+)
 from ..metrics import ccc, classification_scores, confusion, uar
 from ..models.began import (
     BEGAN,
@@ -558,12 +565,8 @@ def normalise_chunks(chunks: ChunkSet, pretrain: Standardiser, how: str, speaker
         return pretrain(chunks.data)
     if how != "speaker":
         raise ParameterError(f"input_norm {how!r} is not one of pretrain, speaker")
-    spk = np.asarray(speakers)[chunks.rows]
-    out = np.empty(chunks.data.shape, dtype=np.float32)
-    for s in np.unique(spk):
-        rows = np.flatnonzero(spk == s)
-        out[rows] = Standardiser.fit(chunks.data[rows], floor=1e-6, dtype=np.float64)(chunks.data[rows])
-    return out
+    return standardise_by_speaker(chunks.data, np.asarray(speakers)[chunks.rows],
+                                  lambda rows: Standardiser.fit(chunks.data[rows], floor=1e-6, dtype=np.float64))
 
 
 def prepare_inputs(cfg: Config, corpus: Corpus, pre: Pretrained, *, kinds: Sequence[str] = ("began",),
@@ -1264,6 +1267,12 @@ YARDSTICK_MARGIN = 5.0
 in a recorded run (:func:`yardstick_gap`)."""
 
 
+def _pretrain_name(rec: Any) -> str | None:
+    """The corpus a recorded run's BEGAN was pretrained on (its corpus in the role ``pretrain``)."""
+    pre = [c for c in rec.run.get("corpora", []) if c.get("role") == "pretrain"]
+    return pre[0]["name"] if pre else None
+
+
 def curve_controls(records: Sequence[Any]) -> list[dict[str, Any]]:
     """For each recorded run with a learning curve, its controls at the largest share of labels
     (UAR, %, mean over seeds): ``frozen`` (the pretrained, frozen encoder + head), ``random``
@@ -1282,9 +1291,7 @@ def curve_controls(records: Sequence[Any]) -> list[dict[str, Any]]:
             name = METHOD_NAMES[kind]
             v = _leading_number(table.loc[name, col]) if name in table.index else float("nan")
             values[key] = None if np.isnan(v) else v
-        pre = [c for c in rec.run.get("corpora", []) if c.get("role") == "pretrain"]
-        out.append({"corpus": rec.corpus, "fraction": float(col), **values,
-                    "pretrain": pre[0]["name"] if pre else None})
+        out.append({"corpus": rec.corpus, "fraction": float(col), **values, "pretrain": _pretrain_name(rec)})
     return out
 
 
@@ -1311,10 +1318,9 @@ def yardstick_gap(records: Sequence[Any]) -> list[dict[str, Any]]:
         ours, yard = _leading_number(table.loc[began[0], acc[0]]), _leading_number(table.loc[svm[0], acc[0]])
         if np.isnan(ours) or np.isnan(yard):
             continue
-        pre = [c for c in rec.run.get("corpora", []) if c.get("role") == "pretrain"]
         adapt = _leading_number(table.loc[adaptive[0], acc[0]]) if adaptive else float("nan")
         out.append({"corpus": rec.corpus, "began": ours, "yardstick": yard,
                     "adaptive": None if np.isnan(adapt) else adapt,
                     "verdict": compare(ours, yard, margin=YARDSTICK_MARGIN),
-                    "pretrain": pre[0]["name"] if pre else None})
+                    "pretrain": _pretrain_name(rec)})
     return out
