@@ -78,12 +78,12 @@ def copy_book_sources(dest: Path, toc: dict[str, Any] | None = None) -> None:
     (dest / BOOK_CHAPTERS).mkdir(parents=True, exist_ok=True)
 
 
-def execute_smoke(src: Path, dest: Path) -> Path:
-    """Execute the chapter ``src`` in the smoke profile into ``dest``'s chapters folder, as the book
-    build does (a chapter that reads the others' saved results is pointed at that folder); returns
-    the executed ``.ipynb``."""
+def execute_smoke(src: Path, dest: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Execute the chapter ``src`` in the smoke profile (and the parameters ``extra``) into ``dest``'s
+    chapters folder, as the book build does (a chapter that reads the others' saved results is
+    pointed at that folder); returns the executed ``.ipynb``."""
     chapters = dest / BOOK_CHAPTERS
-    params: dict[str, Any] = {"profile": "smoke"}
+    params: dict[str, Any] = {"profile": "smoke", **(extra or {})}
     if "chapters_dir" in (_declared_parameters(jupytext.read(src)) or set()):
         params["chapters_dir"] = str(chapters)  # a chapter that reads the others' saved results
     level_before = os.environ.get("SERLIB_LOGLEVEL")
@@ -109,19 +109,21 @@ def run_jupyter_book(dest: Path, strict: bool = True) -> Path:
     return dest / "_build" / "html"
 
 
-def build_book_copy(dest: Path, toc: dict[str, Any] | None = None, strict: bool = True) -> Path:
+def build_book_copy(dest: Path, toc: dict[str, Any] | None = None, strict: bool = True,
+                    extra: dict[str, Any] | None = None) -> Path:
     """Copy the book's sources to ``dest``, execute the toc's chapters (smoke), build strictly.
 
     The copy holds ``_config.yml``, ``_toc.yml``, ``book/`` (less any executed chapters) and the
     notebook sources, which the chapters offer for download.
 
     ``toc`` replaces ``_toc.yml`` in the copy (default: the project's). ``strict=False`` lets warnings
-    pass (a partial toc leaves the prose pages' links to the other chapters unresolved). Returns
-    ``dest/_build/html``.
+    pass (a partial toc leaves the prose pages' links to the other chapters unresolved). ``extra``
+    adds parameters to every chapter's run (a test of a page's structure may train for less).
+    Returns ``dest/_build/html``.
     """
     copy_book_sources(dest, toc)
     for src in toc_notebooks(dest / "_toc.yml"):
-        execute_smoke(src, dest)
+        execute_smoke(src, dest, extra)
     return run_jupyter_book(dest, strict)
 
 
@@ -252,12 +254,13 @@ def sources_key(root: Path = ROOT) -> str:
     """SHA-256 over the paths and contents of every file the strict build reads (the book's sources,
     the chapters, serlib and this module), so a stamped build is reused only for the very same tree."""
     h = hashlib.sha256()
+    outputs = BOOK_CHAPTERS.as_posix() + "/"
     for name in KEY_SOURCES:
         top = root / name
         files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
         for f in files:
             rel = f.relative_to(root).as_posix()
-            if rel.startswith(BOOK_CHAPTERS) or "__pycache__" in rel or rel.endswith(".pyc"):
+            if rel.startswith(outputs) or "__pycache__" in rel or rel.endswith(".pyc"):
                 continue  # executed chapters and bytecode are outputs, not sources
             h.update(rel.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()

@@ -186,8 +186,9 @@ def _same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("chapter", "name", "params"), [
-    pytest.param(chapter, name, params, id=f"{chapter[:2]}-{name}") for chapter, cells in CELLS.items()
-    for name, params in cells])
+    # one worker takes a chapter's cells (under pytest-xdist --dist loadgroup), so its baseline runs once
+    pytest.param(chapter, name, params, id=f"{chapter[:2]}-{name}", marks=pytest.mark.xdist_group(f"matrix-{chapter}"))
+    for chapter, cells in CELLS.items() for name, params in cells])
 def test_chapter_cell(chapter, name, params, trees, baseline, tmp_path):
     run_params = {**COMMON, **QUICK[chapter], **_resolve(params, trees)}
     res = _run(chapter, run_params, tmp_path)

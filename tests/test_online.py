@@ -181,6 +181,38 @@ def chapter_stems(toc) -> list[str]:
 
 
 @pytest.mark.slow
+def test_a_stamped_strict_build_is_reused_only_for_the_same_sources(tmp_path, monkeypatch):
+    """The browser pass of ``make test`` reuses the suite's strict build only while the tree that
+    built it is unchanged: a source edit (not an executed chapter or bytecode) refuses the stamp."""
+    from tests import _book
+
+    src = tmp_path / "repo"
+    for name in ("book/intro.md", "book/chapters/01.ipynb", "serlib/a.py", "serlib/__pycache__/a.pyc"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(name)
+    key = _book.sources_key(src)
+    (src / "book/chapters/01.ipynb").write_text("executed again")
+    (src / "serlib/__pycache__/a.pyc").write_text("recompiled")
+    assert _book.sources_key(src) == key
+    (src / "serlib/a.py").write_text("edited")
+    assert _book.sources_key(src) != key
+
+    folder = tmp_path / "test-book"
+    (folder / "_build" / "html").mkdir(parents=True)
+    (folder / "_toc.yml").write_text("root: intro\n")
+    monkeypatch.setenv(_book.SHARED_BOOK, str(folder))
+    monkeypatch.setenv(_book.REUSE_BOOK, "1")
+    assert _book.reusable_book() is None  # nothing stamped yet
+    _book.stamp_book(_book.BuiltBook(folder / "_build" / "html", {"root": "intro"}, 12.5))
+    book = _book.reusable_book()
+    assert book is not None and book.seconds == 12.5
+    monkeypatch.setenv(_book.REUSE_BOOK, "0")
+    assert _book.reusable_book() is None  # asked not to reuse
+    monkeypatch.setenv(_book.REUSE_BOOK, "1")
+    monkeypatch.setattr(_book, "sources_key", lambda root=None: "another tree")
+    assert _book.reusable_book() is None  # the tree changed since the stamp
+
+
 def test_strict_build_executes_every_chapter_and_builds_every_page(strict_book):
     """The whole book, every chapter executed in the smoke profile, builds with ``-W -n`` (the
     ``strict_book`` fixture fails on any Sphinx warning or unresolved reference) and has a page for
@@ -290,7 +322,8 @@ def _record_and_build(tmp_path: Path, monkeypatch, fixture_run: tuple[Path, Path
     assert main(["results", "add", str(results)]) == 0, "serbook results add refused the fixture run"
     assert (recorded_root / LEOW / "emodb" / "table1.csv").exists()
     toc = {"format": "jb-book", "root": "book/intro", "chapters": [{"file": f"book/chapters/{LEOW}"}]}
-    return build_book_copy(tmp_path / "book", toc=toc, strict=False)
+    # the page test asks whether the record is shown, not how well the chapter trains: 3 epochs will do
+    return build_book_copy(tmp_path / "book", toc=toc, strict=False, extra={"max_epochs": 3})
 
 
 def _assert_page_shows_record(html: Path) -> None:
