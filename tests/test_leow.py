@@ -18,6 +18,7 @@ from serlib.models.sier import (
     ClassifierHead,
     GradientReversal,
     SIERNet,
+    _run_rnn,
     build_encoder,
     grad_reverse,
     lambda_schedule,
@@ -342,6 +343,45 @@ def test_masked_encoder_reads_an_utterance_as_if_cut_to_its_length(name, layers,
         assert not torch.allclose(masked[2], enc(x)[2], atol=1e-3)  # unmasked, the padding is read
 
 
+@pytest.mark.parametrize(("cls", "bidirectional"), [(torch.nn.GRU, True), (torch.nn.LSTM, True),
+                                                    (torch.nn.GRU, False)])
+def test_masked_recurrence_is_the_packed_sequences(cls, bidirectional):
+    """The masked recurrent layer gives what the same layer gives on packed sequences, outputs and
+    gradients, with zeros at the padded steps."""
+    torch.manual_seed(0)
+    rnn = cls(7, 5, batch_first=True, bidirectional=bidirectional)
+    h = torch.randn(6, 11, 7, requires_grad=True)
+    lengths = torch.tensor([11, 3, 7, 1, 11, 5])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
+    want = torch.nn.utils.rnn.pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=11)[0]
+    got = _run_rnn(rnn, h, lengths)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert got[1, 3:].abs().sum() == 0
+    wrt = [h, *rnn.parameters()]
+    for a, b in zip(torch.autograd.grad((got**2).sum(), wrt), torch.autograd.grad((want**2).sum(), wrt)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_masked_training_batches_are_cut_after_their_longest_utterance(monkeypatch):
+    import serlib.models.sier as sier
+
+    widths: list[tuple[int, int]] = []
+    step = sier.sier_step
+
+    def spy(model, opt, x, y, s, *, lengths=None, **kw):
+        widths.append((x.shape[-1], int(lengths.max())))
+        return step(model, opt, x, y, s, lengths=lengths, **kw)
+
+    monkeypatch.setattr(sier, "sier_step", spy)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 20, 24)).astype(np.float32)
+    y = np.arange(30) % 3
+    n = rng.integers(4, 20, size=30)
+    net = SIERNet(build_encoder("tdnn_bilstm", 20, 24, filters=4, gru_units=4), 3, fc_units=4)
+    train_sier(net, x, y, None, x[:6], y[:6], max_epochs=1, batch_size=10, lengths_train=n, lengths_val=n[:6])
+    assert len(widths) == 3 and all(w == m for w, m in widths)
+
+
 def test_training_with_valid_frames():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 20, 24)).astype(np.float32)
@@ -547,7 +587,10 @@ def test_run_in_worker_processes_matches_one_process():
 _PAPER = ["paper accuracy, Emo-DB (%)", "paper accuracy, RAVDESS (%)"]
 PIN_EXACT = {"folds.csv": ["*"], "yardstick_folds.csv": ["*"], "table1.csv": _PAPER, "table2.csv": _PAPER}
 PIN_MODEL_TEXT = {"table2.csv": ["best row"],  # the grid row chosen on validation accuracy
-                  "claims.csv": [RUN_HEADER, "Verdict"]}  # model numbers spelt out, and the verdicts on them
+                  "claims.csv": [RUN_HEADER, "Verdict"],  # model numbers spelt out, and the verdicts on them
+                  # the ablation's spread over its two smoke folds and its changes from the first step sit near
+                  # zero, where one prediction that flips (of 8-16 test utterances) moves them by 3-6 points
+                  "real_speech.csv": [f"{g}: {c}" for g in ("without AL", "2.50") for c in ("std", "change (points)")]}
 
 
 def check_smoke(res, nb) -> None:
@@ -557,7 +600,7 @@ def check_smoke(res, nb) -> None:
     rate falling along a cosine) on one fold's 48 training utterances of the tiny corpus and is
     scored on the fold's 16 test utterances (4 classes, chance 25 %), each speaker's input
     standardised with that speaker's own statistics. Over the 5 folds the 2D CNN biGRU rows (with
-    and without AL) score about 49 % on average and all 20 networks about 52 %, under the native
+    and without AL) score about 50 % on average and all 20 networks about 51 %, under the native
     and the portable CPU kernels; the thresholds lie
     about three standard errors above chance, so a network that learns nothing (or a broken
     input, label or fold) fails, while one flipped prediction cannot.
@@ -571,7 +614,7 @@ def check_smoke(res, nb) -> None:
     t1 = pd.read_csv(res / "table1.csv", index_col=0)
     ours = t1["ours accuracy (%)"].dropna()
     assert len(ours) == 2  # smoke: 1 layer, without AL and gamma 2.5
-    assert ours.mean() >= 37.5, ours.to_dict()  # measured 49-50 under native, AVX2 and portable kernels
+    assert ours.mean() >= 37.5, ours.to_dict()  # measured 49-51 under the native and the portable kernels
     assert t1["paper accuracy, Emo-DB (%)"].notna().sum() == 16
     t2 = pd.read_csv(res / "table2.csv", index_col=0)
     assert len(t2) == 3 and t2["ours accuracy (%)"].mean() >= 34.0, t2["ours accuracy (%)"].to_dict()
@@ -579,7 +622,7 @@ def check_smoke(res, nb) -> None:
     assert any("RBF-SVM" in r for r in comp.index) and any("adaptive" in r for r in comp.index)
     scores = pd.read_csv(res / "scores.csv", index_col=0)
     assert scores["fold"].nunique() == 5 and len(scores) == 20
-    assert scores["uar"].mean() >= 0.34, scores.groupby("key")["uar"].mean().to_dict()  # measured 0.44-0.48
+    assert scores["uar"].mean() >= 0.34, scores.groupby("key")["uar"].mean().to_dict()  # measured 0.44-0.51
     # not one class for every utterance: macro-F1 of a constant prediction on 4 balanced classes is 0.10
     assert scores["macro_f1"].mean() >= 0.25, scores["macro_f1"].mean()
     probe = pd.read_csv(res / "speaker_probe.csv", index_col=0)

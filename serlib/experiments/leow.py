@@ -198,7 +198,8 @@ class Config(ChapterConfig):
     mask_padding: bool = param(True, paper=False,
                                help="the encoder skips the padded frames: its convolutions read zeros past an "
                                     "utterance's end, its recurrent layer stops at the last frame and statistics "
-                                    "pooling averages over the utterance's frames only",
+                                    "pooling averages over the utterance's frames only; each training batch is "
+                                    "cut after its longest utterance",
                                paper_value="no: recordings zero-padded to the longest one, padding read as input")
     n_mels: int = param(40, low=8, high=128, help="log mel filterbanks of the 1D CNN GRU's input",
                         paper_value="not stated (Li et al.'s LogMFB)")

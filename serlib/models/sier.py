@@ -247,16 +247,49 @@ def _masked_conv_stack(stack: nn.Module, h: torch.Tensor, lengths: torch.Tensor)
     return h, n
 
 
+def _one_direction(rnn: nn.RNNBase, h: torch.Tensor, reverse: bool) -> torch.Tensor:
+    """One direction of the one-layer ``rnn`` (GRU or LSTM), run forwards over ``h`` with that
+    direction's weights, from a zero state."""
+    suffix = "_reverse" if reverse else ""
+    names = ["weight_ih_l0", "weight_hh_l0"] + (["bias_ih_l0", "bias_hh_l0"] if rnn.bias else [])
+    params = [getattr(rnn, n + suffix) for n in names]
+    h0 = h.new_zeros(1, h.shape[0], rnn.hidden_size)
+    if isinstance(rnn, nn.GRU):
+        return torch.ops.aten.gru.input(h, h0, params, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
+    if isinstance(rnn, nn.LSTM):
+        return torch.ops.aten.lstm.input(h, [h0, h0.clone()], params, rnn.bias, 1, 0.0, rnn.training, False,
+                                         True)[0]
+    raise TypeError(f"masked recurrence supports nn.GRU and nn.LSTM, got {type(rnn).__name__}")
+
+
 def _run_rnn(rnn: nn.RNNBase, h: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """``rnn`` over ``(batch, time, features)``; with ``lengths`` each sequence stops at its last
-    valid step (packed), so that the backward direction starts at speech, not at padding, and
-    the padded steps' outputs are zero."""
+    """``rnn`` (one layer, batch first) over ``(batch, time, features)``; with ``lengths`` each
+    sequence stops at its last valid step, so that the backward direction starts at speech, not
+    at padding, and the padded steps' outputs are zero.
+
+    The result is that of a packed sequence (``pack_padded_sequence``), computed without one:
+    the forward direction reads the padded matrix (its valid steps never see the padding that
+    follows them), and the backward direction reads each row reversed within its own length,
+    its outputs put back in time order. On a CPU this is several times faster to train than the
+    packed form, whose backward pass allocates a gradient the size of the whole sequence for
+    every time step.
+    """
     if lengths is None:
         return rnn(h)[0]
-    packed = nn.utils.rnn.pack_padded_sequence(h, lengths.clamp(1, h.shape[1]).cpu(), batch_first=True,
-                                               enforce_sorted=False)
-    out, _ = rnn(packed)
-    return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])[0]
+    if rnn.num_layers != 1 or not rnn.batch_first or getattr(rnn, "proj_size", 0):
+        raise ValueError("masked recurrence expects a one-layer, batch-first rnn without projection")
+    t = h.shape[1]
+    n = lengths.to(h.device).long().clamp(1, t)
+    steps = torch.arange(t, device=h.device)[None, :]
+    valid = steps < n[:, None]
+    out = _one_direction(rnn, h, reverse=False)
+    if rnn.bidirectional:
+        # index of step t in the row reversed within its length (padded steps stay where they are); the
+        # map is its own inverse, so the same gather puts the backward outputs back in time order
+        order = torch.where(valid, n[:, None] - 1 - steps, steps)
+        back = _one_direction(rnn, h.gather(1, order[:, :, None].expand_as(h)), reverse=True)
+        out = torch.cat([out, back.gather(1, order[:, :, None].expand_as(back))], dim=2)
+    return out * valid[:, :, None].to(out.dtype)
 
 
 class Conv2dBlock(nn.Module):
@@ -599,7 +632,9 @@ def train_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train
         epoch; ties go to the lower validation loss.
     lengths_train, lengths_val
         Valid (not padded) frames of each row: given, the encoder skips the padded frames in
-        its recurrent layer and pooling; ``None`` (the paper) reads the padding as input.
+        its recurrent layer and pooling, and each training batch is cut after its longest
+        utterance (the frames past it are padding in every row; batch normalisation's batch
+        statistics then pool fewer padded frames); ``None`` (the paper) reads the padding as input.
     lr_schedule
         ``"constant"``: Adam at ``lr`` throughout; ``"cosine"``: the rate falls from ``lr`` to 0
         along half a cosine over the steps of ``max_epochs`` epochs (like ``lambda``'s ``p``).
@@ -647,8 +682,11 @@ def train_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train
         if lr_schedule == "cosine":  # the rate of this step, from the steps done (so a resumed run agrees)
             for group in opt.param_groups:
                 group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (state["step"] - 1) / total)))
-        return sier_step(model, opt, xt[idx], yt[idx], st[idx] if st is not None else None, lam=lam, eng=eng,
-                         lengths=None if lt is None else lt[idx])
+        if lt is None:
+            return sier_step(model, opt, xt[idx], yt[idx], st[idx] if st is not None else None, lam=lam, eng=eng)
+        n_b = lt[idx]  # masked: the batch is cut after its longest utterance, whose frames are all it reads
+        return sier_step(model, opt, xt[idx][..., : int(n_b.max())], yt[idx], st[idx] if st is not None else None,
+                         lam=lam, eng=eng, lengths=n_b)
 
     def epoch_end(epoch: int) -> dict[str, float]:
         extra = {} if adversarial else {"J_s": float("nan"), "speaker_accuracy": float("nan")}
