@@ -262,6 +262,19 @@ def check_parameters(notebook: str | Path, params: Mapping[str, Any], origin: st
     return src
 
 
+KERNEL_START_TRIES = 3
+"""Kernels a run starts before it gives up on one that never answers. Two kernels started at the
+same moment (a sweep's parallel runs, or any other Jupyter process) can be handed the same local
+port; the one that finds its port taken never answers, and a new kernel gets other ports. No cell
+has run in a kernel that never started, so starting another one is safe."""
+
+
+def _kernel_never_started(exc: BaseException) -> bool:
+    """Whether ``exc`` says the kernel never came up (rather than dying while a cell ran)."""
+    text = str(exc)
+    return "Kernel didn't respond" in text or "Kernel died before replying to kernel_info" in text
+
+
 def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *,
             output_dir: str | Path | None = None, kernel: str = "python3", progress: bool = True,
             timeout: int | None = None) -> Path:
@@ -305,23 +318,30 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
         # numba's on-disk cache of librosa's kernels: keep it with serlib's other rebuildable
         # files rather than inside site-packages, where concurrent writers can corrupt it
         os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir("numba")))
-        t0 = time.time()
         try:
-            pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=params, kernel_name=kernel,
-                                cwd=str(src.parent), progress_bar=progress, execution_timeout=timeout,
-                                log_output=False)
-        except pm.PapermillExecutionError as exc:
-            if tmp_out.exists():
-                atomic_write_bytes(failed, _without_footer(tmp_out))
-            raise NotebookFailed(
-                f"{src.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
-                f"The partial notebook is {failed}."
-            ) from None
-        except Exception as exc:  # the kernel died (segfault, out of memory) or timed out
-            if tmp_out.exists():
-                atomic_write_bytes(failed, _without_footer(tmp_out))
-            raise NotebookFailed(f"{src.name}: execution stopped: {type(exc).__name__}: {exc}. "
-                                 f"The partial notebook (if any) is {failed}.") from exc
+            for attempt in range(1, KERNEL_START_TRIES + 1):
+                t0 = time.time()
+                try:
+                    pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=params, kernel_name=kernel,
+                                        cwd=str(src.parent), progress_bar=progress, execution_timeout=timeout,
+                                        log_output=False)
+                    break
+                except pm.PapermillExecutionError as exc:
+                    if tmp_out.exists():
+                        atomic_write_bytes(failed, _without_footer(tmp_out))
+                    raise NotebookFailed(
+                        f"{src.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+                        f"The partial notebook is {failed}."
+                    ) from None
+                except Exception as exc:  # the kernel did not start, died (segfault, out of memory) or timed out
+                    if _kernel_never_started(exc) and attempt < KERNEL_START_TRIES:
+                        log.warning("%s: the kernel did not start (%s); starting a new one (%d of %d)", src.name,
+                                    exc, attempt + 1, KERNEL_START_TRIES)
+                        continue
+                    if tmp_out.exists():
+                        atomic_write_bytes(failed, _without_footer(tmp_out))
+                    raise NotebookFailed(f"{src.name}: execution stopped: {type(exc).__name__}: {exc}. "
+                                         f"The partial notebook (if any) is {failed}.") from exc
         finally:
             if env_before is None:
                 os.environ.pop("SERBOOK_RESULTS_DIR", None)

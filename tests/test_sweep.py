@@ -215,3 +215,43 @@ def test_failing_combination_is_reported_and_the_others_kept(tiny, tmp_path):
                                                                "gamma=3.0": True}
     summary = result.summary()
     assert "2 succeeded, 1 failed" in summary and "FAILED gamma=-1.0" in summary and "gamma must be positive" in summary
+
+
+# ---------------------------------------------------------------------------------------------
+# a kernel that never starts
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_kernel_that_never_answers_is_replaced_and_a_failing_cell_is_not_retried(tiny, tmp_path, monkeypatch):
+    """Two kernels started together can be handed the same port, and the loser never answers: the
+    run starts a new kernel (no cell has run). A notebook whose cell fails is not run again."""
+    import papermill as pm
+
+    from serlib import run as run_mod
+
+    real = pm.execute_notebook
+    calls: list[int] = []
+    refused: list[int] = []  # the first kernel only
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1 and not refused:
+            refused.append(1)
+            raise RuntimeError("Kernel didn't respond in 60 seconds")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pm, "execute_notebook", flaky)
+    out = run_mod.execute(tiny, {"profile": "smoke", "gamma": 3.0}, output_dir=tmp_path / "a", progress=False)
+    assert len(calls) == 2 and out.exists()
+    assert load_table(tmp_path / "a" / "tiny.results" / "scores.csv")["score"].iloc[0] == 6.0
+
+    calls.clear()
+    with pytest.raises(run_mod.NotebookFailed, match="gamma must be positive"):
+        run_mod.execute(tiny, {"profile": "smoke", "gamma": -1.0}, output_dir=tmp_path / "b", progress=False)
+    assert len(calls) == 1
+
+    calls.clear()
+    monkeypatch.setattr(pm, "execute_notebook", lambda *a, **k: calls.append(1) or (_ for _ in ()).throw(
+        RuntimeError("Kernel didn't respond in 60 seconds")))
+    with pytest.raises(run_mod.NotebookFailed, match="Kernel didn't respond"):
+        run_mod.execute(tiny, {"profile": "smoke"}, output_dir=tmp_path / "c", progress=False)
+    assert len(calls) == run_mod.KERNEL_START_TRIES
