@@ -682,11 +682,12 @@ def train_sier(model: SIERNet, x_train: np.ndarray, y_train: np.ndarray, s_train
         if lr_schedule == "cosine":  # the rate of this step, from the steps done (so a resumed run agrees)
             for group in opt.param_groups:
                 group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (state["step"] - 1) / total)))
-        if lt is None:
-            return sier_step(model, opt, xt[idx], yt[idx], st[idx] if st is not None else None, lam=lam, eng=eng)
-        n_b = lt[idx]  # masked: the batch is cut after its longest utterance, whose frames are all it reads
-        return sier_step(model, opt, xt[idx][..., : int(n_b.max())], yt[idx], st[idx] if st is not None else None,
-                         lam=lam, eng=eng, lengths=n_b)
+        x_b, n_b = xt[idx], None
+        if lt is not None:  # masked: the batch is cut after its longest utterance, whose frames are all it reads
+            n_b = lt[idx]
+            x_b = x_b[..., : int(n_b.max())]
+        return sier_step(model, opt, x_b, yt[idx], st[idx] if st is not None else None, lam=lam, eng=eng,
+                         lengths=n_b)
 
     def epoch_end(epoch: int) -> dict[str, float]:
         extra = {} if adversarial else {"J_s": float("nan"), "speaker_accuracy": float("nan")}
