@@ -71,6 +71,19 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="session")
+def kernel_session():
+    """One Jupyter kernel per test process for the tests that execute a notebook once
+    (:class:`serlib.run.KernelSession`): each run starts from an emptied namespace, its own folder
+    and this process's environment, as in a fresh kernel, without paying the kernel's start and the
+    imports again. The session's smoke runs of the chapters, which the book build and the pins
+    use, and the runs under other CPU kernels start kernels of their own."""
+    from serlib.run import KernelSession
+
+    with KernelSession() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
 def smoke_chapters(tmp_path_factory):
     """The book's chapters, each executed in the smoke profile at most once per test session, into a
     temporary copy of the book's sources: ``smoke_chapters.run(stem)`` is the executed ``.ipynb``,
@@ -103,6 +116,21 @@ def strict_book(request):
     else:
         workeroutput[BUILD_TIME_NOTE] = [book.seconds, str(book.source), reused]
     return book
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under ``--dist loadgroup`` every test marked ``xdist_group`` must carry its group in its id
+    (pytest-xdist puts it there, and its scheduler keeps a group on one worker). A pytest that
+    ignores the rewritten id would spread a group over the workers: each would then make the
+    group's shared runs itself, and the suite would run minutes longer without failing."""
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and config.getvalue("loadgroup")):
+        return
+    lost = [item.nodeid for item in items
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid.rsplit("]", 1)[-1]]
+    if lost:
+        raise pytest.UsageError(f"pytest-xdist could not group {len(lost)} tests (e.g. {lost[0]}): this pytest "
+                                "ignores the group in a test's id; install the pytest that pyproject.toml pins")
 
 
 @pytest.hookimpl(optionalhook=True)
