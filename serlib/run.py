@@ -40,7 +40,7 @@ from .cache import atomic_write_bytes
 from .config import PROFILES, ParameterError, cache_dir, get_logger, project_root
 from .parallel import UNITS_FOLDER
 
-__all__ = ["BOOK_CHAPTERS", "KERNEL_FILE", "NotebookFailed", "SweepResult", "build_book", "check_parameters",
+__all__ = ["BOOK_CHAPTERS", "KERNEL_FILE", "KernelSession", "NotebookFailed", "SweepResult", "build_book", "check_parameters",
            "execute", "expand_grid", "git_state", "load_params_file", "merge_params", "parse_params",
            "parse_sweep_params", "split_values", "sweep", "toc_entries", "toc_notebooks", "versions"]
 
@@ -269,6 +269,152 @@ port; the one that finds its port taken never answers, and a new kernel gets oth
 has run in a kernel that never started, so starting another one is safe."""
 
 
+IMPORT_TIME_ENV = ("ATEN_", "ONEDNN_", "DNNL_", "MKL_", "OMP_", "OPENBLAS_", "KMP_", "CUDA_", "PYTORCH_",
+                   "TORCH_", "PYTHON", "LD_", "NUMBA_", "MPL")
+"""Prefixes of the environment variables a kernel reads when a library is imported or when it
+starts (the CPU kernels and thread pools of torch and the BLAS libraries, Python's own): a
+:class:`KernelSession` starts a fresh kernel when one of them changes, rather than pass it on."""
+
+_SESSION_RESET = """\
+def _serbook_session_reset(cwd, env, removed):
+    # before each notebook of a serbook KernelSession: the kernel as a fresh one would start it
+    import os, sys, types
+    state = sys.modules.get("_serbook_session")
+    if state is None:  # the session's first notebook: remember the kernel's own start
+        state = sys.modules["_serbook_session"] = types.ModuleType("_serbook_session")
+        state.environ = dict(os.environ)
+        try:
+            import torch
+            state.torch_threads = torch.get_num_threads()
+        except ImportError:
+            state.torch_threads = None
+    ip = get_ipython()
+    ip.run_line_magic("reset", "-f")
+    ip.execution_count = 1
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(state.environ)
+    os.environ.update(env)
+    for name in removed:
+        os.environ.pop(name, None)
+    if state.torch_threads is not None:
+        sys.modules["torch"].set_num_threads(state.torch_threads)
+    import logging
+    if logging.getLogger("serlib").handlers:  # serlib's log level, as its first logger would set it
+        logging.getLogger("serlib").setLevel(os.environ.get("SERLIB_LOGLEVEL", "INFO"))
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    try:  # Linux: the peak-memory mark (VmHWM) starts again from the current size
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+"""
+
+
+def _tracking_kernel_manager(kernel: str) -> Any:
+    """A jupyter_client kernel manager for ``kernel`` that keeps the clients it makes
+    (``serbook_clients``), so that a :class:`KernelSession` can close them after each run. It is the
+    asynchronous manager nbclient makes for itself: nbclient waits on its clients' messages in an
+    event loop, where a blocking client's wait would stop it noticing that the kernel died."""
+    from jupyter_client import AsyncKernelManager
+
+    class TrackingKernelManager(AsyncKernelManager):
+        def client(self, **kwargs: Any) -> Any:
+            kc = super().client(**kwargs)
+            self.serbook_clients.append(kc)
+            return kc
+
+    km = TrackingKernelManager(kernel_name=kernel)
+    km.serbook_clients = []
+    return km
+
+
+class KernelSession:
+    """One kernel that executes several notebooks in turn (``execute(..., session=...)``), so that
+    starting a kernel and importing torch, pandas and matplotlib is paid once, not once per notebook.
+
+    Before each notebook the kernel is set as a fresh one would start: its namespace emptied and
+    its execution count reset, the working folder the notebook's own, the environment its start's
+    plus this process's changes since, torch's thread count its start's, every figure closed, and
+    the peak-memory mark (Linux) reset, so that ``run.json`` records each run's own peak. What stays
+    is what a kernel keeps across a notebook re-run: imported modules and their caches. A change to
+    an environment variable read at import (:data:`IMPORT_TIME_ENV`) or a kernel that died starts a
+    new kernel. ``serbook run`` and the book build use a fresh kernel per notebook; a session is for
+    many short runs of the same code (the chapter matrix of the tests).
+    """
+
+    def __init__(self, kernel: str = "python3") -> None:
+        self.kernel = kernel
+        self.km: Any = None
+        self.env: dict[str, str] = {}
+        self.started = 0
+        """How many kernels the session has started."""
+
+    def __enter__(self) -> KernelSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut the kernel down (the session starts a new one if used again)."""
+        from jupyter_core.utils import run_sync
+
+        if self.km is not None:
+            try:
+                run_sync(self.km.shutdown_kernel)(now=True)
+            except Exception as exc:  # already dead: nothing left to stop
+                log.debug("kernel session: shutting down: %s", exc)
+            self.km = None
+
+    def _changed_at_import(self) -> list[str]:
+        names = set(self.env) | set(os.environ)
+        return sorted(n for n in names if n.startswith(IMPORT_TIME_ENV) and self.env.get(n) != os.environ.get(n))
+
+    def prepare(self, cwd: Path) -> Any:
+        """The session's kernel manager, its kernel started (or started anew) and reset for a notebook
+        that runs in ``cwd``."""
+        from jupyter_client import BlockingKernelClient
+        from jupyter_core.utils import run_sync
+
+        changed = self._changed_at_import() if self.km is not None else []
+        if changed:
+            log.info("kernel session: %s changed; starting a new kernel", ", ".join(changed))
+        if self.km is not None and (changed or not run_sync(self.km.is_alive)()):
+            self.close()
+        if self.km is None:
+            self.km = _tracking_kernel_manager(self.kernel)
+            run_sync(self.km.start_kernel)(cwd=str(cwd))
+            self.env = dict(os.environ)
+            self.started += 1
+        env = {k: v for k, v in os.environ.items() if self.env.get(k) != v}
+        removed = sorted(set(self.env) - set(os.environ))
+        code = _SESSION_RESET + f"_serbook_session_reset({str(cwd)!r}, {env!r}, {removed!r})\n"
+        kc = BlockingKernelClient()
+        kc.load_connection_info(self.km.get_connection_info())
+        kc.start_channels(iopub=False, stdin=False, hb=False)
+        try:
+            kc.wait_for_ready(timeout=120)
+            msg_id = kc.execute(code, silent=True, store_history=False)
+            reply = kc.get_shell_msg(timeout=120)
+            while reply["parent_header"].get("msg_id") != msg_id:
+                reply = kc.get_shell_msg(timeout=120)
+        finally:
+            kc.stop_channels()
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"kernel session: resetting the kernel failed: {reply['content'].get('evalue')}")
+        return self.km
+
+    def release(self) -> None:
+        """Stop the channels of the clients a notebook's run opened on the kernel (nbclient leaves
+        them open on a kernel it did not start)."""
+        if self.km is not None:
+            for kc in self.km.serbook_clients:
+                kc.stop_channels()  # an asynchronous client's stop is a plain call
+            self.km.serbook_clients.clear()
+
+
 def _kernel_never_started(exc: BaseException) -> bool:
     """Whether ``exc`` says the kernel never came up (rather than dying while a cell ran)."""
     text = str(exc)
@@ -277,10 +423,11 @@ def _kernel_never_started(exc: BaseException) -> bool:
 
 def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *,
             output_dir: str | Path | None = None, kernel: str = "python3", progress: bool = True,
-            timeout: int | None = None) -> Path:
+            timeout: int | None = None, session: KernelSession | None = None) -> Path:
     """Execute ``notebook`` (a jupytext ``.py`` or an ``.ipynb``) with ``parameters``.
 
-    Unknown parameter names are refused before anything runs (papermill would only warn).
+    Unknown parameter names are refused before anything runs (papermill would only warn). Each
+    run starts its own kernel, unless ``session`` (a :class:`KernelSession`) lends one.
     Returns the path of the executed notebook.
     """
     import jupytext
@@ -322,9 +469,14 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
             for attempt in range(1, KERNEL_START_TRIES + 1):
                 t0 = time.time()
                 try:
-                    pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=params, kernel_name=kernel,
-                                        cwd=str(src.parent), progress_bar=progress, execution_timeout=timeout,
-                                        log_output=False)
+                    lent = {} if session is None else {"km": session.prepare(src.parent)}
+                    try:
+                        pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=params, kernel_name=kernel,
+                                            cwd=str(src.parent), progress_bar=progress, execution_timeout=timeout,
+                                            log_output=False, **lent)
+                    finally:
+                        if session is not None:
+                            session.release()
                     break
                 except pm.PapermillExecutionError as exc:
                     if tmp_out.exists():

@@ -78,10 +78,11 @@ def copy_book_sources(dest: Path, toc: dict[str, Any] | None = None) -> None:
     (dest / BOOK_CHAPTERS).mkdir(parents=True, exist_ok=True)
 
 
-def execute_smoke(src: Path, dest: Path, extra: dict[str, Any] | None = None) -> Path:
+def execute_smoke(src: Path, dest: Path, extra: dict[str, Any] | None = None, session: Any = None) -> Path:
     """Execute the chapter ``src`` in the smoke profile (and the parameters ``extra``) into ``dest``'s
     chapters folder, as the book build does (a chapter that reads the others' saved results is
-    pointed at that folder); returns the executed ``.ipynb``."""
+    pointed at that folder), in a kernel of its own or the :class:`serlib.run.KernelSession`
+    ``session``; returns the executed ``.ipynb``."""
     chapters = dest / BOOK_CHAPTERS
     params: dict[str, Any] = {"profile": "smoke", **(extra or {})}
     if "chapters_dir" in (_declared_parameters(jupytext.read(src)) or set()):
@@ -89,7 +90,7 @@ def execute_smoke(src: Path, dest: Path, extra: dict[str, Any] | None = None) ->
     level_before = os.environ.get("SERLIB_LOGLEVEL")
     os.environ["SERLIB_LOGLEVEL"] = "WARNING"  # as `serbook book` runs the chapters: no progress messages
     try:
-        return execute(src, params, output_dir=chapters, progress=False)
+        return execute(src, params, output_dir=chapters, progress=False, session=session)
     finally:
         if level_before is None:
             os.environ.pop("SERLIB_LOGLEVEL", None)
@@ -110,7 +111,7 @@ def run_jupyter_book(dest: Path, strict: bool = True) -> Path:
 
 
 def build_book_copy(dest: Path, toc: dict[str, Any] | None = None, strict: bool = True,
-                    extra: dict[str, Any] | None = None) -> Path:
+                    extra: dict[str, Any] | None = None, session: Any = None) -> Path:
     """Copy the book's sources to ``dest``, execute the toc's chapters (smoke), build strictly.
 
     The copy holds ``_config.yml``, ``_toc.yml``, ``book/`` (less any executed chapters) and the
@@ -118,12 +119,13 @@ def build_book_copy(dest: Path, toc: dict[str, Any] | None = None, strict: bool 
 
     ``toc`` replaces ``_toc.yml`` in the copy (default: the project's). ``strict=False`` lets warnings
     pass (a partial toc leaves the prose pages' links to the other chapters unresolved). ``extra``
-    adds parameters to every chapter's run (a test of a page's structure may train for less).
+    adds parameters to every chapter's run (a test of a page's structure may train for less);
+    ``session`` lends the chapters a :class:`serlib.run.KernelSession`.
     Returns ``dest/_build/html``.
     """
     copy_book_sources(dest, toc)
     for src in toc_notebooks(dest / "_toc.yml"):
-        execute_smoke(src, dest, extra)
+        execute_smoke(src, dest, extra, session)
     return run_jupyter_book(dest, strict)
 
 

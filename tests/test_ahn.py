@@ -515,11 +515,11 @@ def test_paper_profile_refuses_multimodal_corpora_without_encoders(tmp_path):
             ahn.check_local_models(ahn.Config.for_profile("paper", corpus=corpus, audio_encoder="wav2vec2"))
 
 
-def _paper_run(tmp_path, params):
+def _paper_run(tmp_path, session, params):
     from serlib.run import execute
 
     nb = execute(ROOT / "notebooks" / "03_ahn_infogan.py", {**PAPER_FIXTURE_PARAMS, **params},
-                 output_dir=tmp_path / "out", progress=False)
+                 output_dir=tmp_path / "out", progress=False, session=session)
     import nbformat
 
     book = nbformat.read(nb, as_version=4)
@@ -529,11 +529,11 @@ def _paper_run(tmp_path, params):
 
 
 @pytest.mark.slow
-def test_table_v_paper_profile_on_msp_improv_fixture(tmp_path, standins):
+def test_table_v_paper_profile_on_msp_improv_fixture(tmp_path, standins, kernel_session):
     from serlib.data.fixtures import make_fixture, msp_improv_transcripts
 
     root = make_fixture("msp_improv", tmp_path / "data")
-    res = _paper_run(tmp_path, {"corpus": "msp_improv", "data_root": str(root),
+    res = _paper_run(tmp_path, kernel_session, {"corpus": "msp_improv", "data_root": str(root),
                                 "transcripts": str(msp_improv_transcripts(root, tmp_path / "asr.csv")),
                                 "audio_encoder": "wav2vec2", "audio_model_path": standins["wav2vec2"],
                                 "text_encoder": "roberta", "text_model_path": standins["roberta"]})
@@ -546,7 +546,7 @@ def test_table_v_paper_profile_on_msp_improv_fixture(tmp_path, standins):
 
 
 @pytest.mark.slow
-def test_table_vi_paper_profile_on_msp_podcast_fixture(tmp_path, standins):
+def test_table_vi_paper_profile_on_msp_podcast_fixture(tmp_path, standins, kernel_session):
     from serlib.data.fixtures import make_fixture
 
     root = make_fixture("msp_podcast", tmp_path / "data", n_per_class=2)
@@ -559,7 +559,7 @@ def test_table_vi_paper_profile_on_msp_podcast_fixture(tmp_path, standins):
         stem = ln.split(",")[0][:-4]
         (root / "Audios" / f"{stem}.wav").unlink()
         (root / "Transcripts" / f"{stem}.txt").unlink()
-    res = _paper_run(tmp_path, {"corpus": "msp_podcast", "data_root": str(root), "balance_classes": True,
+    res = _paper_run(tmp_path, kernel_session, {"corpus": "msp_podcast", "data_root": str(root), "balance_classes": True,
                                 "audio_encoder": "wav2vec2", "audio_model_path": standins["wav2vec2"],
                                 "text_encoder": "llama", "text_model_path": standins["llama"]})
     tvi = pd.read_csv(res / "table_vi_multimodal.csv", index_col=0)

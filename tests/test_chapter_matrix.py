@@ -150,10 +150,10 @@ def _resolve(params: dict, trees: dict[str, str]) -> dict:
     return {k: (trees[v[1:]] if isinstance(v, str) and v.startswith("@") else v) for k, v in params.items()}
 
 
-def _run(chapter: str, run_params: dict, out: Path) -> Path:
+def _run(chapter: str, run_params: dict, out: Path, session) -> Path:
     from serlib.run import execute
 
-    nb = execute(ROOT / "notebooks" / f"{chapter}.py", run_params, output_dir=out, progress=False)
+    nb = execute(ROOT / "notebooks" / f"{chapter}.py", run_params, output_dir=out, progress=False, session=session)
     book = nbformat.read(nb, as_version=4)
     errors = [o for c in book.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.output_type == "error"]
@@ -164,13 +164,14 @@ def _run(chapter: str, run_params: dict, out: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def baseline(tmp_path_factory):
+def baseline(tmp_path_factory, kernel_session):
     """Each chapter's run without a switch (``COMMON`` + ``QUICK``), made once when a cell first asks."""
     runs: dict[str, Path] = {}
 
     def get(chapter: str) -> Path:
         if chapter not in runs:
-            runs[chapter] = _run(chapter, {**COMMON, **QUICK[chapter]}, tmp_path_factory.mktemp(f"base-{chapter}"))
+            runs[chapter] = _run(chapter, {**COMMON, **QUICK[chapter]}, tmp_path_factory.mktemp(f"base-{chapter}"),
+                                 kernel_session)
         return runs[chapter]
 
     return get
@@ -189,9 +190,9 @@ def _same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
     # one worker takes a chapter's cells (under pytest-xdist --dist loadgroup), so its baseline runs once
     pytest.param(chapter, name, params, id=f"{chapter[:2]}-{name}", marks=pytest.mark.xdist_group(f"matrix-{chapter}"))
     for chapter, cells in CELLS.items() for name, params in cells])
-def test_chapter_cell(chapter, name, params, trees, baseline, tmp_path):
+def test_chapter_cell(chapter, name, params, trees, baseline, kernel_session, tmp_path):
     run_params = {**COMMON, **QUICK[chapter], **_resolve(params, trees)}
-    res = _run(chapter, run_params, tmp_path)
+    res = _run(chapter, run_params, tmp_path, kernel_session)
     run = json.loads((res / "run.json").read_text())
     assert run["parameters"] == run_params
     given = {k: v[1:] for k, v in params.items() if k in CORPUS_KEYS and str(v).startswith("@")}

@@ -190,6 +190,50 @@ def test_runner_executes_and_records(tmp_path):
     assert not (tmp_path / "out" / "bad.ipynb").exists()
 
 
+def test_a_kernel_session_runs_each_notebook_as_a_fresh_kernel_would(tmp_path, monkeypatch):
+    """Notebooks run in one kernel in turn: each starts from an emptied namespace, in its own
+    folder, with this process's environment and torch's thread count as at the kernel's start, and
+    records its own peak memory; an import-time variable's change or a dead kernel starts a new one."""
+
+    from serlib.run import KernelSession, NotebookFailed, execute
+
+    nb = tmp_path / "nb.py"
+    nb.write_text('# %% tags=["parameters"]\nprofile = "book"\nmegabytes = 0\n\n# %%\n'
+                  "import os, torch\nimport pandas as pd\nfrom serlib.results import save_table\n"
+                  "ballast = bytearray(megabytes * 2**20)\nballast[::4096] = b'x' * len(range(0, len(ballast), 4096))\n"
+                  "save_table('t', pd.DataFrame({'left': ['left' in globals()], 'cwd': [os.getcwd()],\n"
+                  "                              'var': [os.environ.get('SERBOOK_TEST_VAR', 'unset')],\n"
+                  "                              'threads': [torch.get_num_threads()], 'pid': [os.getpid()]}))\n"
+                  "left = 1\ntorch.set_num_threads(torch.get_num_threads() + 1)\n")
+    (tmp_path / "dies.py").write_text('# %% tags=["parameters"]\nprofile = "book"\n\n# %%\n'
+                                      "import os\nos._exit(1)\n")
+
+    def run(name: str, **params) -> tuple[dict, float]:
+        execute(nb, params, output_dir=tmp_path / name, progress=False, session=session)
+        res = tmp_path / name / "nb.results"
+        return (pd.read_csv(res / "t.csv", index_col=0).iloc[0].to_dict(),
+                json.loads((res / "run.json").read_text())["peak_rss_mib"])
+
+    monkeypatch.delenv("SERBOOK_TEST_VAR", raising=False)
+    with KernelSession() as session:
+        first, big = run("a", megabytes=500)
+        monkeypatch.setenv("SERBOOK_TEST_VAR", "set")
+        second, small = run("b")
+        assert session.started == 1 and second["pid"] == first["pid"]
+        assert not first["left"] and not second["left"]  # the namespace was emptied
+        assert first["cwd"] == second["cwd"] == str(tmp_path)
+        assert (first["var"], second["var"]) == ("unset", "set")
+        assert second["threads"] == first["threads"]  # restored after the first run raised it
+        assert big > 500 and small < big - 300  # each run's own peak
+        monkeypatch.setenv("PYTHONSERBOOKTEST", "1")  # a name of IMPORT_TIME_ENV: read only at a start
+        third, _ = run("c")
+        assert session.started == 2 and third["pid"] != second["pid"]
+        with pytest.raises(NotebookFailed):
+            execute(tmp_path / "dies.py", {}, output_dir=tmp_path / "d", progress=False, session=session)
+        fourth, _ = run("e")
+        assert session.started == 3 and fourth["pid"] != third["pid"]
+
+
 def test_table_saver_shares_the_chapter_and_metadata_and_returns_nothing(tmp_path, monkeypatch):
     import json
 

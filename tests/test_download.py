@@ -420,7 +420,7 @@ def test_tess_flat_dataverse_zip(tmp_path, server, monkeypatch):
 # --------------------------------------------------------------------------- a chapter on it
 @pytest.mark.slow
 def test_chapter_4_runs_in_the_smoke_profile_on_a_downloaded_emodb(tmp_path, server, monkeypatch, emodb_zip,
-                                                                  tmp_cache):
+                                                                  tmp_cache, kernel_session):
     import pandas as pd
 
     from serlib.run import execute
@@ -430,7 +430,7 @@ def test_chapter_4_runs_in_the_smoke_profile_on_a_downloaded_emodb(tmp_path, ser
     assert main(["data", "download", "emodb", "--root", str(root), "--yes", "--mirror", server.url, "-q"]) == 3
     nb = ROOT / "notebooks" / "04_leow_speaker_adversarial.py"
     execute(nb, {"profile": "smoke", "corpus": "emodb", "data_root": str(root)}, output_dir=tmp_path / "out",
-            progress=False)
+            progress=False, session=kernel_session)
     res = tmp_path / "out" / f"{nb.stem}.results"
     t1 = pd.read_csv(res / "table1.csv", index_col=0)
     assert t1["ours accuracy (%)"].dropna().between(0, 100).all() and len(t1["ours accuracy (%)"].dropna())

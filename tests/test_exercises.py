@@ -235,13 +235,14 @@ def test_cli_writes_both_editions(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------------
 # A student runs their copy: everything before the first exercise runs, the exercise raises
 # ---------------------------------------------------------------------------------------------
-def test_student_copy_executes_up_to_the_first_exercise(tmp_path):
+def test_student_copy_executes_up_to_the_first_exercise(tmp_path, kernel_session):
     from serlib.run import NotebookFailed, execute
 
     build_edition("student", [ROOT / "notebooks" / "00_corpora.py"], output_dir=tmp_path / "student")
     run_dir = tmp_path / "run"
     with pytest.raises(NotebookFailed, match="NotImplementedError: Exercise 1: write your solution here"):
-        execute(tmp_path / "student" / "00_corpora.ipynb", {"profile": "smoke"}, output_dir=run_dir, progress=False)
+        execute(tmp_path / "student" / "00_corpora.ipynb", {"profile": "smoke"}, output_dir=run_dir, progress=False,
+                session=kernel_session)
     failed = nbformat.read(run_dir / "00_corpora.failed.ipynb", as_version=4)
     cells = [c for c in failed.cells if "papermill-error-cell-tag" not in tags(c)]
     first_stub = next(i for i, c in enumerate(cells) if STUB_TAG in tags(c))

@@ -642,7 +642,7 @@ def test_notebook_smoke(smoke_chapters):
     check_smoke(smoke_chapters.results(NOTEBOOK.stem), nb)
 
 
-def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path):
+def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path, kernel_session):
     from serlib.data.fixtures import make_fixture
     from serlib.run import NotebookFailed, execute
 
@@ -651,7 +651,7 @@ def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path):
               "threads": 1, "workers": 1, "encoders": ["cnn_bigru"], "gammas": [None, 2.5], "cnn_layers": [1],
               "kernel_sizes": [2], "filters": [4], "gru_units": [8], "fc_units": [8], "batch_size": 16,
               "allow_partial": True}  # the fixture is a small copy, so partial against the full release
-    execute(NOTEBOOK, params, output_dir=tmp_path / "out", progress=False)
+    execute(NOTEBOOK, params, output_dir=tmp_path / "out", progress=False, session=kernel_session)
     res = tmp_path / "out" / f"{NOTEBOOK.stem}.results"
     t1 = pd.read_csv(res / "table1.csv", index_col=0)
     assert list(t1.columns[:1]) == ["paper accuracy, Emo-DB (%)"]
@@ -666,4 +666,4 @@ def test_notebook_paper_profile_on_the_emodb_fixture(tmp_path):
     # without allow_partial the paper profile refuses the partial copy before training anything
     params.pop("allow_partial")
     with pytest.raises(NotebookFailed, match="allow_partial=true"):
-        execute(NOTEBOOK, params, output_dir=tmp_path / "refused", progress=False)
+        execute(NOTEBOOK, params, output_dir=tmp_path / "refused", progress=False, session=kernel_session)

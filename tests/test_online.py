@@ -213,6 +213,7 @@ def test_a_stamped_strict_build_is_reused_only_for_the_same_sources(tmp_path, mo
     assert _book.reusable_book() is None  # the tree changed since the stamp
 
 
+@pytest.mark.xdist_group("strict-book")  # one worker builds the book; no other waits for it
 def test_strict_build_executes_every_chapter_and_builds_every_page(strict_book):
     """The whole book, every chapter executed in the smoke profile, builds with ``-W -n`` (the
     ``strict_book`` fixture fails on any Sphinx warning or unresolved reference) and has a page for
@@ -231,6 +232,7 @@ def test_strict_build_executes_every_chapter_and_builds_every_page(strict_book):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("strict-book")  # one worker builds the book; no other waits for it
 def test_strict_build_passes_the_page_check(strict_book):
     """No chapter page of the smoke build shows what a reader should not see: an object's repr, a
     log line, a machine path, an empty output, the injected parameters, a NaN/None/.../empty cell,
@@ -243,6 +245,7 @@ def test_strict_build_passes_the_page_check(strict_book):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("strict-book")  # one worker builds the book; no other waits for it
 def test_built_pages_links_resolve(strict_book):
     problems, found = link_problems(strict_book.html)
     assert not problems, json.dumps(problems, indent=1)
@@ -257,6 +260,7 @@ def test_built_pages_links_resolve(strict_book):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("strict-book")  # one worker builds the book; no other waits for it
 def test_built_pages_have_sitemap_previews_and_collapsed_parameters(strict_book):
     from tests._book import toc_pages
 
@@ -280,8 +284,8 @@ LEOW = "04_leow_speaker_adversarial"
 SMOKE_ON_FIXTURE = {"profile": "smoke", "corpus": "emodb", "threads": 1, "workers": 1}
 
 
-@pytest.fixture(scope="module")
-def fixture_run(tmp_path_factory) -> tuple[Path, Path]:
+@pytest.fixture(scope="session")  # not module: a worker may run other modules' tests between the two
+def fixture_run(tmp_path_factory, kernel_session) -> tuple[Path, Path]:
     """Chapter 4 in the smoke profile on the Emo-DB fixture tree, run once for both recorded-run
     tests (each records its own copy of the run): (the fixture tree, the run's ``.results``)."""
     from serlib.data.fixtures import make_fixture
@@ -291,11 +295,12 @@ def fixture_run(tmp_path_factory) -> tuple[Path, Path]:
     root = make_fixture("emodb", tmp / "data")
     out = tmp / "runs"
     execute(ROOT / "notebooks" / f"{LEOW}.py", {**SMOKE_ON_FIXTURE, "data_root": str(root)}, output_dir=out,
-            progress=False)
+            progress=False, session=kernel_session)
     return root, out / f"{LEOW}.results"
 
 
-def _record_and_build(tmp_path: Path, monkeypatch, fixture_run: tuple[Path, Path], add_provenance: bool) -> Path:
+def _record_and_build(tmp_path: Path, monkeypatch, fixture_run: tuple[Path, Path], add_provenance: bool,
+                      session) -> Path:
     """A copy of ``fixture_run`` (chapter 4 in the smoke profile on the Emo-DB fixture tree), `serbook
     results add`, then a book whose chapter 4 page shows the record. ``add_provenance`` writes the
     run's corpus provenance into run.json by hand, as `serbook run` does once it records it."""
@@ -323,7 +328,7 @@ def _record_and_build(tmp_path: Path, monkeypatch, fixture_run: tuple[Path, Path
     assert (recorded_root / LEOW / "emodb" / "table1.csv").exists()
     toc = {"format": "jb-book", "root": "book/intro", "chapters": [{"file": f"book/chapters/{LEOW}"}]}
     # the page test asks whether the record is shown, not how well the chapter trains: 3 epochs will do
-    return build_book_copy(tmp_path / "book", toc=toc, strict=False, extra={"max_epochs": 3})
+    return build_book_copy(tmp_path / "book", toc=toc, strict=False, extra={"max_epochs": 3}, session=session)
 
 
 def _assert_page_shows_record(html: Path) -> None:
@@ -335,15 +340,15 @@ def _assert_page_shows_record(html: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("recorded")  # one worker runs fixture_run for both
-def test_recorded_fixture_run_appears_in_the_chapter_page(tmp_path, monkeypatch, fixture_run):
+def test_recorded_fixture_run_appears_in_the_chapter_page(tmp_path, monkeypatch, fixture_run, kernel_session):
     (tmp_path / "book").mkdir()
-    html = _record_and_build(tmp_path, monkeypatch, fixture_run, add_provenance=True)
+    html = _record_and_build(tmp_path, monkeypatch, fixture_run, add_provenance=True, session=kernel_session)
     _assert_page_shows_record(html)
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("recorded")  # one worker runs fixture_run for both
-def test_recorded_fixture_run_end_to_end(tmp_path, monkeypatch, fixture_run):
+def test_recorded_fixture_run_end_to_end(tmp_path, monkeypatch, fixture_run, kernel_session):
     (tmp_path / "book").mkdir()
-    html = _record_and_build(tmp_path, monkeypatch, fixture_run, add_provenance=False)
+    html = _record_and_build(tmp_path, monkeypatch, fixture_run, add_provenance=False, session=kernel_session)
     _assert_page_shows_record(html)

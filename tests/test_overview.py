@@ -418,14 +418,14 @@ def _text(path) -> str:
     return "\n".join(out)
 
 
-def test_results_notebook_renders_fabricated_results(tmp_path, monkeypatch):
+def test_results_notebook_renders_fabricated_results(tmp_path, monkeypatch, kernel_session):
     from serlib.run import execute
 
     chapters = tmp_path / "chapters"
     monkeypatch.setenv("SERBOOK_RECORDED_DIR", str(tmp_path / "no-records"))  # the sentences of these tables only
     fabricate(chapters, monkeypatch, delta=-3.0, profile="smoke", skip=("02_latif2020_mixup_gan/table4",))
     nb = execute(ROOT / "notebooks" / "90_results.py", {"profile": "smoke", "chapters_dir": str(chapters)},
-                 output_dir=tmp_path / "out", progress=False)
+                 output_dir=tmp_path / "out", progress=False, session=kernel_session)
     assert not _errors(nb)
     text = _text(nb)
     compared = [h for c in overview.CHAPTERS for h in c.headlines if h.paper_columns or h.pairs]
@@ -498,18 +498,19 @@ def test_a_claims_table_left_by_an_earlier_run_is_not_read(tmp_path, monkeypatch
     assert table.empty and "left from an earlier run" in notes[0]
 
 
-def test_results_notebook_fails_loudly_without_results(tmp_path):
+def test_results_notebook_fails_loudly_without_results(tmp_path, kernel_session):
     from serlib.run import NotebookFailed, execute
 
     with pytest.raises(NotebookFailed, match="ResultsMissing"):
         execute(ROOT / "notebooks" / "90_results.py", {"profile": "book", "chapters_dir": str(tmp_path / "none")},
-                output_dir=tmp_path / "out", progress=False)
+                output_dir=tmp_path / "out", progress=False, session=kernel_session)
 
 
-def test_parameters_notebook_renders(tmp_path):
+def test_parameters_notebook_renders(tmp_path, kernel_session):
     from serlib.run import execute
 
-    nb = execute(ROOT / "notebooks" / "91_parameters.py", {"profile": "paper"}, output_dir=tmp_path, progress=False)
+    nb = execute(ROOT / "notebooks" / "91_parameters.py", {"profile": "paper"}, output_dir=tmp_path, progress=False,
+                 session=kernel_session)
     assert not _errors(nb)
     text = _text(nb)
     assert "built with the **paper** profile" in text

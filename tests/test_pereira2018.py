@@ -588,7 +588,7 @@ def test_notebook_smoke(smoke_chapters):
     assert (ep["chosen_by"] == f"fixed: head_max_epochs = {cfg.head_max_epochs}").all()
 
 
-def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache):
+def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache, kernel_session):
     from serlib.data.fixtures import make_fixture
     from serlib.run import execute
 
@@ -599,7 +599,7 @@ def test_notebook_paper_profile_on_fixture_trees(tmp_path, tmp_cache):
               "epochs": 1, "filters": 2, "latent_size": 4, "freq_bins": 32, "convs_per_scale": 1,
               "head_max_epochs": 2, "search_trials": 2, "seeds": [0], "max_folds": 2, "label_fractions": [1.0],
               "threads": 1, "allow_partial": True}  # fixtures are partial against the full releases
-    nb_path = execute(NOTEBOOK, params, output_dir=tmp_path / "out", progress=False)
+    nb_path = execute(NOTEBOOK, params, output_dir=tmp_path / "out", progress=False, session=kernel_session)
     _, outs = _outputs(nb_path)
     assert not [o for o in outs if o.output_type == "error"]
     res = tmp_path / "out" / "05_pereira2018_began.results"

@@ -418,7 +418,7 @@ def test_notebook_smoke(smoke_chapters):
     assert meta["profile"] == "smoke" and meta["g_steps_per_d_step"] == 5
 
 
-def test_notebook_paper_profile_on_fixtures(tmp_path, monkeypatch):
+def test_notebook_paper_profile_on_fixtures(tmp_path, monkeypatch, kernel_session):
     from serlib.data.fixtures import make_fixture
 
     monkeypatch.setenv("SERLIB_CACHE", str(tmp_path / "cache"))
@@ -429,7 +429,7 @@ def test_notebook_paper_profile_on_fixtures(tmp_path, monkeypatch):
             "seeds": [0], "workers": 1, "cgan_variants": ["baseline", "improved"]}
     nb = execute(NOTEBOOK, {"profile": "paper", "data_root": str(iemocap), "cross_data_root": str(msp),
                                 "allow_partial": True, **tiny},
-                 output_dir=tmp_path / "out", progress=False)
+                 output_dir=tmp_path / "out", progress=False, session=kernel_session)
     _check_executed(nb, min_images=6)
     res = tmp_path / "out" / "01_sahu2018_gan.results"
     meta = json.loads((res / "table1.json").read_text())
