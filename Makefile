@@ -48,13 +48,19 @@ pdf: setup
 
 test: setup
 	$(VENV)/bin/ruff check serlib tests notebooks bench
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SERBOOK_TEST_BOOK="$(TEST_BOOK)" \
-	  $(PY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup -m "not browser"
-	@# Chromium's helper processes die when Chromium is started from a pytest-xdist worker: the browser
-	@# tests run afterwards in one plain pytest process, on the strict book the suite built (when the tree
-	@# has not changed since; else it builds its own)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SERBOOK_TEST_BOOK="$(TEST_BOOK)" SERBOOK_TEST_BOOK_REUSE=1 \
-	  $(PY) -m pytest -q --durations=15 -m browser
+	@# Chromium's helper processes die when Chromium is started from a pytest-xdist worker, so the browser
+	@# tests run in a plain pytest process of their own, started beside the suite: they wait for the
+	@# strict book the suite builds (its stamp; an earlier one is removed first) and render its pages
+	@# while the suite goes on. Their report follows the suite's.
+	@mkdir -p "$(TEST_BOOK)" && rm -f "$(TEST_BOOK)/.serbook-test-book.json" "$(TEST_BOOK).browser.log"
+	@export PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SERBOOK_TEST_BOOK="$(TEST_BOOK)"; \
+	$(PY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup -m "not browser" & suite=$$!; \
+	trap 'kill $$suite 2>/dev/null' INT TERM; \
+	SERBOOK_TEST_BOOK_REUSE=1 SERBOOK_TEST_BOOK_WAIT_PID=$$suite \
+	  $(PY) -m pytest -q --durations=15 -m browser > "$(TEST_BOOK).browser.log" 2>&1; browser=$$?; \
+	wait $$suite; status=$$?; \
+	echo "--- the browser tests (pytest -m browser), run beside the suite:"; cat "$(TEST_BOOK).browser.log"; \
+	test $$status -eq 0 && test $$browser -eq 0
 
 bench: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench

@@ -246,7 +246,11 @@ SHARED_BOOK = "SERBOOK_TEST_BOOK"
 the session makes the book there anew and stamps it with :func:`sources_key` once it is built."""
 REUSE_BOOK = "SERBOOK_TEST_BOOK_REUSE"
 """Set to ``1``, a session reuses the strict build stamped in ``SERBOOK_TEST_BOOK`` when the stamp's
-key is this tree's (``make test`` runs the browser tests in a second process, after the suite)."""
+key is this tree's (``make test`` runs the browser tests in a second process, beside the suite)."""
+WAIT_FOR = "SERBOOK_TEST_BOOK_WAIT_PID"
+"""The process id of a test session that is building the strict book: a session that may reuse it
+(``SERBOOK_TEST_BOOK_REUSE=1``) waits for its stamp while that process runs, instead of building
+the book itself (``make test`` starts the browser tests beside the suite, which builds it)."""
 STAMP = ".serbook-test-book.json"
 
 KEY_SOURCES = ("_config.yml", "_toc.yml", "pyproject.toml", "book", "notebooks", "serlib", "tests/_book.py")
@@ -276,18 +280,46 @@ def shared_book_folder() -> Path | None:
 
 def stamp_book(book: BuiltBook) -> None:
     """Write the stamp that lets a later session reuse ``book`` (see :data:`REUSE_BOOK`)."""
-    (book.source / STAMP).write_text(json.dumps({"key": sources_key(), "seconds": book.seconds}))
+    tmp = book.source / f"{STAMP}.tmp"  # whole or absent: a session beside this one may be waiting for it
+    tmp.write_text(json.dumps({"key": sources_key(), "seconds": book.seconds}))
+    tmp.replace(book.source / STAMP)
+
+
+def _running(pid: int) -> bool:
+    """Whether the process ``pid`` exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
 
 
 def reusable_book() -> BuiltBook | None:
     """The stamped strict build in ``SERBOOK_TEST_BOOK`` when ``SERBOOK_TEST_BOOK_REUSE=1`` and its key
-    is this tree's; else ``None`` (the session builds its own)."""
+    is this tree's; else ``None`` (the session builds its own). With ``SERBOOK_TEST_BOOK_WAIT_PID``,
+    a build that is not there yet is waited for while that process runs."""
     folder = shared_book_folder()
-    if folder is None or os.environ.get(REUSE_BOOK) != "1" or not (folder / STAMP).is_file():
+    if folder is None or os.environ.get(REUSE_BOOK) != "1":
         return None
-    stamp = json.loads((folder / STAMP).read_text())
+    builder = int(os.environ.get(WAIT_FOR) or 0)
+    key = sources_key()
+    book = _stamped_book(folder, key)
+    while book is None and builder and _running(builder):
+        time.sleep(2)
+        book = _stamped_book(folder, key)
+    return book
+
+
+def _stamped_book(folder: Path, key: str) -> BuiltBook | None:
+    """The strict build stamped in ``folder`` with the sources key ``key``, or ``None``."""
+    try:
+        stamp = json.loads((folder / STAMP).read_text())
+    except (OSError, ValueError):  # not there (yet), or being written
+        return None
     html = folder / "_build" / "html"
-    if stamp.get("key") != sources_key() or not html.is_dir():
+    if stamp.get("key") != key or not html.is_dir():
         return None
     return BuiltBook(html, yaml.safe_load((folder / "_toc.yml").read_text()), float(stamp["seconds"]))
 
