@@ -14,6 +14,7 @@ import torch
 from serlib.claims import RUN_HEADER
 from serlib.config import ParameterError, project_root
 from serlib.experiments import leow
+from serlib.metrics import mean_interval
 from serlib.models.sier import (
     ClassifierHead,
     GradientReversal,
@@ -404,12 +405,12 @@ def test_standardisation_over_speech_frames_zeroes_the_padding():
     x[np.broadcast_to(pad[:, None, :], x.shape)] = -50.0
     fold = Fold(name="f", train=np.array([0, 1, 2, 3]), val=np.array([4]), test=np.array([5]))
     inputs = {"mfcc": x, "mfcc_frames": n}
-    speech = leow._fold_inputs(inputs, "mfcc", fold, "train", "speech")
+    speech = leow.running._fold_inputs(inputs, "mfcc", fold, "train", "speech")
     frames = np.concatenate([x[i, :, : n[i]] for i in fold.train], axis=1)
     np.testing.assert_allclose(speech[1, :, :3], (x[1, :, :3] - frames.mean(1)[:, None]) / frames.std(1)[:, None],
                                rtol=1e-5)
     assert (speech[1, :, 3:] == 0).all() and (speech[4, :, 2:] == 0).all()
-    padded = leow._fold_inputs(inputs, "mfcc", fold, "train", "all")  # the padding pulls the mean down
+    padded = leow.running._fold_inputs(inputs, "mfcc", fold, "train", "all")  # the padding pulls the mean down
     assert padded[1, :, :3].mean() > 0.5 and abs(speech[:4][:, :, :3].mean()) < 1.0
 
 
@@ -423,23 +424,23 @@ def test_speaker_adaptive_standardisation_uses_each_speakers_own_speech_frames()
     x[np.broadcast_to(pad[:, None, :], x.shape)] = 0.0
     fold = Fold(name="f", train=np.array([0, 1, 3, 4]), val=np.array([2]), test=np.array([5]))
     inputs = {"mfcc": x, "mfcc_frames": n}
-    out = leow._fold_inputs(inputs, "mfcc", fold, "speaker", "speech", spk)
+    out = leow.running._fold_inputs(inputs, "mfcc", fold, "speaker", "speech", spk)
     for rows in (np.arange(3), np.arange(3, 6)):  # held-out rows 2 and 5 count for their own speaker
         frames = np.concatenate([out[i, :, : n[i]] for i in rows], axis=1)
         np.testing.assert_allclose(frames.mean(1), 0.0, atol=1e-5)
         np.testing.assert_allclose(frames.std(1), 1.0, rtol=1e-4)
     assert (out[np.broadcast_to(pad[:, None, :], x.shape)] == 0).all()
-    pooled = leow._fold_inputs(inputs, "mfcc", fold, "train", "speech")  # one set of statistics: b stays apart
+    pooled = leow.running._fold_inputs(inputs, "mfcc", fold, "train", "speech")  # one set of statistics: b stays apart
     assert pooled[3:, :, :4].mean() - pooled[:3, :, :4].mean() > 1.0
     with pytest.raises(ParameterError, match="speaker"):
-        leow._fold_inputs(inputs, "mfcc", fold, "speaker", "speech")
+        leow.running._fold_inputs(inputs, "mfcc", fold, "speaker", "speech")
 
 
 def test_mean_interval_is_students_t():
-    low, high = leow.mean_interval(np.array([1.0, 2.0, 3.0]))
+    low, high = mean_interval(np.array([1.0, 2.0, 3.0]))
     half = 4.302652729911275 / math.sqrt(3)  # t(0.975, 2 df) x std / sqrt(n)
     assert low == pytest.approx(2 - half) and high == pytest.approx(2 + half)
-    assert all(math.isnan(v) for v in leow.mean_interval(np.array([5.0])))
+    assert all(math.isnan(v) for v in mean_interval(np.array([5.0])))
 
 
 def test_real_speech_ablation_trains_each_step_and_reuses_the_chapters_run(monkeypatch):
@@ -453,7 +454,7 @@ def test_real_speech_ablation_trains_each_step_and_reuses_the_chapters_run(monke
     res = leow.run(cfg, c, folds, progress=False)
     trained = []
     real_run = leow.run
-    monkeypatch.setattr(leow, "run", lambda sub, *a, **k: trained.append(sub) or real_run(sub, *a, **k))
+    monkeypatch.setattr(leow.running, "run", lambda sub, *a, **k: trained.append(sub) or real_run(sub, *a, **k))
     steps = (("paper", {"mask_padding": False}), ("masked", {"mask_padding": True, "norm_frames": "speech"}))
     table = leow.real_speech_ablation(cfg, c, folds, res, steps=steps, progress=False)
     assert len(trained) == 1 and trained[0].mask_padding and trained[0].norm_frames == "speech"  # the first is cfg

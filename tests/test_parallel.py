@@ -287,7 +287,7 @@ def test_a_stopped_chapter_run_resumes_to_the_tables_of_an_uninterrupted_run(tmp
     nb = root / "notebooks" / "04_leow_speaker_adversarial.py"
     params = {"profile": "smoke"}
     cfg = leow.Config.for_profile("smoke")
-    per_fold = len(leow._rows_to_run(cfg)) * len(cfg.seeds)  # units (rows x seeds) of one fold
+    per_fold = len(leow.running._rows_to_run(cfg)) * len(cfg.seeds)  # units (rows x seeds) of one fold
     uninterrupted = smoke_chapters.results(nb.stem)  # before the stop is asked for below
     assert uninterrupted.is_dir() and not (uninterrupted / parallel.UNITS_FOLDER).exists()
     out = tmp_path / "resumed"
@@ -427,7 +427,7 @@ def test_code_version_ignores_the_benchmarks_and_the_modules_no_unit_runs(copied
     assert version() == before
 
 
-@pytest.mark.parametrize("module", ["models/gan.py", "experiments/leow.py", "features.py", "data/synthetic.py"])
+@pytest.mark.parametrize("module", ["models/gan.py", "experiments/leow/running.py", "features.py", "data/synthetic.py"])
 def test_code_version_changes_with_the_code_a_unit_runs(copied_code_version, module):
     root, version = copied_code_version
     before = version()

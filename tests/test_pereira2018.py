@@ -370,13 +370,13 @@ def test_under_loso_the_held_out_part_is_whole_training_speakers(monkeypatch):
     corpus, spk = inp.corpus, inp.corpus.table["speaker"].to_numpy()
     cfg = _toy_config(search_holdout=0.2, head_patience=2)
     calls = []
-    real = P._fit_predict
+    real = P.running._fit_predict
 
     def spy(cfg_, inp_, kind, train_rows, test_rows, task, hp, seed, **kw):
         calls.append((np.asarray(train_rows), kw.get("val_rows"), kw.get("epochs")))
         return real(cfg_, inp_, kind, train_rows, test_rows, task, hp, seed, **kw)
 
-    monkeypatch.setattr(P, "_fit_predict", spy)
+    monkeypatch.setattr(P.running, "_fit_predict", spy)  # the module of its callers
     fold = leave_one_speaker_out(corpus)[0]
     assert P.speaker_independent(corpus, fold.train, fold.test)
     # the search (hyper-parameters and length) and a plain fit_predict both choose on whole speakers
@@ -409,12 +409,12 @@ def test_head_patience_zero_trains_every_epoch_and_keeps_the_best_on_validation(
     fit, val = P.held_out_part(inp.corpus, fold.train, "classification", 0.3, 0, by_speaker=True)
     hp = {**P.HEAD_GRID[2], "lr": 0.1}  # a high rate: the validation score peaks before the last epoch
     cfg = _toy_config(head_patience=0)
-    _, _, out = P._fit_predict(cfg, inp, "began_frozen", fit, fold.test, "classification", hp, 0, val_rows=val)
+    _, _, out = P.running._fit_predict(cfg, inp, "began_frozen", fit, fold.test, "classification", hp, 0, val_rows=val)
     h = out.history
     assert out.epochs_trained == cfg.head_max_epochs and not out.stopped_early  # no early stop
     top = h.sort_values(["val_uar", "val_loss"], ascending=[False, True], kind="stable").iloc[0]
     assert out.best_epoch == int(top["epoch"]) < cfg.head_max_epochs  # the best epoch, not the last
-    early = P._fit_predict(_toy_config(head_patience=2), inp, "began_frozen", fit, fold.test, "classification", hp, 0,
+    early = P.running._fit_predict(_toy_config(head_patience=2), inp, "began_frozen", fit, fold.test, "classification", hp, 0,
                            val_rows=val)[2]
     assert early.stopped_early and early.best_epoch == early.epochs_trained - 2
     assert P.length_source(cfg, True) == "the best of 12 epochs on the protocol's validation part"
@@ -430,14 +430,14 @@ def test_with_head_patience_zero_the_search_and_the_heads_use_the_validation_par
     fold = leave_one_speaker_out(inp.corpus)[0]
     fit, val = P.held_out_part(inp.corpus, fold.train, "classification", 0.3, 0, by_speaker=True)
     calls = []
-    real = P._fit_predict
+    real = P.running._fit_predict
 
     def spy(cfg_, inp_, kind, train_rows, test_rows, task, hp, seed, **kw):
         out = real(cfg_, inp_, kind, train_rows, test_rows, task, hp, seed, **kw)
         calls.append((kw.get("val_rows"), kw.get("epochs"), out[2]))
         return out
 
-    monkeypatch.setattr(P, "_fit_predict", spy)
+    monkeypatch.setattr(P.running, "_fit_predict", spy)  # the module of its callers
     cfg = _toy_config(head_patience=0, search_trials=2)
     hp, length, trials = P.search_head(cfg, inp, "began_frozen", fit, "classification", 0, by_speaker=True,
                                        val_rows=val)
