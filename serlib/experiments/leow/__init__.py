@@ -16,6 +16,9 @@ The experiment functions the notebook calls:
 * figures: :func:`plot_lambda_schedule`, :func:`plot_training_curves`,
   :func:`plot_confusions`, :func:`plot_projection`, :func:`plot_probe`.
 
+The package holds the running (:mod:`.running`), the tables and numbers (:mod:`.tables`) and the
+figures (:mod:`.figures`); every name above is importable from the package itself.
+
 References
 ----------
 B. Leow Xuan Zhen, L. L. C. Kasun, C. S. Ahn, J. C. Rajapakse. Speaker-invariant emotion
@@ -26,72 +29,13 @@ representation for speech emotion recognition. arXiv:1903.09606, 2019.
 
 H. Li, M. Tu, J. Huang, S. Narayanan, P. Georgiou. Speaker-invariant affective representation
 learning via adversarial training. ICASSP 2020.
-
-The package holds the running (:mod:`.running`), the tables and numbers (:mod:`.tables`) and the
-figures (:mod:`.figures`); every name above is importable from the package itself.
 """
 
 from __future__ import annotations
 
-from .figures import (
-    plot_confusions,
-    plot_lambda_schedule,
-    plot_padded_inputs,
-    plot_per_speaker,
-    plot_probe,
-    plot_projection,
-    plot_training_curves,
-)
-from .running import (
-    CHAPTER,
-    HOP_LENGTH,
-    N_FFT,
-    REAL_SPEECH_STEPS,
-    Config,
-    Results,
-    fit_one,
-    fold_table,
-    grid_points,
-    load,
-    make_folds,
-    model_inputs,
-    padding_share,
-    real_speech_ablation,
-    run,
-    run_key,
-    run_meta,
-    speaker_probe,
-    yardstick,
-)
-from .tables import (
-    PROBE_MARGIN,
-    TABLE2_ROWS,
-    ablation_moves,
-    al_gains,
-    beside_paper,
-    chosen_epochs,
-    comparison,
-    key_label,
-    paper_gain,
-    paper_gain_range,
-    per_speaker_accuracy,
-    probe_summary,
-    probe_table,
-    run_summary,
-    table1,
-    table2,
-    yardstick_comparison,
-)
+from . import figures, running, tables
+from .figures import *  # noqa: F403 - the package exports what its modules export
+from .running import *  # noqa: F403
+from .tables import *  # noqa: F403
 
-__all__ = [
-    "TABLE2_ROWS",
-    "CHAPTER", "PROBE_MARGIN", "paper_gain", "al_gains", "ablation_moves", "paper_gain_range",
-    "probe_summary", "run_key", "run_meta", "run_summary", "yardstick_comparison", "Config", "Results",
-    "N_FFT", "HOP_LENGTH", "beside_paper", "chosen_epochs", "comparison", "fit_one", "fold_table",
-    "grid_points", "load", "make_folds", "plot_confusions", "plot_lambda_schedule", "plot_padded_inputs",
-    "plot_probe", "plot_projection", "plot_training_curves", "probe_table", "run", "speaker_probe",
-    "table1", "table2", "yardstick",
-    "real_speech_ablation", "padding_share", "model_inputs", "REAL_SPEECH_STEPS",
-    "key_label", "per_speaker_accuracy",
-    "plot_per_speaker",
-]
+__all__ = [*running.__all__, *tables.__all__, *figures.__all__]

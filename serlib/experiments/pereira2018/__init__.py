@@ -34,6 +34,9 @@ Entry points, as in every chapter: :func:`load` reads the labelled corpus of one
 :func:`run` runs that protocol and returns its :class:`Results`; the BEGAN's own data and
 training come first (:func:`load_pretrain_corpus`, :func:`pretrain`).
 
+The package holds the running (:mod:`.running`), the tables and numbers (:mod:`.tables`) and the
+figures (:mod:`.figures`); every name above is importable from the package itself.
+
 References
 ----------
 I. Pereira, D. Santos, A. Maciel, P. Barros. Semi-supervised model for emotion recognition in
@@ -41,62 +44,13 @@ speech. ICANN 2018, LNCS 11139, pp. 791-800.
 
 D. Berthelot, T. Schumm, L. Metz. BEGAN: Boundary equilibrium generative adversarial networks.
 arXiv:1703.10717, 2017.
-
-The package holds the running (:mod:`.running`), the tables and numbers (:mod:`.tables`) and the
-figures (:mod:`.figures`); every name above is importable from the package itself.
 """
 
 from __future__ import annotations
 
-from .figures import plot_convergence, plot_learning_curve, plot_spectrograms
-from .running import (
-    CHAPTER,
-    CURVE_METHODS,
-    HEAD_GRID,
-    METHOD_NAMES,
-    MODEL_VERSION,
-    PROTOCOLS,
-    Config,
-    Inputs,
-    Pretrained,
-    Results,
-    check_protocols_ran,
-    fit_predict,
-    held_out_part,
-    learning_curve,
-    length_source,
-    load,
-    load_pretrain_corpus,
-    normalise_chunks,
-    prepare_inputs,
-    pretrain,
-    protocol_requested,
-    run,
-    run_jobs,
-    search_head,
-    speaker_independent,
-    stratified_fraction,
-    study_corpus,
-    study_fold,
-)
-from .tables import (
-    YARDSTICK_MARGIN,
-    curve_controls,
-    curve_summary,
-    epochs_table,
-    method_summary,
-    table1,
-    table2,
-    table3,
-    yardstick_gap,
-)
+from . import figures, running, tables
+from .figures import *  # noqa: F403 - the package exports what its modules export
+from .running import *  # noqa: F403
+from .tables import *  # noqa: F403
 
-__all__ = [
-    "CHAPTER", "CURVE_METHODS", "Config", "HEAD_GRID", "PROTOCOLS", "Pretrained", "Results",
-    "curve_summary", "epochs_table", "learning_curve", "load", "length_source", "check_protocols_ran",
-    "load_pretrain_corpus", "plot_convergence", "plot_learning_curve", "plot_spectrograms", "pretrain",
-    "table1", "table2", "table3", "protocol_requested", "run", "study_corpus", "study_fold",
-    "stratified_fraction", "YARDSTICK_MARGIN", "yardstick_gap", "curve_controls", "Inputs",
-    "METHOD_NAMES", "MODEL_VERSION", "fit_predict", "held_out_part", "normalise_chunks", "prepare_inputs",
-    "run_jobs", "search_head", "speaker_independent", "method_summary",
-]
+__all__ = [*running.__all__, *tables.__all__, *figures.__all__]
