@@ -32,7 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,9 @@ from .cache import atomic_write_bytes
 from .config import PROFILES, ParameterError, cache_dir, get_logger, project_root
 from .parallel import UNITS_FOLDER
 
-__all__ = ["BOOK_CHAPTERS", "KERNEL_FILE", "KernelSession", "NotebookFailed", "SweepResult", "build_book", "check_parameters",
-           "execute", "expand_grid", "git_state", "load_params_file", "merge_params", "parse_params",
-           "parse_sweep_params", "split_values", "sweep", "toc_entries", "toc_notebooks", "versions"]
+__all__ = ["BOOK_CHAPTERS", "KERNEL_FILE", "KernelSession", "NotebookFailed", "SweepResult", "build_book",
+           "check_parameters", "execute", "expand_grid", "git_state", "load_params_file", "merge_params",
+           "parse_params", "parse_sweep_params", "split_values", "sweep", "toc_entries", "toc_notebooks", "versions"]
 
 log = get_logger("run")
 
@@ -372,7 +373,20 @@ class KernelSession:
         names = set(self.env) | set(os.environ)
         return sorted(n for n in names if n.startswith(IMPORT_TIME_ENV) and self.env.get(n) != os.environ.get(n))
 
-    def prepare(self, cwd: Path) -> Any:
+    @contextmanager
+    def lend(self, cwd: Path) -> Iterator[dict[str, Any]]:
+        """papermill's arguments for running one notebook in ``cwd`` on the session's kernel (started,
+        or started anew, and reset); afterwards the channels the run's clients opened are stopped
+        (nbclient leaves them open on a kernel it did not start)."""
+        km = self._prepare(cwd)
+        try:
+            yield {"km": km}
+        finally:
+            for kc in km.serbook_clients:
+                kc.stop_channels()  # an asynchronous client's stop is a plain call
+            km.serbook_clients.clear()
+
+    def _prepare(self, cwd: Path) -> Any:
         """The session's kernel manager, its kernel started (or started anew) and reset for a notebook
         that runs in ``cwd``."""
         from jupyter_client import BlockingKernelClient
@@ -405,14 +419,6 @@ class KernelSession:
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"kernel session: resetting the kernel failed: {reply['content'].get('evalue')}")
         return self.km
-
-    def release(self) -> None:
-        """Stop the channels of the clients a notebook's run opened on the kernel (nbclient leaves
-        them open on a kernel it did not start)."""
-        if self.km is not None:
-            for kc in self.km.serbook_clients:
-                kc.stop_channels()  # an asynchronous client's stop is a plain call
-            self.km.serbook_clients.clear()
 
 
 def _kernel_never_started(exc: BaseException) -> bool:
@@ -469,14 +475,10 @@ def execute(notebook: str | Path, parameters: Mapping[str, Any] | None = None, *
             for attempt in range(1, KERNEL_START_TRIES + 1):
                 t0 = time.time()
                 try:
-                    lent = {} if session is None else {"km": session.prepare(src.parent)}
-                    try:
+                    with nullcontext({}) if session is None else session.lend(src.parent) as lent:
                         pm.execute_notebook(str(tmp_in), str(tmp_out), parameters=params, kernel_name=kernel,
                                             cwd=str(src.parent), progress_bar=progress, execution_timeout=timeout,
                                             log_output=False, **lent)
-                    finally:
-                        if session is not None:
-                            session.release()
                     break
                 except pm.PapermillExecutionError as exc:
                     if tmp_out.exists():
